@@ -1,0 +1,900 @@
+/*
+ * The fs service: objects are files under a root directory.
+ *
+ * Containment.  Every path is resolved beneath an fd on the root with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so neither a symlink nor
+ * a concurrent rename can lead outside it; an operation on a last component
+ * (unlink, mkdir, rename) opens the parent that way and uses the *at() call
+ * with the bare name, which cannot be redirected.
+ *
+ * Atomic writes.  A sink writes into ".<name>.sluice-XXXXXX" next to the
+ * destination and renames it into place on commit, so a failed, aborted or
+ * crashed write never leaves a partial object under the final name.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fs/fs.h"
+#include "options.h"
+#include "service.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+int sluice__fs_force_fallback = 0;
+
+/* ------------------------------------------------------------------ */
+/* Resolving beneath the root                                          */
+/* ------------------------------------------------------------------ */
+
+static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode)
+{
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(unsigned)flags;
+  /* openat2 rejects a mode without O_CREAT/O_TMPFILE (EINVAL). */
+  how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/* 1 when resolved (a realpath) is root_real or below it. */
+static int is_beneath(const char *root_real, const char *resolved)
+{
+  size_t n = strlen(root_real);
+  if (n == 1 && root_real[0] == '/')
+    return 1;
+  return strncmp(resolved, root_real, n) == 0 && (resolved[n] == '\0' || resolved[n] == '/');
+}
+
+/* Kernels before 5.6 (or seccomp profiles that refuse openat2): resolve
+ * every symlink with realpath() and check the result is under the root's
+ * realpath.  This has a TOCTOU window: a component swapped for a symlink
+ * between realpath() and open() is followed.  O_NOFOLLOW narrows it to the
+ * intermediate components; openat2 has no such window. */
+static int open_fallback(const sluice__fs *fs, const char *rel, int flags, mode_t mode)
+{
+  if (fs->root_real == NULL)
+    return -EACCES;
+  size_t rlen = strlen(fs->root_real), plen = strlen(rel);
+  char *full = malloc(rlen + plen + 2);
+  if (full == NULL)
+    return -ENOMEM;
+  memcpy(full, fs->root_real, rlen);
+  full[rlen] = '/';
+  memcpy(full + rlen + 1, rel, plen + 1);
+
+  char *resolved = realpath(full, NULL);
+  int e = errno;
+  free(full);
+  if (resolved == NULL)
+    return -e;
+  int fd;
+  if (!is_beneath(fs->root_real, resolved))
+    fd = -EXDEV;
+  else {
+    fd = open(resolved, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0)
+      fd = -errno;
+  }
+  free(resolved);
+  return fd;
+}
+
+int sluice__fs_open_beneath(const sluice__fs *fs, const char *rel, int flags, mode_t mode)
+{
+  if (rel[0] == '\0')
+    rel = ".";
+  flags |= O_CLOEXEC;
+  if (!fs->use_openat2)
+    return open_fallback(fs, rel, flags, mode);
+  /* EAGAIN: a concurrent rename made the kernel unsure that ".." stayed
+   * beneath; the documented answer is to retry. */
+  for (int tries = 0;; tries++) {
+    int fd = sys_openat2(fs->rootfd, rel, flags, mode);
+    if (fd >= 0)
+      return fd;
+    if (errno == EINTR || (errno == EAGAIN && tries < 64))
+      continue;
+    return -errno;
+  }
+}
+
+int sluice__fs_open_parent(const sluice__fs *fs, const char *path, char **base)
+{
+  *base = NULL;
+  size_t len = strlen(path);
+  while (len > 0 && path[len - 1] == '/')
+    len--;
+  if (len == 0)
+    return -EINVAL;
+  size_t start = len;
+  while (start > 0 && path[start - 1] != '/')
+    start--;
+
+  char *parent = strndup(path, start);          /* "" or "a/b/" */
+  char *name = strndup(path + start, len - start);
+  if (parent == NULL || name == NULL) {
+    free(parent);
+    free(name);
+    return -ENOMEM;
+  }
+  int fd = sluice__fs_open_beneath(fs, parent, O_PATH | O_DIRECTORY, 0);
+  free(parent);
+  if (fd < 0) {
+    free(name);
+    return fd;
+  }
+  *base = name;
+  return fd;
+}
+
+sluice_error *sluice__fs_error(const char *op, const char *path, int err)
+{
+  if (err == EXDEV)
+    return sluice__error(SLUICE_ERR_PERMISSION_DENIED, "fs: %s '%s': path escapes root", op,
+                         path);
+  if (err == ENOTDIR)
+    return sluice__error(SLUICE_ERR_NOT_FOUND, "fs: %s '%s': %s", op, path, strerror(err));
+  return sluice__error_errno(err, "fs: %s '%s'", op, path);
+}
+
+void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m)
+{
+  m->is_dir = S_ISDIR(st->st_mode) ? 1 : 0;
+  /* A directory's st_size is a filesystem detail, not object bytes. */
+  m->size = m->is_dir ? 0 : (uint64_t)st->st_size;
+  m->mtime = (int64_t)st->st_mtim.tv_sec;
+}
+
+/* Opens dir (a directory path: "" or ending in '/') beneath root as an
+ * O_PATH fd, creating missing components like mkdir -p.  Returns the fd or
+ * -errno; on failure *bad is the length of the prefix of dir that failed,
+ * so the message can name it.  -ENOTDIR/-EEXIST: a non-directory is in the
+ * way. */
+static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad)
+{
+  *bad = strlen(dir);
+  int fd = sluice__fs_open_beneath(fs, dir, O_PATH | O_DIRECTORY, 0);
+  if (fd != -ENOENT)
+    return fd;   /* it exists, or something other than a missing part failed */
+
+  char *buf = strdup(dir);
+  if (buf == NULL)
+    return -ENOMEM;
+  int parent = sluice__fs_open_beneath(fs, "", O_PATH | O_DIRECTORY, 0);
+  size_t start = 0;
+  for (size_t i = 0; parent >= 0 && buf[i] != '\0'; i++) {
+    if (buf[i] != '/')
+      continue;
+    buf[i] = '\0';
+    *bad = i;
+    int e = mkdirat(parent, buf + start, 0777) < 0 ? errno : 0;
+    buf[i] = '/';
+    if (e != 0 && e != EEXIST) {
+      close(parent);
+      parent = -e;
+      break;
+    }
+    /* Re-open the prefix from the root rather than from parent: if what
+     * exists there is a symlink, it is followed only while it stays
+     * beneath root (and a file in the way gives ENOTDIR). */
+    char saved = buf[i + 1];
+    buf[i + 1] = '\0';
+    int next = sluice__fs_open_beneath(fs, buf, O_PATH | O_DIRECTORY, 0);
+    buf[i + 1] = saved;
+    close(parent);
+    parent = next;
+    start = i + 1;
+  }
+  free(buf);
+  if (parent >= 0)
+    *bad = strlen(dir);
+  return parent;
+}
+
+/* The error for a failed mkdirs() of dir (bad as it set) on behalf of op on
+ * path. */
+static sluice_error *mkdirs_error(const char *op, const char *path, const char *dir, size_t bad,
+                                  int err)
+{
+  if (err == ENOTDIR || err == EEXIST)
+    return sluice__error(SLUICE_ERR_ALREADY_EXISTS,
+                         "fs: %s '%s': '%.*s' exists and is not a directory", op, path,
+                         (int)bad, dir);
+  return sluice__fs_error(op, path, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Service: open / close / stat / remove / create_dir                  */
+/* ------------------------------------------------------------------ */
+
+static const char *const fs_config_keys[] = {"root", "fsync", NULL};
+static const char *const fs_writer_keys[] = {NULL};
+
+static void fs_close(void *svc)
+{
+  sluice__fs *fs = svc;
+  if (fs == NULL)
+    return;
+  if (fs->rootfd >= 0)
+    close(fs->rootfd);
+  free(fs->root);
+  free(fs->root_real);
+  free(fs);
+}
+
+/* Options parse errors are invalid-argument; for an operator they are a bad
+ * configuration. */
+static sluice_error *as_config_error(sluice_error *err)
+{
+  if (err == NULL || sluice_error_kind(err) == SLUICE_ERR_OUT_OF_MEMORY)
+    return err;
+  sluice_error *c = sluice__error(SLUICE_ERR_CONFIG_INVALID, "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  return c;
+}
+
+static sluice_error *open_root(sluice__fs *fs, const char *root)
+{
+  fs->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fs->rootfd < 0) {
+    int e = errno;
+    if (e == ENOENT)
+      return sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root': '%s' does not exist",
+                           root);
+    if (e == ENOTDIR)
+      return sluice__error(SLUICE_ERR_CONFIG_INVALID,
+                           "fs: option 'root': '%s' is not a directory", root);
+    if (e == ENOMEM)
+      return sluice__error_oom();
+    return sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root': '%s': %s", root,
+                         strerror(e));
+  }
+  fs->root = strdup(root);
+  fs->root_real = realpath(root, NULL);   /* NULL is tolerated: see open_fallback */
+  int real_errno = errno;
+  if (fs->root == NULL)
+    return sluice__error_oom();
+  /* Probe once: ENOSYS on old kernels, EPERM from old container seccomp
+   * profiles.  Opening "." beneath the root can fail for no other reason. */
+  fs->use_openat2 = 0;
+  if (!sluice__fs_force_fallback) {
+    int fd = sys_openat2(fs->rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd >= 0) {
+      close(fd);
+      fs->use_openat2 = 1;
+    }
+  }
+  if (!fs->use_openat2 && fs->root_real == NULL)
+    return sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root': '%s': %s", root,
+                         strerror(real_errno));
+  return NULL;
+}
+
+static sluice_error *fs_open(const sluice_options *config, void **svc)
+{
+  *svc = NULL;
+  const char *root = config != NULL ? sluice_options_get(config, "root") : NULL;
+  if (root == NULL || root[0] == '\0')
+    return sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root' is required");
+
+  sluice__fs *fs = calloc(1, sizeof *fs);
+  if (fs == NULL)
+    return sluice__error_oom();
+  fs->rootfd = -1;
+  sluice_error *err = NULL;
+  if (config != NULL)
+    err = as_config_error(sluice__opt_bool(config, "fsync", 0, "fs", &fs->fsync));
+  if (err == NULL)
+    err = open_root(fs, root);
+  if (err != NULL) {
+    fs_close(fs);
+    return err;
+  }
+  *svc = fs;
+  return NULL;
+}
+
+static int trailing_slash(const char *path)
+{
+  size_t n = strlen(path);
+  return n > 0 && path[n - 1] == '/';
+}
+
+static sluice_error *fs_stat(void *svc, const char *path, sluice_metadata *out)
+{
+  sluice__fs *fs = svc;
+  /* O_PATH follows a symlink only while it stays beneath root, and does not
+   * block on a FIFO.  "x/" on a file fails with ENOTDIR: not found. */
+  int fd = sluice__fs_open_beneath(fs, path, O_PATH, 0);
+  if (fd < 0)
+    return sluice__fs_error("stat", path, -fd);
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int e = errno;
+  close(fd);
+  if (rc < 0)
+    return sluice__fs_error("stat", path, e);
+  sluice__fs_fill_meta(&st, out);
+  return NULL;
+}
+
+static sluice_error *fs_remove(void *svc, const char *path)
+{
+  sluice__fs *fs = svc;
+  if (path[0] == '\0')
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fs: remove '': cannot remove the root");
+  char *base;
+  int dirfd = sluice__fs_open_parent(fs, path, &base);
+  if (dirfd < 0) {
+    /* No parent (or a file where the parent should be): nothing to delete. */
+    if (dirfd == -ENOENT || dirfd == -ENOTDIR)
+      return NULL;
+    return sluice__fs_error("remove", path, -dirfd);
+  }
+  int is_dir = trailing_slash(path);
+  /* unlinkat on the bare name removes a symlink itself, never its target. */
+  int rc = unlinkat(dirfd, base, is_dir ? AT_REMOVEDIR : 0);
+  int e = errno;
+  close(dirfd);
+  free(base);
+  if (rc == 0 || e == ENOENT)
+    return NULL;
+  if (e == EISDIR)
+    return sluice__error(SLUICE_ERR_IS_A_DIRECTORY,
+                         "fs: remove '%s': is a directory (remove '%s/' if it is empty)", path,
+                         path);
+  if (e == ENOTDIR)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fs: remove '%s': not a directory", path);
+  /* errno's own mapping says "already exists" for ENOTEMPTY (right for a
+   * rename onto a full directory); for a delete it is a plain failure. */
+  if (e == ENOTEMPTY || e == EEXIST)
+    return sluice__error(SLUICE_ERR_IO, "fs: remove '%s': %s", path, strerror(ENOTEMPTY));
+  return sluice__fs_error("remove", path, e);
+}
+
+static sluice_error *fs_create_dir(void *svc, const char *path)
+{
+  sluice__fs *fs = svc;
+  if (path[0] != '\0' && !trailing_slash(path))
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "fs: create_dir '%s': a directory path must end in '/'", path);
+  size_t bad;
+  int fd = mkdirs(fs, path, &bad);
+  if (fd < 0)
+    return mkdirs_error("create_dir", path, path, bad, -fd);
+  close(fd);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sources                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct fs_source {
+  sluice__source base;
+  int fd;
+  uint64_t start;      /* file offset of the range */
+  uint64_t cursor;     /* read(): next offset relative to start */
+  uint64_t skip;       /* stream: bytes still to discard (the offset) */
+  uint64_t left;       /* stream: bytes still allowed (length), or UINT64_MAX */
+  char *path;
+} fs_source;
+
+/* Reads exactly len bytes at file offset off unless the file ends first;
+ * *n is what was read.  The range was measured at open, so ending early
+ * means the file shrank under us: an error rather than a silently short
+ * object. */
+static sluice_error *pread_full(fs_source *s, void *buf, size_t len, uint64_t off, size_t *n)
+{
+  size_t done = 0;
+  while (done < len) {
+    ssize_t r = pread(s->fd, (char *)buf + done, len - done, (off_t)(off + done));
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      *n = 0;
+      return sluice__fs_error("read", s->path, errno);
+    }
+    if (r == 0) {
+      *n = 0;
+      return sluice__error(SLUICE_ERR_IO, "fs: read '%s': file shrank while being read", s->path);
+    }
+    done += (size_t)r;
+  }
+  *n = done;
+  return NULL;
+}
+
+static sluice_error *fs_source_pread(sluice__source *src, void *buf, size_t len, uint64_t off,
+                                     size_t *n)
+{
+  fs_source *s = (fs_source *)src;
+  *n = 0;
+  if (off >= s->base.size)
+    return NULL;
+  if (len > s->base.size - off)
+    len = (size_t)(s->base.size - off);   /* never past the range end */
+  return pread_full(s, buf, len, s->start + off, n);
+}
+
+static sluice_error *fs_source_read(sluice__source *src, void *buf, size_t len, size_t *n)
+{
+  fs_source *s = (fs_source *)src;
+  sluice_error *err = fs_source_pread(src, buf, len, s->cursor, n);
+  s->cursor += *n;
+  return err;
+}
+
+/* A FIFO or character device: no size, no positioned reads.  The offset is
+ * honoured by discarding bytes, the length by counting them. */
+static sluice_error *fs_stream_read(sluice__source *src, void *buf, size_t len, size_t *n)
+{
+  fs_source *s = (fs_source *)src;
+  *n = 0;
+  while (len > 0 && s->left > 0) {
+    size_t want = len;
+    if (s->skip > 0 && want > s->skip)
+      want = (size_t)s->skip;
+    if (s->skip == 0 && want > s->left)
+      want = (size_t)s->left;
+    ssize_t r = read(s->fd, buf, want);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      return sluice__fs_error("read", s->path, errno);
+    }
+    if (r == 0)
+      return NULL;
+    if (s->skip > 0) {
+      s->skip -= (uint64_t)r;
+      continue;
+    }
+    if (s->left != UINT64_MAX)
+      s->left -= (uint64_t)r;
+    *n = (size_t)r;
+    return NULL;
+  }
+  return NULL;
+}
+
+static void fs_source_free(sluice__source *src)
+{
+  fs_source *s = (fs_source *)src;
+  if (s == NULL)
+    return;
+  if (s->fd >= 0)
+    close(s->fd);
+  free(s->path);
+  free(s);
+}
+
+static const struct sluice__source_vt fs_file_source_vt = {
+  .read = fs_source_read,
+  .pread = fs_source_pread,
+  .free = fs_source_free,
+};
+
+static const struct sluice__source_vt fs_stream_source_vt = {
+  .read = fs_stream_read,
+  .pread = NULL,
+  .free = fs_source_free,
+};
+
+/* Sets the range of a regular file of fsize bytes; fails when offset is
+ * past the end of a non-empty file (an empty file reads as empty). */
+static sluice_error *set_file_range(fs_source *s, uint64_t fsize, uint64_t offset,
+                                    uint64_t length)
+{
+  if (offset > fsize && fsize > 0)
+    return sluice__error(SLUICE_ERR_RANGE_NOT_SATISFIABLE,
+                         "fs: read '%s': offset %llu is past the end (%llu bytes)", s->path,
+                         (unsigned long long)offset, (unsigned long long)fsize);
+  uint64_t avail = offset < fsize ? fsize - offset : 0;
+  s->start = offset < fsize ? offset : fsize;
+  s->base.size = length < avail ? length : avail;
+  s->base.vt = &fs_file_source_vt;
+  return NULL;
+}
+
+static sluice_error *fs_open_source(void *svc, const char *path, uint64_t offset,
+                                    uint64_t length, sluice__source **out)
+{
+  sluice__fs *fs = svc;
+  *out = NULL;
+  fs_source *s = calloc(1, sizeof *s);
+  if (s == NULL || (s->path = strdup(path)) == NULL) {
+    free(s);
+    return sluice__error_oom();
+  }
+  s->base.path = s->path;
+  s->fd = sluice__fs_open_beneath(fs, path, O_RDONLY | O_NOCTTY, 0);
+  if (s->fd < 0) {
+    sluice_error *err = sluice__fs_error("read", path, -s->fd);
+    fs_source_free(&s->base);
+    return err;
+  }
+  struct stat st;
+  sluice_error *err = NULL;
+  if (fstat(s->fd, &st) < 0)
+    err = sluice__fs_error("read", path, errno);
+  else if (S_ISDIR(st.st_mode))
+    err = sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: read '%s': is a directory", path);
+  else if (S_ISREG(st.st_mode))
+    err = set_file_range(s, (uint64_t)st.st_size, offset, length);
+  else {
+    s->base.vt = &fs_stream_source_vt;
+    s->base.size = UINT64_MAX;
+    s->skip = offset;
+    s->left = length;
+  }
+  if (err != NULL) {
+    fs_source_free(&s->base);
+    return err;
+  }
+  *out = &s->base;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sinks                                                               */
+/* ------------------------------------------------------------------ */
+
+enum { SINK_OPEN, SINK_COMMITTED, SINK_ABORTED };
+
+typedef struct fs_sink {
+  sluice__sink base;
+  const sluice__fs *fs;
+  /* Workers hold it shared around pwrite; commit and abort hold it
+   * exclusively, so the fd is never closed (and its number reused by
+   * another open) while a worker is still writing to it. */
+  pthread_rwlock_t lock;
+  int fd;              /* the temporary file, -1 once closed */
+  int dirfd;           /* O_PATH fd on the destination directory */
+  int state;
+  int if_not_exists;
+  char *name;          /* final name in dirfd */
+  char *tmpname;       /* temporary name in dirfd */
+  char *path;
+} fs_sink;
+
+/* Unpredictable suffix, so names cannot be guessed or collide across
+ * processes; the counter keeps it unique even without getrandom. */
+static void random_suffix(char out[7])
+{
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  static unsigned long counter;
+  unsigned char r[6];
+  if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+    unsigned long c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    unsigned long x = c * 2654435761UL ^ (unsigned long)getpid() ^ (unsigned long)time(NULL);
+    for (size_t i = 0; i < sizeof r; i++, x >>= 5)
+      r[i] = (unsigned char)x;
+  }
+  for (size_t i = 0; i < 6; i++)
+    out[i] = alphabet[r[i] % (sizeof alphabet - 1)];
+  out[6] = '\0';
+}
+
+/* Creates ".<name>.sluice-XXXXXX" in the destination directory with
+ * O_EXCL (never reusing anyone's file).  A long name is cut so the
+ * temporary name still fits NAME_MAX. */
+static int create_temp(fs_sink *s)
+{
+  size_t keep = strlen(s->name);
+  if (keep > NAME_MAX - 16)
+    keep = NAME_MAX - 16;
+  s->tmpname = malloc(keep + 16);
+  if (s->tmpname == NULL)
+    return -ENOMEM;
+  for (int tries = 0; tries < 100; tries++) {
+    char sfx[7];
+    random_suffix(sfx);
+    snprintf(s->tmpname, keep + 16, ".%.*s.sluice-%s", (int)keep, s->name, sfx);
+    /* 0666: the umask decides, as for any new file. */
+    s->fd = openat(s->dirfd, s->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
+                   0666);
+    if (s->fd >= 0)
+      return 0;
+    if (errno != EEXIST && errno != EINTR)
+      break;
+  }
+  int e = errno;
+  free(s->tmpname);
+  s->tmpname = NULL;
+  return -e;
+}
+
+/* What is at the destination now: directories are refused, and with
+ * if_not_exists anything at all (a dangling symlink included). */
+static sluice_error *check_target(fs_sink *s)
+{
+  struct stat st;
+  if (fstatat(s->dirfd, s->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT)
+      return NULL;
+    return sluice__fs_error("write", s->path, errno);
+  }
+  if (S_ISDIR(st.st_mode))
+    return sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: write '%s': is a directory", s->path);
+  if (s->if_not_exists)
+    return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "fs: write '%s': already exists", s->path);
+  return NULL;
+}
+
+/* Closes the temporary file and removes it, unless committed.  Caller holds
+ * the lock exclusively (or is the only user). */
+static void sink_discard(fs_sink *s)
+{
+  if (s->fd >= 0) {
+    close(s->fd);
+    s->fd = -1;
+  }
+  if (s->state == SINK_OPEN && s->tmpname != NULL)
+    unlinkat(s->dirfd, s->tmpname, 0);
+  if (s->state == SINK_OPEN)
+    s->state = SINK_ABORTED;
+}
+
+static void fs_sink_abort(sluice__sink *sink)
+{
+  fs_sink *s = (fs_sink *)sink;
+  pthread_rwlock_wrlock(&s->lock);
+  sink_discard(s);
+  pthread_rwlock_unlock(&s->lock);
+}
+
+static void fs_sink_free(sluice__sink *sink)
+{
+  fs_sink *s = (fs_sink *)sink;
+  if (s == NULL)
+    return;
+  sink_discard(s);   /* never commit by accident; no other thread is left */
+  if (s->dirfd >= 0)
+    close(s->dirfd);
+  pthread_rwlock_destroy(&s->lock);
+  free(s->name);
+  free(s->tmpname);
+  free(s->path);
+  free(s);
+}
+
+/* Writes all of buf at off; 0 or an errno value. */
+static int pwrite_full(int fd, const unsigned char *buf, size_t len, uint64_t off)
+{
+  while (len > 0) {
+    ssize_t w = pwrite(fd, buf, len, (off_t)off);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    buf += w;
+    len -= (size_t)w;
+    off += (uint64_t)w;
+  }
+  return 0;
+}
+
+/* Called by several worker threads at once: pwrite on a shared fd is safe,
+ * and parts may arrive in any order (holes are filled later or by commit's
+ * ftruncate). */
+static sluice_error *fs_sink_write_part(sluice__sink *sink, const sluice__chunk *c)
+{
+  fs_sink *s = (fs_sink *)sink;
+  if (c->offset > (uint64_t)INT64_MAX - c->len)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fs: write '%s': offset %llu too large",
+                         s->path, (unsigned long long)c->offset);
+  pthread_rwlock_rdlock(&s->lock);
+  int open_ = s->state == SINK_OPEN && s->fd >= 0;
+  int e = open_ ? pwrite_full(s->fd, c->buf, c->len, c->offset) : 0;
+  pthread_rwlock_unlock(&s->lock);
+  if (!open_)
+    return sluice__error(SLUICE_ERR_CANCELED, "fs: write '%s': the writer is no longer open",
+                         s->path);
+  if (e != 0)
+    return sluice__fs_error("write", s->path, e);
+  return NULL;
+}
+
+/* rename with RENAME_NOREPLACE; filesystems without it (EINVAL) and old
+ * kernels (ENOSYS) get link + unlink, which cannot replace either.  0 or an
+ * errno value (EEXIST: the target exists). */
+static int rename_noreplace(int dirfd, const char *from, const char *to)
+{
+  if (syscall(SYS_renameat2, dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EINVAL && errno != ENOSYS)
+    return errno;
+  if (linkat(dirfd, from, dirfd, to, 0) < 0)
+    return errno;
+  /* The object is in place; a leftover temporary name is only clutter. */
+  unlinkat(dirfd, from, 0);
+  return 0;
+}
+
+/* fsync of the directory makes the rename itself durable.  An O_PATH fd
+ * cannot be fsync'ed, so open the directory for reading through it. */
+static int fsync_dir(int dirfd)
+{
+  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return errno;
+  int e = fsync(fd) < 0 ? errno : 0;
+  close(fd);
+  return e;
+}
+
+/* Truncates to the exact size (a zero-length object, or trailing holes),
+ * flushes if asked and closes, reporting close()'s error too: on NFS that
+ * is where a failed write shows up.  0 or an errno value; fd is closed. */
+static int finish_file(fs_sink *s, uint64_t total_size)
+{
+  int e = 0;
+  if (total_size > (uint64_t)INT64_MAX)
+    e = EFBIG;
+  else if (ftruncate(s->fd, (off_t)total_size) < 0)
+    e = errno;
+  else if (s->fs->fsync && fsync(s->fd) < 0)
+    e = errno;
+  if (close(s->fd) < 0 && e == 0 && errno != EINTR)
+    e = errno;
+  s->fd = -1;   /* closed even on error: Linux never lets close be retried */
+  return e;
+}
+
+static sluice_error *commit_locked(fs_sink *s, uint64_t total_size)
+{
+  if (s->state == SINK_COMMITTED)
+    return NULL;
+  if (s->state != SINK_OPEN || s->fd < 0)
+    return sluice__error(SLUICE_ERR_CANCELED,
+                         "fs: commit '%s': the writer was aborted or its commit failed", s->path);
+  int e = finish_file(s, total_size);
+  if (e != 0)
+    return sluice__fs_error("commit", s->path, e);   /* state stays open: abort unlinks */
+
+  if (s->if_not_exists) {
+    e = rename_noreplace(s->dirfd, s->tmpname, s->name);
+    if (e == EEXIST)
+      return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "fs: commit '%s': already exists",
+                           s->path);
+  } else if (renameat(s->dirfd, s->tmpname, s->dirfd, s->name) < 0) {
+    e = errno;
+  }
+  if (e == EISDIR)
+    return sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: commit '%s': is a directory", s->path);
+  if (e != 0)
+    return sluice__fs_error("commit", s->path, e);
+  s->state = SINK_COMMITTED;
+
+  if (s->fs->fsync && (e = fsync_dir(s->dirfd)) != 0)
+    return sluice__error_errno(e,
+                               "fs: commit '%s': the object is in place but syncing its "
+                               "directory failed, so it may not survive a crash",
+                               s->path);
+  return NULL;
+}
+
+static sluice_error *fs_sink_commit(sluice__sink *sink, uint64_t total_size, uint64_t nparts)
+{
+  fs_sink *s = (fs_sink *)sink;
+  pthread_rwlock_wrlock(&s->lock);
+  sluice_error *err = commit_locked(s, total_size);
+  pthread_rwlock_unlock(&s->lock);
+  return err;
+}
+
+static const struct sluice__sink_vt fs_sink_vt = {
+  .write_part = fs_sink_write_part,
+  .commit = fs_sink_commit,
+  .abort = fs_sink_abort,
+  .free = fs_sink_free,
+};
+
+/* Opens the destination directory (creating it and its parents, as an
+ * object store would), checks the target and creates the temporary file. */
+static sluice_error *sink_prepare(fs_sink *s, const char *path)
+{
+  size_t dlen = strlen(path);
+  while (dlen > 0 && path[dlen - 1] != '/')
+    dlen--;
+  char *dir = strndup(path, dlen);
+  s->name = strdup(path + dlen);
+  if (dir == NULL || s->name == NULL) {
+    free(dir);
+    return sluice__error_oom();
+  }
+  size_t bad;
+  s->dirfd = mkdirs(s->fs, dir, &bad);
+  sluice_error *err = NULL;
+  if (s->dirfd < 0)
+    err = mkdirs_error("write", path, dir, bad, -s->dirfd);
+  free(dir);
+  if (err == NULL)
+    err = check_target(s);
+  if (err == NULL) {
+    int e = create_temp(s);
+    if (e < 0)
+      err = sluice__fs_error("write", path, -e);
+  }
+  return err;
+}
+
+static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__write_params *p,
+                                  sluice__sink **out)
+{
+  sluice__fs *fs = svc;
+  *out = NULL;
+  if (p->content_type != NULL)
+    return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                         "fs: write '%s': content type is not stored by the fs service", path);
+  if (path[0] == '\0' || trailing_slash(path))
+    return sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: write '%s': is a directory", path);
+
+  fs_sink *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return sluice__error_oom();
+  s->fd = -1;
+  s->dirfd = -1;
+  s->fs = fs;
+  s->if_not_exists = p->if_not_exists;
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  /* abort (from a cancel) should not wait behind a stream of new parts. */
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&s->lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
+  s->base.vt = &fs_sink_vt;
+  s->base.chunk = p->chunk;
+  s->base.per_worker = 1;
+  s->base.ordered = 0;
+  s->path = strdup(path);
+  s->base.path = s->path;
+
+  sluice_error *err = s->path == NULL ? sluice__error_oom() : sink_prepare(s, path);
+  if (err != NULL) {
+    fs_sink_free(&s->base);
+    return err;
+  }
+  *out = &s->base;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The table                                                           */
+/* ------------------------------------------------------------------ */
+
+const sluice__service_vt sluice__fs_service = {
+  .scheme = "fs",
+  .writer_keys = fs_writer_keys,
+  .config_keys = fs_config_keys,
+  .open = fs_open,
+  .close = fs_close,
+  .stat = fs_stat,
+  .remove = fs_remove,
+  .create_dir = fs_create_dir,
+  .list = sluice__fs_list,
+  .open_source = fs_open_source,
+  .open_sink = fs_open_sink,
+};

@@ -1,0 +1,54 @@
+/*
+ * Internals shared by the fs service's two files: fs.c (operator, stat,
+ * remove, create_dir, sources, sinks) and fs_list.c (the lister).
+ *
+ * The one rule every function here keeps: a path is only ever resolved
+ * *beneath* the root directory fd, so a symlink (or a rename race) can never
+ * make the service touch anything outside root.
+ */
+#ifndef SLUICE_LIB_FS_FS_H
+#define SLUICE_LIB_FS_FS_H
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "service.h"
+
+typedef struct sluice__fs {
+  int rootfd;          /* O_PATH|O_DIRECTORY, held for the service's life */
+  int use_openat2;     /* 0: the kernel (or a seccomp filter) refuses it */
+  int fsync;           /* option fsync: fsync file and directory on commit */
+  char *root;          /* as configured, for messages */
+  char *root_real;     /* realpath(root): only the no-openat2 fallback uses it */
+} sluice__fs;
+
+/* Opens rel (a normalised service path; "" is the root itself) beneath the
+ * root with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), following
+ * symlinks only while they stay beneath root.  O_CLOEXEC is always added.
+ * Returns the fd, or -errno: -EXDEV means the path escapes the root. */
+int sluice__fs_open_beneath(const sluice__fs *fs, const char *rel, int flags, mode_t mode);
+
+/* Opens the directory holding path's last component beneath root (as an
+ * O_PATH dirfd, usable with the *at() calls) and sets *base to a malloc'd
+ * copy of that component without any trailing '/'.  path must not be "".
+ * Returns the fd or -errno (-ENOMEM included); *base is NULL on failure. */
+int sluice__fs_open_parent(const sluice__fs *fs, const char *path, char **base);
+
+/* The error for errno value err from operation op on path: EXDEV becomes
+ * permission denied ("path escapes root"), ENOTDIR (a component is a file)
+ * becomes not found, anything else goes through sluice__error_errno(). */
+sluice_error *sluice__fs_error(const char *op, const char *path, int err);
+
+/* size / is_dir / mtime from st.  Leaves etag and content_type alone:
+ * the fs service never has them. */
+void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m);
+
+/* The service's list() (fs_list.c). */
+sluice_error *sluice__fs_list(void *svc, const char *dir, int recursive, sluice__list **out);
+
+/* Test hook: when non-zero, services opened afterwards resolve paths with
+ * the realpath() fallback instead of openat2, so tests can cover the path
+ * taken on kernels older than 5.6.  Never set by the library itself. */
+extern int sluice__fs_force_fallback;
+
+#endif

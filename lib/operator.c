@@ -1,0 +1,229 @@
+/* The operator: one handle over any service, and its one-shot calls. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "operator.h"
+#include "options.h"
+#include "path.h"
+#include "reader.h"
+
+static const sluice__service_vt *const services[] = {
+    &sluice__fs_service,
+    &sluice__memory_service,
+};
+
+static const sluice__service_vt *find_service(const char *scheme) {
+  for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
+    if (strcmp(services[i]->scheme, scheme) == 0) return services[i];
+  return NULL;
+}
+
+sluice_error *sluice_operator_new(const char *scheme, const sluice_options *opts,
+                                  sluice_operator **out) {
+  if (out) *out = NULL;
+  if (!scheme || !out)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "operator_new: scheme and out must be non-NULL");
+  const sluice__service_vt *vt = find_service(scheme);
+  if (!vt) return sluice__error(SLUICE_ERR_UNSUPPORTED, "operator_new: unknown scheme '%s'", scheme);
+  sluice_error *err = sluice__opt_check_known(opts, scheme, vt->config_keys, NULL);
+  if (err) return err;
+  sluice_operator *op = calloc(1, sizeof(*op));
+  if (!op) return sluice__error_oom();
+  op->vt = vt;
+  atomic_init(&op->refs, 1);
+  err = vt->open(opts, &op->svc);
+  if (err) {
+    free(op);
+    return err;
+  }
+  *out = op;
+  return NULL;
+}
+
+void sluice__operator_ref(sluice_operator *op) {
+  /* Relaxed: taking a reference needs no ordering, only atomicity. */
+  atomic_fetch_add_explicit(&op->refs, 1, memory_order_relaxed);
+}
+
+void sluice__operator_unref(sluice_operator *op) {
+  /* acq_rel: the last owner must see every other owner's writes before it
+   * frees the service. */
+  if (atomic_fetch_sub_explicit(&op->refs, 1, memory_order_acq_rel) != 1) return;
+  op->vt->close(op->svc);
+  free(op);
+}
+
+void sluice_operator_free(sluice_operator *op) {
+  if (op) sluice__operator_unref(op);
+}
+
+const char *sluice_operator_scheme(const sluice_operator *op) { return op ? op->vt->scheme : NULL; }
+
+static int has_prefix(const char *s, const char *prefix, const char **rest) {
+  size_t n = strlen(prefix);
+  if (strncmp(s, prefix, n) != 0) return 0;
+  *rest = s + n;
+  return 1;
+}
+
+sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *opts,
+                                       sluice_operator **out, char **path_out) {
+  if (out) *out = NULL;
+  if (path_out) *path_out = NULL;
+  if (!uri || !out || !path_out)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "operator_from_uri: uri, out and path_out must be non-NULL");
+  const char *rest;
+  const char *scheme;
+  sluice_options *own = NULL;
+  if (uri[0] == '/' || has_prefix(uri, "file://", &rest) || has_prefix(uri, "fs://", &rest)) {
+    if (uri[0] == '/') rest = uri;
+    if (rest[0] != '/')
+      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                           "operator_from_uri '%s': a file URI needs an absolute path", uri);
+    scheme = "fs";
+    if (sluice_options_get(opts, "root") == NULL) {
+      own = sluice_options_new();
+      if (!own) return sluice__error_oom();
+      sluice_error *err = sluice_options_set(own, "root", "/");
+      if (err) {
+        sluice_options_free(own);
+        return err;
+      }
+      /* Carry over the caller's other settings. */
+      if (opts && (err = sluice__opt_check_known(opts, "fs", sluice__fs_service.config_keys, NULL))) {
+        sluice_options_free(own);
+        return err;
+      }
+      const char *v = sluice_options_get(opts, "fsync");
+      if (v && (err = sluice_options_set(own, "fsync", v))) {
+        sluice_options_free(own);
+        return err;
+      }
+    }
+  } else if (has_prefix(uri, "memory://", &rest) || has_prefix(uri, "mem://", &rest)) {
+    scheme = "memory";
+  } else {
+    const char *colon = strstr(uri, "://");
+    if (colon)
+      return sluice__error(SLUICE_ERR_UNSUPPORTED, "operator_from_uri '%s': unsupported scheme '%.*s'",
+                           uri, (int)(colon - uri), uri);
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "operator_from_uri '%s': not a URI nor an absolute path", uri);
+  }
+  char *path = strdup(rest);
+  if (!path) {
+    sluice_options_free(own);
+    return sluice__error_oom();
+  }
+  sluice_error *err = sluice_operator_new(scheme, own ? own : opts, out);
+  sluice_options_free(own);
+  if (err) {
+    free(path);
+    return err;
+  }
+  *path_out = path;
+  return NULL;
+}
+
+/* ---- one-shot calls ---- */
+
+#define CHECK_OP(name)                                                                   \
+  do {                                                                                   \
+    if (!op) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, name ": operator is NULL"); \
+  } while (0)
+
+sluice_error *sluice_stat(sluice_operator *op, const char *path, sluice_metadata **out) {
+  if (out) *out = NULL;
+  CHECK_OP("stat");
+  if (!out) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "stat: out is NULL");
+  char *p;
+  sluice_error *err = sluice__path_normalize("stat", path, SLUICE__PATH_ANY, &p);
+  if (err) return err;
+  sluice_metadata *m = sluice__metadata_new();
+  if (!m) {
+    free(p);
+    return sluice__error_oom();
+  }
+  err = op->vt->stat(op->svc, p, m);
+  free(p);
+  if (err) {
+    sluice_metadata_free(m);
+    return err;
+  }
+  *out = m;
+  return NULL;
+}
+
+sluice_error *sluice_delete(sluice_operator *op, const char *path) {
+  CHECK_OP("delete");
+  char *p;
+  sluice_error *err = sluice__path_normalize("delete", path, SLUICE__PATH_ANY, &p);
+  if (err) return err;
+  if (!*p) err = sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "delete: refusing to delete the root");
+  else err = op->vt->remove(op->svc, p);
+  free(p);
+  return err;
+}
+
+sluice_error *sluice_create_dir(sluice_operator *op, const char *path) {
+  CHECK_OP("create_dir");
+  if (!op->vt->create_dir)
+    return sluice__error(SLUICE_ERR_UNSUPPORTED, "create_dir '%s': the %s service has no directories",
+                         path ? path : "(null)", op->vt->scheme);
+  char *p;
+  sluice_error *err = sluice__path_normalize("create_dir", path, SLUICE__PATH_DIR, &p);
+  if (err) return err;
+  err = *p ? op->vt->create_dir(op->svc, p) : NULL;
+  free(p);
+  return err;
+}
+
+sluice_error *sluice_read(sluice_operator *op, const char *path, uint64_t offset, uint64_t length,
+                          void **buf_out, size_t *len_out) {
+  if (buf_out) *buf_out = NULL;
+  if (len_out) *len_out = 0;
+  CHECK_OP("read");
+  if (!buf_out || !len_out)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "read: buf_out and len_out must be non-NULL");
+  char *p;
+  sluice_error *err = sluice__path_normalize("read", path, SLUICE__PATH_FILE, &p);
+  if (err) return err;
+  sluice__source *src;
+  err = op->vt->open_source(op->svc, p, offset, length, &src);
+  free(p);
+  if (err) return err;
+  size_t cap = src->size != UINT64_MAX ? (size_t)src->size : 64 * 1024;
+  if (src->size != UINT64_MAX && src->size > SIZE_MAX - 1) {
+    src->vt->free(src);
+    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "read '%s': object does not fit in memory", path);
+  }
+  unsigned char *buf = malloc(cap ? cap : 1);
+  size_t len = 0;
+  if (!buf) err = sluice__error_oom();
+  while (!err) {
+    if (len == cap) {
+      if (src->size != UINT64_MAX) break; /* the whole range is in */
+      unsigned char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        err = sluice__error_oom();
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    size_t n;
+    err = src->vt->read(src, buf + len, cap - len, &n);
+    if (!err && n == 0) break;
+    len += err ? 0 : n;
+  }
+  src->vt->free(src);
+  if (err) {
+    free(buf);
+    return err;
+  }
+  *buf_out = buf;
+  *len_out = len;
+  return NULL;
+}

@@ -1,0 +1,168 @@
+/* Name/value options with typed parsing and a check for unknown names. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "error.h"
+#include "options.h"
+
+struct opt {
+  char *name;
+  char *value;
+};
+
+struct sluice_options {
+  struct opt *items;
+  size_t n, cap;
+  sluice_progress_cb progress_cb;
+  void *progress_userdata;
+};
+
+sluice_options *sluice_options_new(void) { return calloc(1, sizeof(sluice_options)); }
+
+void sluice_options_free(sluice_options *o) {
+  if (!o) return;
+  for (size_t i = 0; i < o->n; i++) {
+    free(o->items[i].name);
+    free(o->items[i].value);
+  }
+  free(o->items);
+  free(o);
+}
+
+static struct opt *find(const sluice_options *o, const char *name) {
+  for (size_t i = 0; i < o->n; i++)
+    if (strcmp(o->items[i].name, name) == 0) return &o->items[i];
+  return NULL;
+}
+
+sluice_error *sluice_options_set(sluice_options *o, const char *name, const char *value) {
+  if (!o || !name || !*name || !value)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "options_set: options, name and value must be non-NULL and name non-empty");
+  char *v = strdup(value);
+  if (!v) return sluice__error_oom();
+  struct opt *it = find(o, name);
+  if (it) {
+    free(it->value);
+    it->value = v;
+    return NULL;
+  }
+  if (o->n == o->cap) {
+    size_t cap = o->cap ? o->cap * 2 : 8;
+    struct opt *items = realloc(o->items, cap * sizeof(*items));
+    if (!items) {
+      free(v);
+      return sluice__error_oom();
+    }
+    o->items = items;
+    o->cap = cap;
+  }
+  char *n = strdup(name);
+  if (!n) {
+    free(v);
+    return sluice__error_oom();
+  }
+  o->items[o->n++] = (struct opt){n, v};
+  return NULL;
+}
+
+sluice_error *sluice_options_set_uint(sluice_options *o, const char *name, uint64_t value) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%" PRIu64, value);
+  return sluice_options_set(o, name, buf);
+}
+
+const char *sluice_options_get(const sluice_options *o, const char *name) {
+  if (!o || !name) return NULL;
+  struct opt *it = find(o, name);
+  return it ? it->value : NULL;
+}
+
+sluice_error *sluice_options_set_progress(sluice_options *o, sluice_progress_cb cb, void *ud) {
+  if (!o) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "options_set_progress: options is NULL");
+  o->progress_cb = cb;
+  o->progress_userdata = ud;
+  return NULL;
+}
+
+void sluice__opt_progress(const sluice_options *o, sluice_progress_cb *cb, void **ud) {
+  *cb = o ? o->progress_cb : NULL;
+  *ud = o ? o->progress_userdata : NULL;
+}
+
+int sluice__parse_size(const char *s, uint64_t *out) {
+  if (!s || !isdigit((unsigned char)*s)) return -1;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno) return -1;
+  while (*end == ' ') end++;
+  static const struct {
+    const char *suffix;
+    unsigned shift;
+  } units[] = {{"", 0},  {"b", 0},   {"k", 10},   {"kb", 10}, {"kib", 10}, {"m", 20},
+               {"mb", 20}, {"mib", 20}, {"g", 30},   {"gb", 30}, {"gib", 30}, {"t", 40},
+               {"tb", 40}, {"tib", 40}};
+  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    if (strcasecmp(end, units[i].suffix) != 0) continue;
+    if (units[i].shift && v > (UINT64_MAX >> units[i].shift)) return -1;
+    *out = (uint64_t)v << units[i].shift;
+    return 0;
+  }
+  return -1;
+}
+
+sluice_error *sluice__opt_size(const sluice_options *o, const char *name, uint64_t dflt,
+                               uint64_t min, uint64_t max, const char *what, uint64_t *out) {
+  const char *s = sluice_options_get(o, name);
+  *out = dflt;
+  if (!s) return NULL;
+  uint64_t v;
+  if (sluice__parse_size(s, &v) != 0)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "%s: option %s='%s' is not a number (sizes take K, M, G, KiB, MiB, GiB)",
+                         what, name, s);
+  if (v < min || v > max)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "%s: option %s=%s is out of range [%" PRIu64 ", %" PRIu64 "]", what, name,
+                         s, min, max);
+  *out = v;
+  return NULL;
+}
+
+sluice_error *sluice__opt_bool(const sluice_options *o, const char *name, int dflt,
+                               const char *what, int *out) {
+  const char *s = sluice_options_get(o, name);
+  *out = dflt;
+  if (!s) return NULL;
+  if (!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))
+    *out = 1;
+  else if (!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no") ||
+           !strcasecmp(s, "off"))
+    *out = 0;
+  else
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "%s: option %s='%s' is not a boolean (true/false)", what, name, s);
+  return NULL;
+}
+
+static int listed(const char *const *list, const char *name) {
+  for (; list && *list; list++)
+    if (strcmp(*list, name) == 0) return 1;
+  return 0;
+}
+
+sluice_error *sluice__opt_check_known(const sluice_options *o, const char *what,
+                                      const char *const *known1, const char *const *known2) {
+  if (!o) return NULL;
+  for (size_t i = 0; i < o->n; i++)
+    if (!listed(known1, o->items[i].name) && !listed(known2, o->items[i].name))
+      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: unknown option '%s'", what,
+                           o->items[i].name);
+  return NULL;
+}

@@ -1,0 +1,22 @@
+/* Internal view of sluice_options. */
+#ifndef SLUICE_LIB_OPTIONS_H
+#define SLUICE_LIB_OPTIONS_H
+
+#include "sluice.h"
+
+/* Each getter returns NULL on success (or when the name is absent: then
+ * *out is set to dflt) and an invalid-argument error naming `what` and the
+ * option when the value does not parse or is outside [min, max]. */
+sluice_error *sluice__opt_size(const sluice_options *o, const char *name, uint64_t dflt,
+                               uint64_t min, uint64_t max, const char *what, uint64_t *out);
+sluice_error *sluice__opt_bool(const sluice_options *o, const char *name, int dflt,
+                               const char *what, int *out);
+/* Parses "8MiB", "5G", "123" into bytes.  Returns 0 on success. */
+int sluice__parse_size(const char *s, uint64_t *out);
+/* Fails with invalid argument naming the first option of o that is in
+ * none of the NULL-terminated lists (either list may be NULL). */
+sluice_error *sluice__opt_check_known(const sluice_options *o, const char *what,
+                                      const char *const *known1, const char *const *known2);
+void sluice__opt_progress(const sluice_options *o, sluice_progress_cb *cb, void **userdata);
+
+#endif

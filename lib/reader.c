@@ -1,0 +1,69 @@
+/* Readers: a cursor over a service's source. */
+#include <stdlib.h>
+
+#include "error.h"
+#include "operator.h"
+#include "options.h"
+#include "path.h"
+#include "reader.h"
+
+static const char *const reader_keys[] = {"offset", "length", NULL};
+
+sluice_error *sluice__reader_wrap(sluice__source *src, sluice_reader **out) {
+  sluice_reader *r = calloc(1, sizeof(*r));
+  if (!r) {
+    src->vt->free(src);
+    return sluice__error_oom();
+  }
+  r->src = src;
+  *out = r;
+  return NULL;
+}
+
+sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sluice_options *opts,
+                                 sluice_reader **out) {
+  if (out) *out = NULL;
+  if (!op || !out)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "reader_open: operator and out must be non-NULL");
+  uint64_t offset, length;
+  sluice_error *err = sluice__opt_check_known(opts, "reader_open", reader_keys, NULL);
+  if (!err) err = sluice__opt_size(opts, "offset", 0, 0, UINT64_MAX, "reader_open", &offset);
+  if (!err) err = sluice__opt_size(opts, "length", UINT64_MAX, 0, UINT64_MAX, "reader_open", &length);
+  if (err) return err;
+  char *p;
+  if ((err = sluice__path_normalize("reader_open", path, SLUICE__PATH_FILE, &p))) return err;
+  sluice__source *src;
+  err = op->vt->open_source(op->svc, p, offset, length, &src);
+  free(p);
+  if (err) return err;
+  if ((err = sluice__reader_wrap(src, out))) return err;
+  (*out)->op = op;
+  sluice__operator_ref(op);
+  return NULL;
+}
+
+sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len, size_t *n_out) {
+  if (n_out) *n_out = 0;
+  if (!r || !n_out || (!buf && len))
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "reader_read: reader, buf and n_out must be non-NULL");
+  if (r->eof || len == 0) return NULL;
+  size_t n;
+  sluice_error *err = r->src->vt->read(r->src, buf, len, &n);
+  if (err) return err;
+  if (n == 0) r->eof = 1;
+  r->pos += n;
+  *n_out = n;
+  return NULL;
+}
+
+uint64_t sluice_reader_size(const sluice_reader *r) {
+  if (!r || r->src->size == UINT64_MAX) return UINT64_MAX;
+  return r->src->size > r->pos ? r->src->size - r->pos : 0;
+}
+
+void sluice_reader_free(sluice_reader *r) {
+  if (!r) return;
+  r->src->vt->free(r->src);
+  if (r->op) sluice__operator_unref(r->op);
+  free(r);
+}

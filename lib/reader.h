@@ -1,0 +1,19 @@
+#ifndef SLUICE_LIB_READER_H
+#define SLUICE_LIB_READER_H
+
+#include "service.h"
+
+struct sluice_reader {
+  sluice__source *src;
+  sluice_operator *op;  /* holds a reference; NULL for fd readers */
+  uint64_t pos;         /* next byte, relative to the source's range */
+  int eof;
+};
+
+/* Wraps src in a reader (taking ownership of src even on failure). */
+sluice_error *sluice__reader_wrap(sluice__source *src, sluice_reader **out);
+
+/* lib/fd.c */
+sluice_error *sluice__fd_source_new(int fd, sluice__source **out);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * The one interface every service implements (fs, memory, later s3 and
+ * http).  The operator, reader, writer and pipeline know only this table,
+ * never a service's internals.
+ *
+ * Paths handed to a service are already normalised by lib/path.c: no
+ * leading '/', no "." or ".." components, no empty components; "" is the
+ * root; a trailing '/' means a directory.
+ */
+#ifndef SLUICE_LIB_SERVICE_H
+#define SLUICE_LIB_SERVICE_H
+
+#include <stdint.h>
+
+#include "bufpool.h"
+#include "sluice.h"
+
+/* ---- metadata and listing (lib/metadata.c) ---- */
+struct sluice_metadata {
+  uint64_t size;
+  int is_dir;
+  int64_t mtime;        /* -1 unknown */
+  char *etag;           /* malloc'd or NULL */
+  char *content_type;   /* malloc'd or NULL */
+};
+sluice_metadata *sluice__metadata_new(void);
+void sluice__metadata_clear(sluice_metadata *m); /* frees the strings */
+
+/* A service's lister: next() fills path (malloc'd, caller frees) and meta,
+ * or sets *path = NULL at the end. */
+typedef struct sluice__list sluice__list;
+struct sluice__list_vt {
+  sluice_error *(*next)(sluice__list *l, char **path, sluice_metadata *meta);
+  void (*free)(sluice__list *l);
+};
+struct sluice__list {
+  const struct sluice__list_vt *vt;
+};
+
+/* ---- sources: what a reader reads from ---- */
+typedef struct sluice__source sluice__source;
+struct sluice__source_vt {
+  /* Sequential read from the source's cursor; *n = 0 at the end. */
+  sluice_error *(*read)(sluice__source *s, void *buf, size_t len, size_t *n);
+  /* Positioned read at off (relative to the start of the opened range),
+   * safe to call from several threads at once; short only at the end.
+   * NULL when the source is a stream. */
+  sluice_error *(*pread)(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n);
+  void (*free)(sluice__source *s);
+};
+struct sluice__source {
+  const struct sluice__source_vt *vt;
+  uint64_t size;        /* bytes in the opened range, UINT64_MAX unknown */
+  const char *path;     /* for messages; owned by the source */
+};
+
+/* ---- sinks: what a writer writes to ---- */
+
+/* A sink is driven by the writer's worker threads.  Two shapes:
+ *
+ * synchronous (write_part set): a worker calls write_part() and the part is
+ * done when it returns; one part in flight per worker thread.  fs, memory.
+ *
+ * asynchronous (submit/drive/wake set): a worker submit()s up to
+ * per_worker parts and then sleeps in drive(), which returns after parts
+ * finish (each reported with sluice__part_done()) or after wake() is
+ * called from another thread (new chunks queued, or cancel).  This is how
+ * one thread keeps many requests in flight through a libcurl multi handle.
+ *
+ * `concurrent` counts parts in flight, so the writer starts
+ * ceil(concurrent / per_worker) workers.
+ */
+typedef struct sluice__sink sluice__sink;
+struct sluice__sink_vt {
+  sluice_error *(*write_part)(sluice__sink *s, const sluice__chunk *c);
+
+  sluice_error *(*worker_init)(sluice__sink *s, void **wctx);
+  void (*submit)(sluice__sink *s, void *wctx, sluice__chunk *c);
+  void (*drive)(sluice__sink *s, void *wctx);
+  void (*wake)(sluice__sink *s, void *wctx);           /* any thread */
+  /* Ends every part still in flight with a canceled error, then frees. */
+  void (*worker_fini)(sluice__sink *s, void *wctx);
+
+  /* The source's size when known, before the first chunk: a sink may raise
+   * s->chunk here (S3's 10,000-part limit).  Optional. */
+  sluice_error *(*size_hint)(sluice__sink *s, uint64_t size);
+  /* Every part was written: make the object visible. */
+  sluice_error *(*commit)(sluice__sink *s, uint64_t total_size, uint64_t nparts);
+  /* Discard everything written so far.  Safe after a failed commit. */
+  void (*abort)(sluice__sink *s);
+  void (*free)(sluice__sink *s);
+};
+struct sluice__sink {
+  const struct sluice__sink_vt *vt;
+  size_t chunk;          /* part size; the writer fills chunks of this */
+  unsigned per_worker;   /* parts one worker keeps in flight (1 for sync) */
+  int ordered;           /* parts must reach write_part in index order */
+  const char *path;      /* for messages; owned by the sink */
+};
+
+/* Called by an asynchronous sink (on the worker thread that drives the
+ * part) when a part has finished for good, after its retries.  Takes err. */
+void sluice__part_done(sluice__chunk *c, sluice_error *err);
+
+/* What the writer layer has validated for the sink. */
+typedef struct sluice__write_params {
+  size_t chunk;
+  unsigned concurrent;
+  const char *content_type;   /* NULL: not given */
+  int if_not_exists;
+  const sluice_options *opts; /* for the service's own writer options */
+} sluice__write_params;
+
+/* ---- the service table ---- */
+typedef struct sluice__service_vt {
+  const char *scheme;
+  /* Writer options this service accepts beyond the generic ones. */
+  const char *const *writer_keys;
+  /* Operator options it accepts. */
+  const char *const *config_keys;
+  sluice_error *(*open)(const sluice_options *config, void **svc);
+  void (*close)(void *svc);
+  sluice_error *(*stat)(void *svc, const char *path, sluice_metadata *out);
+  /* Deleting a missing object succeeds. */
+  sluice_error *(*remove)(void *svc, const char *path);
+  /* NULL when the service has no directories. */
+  sluice_error *(*create_dir)(void *svc, const char *path);
+  sluice_error *(*list)(void *svc, const char *dir, int recursive, sluice__list **out);
+  /* length UINT64_MAX: to the end. */
+  sluice_error *(*open_source)(void *svc, const char *path, uint64_t offset, uint64_t length,
+                               sluice__source **out);
+  sluice_error *(*open_sink)(void *svc, const char *path, const sluice__write_params *p,
+                             sluice__sink **out);
+} sluice__service_vt;
+
+extern const sluice__service_vt sluice__fs_service;
+extern const sluice__service_vt sluice__memory_service;
+
+#endif

@@ -1,0 +1,270 @@
+/* Writers: the public face of the pipe, with the commit/abort state machine. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "operator.h"
+#include "options.h"
+#include "path.h"
+#include "pipeline.h"
+
+static const char *const writer_keys[] = {"chunk", "concurrent", "queue_depth", "content_type",
+                                          "if_not_exists", NULL};
+
+#define MIN_CHUNK (64u * 1024)
+#define MAX_CHUNK (5ull << 30)
+#define DEFAULT_CHUNK (8u << 20)
+
+static sluice_error *parse_params(const sluice_options *opts, const char *const *svc_keys,
+                                  sluice__write_params *p, unsigned *depth) {
+  uint64_t chunk, conc, qd;
+  sluice_error *err = sluice__opt_check_known(opts, "writer", writer_keys, svc_keys);
+  if (!err) err = sluice__opt_size(opts, "chunk", DEFAULT_CHUNK, MIN_CHUNK, MAX_CHUNK, "writer", &chunk);
+  if (!err) err = sluice__opt_size(opts, "concurrent", 4, 1, 1024, "writer", &conc);
+  if (!err) err = sluice__opt_size(opts, "queue_depth", 4, 1, 1024, "writer", &qd);
+  if (!err) err = sluice__opt_bool(opts, "if_not_exists", 0, "writer", &p->if_not_exists);
+  if (err) return err;
+  if (chunk > SIZE_MAX)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer: chunk does not fit in memory");
+  p->chunk = (size_t)chunk;
+  p->concurrent = (unsigned)conc;
+  p->content_type = sluice_options_get(opts, "content_type");
+  p->opts = opts;
+  *depth = (unsigned)qd;
+  return NULL;
+}
+
+sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
+                                       const sluice_options *opts, sluice_writer **out) {
+  sluice__write_params p = {0};
+  unsigned depth;
+  sluice_error *err = parse_params(opts, NULL, &p, &depth);
+  if (err) return err;
+  sluice_writer *w = calloc(1, sizeof(*w));
+  if (!w) return sluice__error_oom();
+  if ((err = make(arg, &p, &w->sink))) {
+    free(w);
+    return err;
+  }
+  w->concurrent = p.concurrent;
+  w->queue_depth = depth;
+  pthread_mutex_init(&w->lock, NULL);
+  *out = w;
+  return NULL;
+}
+
+struct svc_arg {
+  sluice_operator *op;
+  const char *path;
+};
+
+static sluice_error *make_service_sink(void *arg, const sluice__write_params *p, sluice__sink **out) {
+  struct svc_arg *a = arg;
+  return a->op->vt->open_sink(a->op->svc, a->path, p, out);
+}
+
+sluice_error *sluice_writer_open(sluice_operator *op, const char *path, const sluice_options *opts,
+                                 sluice_writer **out) {
+  if (out) *out = NULL;
+  if (!op || !out)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_open: operator and out must be non-NULL");
+  /* Service-specific keys are checked here, the generic ones again below. */
+  sluice_error *err = sluice__opt_check_known(opts, "writer", writer_keys, op->vt->writer_keys);
+  if (err) return err;
+  char *p;
+  if ((err = sluice__path_normalize("writer_open", path, SLUICE__PATH_FILE, &p))) return err;
+  struct svc_arg a = {op, p};
+  sluice__write_params params = {0};
+  unsigned depth;
+  err = parse_params(opts, op->vt->writer_keys, &params, &depth);
+  sluice_writer *w = NULL;
+  if (!err && !(w = calloc(1, sizeof(*w)))) err = sluice__error_oom();
+  if (!err && (err = make_service_sink(&a, &params, &w->sink))) {
+    free(w);
+    w = NULL;
+  }
+  free(p);
+  if (err) return err;
+  w->concurrent = params.concurrent;
+  w->queue_depth = depth;
+  pthread_mutex_init(&w->lock, NULL);
+  w->op = op;
+  sluice__operator_ref(op);
+  *out = w;
+  return NULL;
+}
+
+/* Starts the pipe on first use, sized for `readers` producers. */
+sluice_error *sluice__writer_start_pipe(sluice_writer *w, unsigned readers) {
+  if (w->pipe_live) return NULL;
+  pthread_mutex_lock(&w->lock);
+  sluice_error *err = sluice__pipe_start(&w->pipe, w->sink, w->concurrent, w->queue_depth, readers);
+  w->pipe_live = 1;
+  pthread_mutex_unlock(&w->lock);
+  /* seq_cst: a cancel that set the flag before pipe_live was visible is
+   * seen here (Dekker with sluice__writer_cancel). */
+  if (!err && atomic_load(&w->cancel))
+    err = sluice__error(SLUICE_ERR_CANCELED, "write '%s': canceled", w->sink->path);
+  /* A pipe that could not start is failed like any other: the caller's
+   * sluice__writer_check_pipe() then stops it and fails the writer with this error. */
+  if (err) sluice__pipe_fail(&w->pipe, err);
+  return NULL;
+}
+
+/* Stops the pipe (if any) and frees its buffers; returns its first error. */
+sluice_error *sluice__writer_stop_pipe(sluice_writer *w) {
+  if (!w->pipe_live) return NULL;
+  if (w->cur) {
+    sluice__bufpool_put(w->pipe.pool, w->cur);
+    w->cur = NULL;
+  }
+  sluice_error *err = sluice__pipe_finish(&w->pipe);
+  pthread_mutex_lock(&w->lock);
+  w->last.struct_size = sizeof(w->last);
+  sluice__pipe_progress(&w->pipe, &w->last);
+  sluice__pipe_destroy(&w->pipe);
+  w->pipe_live = 0;
+  pthread_mutex_unlock(&w->lock);
+  return err;
+}
+
+/* Ends the writer with err (taken): stops everything, aborts the sink. */
+void sluice__writer_fail(sluice_writer *w, sluice_error *err) {
+  if (w->pipe_live) {
+    sluice__pipe_fail(&w->pipe, sluice__error_copy(err));
+    sluice_error_free(sluice__writer_stop_pipe(w));
+  }
+  w->sink->vt->abort(w->sink);
+  w->state = W_FAILED;
+  w->result = err;
+}
+
+sluice_error *sluice__writer_state_error(sluice_writer *w, const char *op) {
+  switch (w->state) {
+  case W_FAILED: return sluice__error_copy(w->result);
+  case W_ABORTED:
+    return sluice__error(SLUICE_ERR_CANCELED, "%s '%s': the writer was aborted", op, w->sink->path);
+  case W_COMMITTED:
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s '%s': the writer is already closed", op,
+                         w->sink->path);
+  case W_STREAMED:
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "%s '%s': write_from already streamed into this writer; close or abort it",
+                         op, w->sink->path);
+  default: return NULL;
+  }
+}
+
+/* A pipe that failed on its own (a worker's error) fails the writer. */
+sluice_error *sluice__writer_check_pipe(sluice_writer *w) {
+  if (!w->pipe_live || !atomic_load_explicit(&w->pipe.failed, memory_order_acquire)) return NULL;
+  sluice_error *err = sluice__writer_stop_pipe(w);
+  if (!err) err = sluice__error(SLUICE_ERR_UNEXPECTED, "write '%s': pipeline stopped", w->sink->path);
+  sluice__writer_fail(w, err);
+  return sluice__error_copy(err);
+}
+
+sluice_error *sluice_writer_write(sluice_writer *w, const void *buf, size_t len) {
+  if (!w || (!buf && len))
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_write: writer and buf must be non-NULL");
+  if (w->state != W_OPEN) return sluice__writer_state_error(w, "writer_write");
+  sluice_error *err = sluice__writer_start_pipe(w, 1);
+  if (!err) err = sluice__writer_check_pipe(w);
+  if (err) return err;
+  const unsigned char *src = buf;
+  while (len) {
+    if (!w->cur && !(w->cur = sluice__pipe_get_buffer(&w->pipe))) break;
+    sluice__chunk *c = w->cur;
+    size_t n = c->cap - c->len < len ? c->cap - c->len : len;
+    memcpy(c->buf + c->len, src, n);
+    c->len += n;
+    src += n;
+    len -= n;
+    if (c->len == c->cap) {
+      c->index = w->next_index++;
+      c->offset = w->bytes_in;
+      w->bytes_in += c->len;
+      w->cur = NULL;
+      if (sluice__pipe_push(&w->pipe, c) != 0) break;
+    }
+  }
+  return sluice__writer_check_pipe(w);
+}
+
+sluice_error *sluice_writer_close(sluice_writer *w) {
+  if (!w) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_close: writer is NULL");
+  if (w->state == W_COMMITTED) return NULL;
+  if (w->state != W_OPEN && w->state != W_STREAMED) return sluice__writer_state_error(w, "writer_close");
+  sluice_error *err = NULL;
+  if (w->cur && w->cur->len) {
+    sluice__chunk *c = w->cur;
+    w->cur = NULL;
+    c->index = w->next_index++;
+    c->offset = w->bytes_in;
+    c->last = 1;
+    w->bytes_in += c->len;
+    sluice__pipe_push(&w->pipe, c);
+  }
+  err = sluice__writer_stop_pipe(w);
+  if (!err) err = w->sink->vt->commit(w->sink, w->bytes_in, w->next_index);
+  if (err) {
+    sluice__writer_fail(w, err);
+    return sluice__error_copy(err);
+  }
+  w->state = W_COMMITTED;
+  return NULL;
+}
+
+sluice_error *sluice_writer_abort(sluice_writer *w) {
+  if (!w) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_abort: writer is NULL");
+  if (w->state != W_OPEN && w->state != W_STREAMED) return NULL;
+  if (w->pipe_live) {
+    sluice__pipe_fail(&w->pipe, sluice__error(SLUICE_ERR_CANCELED, "write '%s': aborted", w->sink->path));
+    sluice_error_free(sluice__writer_stop_pipe(w));
+  }
+  w->sink->vt->abort(w->sink);
+  w->state = W_ABORTED;
+  return NULL;
+}
+
+void sluice_writer_free(sluice_writer *w) {
+  if (!w) return;
+  sluice_error_free(sluice_writer_abort(w));
+  w->sink->vt->free(w->sink);
+  if (w->op) sluice__operator_unref(w->op);
+  sluice_error_free(w->result);
+  pthread_mutex_destroy(&w->lock);
+  free(w);
+}
+
+void sluice__writer_cancel(sluice_writer *w) {
+  atomic_store(&w->cancel, 1);
+  pthread_mutex_lock(&w->lock);
+  if (w->pipe_live)
+    sluice__pipe_fail(&w->pipe, sluice__error(SLUICE_ERR_CANCELED, "write '%s': canceled", w->sink->path));
+  pthread_mutex_unlock(&w->lock);
+}
+
+void sluice__writer_progress(sluice_writer *w, sluice_progress *out) {
+  pthread_mutex_lock(&w->lock);
+  if (w->pipe_live) {
+    sluice__pipe_progress(&w->pipe, out);
+  } else {
+    size_t want = out->struct_size;
+    memcpy(out, &w->last, want < sizeof(w->last) ? want : sizeof(w->last));
+    out->struct_size = want;
+  }
+  pthread_mutex_unlock(&w->lock);
+}
+
+sluice_error *sluice_write(sluice_operator *op, const char *path, const void *buf, size_t len,
+                           const sluice_options *opts) {
+  if (!buf && len) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "write: buf is NULL");
+  sluice_writer *w;
+  sluice_error *err = sluice_writer_open(op, path, opts, &w);
+  if (err) return err;
+  err = sluice_writer_write(w, buf, len);
+  if (!err) err = sluice_writer_close(w);
+  sluice_writer_free(w);
+  return err;
+}

@@ -20,21 +20,9 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "pipeline.h" /* sluice__writer_from_sink, sluice__fd_sink_new */
+#include "reader.h"   /* sluice__reader_wrap, sluice__fd_source_new */
 #include "service.h"
-
-/* The lead will move these two prototypes into lib/reader.h and
- * pipeline/pipeline.h, which call them. */
-sluice_error *sluice__fd_source_new(int fd, sluice__source **out);
-sluice_error *sluice__fd_sink_new(int fd, size_t chunk, sluice__sink **out);
-
-/* TODO(lead): move to lib/reader.h / pipeline/pipeline.h */
-/* Wraps src in a public reader; takes src even on failure. */
-sluice_error *sluice__reader_wrap(sluice__source *src, sluice_reader **out);
-/* The writer layer validates opts into params, then calls make(arg, ...). */
-typedef sluice_error *(*sluice__sink_factory)(void *arg, const sluice__write_params *p,
-                                              sluice__sink **out);
-sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
-                                       const sluice_options *opts, sluice_writer **out);
 
 /* "fd:-2147483648" and its NUL. */
 #define FD_NAME_LEN 16

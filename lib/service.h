@@ -26,8 +26,10 @@ struct sluice_metadata {
 sluice_metadata *sluice__metadata_new(void);
 void sluice__metadata_clear(sluice_metadata *m); /* frees the strings */
 
-/* A service's lister: next() fills path (malloc'd, caller frees) and meta,
- * or sets *path = NULL at the end. */
+/* A service's lister: next() sets *path to the entry's full path from the
+ * root (malloc'd, caller frees; directories end in '/') and overwrites every
+ * field of meta (which the caller has cleared), or sets *path = NULL at the
+ * end. */
 typedef struct sluice__list sluice__list;
 struct sluice__list_vt {
   sluice_error *(*next)(sluice__list *l, char **path, sluice_metadata *meta);

@@ -36,6 +36,7 @@ static sluice_error *parse_params(const sluice_options *opts, const char *const 
 
 sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
                                        const sluice_options *opts, sluice_writer **out) {
+  *out = NULL;
   sluice__write_params p = {0};
   unsigned depth;
   sluice_error *err = parse_params(opts, NULL, &p, &depth);

@@ -50,8 +50,9 @@ static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode)
   struct open_how how;
   memset(&how, 0, sizeof how);
   how.flags = (uint64_t)(unsigned)flags;
-  /* openat2 rejects a mode without O_CREAT/O_TMPFILE (EINVAL). */
-  how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? mode : 0;
+  /* openat2 rejects a mode without O_CREAT/O_TMPFILE (EINVAL).  O_TMPFILE
+   * includes O_DIRECTORY's bit, hence the full comparison. */
+  how.mode = ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? mode : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
@@ -165,6 +166,18 @@ void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m)
   m->mtime = (int64_t)st->st_mtim.tv_sec;
 }
 
+/* fsync of the directory makes the rename itself durable.  An O_PATH fd
+ * cannot be fsync'ed, so open the directory for reading through it. */
+static int fsync_dir(int dirfd)
+{
+  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return errno;
+  int e = fsync(fd) < 0 ? errno : 0;
+  close(fd);
+  return e;
+}
+
 /* Opens dir (a directory path: "" or ending in '/') beneath root as an
  * O_PATH fd, creating missing components like mkdir -p.  Returns the fd or
  * -errno; on failure *bad is the length of the prefix of dir that failed,
@@ -174,8 +187,10 @@ static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad)
 {
   *bad = strlen(dir);
   int fd = sluice__fs_open_beneath(fs, dir, O_PATH | O_DIRECTORY, 0);
-  if (fd != -ENOENT)
-    return fd;   /* it exists, or something other than a missing part failed */
+  if (fd >= 0)
+    return fd;   /* the common case: it exists */
+  /* Walk it one component at a time: that creates what is missing and, on
+   * failure, finds which component is to blame. */
 
   char *buf = strdup(dir);
   if (buf == NULL)
@@ -189,6 +204,10 @@ static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad)
     *bad = i;
     int e = mkdirat(parent, buf + start, 0777) < 0 ? errno : 0;
     buf[i] = '/';
+    /* With fsync on, a directory made for an object must be as durable as
+     * the object's own rename will be. */
+    if (e == 0 && fs->fsync)
+      e = fsync_dir(parent);
     if (e != 0 && e != EEXIST) {
       close(parent);
       parent = -e;
@@ -216,6 +235,8 @@ static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad)
 static sluice_error *mkdirs_error(const char *op, const char *path, const char *dir, size_t bad,
                                   int err)
 {
+  if (bad > 0 && dir[bad - 1] == '/')
+    bad--;
   if (err == ENOTDIR || err == EEXIST)
     return sluice__error(SLUICE_ERR_ALREADY_EXISTS,
                          "fs: %s '%s': '%.*s' exists and is not a directory", op, path,
@@ -577,23 +598,40 @@ typedef struct fs_sink {
   char *path;
 } fs_sink;
 
+#define TEMP_TAG ".sluice-"
+#define TEMP_SUFFIX 6   /* random characters after TEMP_TAG */
+
+int sluice__fs_is_temp_name(const char *name)
+{
+  size_t n = strlen(name), tag = sizeof TEMP_TAG - 1;
+  if (name[0] != '.' || n < 2 + tag + TEMP_SUFFIX)
+    return 0;
+  const char *t = name + n - tag - TEMP_SUFFIX;
+  if (memcmp(t, TEMP_TAG, tag) != 0)
+    return 0;
+  for (const char *c = t + tag; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+      return 0;
+  return 1;
+}
+
 /* Unpredictable suffix, so names cannot be guessed or collide across
  * processes; the counter keeps it unique even without getrandom. */
-static void random_suffix(char out[7])
+static void random_suffix(char out[TEMP_SUFFIX + 1])
 {
   static const char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   static unsigned long counter;
-  unsigned char r[6];
+  unsigned char r[TEMP_SUFFIX];
   if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
     unsigned long c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
     unsigned long x = c * 2654435761UL ^ (unsigned long)getpid() ^ (unsigned long)time(NULL);
     for (size_t i = 0; i < sizeof r; i++, x >>= 5)
       r[i] = (unsigned char)x;
   }
-  for (size_t i = 0; i < 6; i++)
+  for (size_t i = 0; i < TEMP_SUFFIX; i++)
     out[i] = alphabet[r[i] % (sizeof alphabet - 1)];
-  out[6] = '\0';
+  out[TEMP_SUFFIX] = '\0';
 }
 
 /* Creates ".<name>.sluice-XXXXXX" in the destination directory with
@@ -601,16 +639,17 @@ static void random_suffix(char out[7])
  * temporary name still fits NAME_MAX. */
 static int create_temp(fs_sink *s)
 {
+  const size_t extra = 1 + sizeof TEMP_TAG - 1 + TEMP_SUFFIX;   /* '.', tag, suffix */
   size_t keep = strlen(s->name);
-  if (keep > NAME_MAX - 16)
-    keep = NAME_MAX - 16;
-  s->tmpname = malloc(keep + 16);
+  if (keep > NAME_MAX - extra)
+    keep = NAME_MAX - extra;
+  s->tmpname = malloc(keep + extra + 1);
   if (s->tmpname == NULL)
     return -ENOMEM;
   for (int tries = 0; tries < 100; tries++) {
-    char sfx[7];
+    char sfx[TEMP_SUFFIX + 1];
     random_suffix(sfx);
-    snprintf(s->tmpname, keep + 16, ".%.*s.sluice-%s", (int)keep, s->name, sfx);
+    snprintf(s->tmpname, keep + extra + 1, ".%.*s" TEMP_TAG "%s", (int)keep, s->name, sfx);
     /* 0666: the umask decides, as for any new file. */
     s->fd = openat(s->dirfd, s->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
                    0666);
@@ -731,18 +770,6 @@ static int rename_noreplace(int dirfd, const char *from, const char *to)
   /* The object is in place; a leftover temporary name is only clutter. */
   unlinkat(dirfd, from, 0);
   return 0;
-}
-
-/* fsync of the directory makes the rename itself durable.  An O_PATH fd
- * cannot be fsync'ed, so open the directory for reading through it. */
-static int fsync_dir(int dirfd)
-{
-  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return errno;
-  int e = fsync(fd) < 0 ? errno : 0;
-  close(fd);
-  return e;
 }
 
 /* Truncates to the exact size (a zero-length object, or trailing holes),

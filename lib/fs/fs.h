@@ -43,6 +43,11 @@ sluice_error *sluice__fs_error(const char *op, const char *path, int err);
  * the fs service never has them. */
 void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m);
 
+/* 1 when name has the shape of a sink's temporary file
+ * (".<name>.sluice-XXXXXX"): listings hide writes still in progress (or
+ * left behind by a crash), as an object store hides unfinished uploads. */
+int sluice__fs_is_temp_name(const char *name);
+
 /* The service's list() (fs_list.c). */
 sluice_error *sluice__fs_list(void *svc, const char *dir, int recursive, sluice__list **out);
 

@@ -12,7 +12,8 @@
  * symlinked directories rather than descend into them).
  *
  * Only regular files and directories are listed: sockets, FIFOs and
- * devices are skipped (copying a FIFO found by a recursive walk would block).
+ * devices are skipped (copying a FIFO found by a recursive walk would block),
+ * and so are the temporary files of writes in progress.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -201,6 +202,8 @@ static sluice_error *fs_list_next(sluice__list *list, char **path, sluice_metada
     const char *n = de->d_name;
     if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0')))
       continue;
+    if (sluice__fs_is_temp_name(n))
+      continue;   /* a write in progress: not an object yet */
     sluice_error *err = visit(l, n, path, meta);
     if (err != NULL || *path != NULL)
       return err;

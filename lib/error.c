@@ -56,8 +56,7 @@ sluice_errkind sluice__errno_kind(int errno_value) {
   case EPERM:
   case EROFS:
   case EXDEV: return SLUICE_ERR_PERMISSION_DENIED;
-  case EEXIST:
-  case ENOTEMPTY: return SLUICE_ERR_ALREADY_EXISTS;
+  case EEXIST: return SLUICE_ERR_ALREADY_EXISTS;
   case EISDIR: return SLUICE_ERR_IS_A_DIRECTORY;
   case EINVAL:
   case ENAMETOOLONG: return SLUICE_ERR_INVALID_ARGUMENT;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +63,7 @@ static int fd_would_block(int e) {
 typedef struct fd_source {
   sluice__source base;
   int fd;
+  int wake_fd;  /* eventfd: readable once interrupt() was called */
   char name[FD_NAME_LEN];
 } fd_source;
 
@@ -73,6 +75,16 @@ static sluice_error *fd_source_read(sluice__source *s, void *buf, size_t len, si
   if (len > SSIZE_MAX)
     len = SSIZE_MAX;
   for (;;) {
+    /* Wait for data or an interrupt, so that cancel can end a copy whose
+     * peer has gone quiet.  After poll() says readable, read() on a pipe or
+     * socket does not block. */
+    struct pollfd pfd[2] = {{.fd = fs->fd, .events = POLLIN}, {.fd = fs->wake_fd, .events = POLLIN}};
+    if (poll(pfd, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return sluice__error_errno(errno, "read from fd %d: poll", fs->fd);
+    }
+    if (pfd[1].revents)
+      return sluice__error(SLUICE_ERR_CANCELED, "read from fd %d: interrupted", fs->fd);
     ssize_t r = read(fs->fd, buf, len);
     if (r >= 0) {
       *n = (size_t)r;
@@ -88,7 +100,15 @@ static sluice_error *fd_source_read(sluice__source *s, void *buf, size_t len, si
   }
 }
 
+static void fd_source_interrupt(sluice__source *s) {
+  uint64_t one = 1;
+  /* The counter only grows, so the eventfd stays readable: sticky. */
+  ssize_t r = write(((fd_source *)s)->wake_fd, &one, sizeof(one));
+  (void)r;
+}
+
 static void fd_source_free(sluice__source *s) {
+  close(((fd_source *)s)->wake_fd);
   free(s);
 }
 
@@ -96,6 +116,7 @@ static const struct sluice__source_vt fd_source_vt = {
   .read = fd_source_read,
   .pread = NULL, /* a stream: no positioned reads */
   .free = fd_source_free,
+  .interrupt = fd_source_interrupt,
 };
 
 sluice_error *sluice__fd_source_new(int fd, sluice__source **out) {
@@ -109,6 +130,12 @@ sluice_error *sluice__fd_source_new(int fd, sluice__source **out) {
   if (!fs)
     return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "fd:%d: out of memory", fd);
   fs->fd = fd;
+  fs->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fs->wake_fd < 0) {
+    err = sluice__error_errno(errno, "sluice_reader_from_fd: eventfd");
+    free(fs);
+    return err;
+  }
   snprintf(fs->name, sizeof fs->name, "fd:%d", fd);
   fs->base.vt = &fd_source_vt;
   /* Always a stream, even for a regular file: the caller may have

@@ -49,6 +49,10 @@ struct sluice__source_vt {
    * NULL when the source is a stream. */
   sluice_error *(*pread)(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n);
   void (*free)(sluice__source *s);
+  /* Optional, any thread: a read blocked in this source (or any later one)
+   * returns a canceled error soon.  Streams that can wait forever for a
+   * peer (a pipe, a socket) need it so that cancel ends a copy. */
+  void (*interrupt)(sluice__source *s);
 };
 struct sluice__source {
   const struct sluice__source_vt *vt;

@@ -54,6 +54,11 @@ struct sluice__pipe {
   atomic_uint_fast64_t bytes_read, bytes_written, parts_done, retries;
   atomic_uint parts_in_flight;
   uint64_t total_bytes;           /* UINT64_MAX unknown */
+  /* The source write_from reads, interrupted on failure so that a reader
+   * blocked on a quiet stream notices a cancel. */
+  _Atomic(sluice__source *) source;
+  /* Snapshot and callback under one lock: callers see figures in order. */
+  pthread_mutex_t progress_lock;
   sluice_progress_cb progress_cb;
   void *progress_userdata;
 };

@@ -34,13 +34,17 @@ void sluice__pipe_fail(sluice__pipe *p, sluice_error *err) {
   if (p->ring) sluice__ring_close(p->ring);
   if (p->pool) sluice__bufpool_close(p->pool);
   if (p->sink->vt->wake && p->workers) wake_parked(p);
+  sluice__source *src = atomic_load(&p->source);
+  if (src && src->vt->interrupt) src->vt->interrupt(src);
 }
 
 static void report_progress(sluice__pipe *p) {
   if (!p->progress_cb) return;
   sluice_progress pr = {.struct_size = sizeof(pr)};
+  pthread_mutex_lock(&p->progress_lock);
   sluice__pipe_progress(p, &pr);
   p->progress_cb(&pr, p->progress_userdata);
+  pthread_mutex_unlock(&p->progress_lock);
 }
 
 void sluice__part_done(sluice__chunk *c, sluice_error *err) {
@@ -143,6 +147,7 @@ sluice_error *sluice__pipe_start(sluice__pipe *p, sluice__sink *sink, unsigned c
   p->total_bytes = UINT64_MAX;
   pthread_mutex_init(&p->err_lock, NULL);
   pthread_mutex_init(&p->wake_lock, NULL);
+  pthread_mutex_init(&p->progress_lock, NULL);
   unsigned per = sink->per_worker ? sink->per_worker : 1;
   p->nworkers = (concurrent + per - 1) / per;
   size_t nbuf = (size_t)queue_depth + concurrent + readers;
@@ -223,5 +228,6 @@ void sluice__pipe_destroy(sluice__pipe *p) {
   sluice_error_free(p->first_err);
   pthread_mutex_destroy(&p->err_lock);
   pthread_mutex_destroy(&p->wake_lock);
+  pthread_mutex_destroy(&p->progress_lock);
   memset(p, 0, sizeof(*p));
 }

@@ -129,9 +129,17 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
   cp.chunk = w->sink->chunk;
   sluice__writer_start_pipe(w, readers);
   cp.pipe = &w->pipe;
+  /* Under the lock: sluice_job_progress() may read these from any thread.
+   * Workers read the callback only after a chunk reaches them through the
+   * ring, which orders it after these stores. */
+  pthread_mutex_lock(&w->lock);
   w->pipe.total_bytes = cp.size;
   w->pipe.progress_cb = p->progress_cb;
   w->pipe.progress_userdata = p->progress_userdata;
+  pthread_mutex_unlock(&w->lock);
+  atomic_store(&w->pipe.source, r->src);
+  /* A cancel that came before the source was registered has already
+   * failed the pipe; readers then find no buffer and stop at once. */
 
   if (!positional) {
     sequential_reader(&cp);
@@ -146,6 +154,7 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
     for (unsigned i = 0; i < started; i++) pthread_join(th[i], NULL);
   }
 
+  atomic_store(&w->pipe.source, NULL);
   err = sluice__writer_stop_pipe(w);
   if (err) {
     sluice__writer_fail(w, err);

@@ -50,6 +50,7 @@ sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
   w->concurrent = p.concurrent;
   w->queue_depth = depth;
   pthread_mutex_init(&w->lock, NULL);
+  w->last.total_bytes = UINT64_MAX;
   *out = w;
   return NULL;
 }
@@ -89,6 +90,7 @@ sluice_error *sluice_writer_open(sluice_operator *op, const char *path, const sl
   w->concurrent = params.concurrent;
   w->queue_depth = depth;
   pthread_mutex_init(&w->lock, NULL);
+  w->last.total_bytes = UINT64_MAX;
   w->op = op;
   sluice__operator_ref(op);
   *out = w;

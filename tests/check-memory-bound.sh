@@ -1,0 +1,69 @@
+#!/bin/sh
+# The memory bound, as the kernel sees it: copy a large file fs->fs with
+# 8 MiB chunks, concurrent=4, queue_depth=4, readers=1 and check that peak
+# RSS grows by at most chunk x (queue_depth + concurrent + readers) plus
+# slack (see tests/rss_copy.c).
+#
+# An automake TESTS script: $top_builddir comes from AM_TESTS_ENVIRONMENT.
+# SIZE is 1 GiB, or $SLUICE_TEST_BIG (suffixes K, M, G, KiB, MiB, GiB).
+# Exit 77 (skip) where peak RSS is meaningless or unavailable: sanitizer
+# builds (shadow memory inflates RSS) and kernels without VmHWM.
+
+top_builddir=${top_builddir:-.}
+
+if ! grep -q '^VmHWM:' /proc/self/status 2>/dev/null; then
+  echo "SKIP: /proc/self/status has no VmHWM; cannot measure peak RSS"
+  exit 77
+fi
+
+if [ "${SLUICE_SANITIZED:-0}" = 1 ]; then
+  echo "SKIP: SLUICE_SANITIZED=1: sanitizer shadow memory inflates RSS"
+  exit 77
+fi
+# configure records SAN_CFLAGS among its output variables; a sanitized
+# build tree has -fsanitize there.
+if [ -f "$top_builddir/config.log" ] &&
+   grep -q "^SAN_CFLAGS='.*-fsanitize" "$top_builddir/config.log"; then
+  echo "SKIP: built with -fsanitize (see $top_builddir/config.log): RSS is inflated"
+  exit 77
+fi
+
+# "64M" -> 67108864; plain numbers pass through.
+to_bytes() {
+  num=${1%%[!0-9]*}
+  suffix=${1#"$num"}
+  if [ -z "$num" ]; then
+    echo "check-memory-bound: bad size '$1'" >&2
+    return 1
+  fi
+  case $suffix in
+    ''|[bB]) mult=1 ;;
+    [kK]|[kK][bB]|[kK]i[bB]) mult=1024 ;;
+    [mM]|[mM][bB]|[mM]i[bB]) mult=1048576 ;;
+    [gG]|[gG][bB]|[gG]i[bB]) mult=1073741824 ;;
+    *) echo "check-memory-bound: bad size suffix in '$1'" >&2; return 1 ;;
+  esac
+  echo $((num * mult))
+}
+
+if [ -n "${SLUICE_TEST_BIG:-}" ]; then
+  size=$(to_bytes "$SLUICE_TEST_BIG") || exit 99
+else
+  size=$((1 << 30))
+fi
+
+rss_copy=$top_builddir/tests/rss_copy
+if [ ! -x "$rss_copy" ]; then
+  echo "ERROR: $rss_copy is not built (make check builds it)" >&2
+  exit 99
+fi
+
+echo "rss_copy $size $((8 << 20)) 4 4 1"
+"$rss_copy" "$size" $((8 << 20)) 4 4 1
+status=$?
+case $status in
+  0) echo "PASS: peak RSS within the bound" ;;
+  77) echo "SKIP: rss_copy cannot measure peak RSS" ;;
+  *) echo "FAIL: rss_copy exited with $status" ;;
+esac
+exit $status

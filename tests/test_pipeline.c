@@ -1,0 +1,858 @@
+/*
+ * The copy engine end to end: sluice_write_from and sluice_writer_write
+ * through the public API, checked by content (SHA-256), by what is left
+ * at the destination, and by what the progress callback observes.
+ *
+ * Every large size comes from th_big_size(1 GiB), so sanitizer and
+ * valgrind runs (SLUICE_TEST_BIG=64M) stay quick.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define MiB (1ull << 20)
+#define KiB (1ull << 10)
+
+static uint64_t big(void) { return th_big_size(1ull << 30); }
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static void sha_eq(const unsigned char a[32], const unsigned char b[32], const char *what) {
+  cr_assert(memcmp(a, b, 32) == 0, "%s: SHA-256 of the destination differs from the source", what);
+}
+
+/* Writer options for a setting; chunk is a string such as "8MiB". */
+static sluice_options *wopts(const char *chunk, unsigned concurrent, unsigned queue_depth) {
+  sluice_options *o = th_opts("chunk", chunk, NULL);
+  TH_OK(sluice_options_set_uint(o, "concurrent", concurrent));
+  TH_OK(sluice_options_set_uint(o, "queue_depth", queue_depth));
+  return o;
+}
+
+static sluice_options *copts(unsigned readers) {
+  sluice_options *o = sluice_options_new();
+  cr_assert(o);
+  TH_OK(sluice_options_set_uint(o, "readers", readers));
+  return o;
+}
+
+/* write_from(sop:spath -> dop:dpath) with the given setting, then close. */
+static void copy_with(sluice_operator *sop, const char *spath, sluice_operator *dop,
+                      const char *dpath, const char *chunk, unsigned concurrent,
+                      unsigned queue_depth, unsigned readers) {
+  sluice_options *wo = wopts(chunk, concurrent, queue_depth);
+  sluice_options *co = copts(readers);
+  sluice_writer *w;
+  sluice_reader *r;
+  TH_OK(sluice_reader_open(sop, spath, NULL, &r));
+  TH_OK(sluice_writer_open(dop, dpath, wo, &w));
+  sluice_options_free(wo); /* consumers copy what they need */
+  TH_OK(sluice_write_from(w, r, co));
+  TH_OK(sluice_writer_close(w));
+  sluice_options_free(co);
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+}
+
+static uint64_t object_size(sluice_operator *op, const char *path) {
+  sluice_metadata *m;
+  TH_OK(sluice_stat(op, path, &m));
+  uint64_t n = sluice_metadata_size(m);
+  sluice_metadata_free(m);
+  return n;
+}
+
+/* A size-byte generated source in a fresh directory, copied fs->fs and
+ * fs->memory with one setting; both destinations must hash like the source. */
+static void e2e(uint64_t size, const char *chunk, unsigned concurrent, unsigned queue_depth,
+                unsigned readers) {
+  char *sdir = th_tmpdir(), *ddir = th_tmpdir();
+  char *src = th_join(sdir, "src.bin");
+  th_make_file(src, size, 42);
+  unsigned char want[32], got[32];
+  th_sha256_file(src, want);
+
+  sluice_operator *sop = th_fs_op(sdir), *dop = th_fs_op(ddir), *mop = th_mem_op();
+
+  copy_with(sop, "src.bin", dop, "sub/dst.bin", chunk, concurrent, queue_depth, readers);
+  cr_assert_eq(object_size(dop, "sub/dst.bin"), size, "fs destination has the wrong size");
+  char *dst = th_join(ddir, "sub/dst.bin");
+  th_sha256_file(dst, got);
+  sha_eq(want, got, "fs->fs");
+  /* Only the committed object: no temporary file left behind. */
+  cr_assert_eq(th_count_files(ddir), 1, "fs destination holds %d files", th_count_files(ddir));
+
+  copy_with(sop, "src.bin", mop, "dst.bin", chunk, concurrent, queue_depth, readers);
+  cr_assert_eq(object_size(mop, "dst.bin"), size, "memory destination has the wrong size");
+  th_sha256_object(mop, "dst.bin", got);
+  sha_eq(want, got, "fs->memory");
+
+  sluice_operator_free(mop);
+  sluice_operator_free(dop);
+  sluice_operator_free(sop);
+  th_rmrf(sdir);
+  th_rmrf(ddir);
+  free(dst);
+  free(src);
+  free(sdir);
+  free(ddir);
+}
+
+Test(pipeline, e2e_8MiB_c4_q4_r1, .timeout = 600) { e2e(big(), "8MiB", 4, 4, 1); }
+
+Test(pipeline, e2e_1MiB_c8_q2_r4, .timeout = 600) { e2e(big(), "1MiB", 8, 2, 4); }
+
+/* The smallest chunk with no parallelism: many parts, so a smaller object. */
+Test(pipeline, e2e_64KiB_c1_q1_r1, .timeout = 600) { e2e(min_u64(big(), 64 * MiB), "64KiB", 1, 1, 1); }
+
+/* The last chunk is short: big + 12345 is not a multiple of any chunk. */
+Test(pipeline, e2e_size_not_multiple_of_chunk, .timeout = 600) {
+  e2e(big() + 12345, "8MiB", 4, 4, 2);
+}
+
+Test(pipeline, e2e_odd_size_small_chunks, .timeout = 300) {
+  e2e(min_u64(big(), 16 * MiB) + 1, "64KiB", 3, 5, 3);
+}
+
+/* A 0-byte source makes a 0-byte object (not "nothing"). */
+Test(pipeline, e2e_empty_source, .timeout = 60) { e2e(0, "1MiB", 4, 4, 4); }
+
+/* ------------------------------------------------------------------ */
+/* Streams                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Writes `size` generated bytes into fd in uneven pieces, then closes it
+ * (EOF for the reader) unless keep_open. */
+struct feeder {
+  int fd;
+  uint64_t size, seed;
+  int keep_open;
+  int err; /* errno of a failed write, 0 */
+};
+
+static void *feed_main(void *arg) {
+  struct feeder *f = arg;
+  size_t cap = 1 << 20;
+  unsigned char *buf = malloc(cap);
+  uint64_t off = 0;
+  size_t piece = 4093; /* uneven, growing pieces */
+  while (buf && off < f->size) {
+    size_t n = f->size - off < piece ? (size_t)(f->size - off) : piece;
+    th_fill(buf, n, f->seed, off);
+    size_t done = 0;
+    while (done < n) {
+      ssize_t w = write(f->fd, buf + done, n - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        f->err = errno;
+        goto out;
+      }
+      done += (size_t)w;
+    }
+    off += n;
+    piece = piece * 2 + 1 > cap ? 4093 : piece * 2 + 1;
+  }
+out:
+  free(buf);
+  if (!f->keep_open) close(f->fd);
+  return NULL;
+}
+
+/* A pipe source fed by a thread: one sequential reader (readers=4 is
+ * accepted), and the bytes arrive intact and in order. */
+Test(pipeline, stream_source_pipe_to_fs, .timeout = 300) {
+  signal(SIGPIPE, SIG_IGN);
+  uint64_t size = min_u64(big(), 50 * MiB) + 777;
+  int p[2];
+  cr_assert(pipe(p) == 0);
+  struct feeder f = {.fd = p[1], .size = size, .seed = 7};
+  pthread_t th;
+  cr_assert(pthread_create(&th, NULL, feed_main, &f) == 0);
+
+  char *ddir = th_tmpdir();
+  sluice_operator *dop = th_fs_op(ddir);
+  sluice_reader *r;
+  TH_OK(sluice_reader_from_fd(p[0], &r));
+  cr_assert_eq(sluice_reader_size(r), UINT64_MAX, "a stream has no known size");
+  sluice_options *wo = wopts("1MiB", 4, 4);
+  sluice_options *co = copts(4);
+  sluice_writer *w;
+  TH_OK(sluice_writer_open(dop, "stream.bin", wo, &w));
+  TH_OK(sluice_write_from(w, r, co));
+  TH_OK(sluice_writer_close(w));
+  pthread_join(th, NULL);
+  cr_assert_eq(f.err, 0, "feeder: %s", strerror(f.err));
+
+  cr_assert_eq(object_size(dop, "stream.bin"), size);
+  unsigned char want[32], got[32];
+  th_sha256_generated(size, 7, want);
+  th_sha256_object(dop, "stream.bin", got);
+  sha_eq(want, got, "pipe->fs");
+
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  close(p[0]); /* the fd stays the caller's */
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  sluice_operator_free(dop);
+  th_rmrf(ddir);
+  free(ddir);
+}
+
+/* Reads fd to EOF (or `stop_after` bytes, then closes it), hashing. */
+struct drain {
+  int fd;
+  uint64_t stop_after; /* 0: read to EOF */
+  uint64_t n;
+  unsigned char sha[32];
+};
+
+static void *drain_main(void *arg) {
+  struct drain *d = arg;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  size_t cap = 256 * 1024;
+  unsigned char *buf = malloc(cap);
+  for (;;) {
+    ssize_t n = read(d->fd, buf, cap);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    EVP_DigestUpdate(ctx, buf, (size_t)n);
+    d->n += (uint64_t)n;
+    if (d->stop_after && d->n >= d->stop_after) {
+      close(d->fd); /* the writer now gets EPIPE */
+      d->fd = -1;
+      break;
+    }
+  }
+  unsigned int len = 32;
+  EVP_DigestFinal_ex(ctx, d->sha, &len);
+  EVP_MD_CTX_free(ctx);
+  free(buf);
+  return NULL;
+}
+
+/* Several readers and workers finish small chunks out of order; a pipe
+ * must still see them in order: the reorder stage at work. */
+Test(pipeline, ordered_fd_destination, .timeout = 300) {
+  signal(SIGPIPE, SIG_IGN);
+  uint64_t size = min_u64(big(), 20 * MiB) + 4321;
+  char *sdir = th_tmpdir();
+  char *src = th_join(sdir, "src.bin");
+  th_make_file(src, size, 11);
+  sluice_operator *sop = th_fs_op(sdir);
+
+  int p[2];
+  cr_assert(pipe(p) == 0);
+  struct drain d = {.fd = p[0]};
+  pthread_t th;
+  cr_assert(pthread_create(&th, NULL, drain_main, &d) == 0);
+
+  sluice_options *wo = wopts("64KiB", 4, 4);
+  sluice_options *co = copts(3);
+  sluice_writer *w;
+  sluice_reader *r;
+  TH_OK(sluice_writer_from_fd(p[1], wo, &w));
+  TH_OK(sluice_reader_open(sop, "src.bin", NULL, &r));
+  TH_OK(sluice_write_from(w, r, co));
+  TH_OK(sluice_writer_close(w));
+  sluice_writer_free(w);
+  close(p[1]); /* EOF for the drain; the fd was ours */
+  pthread_join(th, NULL);
+
+  cr_assert_eq(d.n, size, "pipe received %llu of %llu bytes", (unsigned long long)d.n,
+               (unsigned long long)size);
+  unsigned char want[32];
+  th_sha256_generated(size, 11, want);
+  sha_eq(want, d.sha, "fs->pipe (ordered)");
+
+  close(p[0]);
+  sluice_reader_free(r);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  sluice_operator_free(sop);
+  th_rmrf(sdir);
+  free(src);
+  free(sdir);
+}
+
+/* ------------------------------------------------------------------ */
+/* writer_write                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Many odd-sized write() calls (smaller than, equal to and larger than a
+ * chunk, and empty ones) then close. */
+static void odd_writes(sluice_operator *op, const char *path, uint64_t total) {
+  sluice_options *wo = wopts("64KiB", 3, 2);
+  sluice_writer *w;
+  TH_OK(sluice_writer_open(op, path, wo, &w));
+  sluice_options_free(wo);
+  static const size_t sizes[] = {1, 7, 4093, 65536, 65537, 0, 100003, 3, 131071, 65535, 262147, 999};
+  unsigned char *buf = malloc(262147);
+  cr_assert(buf);
+  uint64_t off = 0;
+  for (unsigned i = 0; off < total; i++) {
+    size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])];
+    if (n > total - off) n = (size_t)(total - off);
+    th_fill(buf, n, 5, off);
+    TH_OK(sluice_writer_write(w, buf, n));
+    off += n;
+  }
+  TH_OK(sluice_writer_write(w, NULL, 0)); /* an empty write is fine */
+  free(buf);
+  TH_OK(sluice_writer_close(w));
+  TH_OK(sluice_writer_close(w)); /* idempotent */
+  sluice_writer_free(w);
+
+  cr_assert_eq(object_size(op, path), total);
+  unsigned char want[32], got[32];
+  th_sha256_generated(total, 5, want);
+  th_sha256_object(op, path, got);
+  sha_eq(want, got, "writer_write");
+}
+
+Test(pipeline, writer_write_odd_sizes_fs, .timeout = 300) {
+  char *ddir = th_tmpdir();
+  sluice_operator *op = th_fs_op(ddir);
+  odd_writes(op, "w.bin", min_u64(big(), 32 * MiB) + 17);
+  cr_assert_eq(th_count_files(ddir), 1);
+  sluice_operator_free(op);
+  th_rmrf(ddir);
+  free(ddir);
+}
+
+Test(pipeline, writer_write_odd_sizes_memory, .timeout = 300) {
+  sluice_operator *op = th_mem_op();
+  odd_writes(op, "w.bin", min_u64(big(), 32 * MiB) + 17);
+  sluice_operator_free(op);
+}
+
+/* ------------------------------------------------------------------ */
+/* Progress                                                             */
+/* ------------------------------------------------------------------ */
+
+struct watch {
+  pthread_mutex_t lock;
+  uint64_t calls;
+  uint64_t last_written, max_written;
+  uint64_t backwards;        /* calls whose bytes_written went down */
+  uint64_t last_parts, parts_backwards;
+  uint32_t max_in_flight, max_ring_used, ring_capacity;
+  uint64_t ring_overflows;   /* ring_used > ring_capacity */
+  uint64_t total_bytes;
+  uint64_t bad_struct_size;
+  uint64_t max_gap;          /* max (bytes_read - bytes_written) */
+  uint64_t written_past_read;
+};
+
+static void watch_init(struct watch *wt) {
+  memset(wt, 0, sizeof(*wt));
+  pthread_mutex_init(&wt->lock, NULL);
+}
+
+static void watch_cb(const sluice_progress *p, void *ud) {
+  struct watch *wt = ud;
+  pthread_mutex_lock(&wt->lock);
+  wt->calls++;
+  if (p->struct_size < sizeof(*p)) wt->bad_struct_size++;
+  if (p->bytes_written < wt->last_written) wt->backwards++;
+  wt->last_written = p->bytes_written;
+  if (p->bytes_written > wt->max_written) wt->max_written = p->bytes_written;
+  if (p->parts_done < wt->last_parts) wt->parts_backwards++;
+  wt->last_parts = p->parts_done;
+  if (p->parts_in_flight > wt->max_in_flight) wt->max_in_flight = p->parts_in_flight;
+  if (p->ring_used > wt->max_ring_used) wt->max_ring_used = p->ring_used;
+  if (p->ring_used > p->ring_capacity) wt->ring_overflows++;
+  wt->ring_capacity = p->ring_capacity;
+  wt->total_bytes = p->total_bytes;
+  /* Signed arithmetic: bytes_written is loaded after bytes_read, so it may
+   * legitimately have passed the bytes_read snapshot. */
+  if (p->bytes_written > p->bytes_read) wt->written_past_read++;
+  else if (p->bytes_read - p->bytes_written > wt->max_gap)
+    wt->max_gap = p->bytes_read - p->bytes_written;
+  pthread_mutex_unlock(&wt->lock);
+}
+
+Test(pipeline, progress_callback, .timeout = 300) {
+  uint64_t size = min_u64(big(), 64 * MiB) + 4321;
+  uint64_t chunk = 1 * MiB;
+  uint64_t nchunks = (size + chunk - 1) / chunk;
+  unsigned concurrent = 3, queue_depth = 2, readers = 2;
+  char *sdir = th_tmpdir(), *ddir = th_tmpdir();
+  char *src = th_join(sdir, "src.bin");
+  th_make_file(src, size, 3);
+  sluice_operator *sop = th_fs_op(sdir), *dop = th_fs_op(ddir);
+
+  struct watch wt;
+  watch_init(&wt);
+  sluice_options *wo = wopts("1MiB", concurrent, queue_depth);
+  sluice_options *co = copts(readers);
+  TH_OK(sluice_options_set_progress(co, watch_cb, &wt));
+  sluice_writer *w;
+  sluice_reader *r;
+  TH_OK(sluice_reader_open(sop, "src.bin", NULL, &r));
+  TH_OK(sluice_writer_open(dop, "dst.bin", wo, &w));
+  TH_OK(sluice_write_from(w, r, co));
+  /* write_from has returned: every callback has run. */
+  pthread_mutex_lock(&wt.lock);
+  struct watch seen = wt;
+  pthread_mutex_unlock(&wt.lock);
+  TH_OK(sluice_writer_close(w));
+
+  cr_assert_eq(seen.calls, nchunks, "progress called %llu times for %llu chunks",
+               (unsigned long long)seen.calls, (unsigned long long)nchunks);
+  cr_assert_eq(seen.bad_struct_size, 0, "struct_size below sizeof(sluice_progress)");
+  /* Order across workers is checked by progress_callback_never_goes_backwards. */
+  cr_assert_eq(seen.max_written, size, "bytes_written peaked at %llu, total %llu",
+               (unsigned long long)seen.max_written, (unsigned long long)size);
+  cr_assert_eq(seen.total_bytes, size, "total_bytes %llu for a %llu-byte file",
+               (unsigned long long)seen.total_bytes, (unsigned long long)size);
+  /* The completed chunk is no longer counted when the callback runs. */
+  cr_assert(seen.max_in_flight <= concurrent,
+            "parts_in_flight reached %u with concurrent=%u", seen.max_in_flight, concurrent);
+  cr_assert(seen.ring_capacity >= queue_depth, "ring_capacity %u < queue_depth %u",
+            seen.ring_capacity, queue_depth);
+  cr_assert_eq(seen.ring_overflows, 0, "ring_used exceeded ring_capacity");
+
+  unsigned char want[32], got[32];
+  th_sha256_generated(size, 3, want);
+  th_sha256_object(dop, "dst.bin", got);
+  sha_eq(want, got, "progress copy");
+
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  sluice_operator_free(sop);
+  sluice_operator_free(dop);
+  pthread_mutex_destroy(&wt.lock);
+  th_rmrf(sdir);
+  th_rmrf(ddir);
+  free(src);
+  free(sdir);
+  free(ddir);
+}
+
+/* A callback that does a little work before it records (formats a line,
+ * takes its own lock) is what every progress bar looks like.  Calls come
+ * from several workers; what they report must still never go backwards,
+ * and the last call must report the whole object. */
+static void slow_watch_cb(const sluice_progress *p, void *ud) {
+  sched_yield(); /* stands in for a little formatting work */
+  watch_cb(p, ud);
+}
+
+Test(pipeline, progress_callback_never_goes_backwards, .timeout = 300) {
+  uint64_t size = min_u64(big(), 64 * MiB);
+  sluice_operator *mop = th_mem_op();
+  unsigned char *data = malloc(size ? size : 1);
+  cr_assert(data);
+  th_fill(data, size, 17, 0);
+  TH_OK(sluice_write(mop, "src.bin", data, size, NULL));
+  free(data);
+
+  struct watch wt;
+  watch_init(&wt);
+  sluice_options *wo = wopts("64KiB", 8, 4);
+  sluice_options *co = copts(4);
+  TH_OK(sluice_options_set_progress(co, slow_watch_cb, &wt));
+  sluice_writer *w;
+  sluice_reader *r;
+  TH_OK(sluice_reader_open(mop, "src.bin", NULL, &r));
+  TH_OK(sluice_writer_open(mop, "dst.bin", wo, &w));
+  TH_OK(sluice_write_from(w, r, co));
+  TH_OK(sluice_writer_close(w));
+
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  sluice_operator_free(mop);
+  pthread_mutex_destroy(&wt.lock);
+
+  uint64_t nchunks = (size + 64 * KiB - 1) / (64 * KiB);
+  cr_assert_eq(wt.calls, nchunks);
+  cr_assert_eq(wt.max_written, size);
+  cr_assert_eq(wt.backwards, 0,
+               "bytes_written went backwards in %llu of %llu progress calls (callbacks from "
+               "different workers are neither serialised nor ordered)",
+               (unsigned long long)wt.backwards, (unsigned long long)wt.calls);
+  cr_assert_eq(wt.parts_backwards, 0, "parts_done went backwards in %llu calls",
+               (unsigned long long)wt.parts_backwards);
+  cr_assert_eq(wt.last_written, size, "the last progress call reported %llu of %llu bytes",
+               (unsigned long long)wt.last_written, (unsigned long long)size);
+}
+
+/* A stream has no known size: total_bytes is UINT64_MAX while it runs. */
+Test(pipeline, progress_stream_total_unknown, .timeout = 120) {
+  uint64_t size = 3 * MiB + 5;
+  int p[2];
+  cr_assert(pipe(p) == 0);
+  struct feeder f = {.fd = p[1], .size = size, .seed = 9};
+  pthread_t th;
+  cr_assert(pthread_create(&th, NULL, feed_main, &f) == 0);
+  sluice_operator *mop = th_mem_op();
+  struct watch wt;
+  watch_init(&wt);
+  sluice_options *wo = wopts("1MiB", 2, 2);
+  sluice_options *co = sluice_options_new();
+  TH_OK(sluice_options_set_progress(co, watch_cb, &wt));
+  sluice_writer *w;
+  sluice_reader *r;
+  TH_OK(sluice_reader_from_fd(p[0], &r));
+  TH_OK(sluice_writer_open(mop, "s.bin", wo, &w));
+  TH_OK(sluice_write_from(w, r, co));
+  TH_OK(sluice_writer_close(w));
+  pthread_join(th, NULL);
+  cr_assert_eq(wt.calls, 4);
+  cr_assert_eq(wt.total_bytes, UINT64_MAX);
+  cr_assert_eq(wt.max_written, size);
+  cr_assert_eq(object_size(mop, "s.bin"), size);
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  close(p[0]);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  sluice_operator_free(mop);
+  pthread_mutex_destroy(&wt.lock);
+}
+
+/* The memory bound, observed rather than timed: buffered bytes (read from
+ * the source, not yet acknowledged by the destination) never exceed
+ * chunk x (queue_depth + concurrent + readers). */
+Test(pipeline, memory_bound_behavioural, .timeout = 600) {
+  uint64_t size = big() / 4; /* 256 MiB by default */
+  uint64_t chunk = 1 * MiB;
+  unsigned concurrent = 2, queue_depth = 2, readers = 2;
+  uint64_t bound = chunk * (queue_depth + concurrent + readers);
+  char *sdir = th_tmpdir(), *ddir = th_tmpdir();
+  char *src = th_join(sdir, "src.bin");
+  th_make_file(src, size, 8);
+  sluice_operator *sop = th_fs_op(sdir), *dop = th_fs_op(ddir);
+
+  struct watch wt;
+  watch_init(&wt);
+  sluice_options *wo = wopts("1MiB", concurrent, queue_depth);
+  sluice_options *co = copts(readers);
+  TH_OK(sluice_options_set_progress(co, watch_cb, &wt));
+  sluice_writer *w;
+  sluice_reader *r;
+  TH_OK(sluice_reader_open(sop, "src.bin", NULL, &r));
+  TH_OK(sluice_writer_open(dop, "dst.bin", wo, &w));
+  TH_OK(sluice_write_from(w, r, co));
+  TH_OK(sluice_writer_close(w));
+
+  cr_assert_eq(wt.calls, (size + chunk - 1) / chunk);
+  cr_assert(wt.max_gap <= bound, "bytes_read - bytes_written reached %llu > bound %llu",
+            (unsigned long long)wt.max_gap, (unsigned long long)bound);
+  cr_assert(wt.max_in_flight <= concurrent);
+  unsigned char want[32], got[32];
+  th_sha256_file(src, want);
+  th_sha256_object(dop, "dst.bin", got);
+  sha_eq(want, got, "memory-bound copy");
+
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  sluice_operator_free(sop);
+  sluice_operator_free(dop);
+  pthread_mutex_destroy(&wt.lock);
+  th_rmrf(sdir);
+  th_rmrf(ddir);
+  free(src);
+  free(sdir);
+  free(ddir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Failures                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The pipe's reader goes away after a few MiB: EPIPE stops the copy with
+ * an I/O error naming the write, and close reports the same error. */
+Test(pipeline, fd_destination_broken_pipe, .timeout = 300) {
+  signal(SIGPIPE, SIG_IGN);
+  uint64_t size = min_u64(big(), 64 * MiB);
+  char *sdir = th_tmpdir();
+  char *src = th_join(sdir, "src.bin");
+  th_make_file(src, size, 13);
+  sluice_operator *sop = th_fs_op(sdir);
+
+  int p[2];
+  cr_assert(pipe(p) == 0);
+  struct drain d = {.fd = p[0], .stop_after = 3 * MiB};
+  pthread_t th;
+  cr_assert(pthread_create(&th, NULL, drain_main, &d) == 0);
+
+  sluice_options *wo = wopts("1MiB", 4, 4);
+  sluice_options *co = copts(2);
+  sluice_writer *w;
+  sluice_reader *r;
+  TH_OK(sluice_writer_from_fd(p[1], wo, &w));
+  TH_OK(sluice_reader_open(sop, "src.bin", NULL, &r));
+  sluice_error *err = sluice_write_from(w, r, co);
+  pthread_join(th, NULL);
+  cr_assert(err != NULL, "write_from into a closed pipe succeeded");
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_IO, "expected an I/O error, got [%s] %s",
+               sluice_strerror(sluice_error_kind(err)), sluice_error_message(err));
+  const char *msg = sluice_error_message(err);
+  cr_assert(strstr(msg, "write") != NULL, "the message does not name the operation: %s", msg);
+  sluice_error_free(err);
+  /* close returns the first error of the writer's life, every time. */
+  TH_KIND(sluice_writer_close(w), SLUICE_ERR_IO);
+  TH_KIND(sluice_writer_close(w), SLUICE_ERR_IO);
+  TH_KIND(sluice_writer_write(w, "x", 1), SLUICE_ERR_IO);
+
+  sluice_writer_free(w);
+  close(p[1]);
+  sluice_reader_free(r);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  sluice_operator_free(sop);
+  th_rmrf(sdir);
+  free(src);
+  free(sdir);
+}
+
+/* The target appears while the copy runs (created from the first progress
+ * callback); with if_not_exists the commit fails with ALREADY_EXISTS, the
+ * other file is untouched and no temporary file is left. */
+struct squatter {
+  char *path;
+  int done;
+};
+
+static void squat_cb(const sluice_progress *p, void *ud) {
+  (void)p;
+  struct squatter *s = ud;
+  if (__atomic_exchange_n(&s->done, 1, __ATOMIC_ACQ_REL)) return;
+  int fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    (void)!write(fd, "precious", 8);
+    close(fd);
+  }
+}
+
+Test(pipeline, if_not_exists_target_appears_during_copy, .timeout = 300) {
+  uint64_t size = min_u64(big(), 16 * MiB);
+  char *sdir = th_tmpdir(), *ddir = th_tmpdir();
+  char *src = th_join(sdir, "src.bin");
+  th_make_file(src, size, 21);
+  sluice_operator *sop = th_fs_op(sdir), *dop = th_fs_op(ddir);
+  struct squatter sq = {.path = th_join(ddir, "dst.bin")};
+
+  sluice_options *wo = th_opts("chunk", "1MiB", "if_not_exists", "true", NULL);
+  sluice_options *co = copts(2);
+  TH_OK(sluice_options_set_progress(co, squat_cb, &sq));
+  sluice_writer *w;
+  sluice_reader *r;
+  TH_OK(sluice_reader_open(sop, "src.bin", NULL, &r));
+  TH_OK(sluice_writer_open(dop, "dst.bin", wo, &w));
+  TH_OK(sluice_write_from(w, r, co));
+  cr_assert(sq.done, "no progress callback ran");
+  TH_KIND(sluice_writer_close(w), SLUICE_ERR_ALREADY_EXISTS);
+  TH_KIND(sluice_writer_close(w), SLUICE_ERR_ALREADY_EXISTS); /* same outcome again */
+  sluice_writer_free(w);
+
+  void *buf;
+  size_t len;
+  TH_OK(sluice_read(dop, "dst.bin", 0, UINT64_MAX, &buf, &len));
+  cr_assert(len == 8 && memcmp(buf, "precious", 8) == 0, "the existing file was changed");
+  sluice_free(buf);
+  cr_assert_eq(th_count_files(ddir), 1, "%d files at the destination (a temporary left?)",
+               th_count_files(ddir));
+
+  sluice_reader_free(r);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  sluice_operator_free(sop);
+  sluice_operator_free(dop);
+  th_rmrf(sdir);
+  th_rmrf(ddir);
+  free(sq.path);
+  free(src);
+  free(sdir);
+  free(ddir);
+}
+
+/* if_not_exists with the target already there fails at open. */
+Test(pipeline, if_not_exists_target_exists_at_open, .timeout = 60) {
+  char *ddir = th_tmpdir();
+  sluice_operator *dop = th_fs_op(ddir);
+  TH_OK(sluice_write(dop, "x.bin", "old", 3, NULL));
+  sluice_options *wo = th_opts("if_not_exists", "true", NULL);
+  sluice_writer *w = (sluice_writer *)1;
+  TH_KIND(sluice_writer_open(dop, "x.bin", wo, &w), SLUICE_ERR_ALREADY_EXISTS);
+  cr_assert_null(w, "out-parameter not cleared on failure");
+  cr_assert_eq(th_count_files(ddir), 1);
+  sluice_options_free(wo);
+  sluice_operator_free(dop);
+  th_rmrf(ddir);
+  free(ddir);
+}
+
+/* ------------------------------------------------------------------ */
+/* The writer's states around write_from                                */
+/* ------------------------------------------------------------------ */
+
+struct fixture {
+  char *sdir, *ddir;
+  sluice_operator *sop, *dop;
+  sluice_reader *r;
+  sluice_writer *w;
+  uint64_t size;
+};
+
+static void fixture_open(struct fixture *fx, uint64_t size) {
+  fx->size = size;
+  fx->sdir = th_tmpdir();
+  fx->ddir = th_tmpdir();
+  char *src = th_join(fx->sdir, "src.bin");
+  th_make_file(src, size, 31);
+  free(src);
+  fx->sop = th_fs_op(fx->sdir);
+  fx->dop = th_fs_op(fx->ddir);
+  sluice_options *wo = wopts("64KiB", 2, 2);
+  TH_OK(sluice_reader_open(fx->sop, "src.bin", NULL, &fx->r));
+  TH_OK(sluice_writer_open(fx->dop, "dst.bin", wo, &fx->w));
+  sluice_options_free(wo);
+}
+
+static void fixture_close(struct fixture *fx) {
+  sluice_writer_free(fx->w);
+  sluice_reader_free(fx->r);
+  sluice_operator_free(fx->sop);
+  sluice_operator_free(fx->dop);
+  th_rmrf(fx->sdir);
+  th_rmrf(fx->ddir);
+  free(fx->sdir);
+  free(fx->ddir);
+}
+
+Test(pipeline, write_from_then_write_is_invalid, .timeout = 60) {
+  struct fixture fx;
+  fixture_open(&fx, 1 * MiB + 3);
+  TH_OK(sluice_write_from(fx.w, fx.r, NULL));
+  TH_KIND(sluice_writer_write(fx.w, "x", 1), SLUICE_ERR_INVALID_ARGUMENT);
+  /* A second write_from is refused as well... */
+  TH_KIND(sluice_write_from(fx.w, fx.r, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+  /* ...and neither spoils the copy: close still commits the streamed bytes. */
+  TH_OK(sluice_writer_close(fx.w));
+  unsigned char want[32], got[32];
+  th_sha256_generated(fx.size, 31, want);
+  th_sha256_object(fx.dop, "dst.bin", got);
+  sha_eq(want, got, "write_from, refused write, close");
+  fixture_close(&fx);
+}
+
+Test(pipeline, write_from_then_close_commits, .timeout = 60) {
+  struct fixture fx;
+  fixture_open(&fx, 2 * MiB + 99);
+  TH_OK(sluice_write_from(fx.w, fx.r, NULL));
+  /* Nothing is visible before close. */
+  sluice_metadata *m = (sluice_metadata *)1;
+  TH_KIND(sluice_stat(fx.dop, "dst.bin", &m), SLUICE_ERR_NOT_FOUND);
+  TH_OK(sluice_writer_close(fx.w));
+  cr_assert_eq(object_size(fx.dop, "dst.bin"), fx.size);
+  unsigned char want[32], got[32];
+  th_sha256_generated(fx.size, 31, want);
+  th_sha256_object(fx.dop, "dst.bin", got);
+  sha_eq(want, got, "write_from + close");
+  /* Abort after a successful close does nothing: the object stays. */
+  TH_OK(sluice_writer_abort(fx.w));
+  cr_assert_eq(object_size(fx.dop, "dst.bin"), fx.size);
+  cr_assert_eq(th_count_files(fx.ddir), 1);
+  fixture_close(&fx);
+}
+
+Test(pipeline, write_from_then_abort_leaves_nothing, .timeout = 60) {
+  struct fixture fx;
+  fixture_open(&fx, 2 * MiB + 99);
+  TH_OK(sluice_write_from(fx.w, fx.r, NULL));
+  TH_OK(sluice_writer_abort(fx.w));
+  TH_OK(sluice_writer_abort(fx.w)); /* idempotent */
+  TH_KIND(sluice_writer_close(fx.w), SLUICE_ERR_CANCELED);
+  sluice_metadata *m = (sluice_metadata *)1;
+  TH_KIND(sluice_stat(fx.dop, "dst.bin", &m), SLUICE_ERR_NOT_FOUND);
+  cr_assert_eq(th_count_files(fx.ddir), 0, "%d files left after abort", th_count_files(fx.ddir));
+  fixture_close(&fx);
+}
+
+/* Freeing an un-closed writer after write_from never commits it. */
+Test(pipeline, write_from_then_free_leaves_nothing, .timeout = 60) {
+  struct fixture fx;
+  fixture_open(&fx, 1 * MiB);
+  TH_OK(sluice_write_from(fx.w, fx.r, NULL));
+  sluice_writer_free(fx.w);
+  fx.w = NULL;
+  cr_assert_eq(th_count_files(fx.ddir), 0, "%d files left after free", th_count_files(fx.ddir));
+  fixture_close(&fx);
+}
+
+/* write_from needs a fresh writer. */
+Test(pipeline, write_then_write_from_is_invalid, .timeout = 60) {
+  struct fixture fx;
+  fixture_open(&fx, 1 * MiB);
+  TH_OK(sluice_writer_write(fx.w, "abc", 3));
+  TH_KIND(sluice_write_from(fx.w, fx.r, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+  fixture_close(&fx);
+}
+
+/* Options write_from does not know are refused, naming them. */
+Test(pipeline, write_from_unknown_option, .timeout = 60) {
+  struct fixture fx;
+  fixture_open(&fx, 1 * MiB);
+  sluice_options *co = th_opts("readrs", "2", NULL);
+  sluice_error *err = sluice_write_from(fx.w, fx.r, co);
+  cr_assert(err && sluice_error_kind(err) == SLUICE_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(sluice_error_message(err), "readrs"), "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  sluice_options *bad = th_opts("readers", "65", NULL);
+  TH_KIND(sluice_write_from(fx.w, fx.r, bad), SLUICE_ERR_INVALID_ARGUMENT);
+  /* The writer was not touched: a valid copy still works. */
+  TH_OK(sluice_write_from(fx.w, fx.r, NULL));
+  TH_OK(sluice_writer_close(fx.w));
+  cr_assert_eq(object_size(fx.dop, "dst.bin"), fx.size);
+  sluice_options_free(co);
+  sluice_options_free(bad);
+  fixture_close(&fx);
+}
+
+/* A reader that was partly read copies only what is left. */
+Test(pipeline, write_from_copies_the_rest_of_a_reader, .timeout = 60) {
+  struct fixture fx;
+  fixture_open(&fx, 1 * MiB + 500);
+  unsigned char head[1000];
+  size_t n, got_head = 0;
+  while (got_head < sizeof head) {
+    TH_OK(sluice_reader_read(fx.r, head + got_head, sizeof head - got_head, &n));
+    cr_assert(n > 0);
+    got_head += n;
+  }
+  TH_OK(sluice_write_from(fx.w, fx.r, NULL));
+  TH_OK(sluice_writer_close(fx.w));
+  uint64_t rest = fx.size - sizeof head;
+  cr_assert_eq(object_size(fx.dop, "dst.bin"), rest);
+  void *buf;
+  size_t len;
+  TH_OK(sluice_read(fx.dop, "dst.bin", 0, UINT64_MAX, &buf, &len));
+  unsigned char *want = malloc(rest);
+  th_fill(want, rest, 31, sizeof head);
+  cr_assert(len == rest && memcmp(buf, want, rest) == 0, "the copy is not the reader's rest");
+  free(want);
+  sluice_free(buf);
+  fixture_close(&fx);
+}
+
+Test(pipeline, write_from_null_arguments, .timeout = 30) {
+  TH_KIND(sluice_write_from(NULL, NULL, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+}

@@ -1,7 +1,7 @@
 /*
  * copy: stream one object to another with bounded memory.
  *
- *     copy SRC_URI DST_URI [chunk] [concurrent]
+ *     copy SRC_URI DST_URI [chunk] [concurrent] [readers]
  *
  *     copy /data/big.iso /backup/big.iso
  *     copy file:///data/big.iso /backup/big.iso 16MiB 8
@@ -9,7 +9,8 @@
  * URIs are those sluice_operator_from_uri() understands: an absolute path
  * (or file:///..., fs:///...) for the local filesystem, memory://name for
  * a private in-memory store.  chunk (default 8MiB) and concurrent (default
- * 4) are writer options: memory use is bounded by
+ * 4) are writer options, readers (default 1) the source threads of
+ * write_from: memory use is bounded by
  * chunk x (queue_depth + concurrent + readers), whatever the file size.
  *
  * Exit status: 0 copied, 1 the copy failed (the message says why; nothing
@@ -70,13 +71,14 @@ static void on_progress(const sluice_progress *p, void *userdata) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 3 || argc > 5) {
-    fprintf(stderr, "usage: copy SRC_URI DST_URI [chunk] [concurrent]\n"
+  if (argc < 3 || argc > 6) {
+    fprintf(stderr, "usage: copy SRC_URI DST_URI [chunk] [concurrent] [readers]\n"
                     "  e.g. copy /data/in.bin /backup/out.bin 16MiB 8\n");
     return 2;
   }
   const char *chunk = argc > 3 ? argv[3] : "8MiB";
   const char *concurrent = argc > 4 ? argv[4] : "4";
+  const char *readers = argc > 5 ? argv[5] : "1";
 
   int status = 1;
   sluice_error *err = NULL;
@@ -108,6 +110,7 @@ int main(int argc, char **argv) {
   }
   if ((err = sluice_options_set(wopts, "chunk", chunk)) ||
       (err = sluice_options_set(wopts, "concurrent", concurrent)) ||
+      (err = sluice_options_set(copts, "readers", readers)) ||
       (err = sluice_options_set_progress(copts, on_progress, &pl))) {
     status = report("options", err);
     goto out;

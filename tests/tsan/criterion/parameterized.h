@@ -1,0 +1,2 @@
+/* See criterion.h: the parameterized macros live there. */
+#include "criterion.h"

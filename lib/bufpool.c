@@ -66,8 +66,8 @@ size_t sluice__bufpool_count(const sluice__bufpool *p) { return p ? p->n : 0; }
 size_t sluice__bufpool_chunk_size(const sluice__bufpool *p) { return p ? p->size : 0; }
 
 static int pool_closed(sluice__bufpool *p) {
-  /* Acquire: pairs with close's release; nothing else rides on it, but a
-   * getter that sees the flag should see the state the closer left. */
+  /* Acquire: pairs with close's release, so a getter that sees the close
+   * also sees what the closer did before it (say, recording an error). */
   return atomic_load_explicit(&p->closed, memory_order_acquire);
 }
 

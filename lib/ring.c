@@ -1,10 +1,10 @@
 /*
  * Bounded MPMC ring after Dmitry Vyukov's design: each cell carries a
- * sequence number that says whose turn it is.  Cell i of lap L holds
- * seq == pos when free for the push at position pos, and seq == pos + 1 once
- * that push has published; the pop at pos then sets it to pos + capacity,
- * freeing it for the next lap.  Producers and consumers only contend on
- * their own position counter, with one CAS per operation.
+ * sequence number that says whose turn it is.  A cell holds seq == pos while
+ * free for the push at position pos, and seq == pos + 1 once that push has
+ * published; the pop at pos then sets it to pos + capacity, freeing it for
+ * the next lap.  Producers and consumers each contend only on their own
+ * position counter, with one CAS per operation.
  *
  * Closing sets the top bit of the enqueue position, so a push either claimed
  * its position before the close (the CAS saw no bit) or fails: the count of
@@ -74,15 +74,13 @@ static int enqueue(sluice__ring *r, void *item) {
   for (;;) {
     if (pos & CLOSED_BIT) return -1;
     c = &r->cells[pos & r->mask];
-    /* seq_cst: acquire so the last consumer's read of the cell is done before
-     * we overwrite it, and seq_cst for the Dekker pair with pop's release of
-     * the cell (a sleeping pusher's re-check goes through here). */
+    /* seq_cst: acquire orders the last lap's read of item before our write;
+     * seq_cst makes this a sleeping pusher's re-check in the Dekker pair. */
     uint64_t seq = atomic_load_explicit(&c->seq, memory_order_seq_cst);
     int64_t dif = (int64_t)(seq - pos);
     if (dif == 0) {
-      /* Relaxed: the CAS only elects one producer; the cell's seq carries
-       * the data, and enqueue_pos's modification order alone orders us
-       * against close. */
+      /* Relaxed: the CAS only elects a producer (the seq carries the data),
+       * and enqueue_pos's modification order alone orders it against close. */
       if (atomic_compare_exchange_weak_explicit(&r->enqueue_pos, &pos, pos + 1,
                                                 memory_order_relaxed, memory_order_relaxed))
         break;
@@ -94,8 +92,7 @@ static int enqueue(sluice__ring *r, void *item) {
     }
   }
   c->item = item;
-  /* seq_cst: release publishes item to the consumer; seq_cst makes this the
-   * publisher's half of the Dekker pair with a registering pop waiter. */
+  /* seq_cst: release publishes item; seq_cst is the publisher's Dekker half. */
   atomic_store_explicit(&c->seq, pos + 1, memory_order_seq_cst);
   return 1;
 }
@@ -107,13 +104,13 @@ static void *dequeue(sluice__ring *r) {
   struct cell *c;
   for (;;) {
     c = &r->cells[pos & r->mask];
-    /* seq_cst: acquire to see the producer's item; seq_cst for the Dekker
-     * pair with push's publish (a sleeping popper's re-check goes through
-     * here, and so does a caller's own seq_cst store-then-try_pop). */
+    /* seq_cst: acquire to see the item; seq_cst makes this the re-check of a
+     * sleeping popper (or of a caller's seq_cst store, then try_pop) in the
+     * Dekker pair with the publish. */
     uint64_t seq = atomic_load_explicit(&c->seq, memory_order_seq_cst);
     int64_t dif = (int64_t)(seq - (pos + 1));
     if (dif == 0) {
-      /* Relaxed: the CAS only elects one consumer; the seq carries data. */
+      /* Relaxed: the CAS only elects a consumer; the seq carries the data. */
       if (atomic_compare_exchange_weak_explicit(&r->dequeue_pos, &pos, pos + 1,
                                                 memory_order_relaxed, memory_order_relaxed))
         break;
@@ -125,9 +122,8 @@ static void *dequeue(sluice__ring *r) {
     }
   }
   void *item = c->item;
-  /* seq_cst: release so our read of item happens before the next lap's
-   * write; seq_cst as the releaser's half of the Dekker pair with a
-   * registering push waiter. */
+  /* seq_cst: release orders our read before the next lap's write; seq_cst
+   * is the releaser's half of the Dekker pair with a sleeping pusher. */
   atomic_store_explicit(&c->seq, pos + r->mask + 1, memory_order_seq_cst);
   return item;
 }
@@ -228,10 +224,10 @@ int sluice__ring_push(sluice__ring *r, void *item) {
      * (seq_cst loads of the cell) cannot move before it. */
     atomic_fetch_add_explicit(&r->push_waiters, 1, memory_order_seq_cst);
     while ((rc = enqueue(r, item)) == 0) pthread_cond_wait(&r->not_full, &r->lock);
-    /* Relaxed: waiters change only under the mutex; a publisher reading a
-     * stale non-zero value merely signals for nothing.  A leaver hands the
-     * wake-up on: it may have been meant for a position this one could not
-     * use.  (After close, everyone was broadcast already.) */
+    /* Relaxed: waiters change only under the mutex, and a stale non-zero
+     * read elsewhere only costs a needless signal.  A leaver hands the
+     * wake-up on, since a signal may have gone to a waiter that could not
+     * use it (after close, everyone was broadcast already). */
     if (atomic_fetch_sub_explicit(&r->push_waiters, 1, memory_order_relaxed) > 1 && rc > 0)
       pthread_cond_signal(&r->not_full);
     pthread_mutex_unlock(&r->lock);
@@ -265,10 +261,9 @@ got:
 }
 
 void sluice__ring_close(sluice__ring *r) {
-  /* seq_cst: close is rare, and a total order with every push's CAS and
-   * every waiter's registration needs no further argument.  The broadcast
-   * under the mutex then reaches every waiter: one that re-checks after
-   * it holds the mutex after us and sees the bit. */
+  /* seq_cst: close is rare, and a total order with every push's CAS needs
+   * no further argument.  The broadcast under the mutex reaches every
+   * waiter: one that re-checks later takes the mutex after us, sees the bit. */
   atomic_fetch_or_explicit(&r->enqueue_pos, CLOSED_BIT, memory_order_seq_cst);
   pthread_mutex_lock(&r->lock);
   pthread_cond_broadcast(&r->not_full);

@@ -100,6 +100,9 @@ static void sequential_reader(struct copy *cp) {
     }
     c->index = idx++;
     c->offset = cp->stream_total;
+    /* A short chunk can only be the last; a full one may be too, but a
+     * stream cannot tell without reading ahead. */
+    c->last = c->len < c->cap;
     cp->stream_total += c->len;
     cp->stream_chunks = idx;
     int full = c->len == c->cap;

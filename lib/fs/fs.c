@@ -115,6 +115,11 @@ int sluice__fs_open_beneath(const sluice__fs *fs, const char *rel, int flags, mo
       return fd;
     if (errno == EINTR || (errno == EAGAIN && tries < 64))
       continue;
+    /* RESOLVE_BENEATH refuses every absolute symlink, even one that points
+     * inside the root.  Such a link gets the realpath check instead, so
+     * both paths follow links exactly while they stay beneath the root. */
+    if (errno == EXDEV)
+      return open_fallback(fs, rel, flags, mode);
     return -errno;
   }
 }

@@ -95,6 +95,21 @@ sluice_error *sluice__error_set_http_status(sluice_error *err, int status) {
   return err;
 }
 
+sluice_error *sluice__error_append(sluice_error *err, const char *fmt, ...) {
+  if (!err || err == &oom_error) return err;
+  char *more = NULL, *full = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  if (vasprintf(&more, fmt, ap) < 0) more = NULL;
+  va_end(ap);
+  if (more && asprintf(&full, "%s%s", err->message, more) >= 0) {
+    free(err->message);
+    err->message = full;
+  }
+  free(more);
+  return err;
+}
+
 sluice_error *sluice__error_copy(const sluice_error *err) {
   if (!err) return NULL;
   if (err == &oom_error) return &oom_error;

@@ -20,6 +20,8 @@ sluice_errkind sluice__errno_kind(int errno_value);
 /* Marks err retryable / records an HTTP status; returns err. */
 sluice_error *sluice__error_set_retryable(sluice_error *err, int retryable);
 sluice_error *sluice__error_set_http_status(sluice_error *err, int status);
+/* Appends printf-style text to err's message (in place); returns err. */
+sluice_error *sluice__error_append(sluice_error *err, const char *fmt, ...) SLUICE__PRINTF(2, 3);
 /* A deep copy (never NULL for a non-NULL err; NULL for NULL). */
 sluice_error *sluice__error_copy(const sluice_error *err);
 /* The static out-of-memory error. */

@@ -7,10 +7,12 @@
 #include "options.h"
 #include "path.h"
 #include "reader.h"
+#include "s3/s3.h"
 
 static const sluice__service_vt *const services[] = {
     &sluice__fs_service,
     &sluice__memory_service,
+    &sluice__s3_service,
 };
 
 static const sluice__service_vt *find_service(const char *scheme) {
@@ -104,6 +106,25 @@ sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *op
     }
   } else if (has_prefix(uri, "memory://", &rest) || has_prefix(uri, "mem://", &rest)) {
     scheme = "memory";
+  } else if (has_prefix(uri, "s3://", &rest)) {
+    /* s3://bucket/key: the bucket becomes the operator's, the key its path. */
+    scheme = "s3";
+    const char *slash = strchr(rest, '/');
+    size_t blen = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (blen == 0)
+      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "operator_from_uri '%s': no bucket", uri);
+    char *bucket = strndup(rest, blen);
+    if (!bucket || !(own = sluice__options_dup(opts))) {
+      free(bucket);
+      return sluice__error_oom();
+    }
+    sluice_error *err = sluice_options_set(own, "bucket", bucket);
+    free(bucket);
+    if (err) {
+      sluice_options_free(own);
+      return err;
+    }
+    rest = slash ? slash + 1 : "";
   } else {
     const char *colon = strstr(uri, "://");
     if (colon)

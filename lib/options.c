@@ -77,6 +77,22 @@ sluice_error *sluice_options_set_uint(sluice_options *o, const char *name, uint6
   return sluice_options_set(o, name, buf);
 }
 
+sluice_options *sluice__options_dup(const sluice_options *o) {
+  sluice_options *d = sluice_options_new();
+  if (!d || !o) return d;
+  for (size_t i = 0; i < o->n; i++) {
+    sluice_error *err = sluice_options_set(d, o->items[i].name, o->items[i].value);
+    if (err) {
+      sluice_error_free(err);
+      sluice_options_free(d);
+      return NULL;
+    }
+  }
+  d->progress_cb = o->progress_cb;
+  d->progress_userdata = o->progress_userdata;
+  return d;
+}
+
 const char *sluice_options_get(const sluice_options *o, const char *name) {
   if (!o || !name) return NULL;
   struct opt *it = find(o, name);

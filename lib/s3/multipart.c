@@ -1,0 +1,423 @@
+/*
+ * Writing an S3 object.  An object that fits in its first chunk is one
+ * PutObject; anything larger is a multipart upload: CreateMultipartUpload
+ * when the first part needs it, UploadPart for every chunk as soon as it
+ * is full (up to `concurrent` in flight, in any order), and on close
+ * CompleteMultipartUpload with the ETags in part order.  Any failure or
+ * cancel aborts the upload so nothing is left behind.
+ *
+ * Each writer worker owns one curl multi handle and per_worker easy
+ * handles (curl forbids sharing a handle between threads); it sleeps in
+ * curl_multi_poll and is woken with curl_multi_wakeup.  A part's chunk
+ * stays with the part until it succeeds, so a retry resends it without
+ * re-reading the source.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "s3/s3.h"
+#include "s3/xml.h"
+
+#define MIN_PART (5ull << 20)
+#define MAX_PART (5ull << 30)
+#define MAX_PARTS 10000u
+#define PARTS_PER_WORKER 8u
+/* Largest object S3 accepts (5 TiB): the limit the part-size arithmetic
+ * is checked against. */
+#define MAX_OBJECT (5ull << 40)
+
+typedef struct s3_sink {
+  sluice__sink base;
+  sluice__s3 *s3;
+  char *key, *path;
+  char *content_type;
+  int if_not_exists;
+  pthread_mutex_t lock;       /* upload_id creation and the etags table */
+  char *upload_id;
+  sluice_error *create_err;   /* CreateMultipartUpload failed: every part fails */
+  char **etags;               /* by part index */
+  size_t netags;
+  int single_put;             /* the object went up as one PutObject */
+  int done;                   /* committed or aborted */
+} s3_sink;
+
+typedef struct part {
+  sluice__s3_req req;
+  sluice__chunk *chunk;
+  char number[16];
+  int active;                 /* in the multi handle */
+  int waiting;                /* failed, retry at req.retry_at_ms */
+} part;
+
+typedef struct s3_worker {
+  s3_sink *sink;
+  CURLM *multi;
+  part parts[PARTS_PER_WORKER];
+} s3_worker;
+
+static sluice_error *not_exists_error(s3_sink *ss, sluice_error *err) {
+  /* If-None-Match: * that fails is 412: the object exists. */
+  if (sluice_error_kind(err) != SLUICE_ERR_CONDITION_NOT_MATCH || !ss->if_not_exists) return err;
+  sluice_error_free(err);
+  return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists",
+                       ss->path);
+}
+
+/* Creates the multipart upload once; the first part to need it waits. */
+static sluice_error *ensure_upload(s3_sink *ss) {
+  pthread_mutex_lock(&ss->lock);
+  sluice_error *err = NULL;
+  if (!ss->upload_id && !ss->create_err) {
+    sluice__s3_req r = {.op = "CreateMultipartUpload", .path = ss->path, .method = "POST",
+                        .key = ss->key};
+    sluice__s3_req_query(&r, "uploads", "");
+    if (ss->content_type) sluice__s3_req_header(&r, "Content-Type", ss->content_type);
+    err = sluice__s3_perform(ss->s3, &r);
+    if (!err) err = sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &ss->upload_id);
+    sluice__s3_req_cleanup(&r);
+    ss->create_err = err;
+  }
+  err = sluice__error_copy(ss->create_err);
+  pthread_mutex_unlock(&ss->lock);
+  return err;
+}
+
+static sluice_error *record_etag(s3_sink *ss, uint64_t index, const char *etag) {
+  if (!*etag)
+    return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: UploadPart '%s' part %" PRIu64 ": no ETag in the reply",
+                         ss->path, index + 1);
+  char *copy = strdup(etag);
+  if (!copy) return sluice__error_oom();
+  pthread_mutex_lock(&ss->lock);
+  if (index >= ss->netags) {
+    size_t n = ss->netags ? ss->netags : 64;
+    while (n <= index) n *= 2;
+    char **t = realloc(ss->etags, n * sizeof(*t));
+    if (!t) {
+      pthread_mutex_unlock(&ss->lock);
+      free(copy);
+      return sluice__error_oom();
+    }
+    memset(t + ss->netags, 0, (n - ss->netags) * sizeof(*t));
+    ss->etags = t;
+    ss->netags = n;
+  }
+  free(ss->etags[index]);
+  ss->etags[index] = copy;
+  pthread_mutex_unlock(&ss->lock);
+  return NULL;
+}
+
+/* ---- the worker side ---- */
+
+static sluice_error *w_init(sluice__sink *s, void **wctx) {
+  s3_worker *w = calloc(1, sizeof(*w));
+  if (!w) return sluice__error_oom();
+  w->sink = (s3_sink *)s;
+  if (!(w->multi = curl_multi_init())) {
+    free(w);
+    return sluice__error_oom();
+  }
+  *wctx = w;
+  return NULL;
+}
+
+static part *free_slot(s3_worker *w) {
+  for (unsigned i = 0; i < PARTS_PER_WORKER; i++)
+    if (!w->parts[i].chunk) return &w->parts[i];
+  return NULL;
+}
+
+static void start_attempt(s3_worker *w, part *p) {
+  sluice_error *err = sluice__s3_req_setup(w->sink->s3, &p->req);
+  if (!err && curl_multi_add_handle(w->multi, p->req.easy) != CURLM_OK)
+    err = sluice__error(SLUICE_ERR_UNEXPECTED, "s3: %s '%s': curl_multi_add_handle failed", p->req.op,
+                        w->sink->path);
+  if (err) {
+    sluice__chunk *c = p->chunk;
+    p->chunk = NULL;
+    sluice__part_done(c, err);
+    return;
+  }
+  p->active = 1;
+}
+
+static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
+  s3_worker *w = wctx;
+  s3_sink *ss = (s3_sink *)s;
+  part *p = free_slot(w);
+  if (!p) { /* cannot happen: the pipeline keeps at most per_worker here */
+    sluice__part_done(c, sluice__error(SLUICE_ERR_UNEXPECTED, "s3: no free part slot"));
+    return;
+  }
+  CURL *easy = p->req.easy;
+  memset(&p->req, 0, sizeof(p->req));
+  p->req.easy = easy;
+  p->chunk = c;
+  p->req.path = ss->path;
+  p->req.key = ss->key;
+  p->req.method = "PUT";
+  p->req.body = c->buf;
+  p->req.body_len = c->len;
+  p->req.content_md5 = 1;
+  if (c->index == 0 && c->last) {
+    /* The whole object is this chunk: no multipart upload at all. */
+    p->req.op = "PutObject";
+    if (ss->content_type) sluice__s3_req_header(&p->req, "Content-Type", ss->content_type);
+    if (ss->if_not_exists) sluice__s3_req_header(&p->req, "If-None-Match", "*");
+  } else {
+    if (c->index >= MAX_PARTS) {
+      p->chunk = NULL;
+      sluice__part_done(c, sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                                         "s3: write '%s': more than %u parts; use a larger chunk "
+                                         "(a stream can hold at most chunk x %u bytes)",
+                                         ss->path, MAX_PARTS, MAX_PARTS));
+      return;
+    }
+    sluice_error *err = ensure_upload(ss);
+    if (err) {
+      p->chunk = NULL;
+      sluice__part_done(c, err);
+      return;
+    }
+    p->req.op = "UploadPart";
+    snprintf(p->number, sizeof(p->number), "%" PRIu64, c->index + 1);
+    sluice__s3_req_query(&p->req, "partNumber", p->number);
+    sluice__s3_req_query(&p->req, "uploadId", ss->upload_id);
+  }
+  start_attempt(w, p);
+}
+
+static void finish_part(s3_worker *w, part *p, CURLcode rc) {
+  s3_sink *ss = w->sink;
+  curl_multi_remove_handle(w->multi, p->req.easy);
+  p->active = 0;
+  int retry;
+  sluice_error *err = sluice__s3_req_finish(ss->s3, &p->req, rc, &retry);
+  if (err && retry && p->req.attempts < ss->s3->cfg.max_attempts) {
+    sluice_error_free(err);
+    p->waiting = 1;
+    p->req.retry_at_ms = sluice__s3_now_ms() + sluice__s3_backoff_ms(p->req.attempts);
+    return;
+  }
+  if (err && p->req.attempts > 1 && sluice_error_http_status(err))
+    sluice__error_append(err, " (after %u attempts)", p->req.attempts);
+  sluice__chunk *c = p->chunk;
+  if (!err && strcmp(p->req.op, "PutObject") == 0) {
+    pthread_mutex_lock(&ss->lock);
+    ss->single_put = 1;
+    pthread_mutex_unlock(&ss->lock);
+  } else if (!err) {
+    err = record_etag(ss, c->index, p->req.etag);
+  } else {
+    err = not_exists_error(ss, err);
+  }
+  sluice__s3_req_cleanup(&p->req);
+  p->chunk = NULL;
+  sluice__part_done(c, err);
+}
+
+/* Runs curl and reports finished parts; returns how many finished. */
+static int pump(s3_worker *w) {
+  int running, done = 0;
+  curl_multi_perform(w->multi, &running);
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(w->multi, &left))) {
+    if (m->msg != CURLMSG_DONE) continue;
+    part *p = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&p);
+    CURLcode rc = m->data.result;
+    /* p->req is reused by finish_part: take what we need from m first. */
+    finish_part(w, p, rc);
+    done++;
+  }
+  return done;
+}
+
+static void w_drive(sluice__sink *s, void *wctx) {
+  s3_worker *w = wctx;
+  (void)s;
+  if (pump(w)) return;
+  /* Sleep until a socket is ready, a retry is due, or wake(). */
+  int64_t now = sluice__s3_now_ms(), next = -1;
+  for (unsigned i = 0; i < PARTS_PER_WORKER; i++) {
+    part *p = &w->parts[i];
+    if (!p->chunk || !p->waiting) continue;
+    if (p->req.retry_at_ms <= now) {
+      p->waiting = 0;
+      start_attempt(w, p);
+    } else if (next < 0 || p->req.retry_at_ms < next) {
+      next = p->req.retry_at_ms;
+    }
+  }
+  int timeout = next < 0 ? 1000 : (int)(next - now);
+  curl_multi_poll(w->multi, NULL, 0, timeout, NULL);
+  pump(w);
+}
+
+static void w_wake(sluice__sink *s, void *wctx) {
+  (void)s;
+  curl_multi_wakeup(((s3_worker *)wctx)->multi);
+}
+
+static void w_fini(sluice__sink *s, void *wctx) {
+  s3_worker *w = wctx;
+  for (unsigned i = 0; i < PARTS_PER_WORKER; i++) {
+    part *p = &w->parts[i];
+    if (p->chunk) {
+      if (p->active) curl_multi_remove_handle(w->multi, p->req.easy);
+      sluice__chunk *c = p->chunk;
+      p->chunk = NULL;
+      sluice__part_done(c, sluice__error(SLUICE_ERR_CANCELED, "s3: %s '%s': canceled",
+                                         p->req.op ? p->req.op : "UploadPart", w->sink->path));
+    }
+    sluice__s3_req_cleanup(&p->req);
+    if (p->req.easy) curl_easy_cleanup(p->req.easy);
+  }
+  curl_multi_cleanup(w->multi);
+  free(w);
+  (void)s;
+}
+
+/* ---- commit and abort, on the caller's thread ---- */
+
+static sluice_error *s3_size_hint(sluice__sink *s, uint64_t size) {
+  s3_sink *ss = (s3_sink *)s;
+  if (size > MAX_OBJECT)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "s3: write '%s': %" PRIu64 " bytes is more than S3's largest object (5 TiB)",
+                         ss->path, size);
+  /* Grow the part size (in whole MiB) until 10,000 parts hold the object. */
+  uint64_t need = (size + MAX_PARTS - 1) / MAX_PARTS;
+  if (need > s->chunk) s->chunk = (size_t)(((need + (1u << 20) - 1) >> 20) << 20);
+  return NULL;
+}
+
+static sluice_error *put_empty(s3_sink *ss) {
+  sluice__s3_req r = {.op = "PutObject", .path = ss->path, .method = "PUT", .key = ss->key,
+                      .body = (const unsigned char *)"", .body_len = 0, .content_md5 = 1};
+  if (ss->content_type) sluice__s3_req_header(&r, "Content-Type", ss->content_type);
+  if (ss->if_not_exists) sluice__s3_req_header(&r, "If-None-Match", "*");
+  sluice_error *err = sluice__s3_perform(ss->s3, &r);
+  sluice__s3_req_cleanup(&r);
+  return err ? not_exists_error(ss, err) : NULL;
+}
+
+static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
+  for (uint64_t i = 0; i < nparts; i++)
+    if (i >= ss->netags || !ss->etags[i])
+      return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: CompleteMultipartUpload '%s': part %" PRIu64
+                           " has no ETag", ss->path, i + 1);
+  char *body = NULL;
+  size_t len = 0;
+  sluice_error *err = sluice__s3_xml_complete_body((const char *const *)ss->etags, nparts, &body, &len);
+  if (err) return err;
+  sluice__s3_req r = {.op = "CompleteMultipartUpload", .path = ss->path, .method = "POST",
+                      .key = ss->key, .body = (unsigned char *)body, .body_len = len};
+  sluice__s3_req_query(&r, "uploadId", ss->upload_id);
+  if (ss->if_not_exists) sluice__s3_req_header(&r, "If-None-Match", "*");
+  err = sluice__s3_perform(ss->s3, &r);
+  /* S3 may answer 200 and still report an error in the body. */
+  if (!err) err = sluice__s3_xml_complete_result(r.resp.data ? r.resp.data : "", r.resp.len,
+                                                  "CompleteMultipartUpload", ss->path);
+  sluice__s3_req_cleanup(&r);
+  free(body);
+  return err ? not_exists_error(ss, err) : NULL;
+}
+
+static sluice_error *s3_commit(sluice__sink *s, uint64_t total_size, uint64_t nparts) {
+  s3_sink *ss = (s3_sink *)s;
+  (void)total_size;
+  if (ss->done) return NULL;
+  sluice_error *err;
+  if (ss->single_put) err = NULL;
+  else if (!ss->upload_id) err = put_empty(ss);
+  else err = complete(ss, nparts);
+  if (!err) ss->done = 1;
+  return err;
+}
+
+static void s3_abort(sluice__sink *s) {
+  s3_sink *ss = (s3_sink *)s;
+  if (ss->done) return;
+  ss->done = 1;
+  if (!ss->upload_id) return;
+  sluice__s3_req r = {.op = "AbortMultipartUpload", .path = ss->path, .method = "DELETE",
+                      .key = ss->key};
+  sluice__s3_req_query(&r, "uploadId", ss->upload_id);
+  /* Nothing to report to: the writer already carries the first error.  An
+   * upload that cannot be aborted is left for the bucket's lifecycle rule. */
+  sluice_error_free(sluice__s3_perform(ss->s3, &r));
+  sluice__s3_req_cleanup(&r);
+}
+
+static void s3_sink_free(sluice__sink *s) {
+  s3_sink *ss = (s3_sink *)s;
+  s3_abort(s);
+  for (size_t i = 0; i < ss->netags; i++) free(ss->etags[i]);
+  free(ss->etags);
+  free(ss->upload_id);
+  sluice_error_free(ss->create_err);
+  free(ss->content_type);
+  free(ss->key);
+  free(ss->path);
+  pthread_mutex_destroy(&ss->lock);
+  free(ss);
+}
+
+static const struct sluice__sink_vt s3_sink_vt = {
+    .worker_init = w_init,
+    .submit = w_submit,
+    .drive = w_drive,
+    .wake = w_wake,
+    .worker_fini = w_fini,
+    .size_hint = s3_size_hint,
+    .commit = s3_commit,
+    .abort = s3_abort,
+    .free = s3_sink_free,
+};
+
+sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__write_params *p,
+                                   sluice__sink **out) {
+  sluice__s3 *s3 = svc;
+  if (p->chunk < MIN_PART || p->chunk > MAX_PART)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "s3: write '%s': chunk must be between 5 MiB and 5 GiB (S3 part limits)", path);
+  s3_sink *ss = calloc(1, sizeof(*ss));
+  if (!ss) return sluice__error_oom();
+  pthread_mutex_init(&ss->lock, NULL);
+  ss->s3 = s3;
+  ss->key = sluice__s3_key(s3, path);
+  ss->path = strdup(path);
+  ss->content_type = p->content_type ? strdup(p->content_type) : NULL;
+  ss->if_not_exists = p->if_not_exists;
+  ss->base.vt = &s3_sink_vt;
+  ss->base.chunk = p->chunk;
+  ss->base.per_worker = p->concurrent < PARTS_PER_WORKER ? p->concurrent : PARTS_PER_WORKER;
+  ss->base.path = ss->path;
+  if (!ss->key || !ss->path || (p->content_type && !ss->content_type)) {
+    s3_sink_free(&ss->base);
+    return sluice__error_oom();
+  }
+  if (p->if_not_exists) {
+    /* Tell the user early; the conditional request at the end decides. */
+    sluice_metadata m = {.mtime = -1};
+    sluice_error *err = sluice__s3_head(s3, path, &m);
+    sluice__metadata_clear(&m);
+    if (!err) err = sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists", path);
+    else if (sluice_error_kind(err) == SLUICE_ERR_NOT_FOUND) {
+      sluice_error_free(err);
+      err = NULL;
+    }
+    if (err) {
+      s3_sink_free(&ss->base);
+      return err;
+    }
+  }
+  *out = &ss->base;
+  return NULL;
+}

@@ -1,0 +1,94 @@
+/*
+ * S3 failures as sluice errors (internal): an HTTP status plus the S3 error
+ * code of the reply body, or a libcurl transport failure, becomes a
+ * sluice_error with the right kind, retryable flag and HTTP status, and a
+ * message naming the operation and the object.
+ *
+ * Every function here is pure (no shared state) and may be called from any
+ * number of threads at once.  Each returns a new error owned by the caller
+ * (sluice_error_free); on allocation failure it returns the static
+ * out-of-memory error, never NULL.  op and path may be NULL: the message then
+ * says "request" and leaves the path out.
+ *
+ * How a reply is classified.  A known S3 error code decides first (S3 puts a
+ * code on nearly every error, and a 200 reply to CompleteMultipartUpload or
+ * CopyObject may carry one too); an unknown or absent code falls back to the
+ * status:
+ *
+ *   code / status                                         kind               retryable
+ *   NoSuchKey NoSuchBucket NoSuchUpload NoSuchVersion, 404 NOT_FOUND          no
+ *   AccessDenied SignatureDoesNotMatch InvalidAccessKeyId
+ *     ExpiredToken InvalidToken RequestTimeTooSkewed ...,
+ *     401, 403                                            PERMISSION_DENIED  no
+ *   BucketAlreadyExists BucketAlreadyOwnedByYou, 409      ALREADY_EXISTS     no
+ *   PreconditionFailed, 412, 304                          CONDITION_NOT_MATCH no
+ *   ConditionalRequestConflict (409)                      CONDITION_NOT_MATCH yes
+ *   InvalidRange, 416                                     RANGE_NOT_SATISFIABLE no
+ *   EntityTooSmall EntityTooLarge InvalidPart InvalidPartOrder InvalidArgument
+ *     BadDigest InvalidDigest MalformedXML KeyTooLongError InvalidRequest
+ *     InvalidBucketName MetadataTooLarge MissingContentLength
+ *     XAmzContentSHA256Mismatch, 400 411 413 414           INVALID_ARGUMENT   no
+ *   RequestTimeout (400), 408                             TIMEOUT            yes
+ *   IncompleteBody (400: the body was cut short)          NETWORK            yes
+ *   SlowDown ServiceUnavailable Throttling ..., 429, 503  RATE_LIMITED       yes
+ *   InternalError OperationAborted, 500                   UNEXPECTED         yes
+ *   502, 504 (a gateway in front of S3 failed: the request
+ *     may never have reached S3)                          NETWORK            yes
+ *   NotImplemented, 501, 405                              UNSUPPORTED        no
+ *   PermanentRedirect AuthorizationHeaderMalformed, other 3xx
+ *     (wrong endpoint or region)                          CONFIG_INVALID     no
+ *   any other 4xx                                         UNEXPECTED         no
+ *   any other 5xx                                         UNEXPECTED         yes
+ *   anything else (a 2xx with an unknown code, 0, ...)    UNEXPECTED         no
+ *
+ * BadDigest and XAmzContentSHA256Mismatch messages add that the data was
+ * corrupted in transit.  A 412 stays CONDITION_NOT_MATCH here: a caller that
+ * sent If-None-Match: * (if_not_exists) turns it into ALREADY_EXISTS itself.
+ */
+#ifndef SLUICE_LIB_S3_S3_ERROR_H
+#define SLUICE_LIB_S3_S3_ERROR_H
+
+#include "sluice.h"
+
+/* The error for an S3 reply.  op is the S3 action ("UploadPart"), path the
+ * object key as the user named it; code and message come from the reply's
+ * <Error> document (sluice__s3_xml_error) and may be NULL.  Message:
+ *   "s3: <op> '<path>': <Code>: <Message> (HTTP <status>)"
+ *   "s3: <op> '<path>': <Code> (HTTP <status>)"        no message
+ *   "s3: <op> '<path>': <Message> (HTTP <status>)"     no code
+ *   "s3: <op> '<path>': HTTP <status>"                 neither
+ * The error records http_status and the retryable flag of the table above. */
+sluice_error *sluice__s3_error_from_reply(int http_status, const char *code, const char *message,
+                                          const char *op, const char *path);
+
+/* The error for a libcurl failure: curl_code is the CURLcode, detail the
+ * text of CURLOPT_ERRORBUFFER (may be NULL or ""), attempts how many times
+ * the request was tried (0 counts as 1).  Message:
+ *   "s3: <op> '<path>': <what>: <detail> (curl error <n>)[ after <N> attempts]"
+ * where <what> is curl_easy_strerror(), or "TLS verification failed" for a
+ * rejected certificate.  HTTP status 0.  Mapping:
+ *   COULDNT_CONNECT SEND_ERROR RECV_ERROR GOT_NOTHING PARTIAL_FILE
+ *     WEIRD_SERVER_REPLY HTTP2 HTTP2_STREAM                NETWORK   yes
+ *   COULDNT_RESOLVE_HOST/_PROXY                           NETWORK   only when attempts <= 1
+ *     (a DNS hiccup is worth one more try; a name that failed repeatedly is
+ *     most likely misspelt)
+ *   OPERATION_TIMEDOUT                                    TIMEOUT   yes
+ *   SSL_* and PEER_FAILED_VERIFICATION                    NETWORK   no
+ *   ABORTED_BY_CALLBACK                                   CANCELED  no
+ *   URL_MALFORMAT UNSUPPORTED_PROTOCOL                    CONFIG_INVALID no
+ *   OUT_OF_MEMORY                                         OUT_OF_MEMORY no
+ *   anything else                                         UNEXPECTED no */
+sluice_error *sluice__s3_error_from_transport(int curl_code, const char *detail, const char *op,
+                                              const char *path, int attempts);
+
+/* Non-zero when a reply with this status and code (may be NULL) is worth
+ * retrying: the retryable column of the table above, for the retry loop. */
+int sluice__s3_retryable_status(int http_status, const char *code);
+
+/* For a retry loop that gives up: returns err with " after <attempts>
+ * attempts" appended to its message (kind, retryable flag and HTTP status
+ * kept), consuming err.  Returns err unchanged when attempts <= 1 or err is
+ * NULL or the static out-of-memory error. */
+sluice_error *sluice__s3_error_note_attempts(sluice_error *err, int attempts);
+
+#endif

@@ -208,6 +208,15 @@ SLUICE_EXTERN sluice_error *sluice_delete(sluice_operator *op, const char *path)
  * without directories return unsupported. */
 SLUICE_EXTERN sluice_error *sluice_create_dir(sluice_operator *op, const char *path);
 
+/* A presigned URL: anyone holding it may perform that one request (method
+ * "GET", "PUT", "HEAD" or "DELETE" on path) without credentials until it
+ * expires, expires_seconds from now (1 .. 604800, S3's limit of 7 days).
+ * *url_out owned by the caller (sluice_free).  Errors: unsupported for
+ * services without signed URLs (fs, memory), config invalid for an
+ * anonymous s3 operator, invalid argument. */
+SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *method, const char *path,
+                                           uint64_t expires_seconds, char **url_out);
+
 /* Lists entries under path (a directory: "" or "dir/").  Option
  * recursive=true walks the whole tree and yields objects only; otherwise
  * one level, with sub-directories as entries ending in '/'.  Order is

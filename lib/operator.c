@@ -201,6 +201,33 @@ sluice_error *sluice_create_dir(sluice_operator *op, const char *path) {
   return err;
 }
 
+sluice_error *sluice_presign(sluice_operator *op, const char *method, const char *path,
+                             uint64_t expires, char **url_out) {
+  if (url_out) *url_out = NULL;
+  CHECK_OP("presign");
+  if (!method || !url_out)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "presign: method and url_out must be non-NULL");
+  static const char *const methods[] = {"GET", "PUT", "HEAD", "DELETE"};
+  int known = 0;
+  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) known |= !strcmp(method, methods[i]);
+  if (!known)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "presign: method '%s' is not GET, PUT, HEAD or DELETE",
+                         method);
+  if (expires < 1 || expires > 604800)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "presign: expires_seconds must be 1..604800 (7 days), not %llu",
+                         (unsigned long long)expires);
+  if (!op->vt->presign)
+    return sluice__error(SLUICE_ERR_UNSUPPORTED, "presign '%s': the %s service has no signed URLs",
+                         path ? path : "(null)", op->vt->scheme);
+  char *p;
+  sluice_error *err = sluice__path_normalize("presign", path, SLUICE__PATH_FILE, &p);
+  if (err) return err;
+  err = op->vt->presign(op->svc, method, p, expires, url_out);
+  free(p);
+  return err;
+}
+
 sluice_error *sluice_read(sluice_operator *op, const char *path, uint64_t offset, uint64_t length,
                           void **buf_out, size_t *len_out) {
   if (buf_out) *buf_out = NULL;

@@ -137,6 +137,9 @@ typedef struct sluice__service_vt {
                                sluice__source **out);
   sluice_error *(*open_sink)(void *svc, const char *path, const sluice__write_params *p,
                              sluice__sink **out);
+  /* NULL when the service has no signed URLs. */
+  sluice_error *(*presign)(void *svc, const char *method, const char *path, uint64_t expires,
+                           char **url);
 } sluice__service_vt;
 
 extern const sluice__service_vt sluice__fs_service;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "s3/s3.h"
@@ -210,6 +211,47 @@ static sluice_error *s3_list(void *svc, const char *dir, int recursive, sluice__
   return NULL;
 }
 
+static sluice_error *s3_presign(void *svc, const char *method, const char *path, uint64_t expires,
+                                char **url) {
+  sluice__s3 *s3 = svc;
+  if (s3->cfg.anonymous)
+    return sluice__error(SLUICE_ERR_CONFIG_INVALID,
+                         "s3: presign '%s': an anonymous operator has no credentials to sign with", path);
+  char *key = sluice__s3_key(s3, path), *enc = NULL, *spath = NULL;
+  sluice_error *err = key ? sluice__sigv4_uri_encode(key, strlen(key), 1, &enc) : sluice__error_oom();
+  if (!err && asprintf(&spath, "%s/%s", s3->base_path, enc) < 0) err = sluice__error_oom();
+  sluice__sigv4_result res = {0};
+  if (!err) {
+    sluice__sigv4_pair host = {"Host", s3->host};
+    sluice__sigv4_request req = {
+        .form = SLUICE__SIGV4_QUERY,
+        .method = method,
+        .path = spath,
+        .headers = &host,
+        .n_headers = 1,
+        .payload_hash = SLUICE__SIGV4_UNSIGNED_PAYLOAD,
+        .access_key_id = s3->cfg.access_key_id,
+        .secret_access_key = s3->cfg.secret_access_key,
+        .session_token = s3->cfg.session_token,
+        .region = s3->cfg.region,
+        .service = "s3",
+        .when = time(NULL),
+        .expires = (uint32_t)expires,
+        .path_encoding = SLUICE__SIGV4_ENCODE_PATH_ONCE,
+    };
+    err = sluice__sigv4_sign(&req, &res);
+  }
+  if (!err && asprintf(url, "%s%s?%s", s3->scheme_host, spath, res.query) < 0) {
+    *url = NULL;
+    err = sluice__error_oom();
+  }
+  sluice__sigv4_result_free(&res);
+  free(key);
+  free(enc);
+  free(spath);
+  return err;
+}
+
 static const char *const s3_writer_keys[] = {NULL};
 
 const sluice__service_vt sluice__s3_service = {
@@ -224,4 +266,5 @@ const sluice__service_vt sluice__s3_service = {
     .list = s3_list,
     .open_source = sluice__s3_open_source,
     .open_sink = sluice__s3_open_sink,
+    .presign = s3_presign,
 };

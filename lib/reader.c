@@ -5,9 +5,10 @@
 #include "operator.h"
 #include "options.h"
 #include "path.h"
+#include "pipeline.h"
 #include "reader.h"
 
-static const char *const reader_keys[] = {"offset", "length", NULL};
+static const char *const reader_keys[] = {"offset", "length", "chunk", "concurrent", NULL};
 
 sluice_error *sluice__reader_wrap(sluice__source *src, sluice_reader **out) {
   sluice_reader *r = calloc(1, sizeof(*r));
@@ -25,10 +26,12 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
   if (out) *out = NULL;
   if (!op || !out)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "reader_open: operator and out must be non-NULL");
-  uint64_t offset, length;
+  uint64_t offset, length, chunk, concurrent;
   sluice_error *err = sluice__opt_check_known(opts, "reader_open", reader_keys, NULL);
   if (!err) err = sluice__opt_size(opts, "offset", 0, 0, UINT64_MAX, "reader_open", &offset);
   if (!err) err = sluice__opt_size(opts, "length", UINT64_MAX, 0, UINT64_MAX, "reader_open", &length);
+  if (!err) err = sluice__opt_size(opts, "chunk", 8u << 20, 64u << 10, 1ull << 30, "reader_open", &chunk);
+  if (!err) err = sluice__opt_size(opts, "concurrent", 1, 1, 256, "reader_open", &concurrent);
   if (err) return err;
   char *p;
   if ((err = sluice__path_normalize("reader_open", path, SLUICE__PATH_FILE, &p))) return err;
@@ -37,6 +40,12 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
   free(p);
   if (err) return err;
   if ((err = sluice__reader_wrap(src, out))) return err;
+  /* Read-ahead pays off only for a positional source of known size read
+   * by more than one fetcher. */
+  if (concurrent > 1 && src->vt->pread && src->size != UINT64_MAX) {
+    (*out)->ra_chunk = (size_t)chunk;
+    (*out)->ra_concurrent = (unsigned)concurrent;
+  }
   (*out)->op = op;
   sluice__operator_ref(op);
   return NULL;
@@ -48,7 +57,10 @@ sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len, size_t
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "reader_read: reader, buf and n_out must be non-NULL");
   if (r->eof || len == 0) return NULL;
   size_t n;
-  sluice_error *err = r->src->vt->read(r->src, buf, len, &n);
+  sluice_error *err = NULL;
+  if (r->ra_concurrent && !r->ra)
+    err = sluice__readahead_start(r->src, r->pos, r->ra_chunk, r->ra_concurrent, &r->ra);
+  if (!err) err = r->ra ? sluice__readahead_read(r->ra, buf, len, &n) : r->src->vt->read(r->src, buf, len, &n);
   if (err) return err;
   if (n == 0) r->eof = 1;
   r->pos += n;
@@ -63,6 +75,7 @@ uint64_t sluice_reader_size(const sluice_reader *r) {
 
 void sluice_reader_free(sluice_reader *r) {
   if (!r) return;
+  sluice__readahead_free(r->ra);
   r->src->vt->free(r->src);
   if (r->op) sluice__operator_unref(r->op);
   free(r);

@@ -8,6 +8,9 @@ struct sluice_reader {
   sluice_operator *op;  /* holds a reference; NULL for fd readers */
   uint64_t pos;         /* next byte, relative to the source's range */
   int eof;
+  size_t ra_chunk;      /* read-ahead: chunk size and fetchers (0: none) */
+  unsigned ra_concurrent;
+  struct sluice__readahead *ra; /* started on the first read */
 };
 
 /* Wraps src in a reader (taking ownership of src even on failure). */

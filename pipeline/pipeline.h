@@ -139,6 +139,15 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
 void sluice__writer_cancel(sluice_writer *w);
 void sluice__writer_progress(sluice_writer *w, sluice_progress *out);
 
+/* pipeline/readahead.c: in-order parallel read-ahead for sequential reads
+ * of a positional source, from byte pos on. */
+typedef struct sluice__readahead sluice__readahead;
+sluice_error *sluice__readahead_start(sluice__source *src, uint64_t pos, size_t chunk,
+                                      unsigned concurrent, sluice__readahead **out);
+sluice_error *sluice__readahead_read(sluice__readahead *ra, void *buf, size_t len, size_t *n);
+/* Stops the fetchers (waiting for requests in progress) and frees. */
+void sluice__readahead_free(sluice__readahead *ra);
+
 /* lib/fd.c */
 sluice_error *sluice__fd_sink_new(int fd, size_t chunk, sluice__sink **out);
 

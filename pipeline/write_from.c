@@ -120,6 +120,11 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
     w->state = W_STREAMED;
     return NULL;
   }
+  /* write_from reads the source itself, in parallel: stop any read-ahead
+   * (r->pos counts only what the caller consumed, so nothing is lost). */
+  sluice__readahead_free(r->ra);
+  r->ra = NULL;
+  r->ra_concurrent = 0;
   struct copy cp = {.src = r->src, .base = r->pos, .size = sluice_reader_size(r)};
   int positional = r->src->vt->pread && cp.size != UINT64_MAX;
   unsigned readers = positional ? p->readers : 1;

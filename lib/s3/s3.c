@@ -82,6 +82,8 @@ static sluice_error *list_page(sluice__s3 *s3, const char *prefix, const char *d
                                sluice__s3_list_page *page) {
   sluice__s3_req r = {.op = "ListObjectsV2", .path = path, .method = "GET"};
   sluice__s3_req_query(&r, "list-type", "2");
+  /* Keys may hold bytes XML 1.0 cannot carry; url-encoded keys always parse. */
+  sluice__s3_req_query(&r, "encoding-type", "url");
   sluice__s3_req_query(&r, "prefix", prefix);
   if (delimiter) sluice__s3_req_query(&r, "delimiter", delimiter);
   if (token) sluice__s3_req_query(&r, "continuation-token", token);

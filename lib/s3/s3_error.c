@@ -149,10 +149,10 @@ sluice_error *sluice__s3_error_from_reply(int http_status, const char *code, con
   const char *sp = path ? " " : "";
   const char *p = path ? path : "";
   const char *o = op ? op : "request";
-  const char *transit =
-      corrupted_in_transit(code)
-          ? ": the data was corrupted in transit (the checksum S3 computed differs from the one sent)"
-          : "";
+  const char *transit = corrupted_in_transit(code)
+                            ? "; the data was corrupted in transit (S3's checksum of what "
+                              "arrived differs from the one sent)"
+                            : "";
   sluice_error *e;
   if (code && message)
     e = sluice__error(kind, "s3: %s%s%s%s%s: %s: %s (HTTP %d)%s", o, sp, q, p, q, code, message,

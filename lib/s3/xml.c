@@ -3,12 +3,14 @@
 #include <libxml/parserInternals.h> /* xmlCreateMemoryParserCtxt */
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
+#include <libxml/xmlversion.h>
 #include <libxml/xmlwriter.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h> /* strncasecmp */
 
 #include "error.h"
 #include "s3/s3_error.h"
@@ -59,6 +61,15 @@ static sluice_error *oom(const reply *r) {
 
 static int xml_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+/* What the parse callbacks saw; hangs off the context's _private. */
+typedef struct parse_state {
+  int dtd;         /* a document type declaration was refused */
+  int failed;      /* an error was recorded below */
+  int nomem;
+  int line;        /* of the first error */
+  char first[160]; /* message of the first error: later ones are echoes */
+} parse_state;
+
 /* SAX callback for "<!DOCTYPE": S3 never sends one, and refusing it before
  * its internal subset is read means no entity is ever declared, so neither
  * entity bombs nor external entities can get anywhere. */
@@ -68,15 +79,37 @@ static void refuse_dtd(void *ctx, const xmlChar *name, const xmlChar *external_i
   (void)external_id;
   (void)system_id;
   xmlParserCtxtPtr ctxt = ctx;
-  int *seen = ctxt->_private;
-  if (seen) *seen = 1;
+  parse_state *st = ctxt->_private;
+  st->dtd = 1;
   xmlStopParser(ctxt);
+}
+
+/* Structured error callback of this context only: keeps the first error
+ * (and keeps libxml2 off stderr). */
+#if LIBXML_VERSION >= 21200
+static void keep_first_error(void *ctx, const xmlError *e) {
+#else
+static void keep_first_error(void *ctx, xmlErrorPtr e) {
+#endif
+  xmlParserCtxtPtr ctxt = ctx;
+  parse_state *st = ctxt->_private;
+  if (!e || e->level < XML_ERR_ERROR) return;
+  if (e->code == XML_ERR_NO_MEMORY) st->nomem = 1;
+  if (st->failed) return;
+  st->failed = 1;
+  st->line = e->line;
+  const char *m = e->message ? e->message : "error";
+  size_t n = strnlen(m, sizeof(st->first) - 1);
+  while (n > 0 && xml_space(m[n - 1])) n--;
+  memcpy(st->first, m, n);
+  st->first[n] = '\0';
 }
 
 /* Parses body into *out (a document with a root element), or fails. */
 static sluice_error *parse(const reply *r, const char *body, size_t len, xmlDoc **out) {
   *out = NULL;
-  if (!body && len) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "s3: %s reply: NULL body", r->op);
+  if (!body && len)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "s3: %s reply: NULL body", r->op);
   if (len > SLUICE__S3_XML_MAX_BODY)
     return bad(r, "body of %zu bytes is over the limit of %zu", len, SLUICE__S3_XML_MAX_BODY);
   /* S3 keeps a slow CompleteMultipartUpload alive with spaces, which XML
@@ -89,31 +122,27 @@ static sluice_error *parse(const reply *r, const char *body, size_t len, xmlDoc 
   ensure_init();
   xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt(body, (int)len);
   if (!ctxt) return oom(r);
-  int dtd = 0;
-  ctxt->_private = &dtd;
+  parse_state st = {0};
+  ctxt->_private = &st;
   ctxt->sax->internalSubset = refuse_dtd;
+  ctxt->sax->serror = keep_first_error; /* used since sax->initialized is XML_SAX2_MAGIC */
   /* NONET: never fetch anything.  No NOENT (entity substitution) and no
-   * DTDLOAD; NOERROR/NOWARNING keep libxml2 off stderr (the error is still
-   * recorded in the context). */
+   * DTDLOAD.  NOERROR/NOWARNING drop the default stderr reporters. */
   xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
                               XML_PARSE_NOWARNING);
   xmlParseDocument(ctxt);
   xmlDoc *doc = ctxt->myDoc;
   ctxt->myDoc = NULL;
   sluice_error *err = NULL;
-  if (dtd) {
+  if (st.dtd) {
     err = bad(r, "document type declarations are refused");
+  } else if (st.nomem) {
+    err = oom(r);
   } else if (!ctxt->wellFormed || !doc) {
-    const xmlError *xe = xmlCtxtGetLastError(ctxt);
-    if (xe && xe->code == XML_ERR_NO_MEMORY) {
-      err = oom(r);
-    } else if (xe && xe->message) {
-      int n = (int)strlen(xe->message);
-      while (n > 0 && xml_space(xe->message[n - 1])) n--;
-      err = bad(r, "malformed XML (line %d: %.*s)", xe->line, n, xe->message);
-    } else {
+    if (st.failed)
+      err = bad(r, "malformed XML (line %d: %s)", st.line, st.first);
+    else
       err = bad(r, "malformed XML");
-    }
   } else if (!xmlDocGetRootElement(doc)) {
     err = bad(r, "no root element");
   }
@@ -260,20 +289,22 @@ static int hexval(char c) {
   return -1;
 }
 
-/* Percent-decodes s in place ('+' is a space, as S3 encodes it).  -1 for a
- * broken escape or one that makes a NUL byte. */
+/* Percent-decodes s in place ('+' is a space, as S3 encodes it).  -1, with
+ * s untouched, for a broken escape or one that makes a NUL byte. */
 static int url_decode(char *s) {
+  for (const char *p = s; *p; p++) {
+    if (*p != '%') continue;
+    int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
+    p += 2;
+  }
   char *w = s;
   for (const char *p = s; *p; p++) {
-    if (*p == '+') {
-      *w++ = ' ';
-    } else if (*p == '%') {
-      int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
-      *w++ = (char)(hi * 16 + lo);
+    if (*p == '%') {
+      *w++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
       p += 2;
     } else {
-      *w++ = *p;
+      *w++ = *p == '+' ? ' ' : *p;
     }
   }
   *w = '\0';
@@ -729,7 +760,8 @@ sluice_error *sluice__s3_xml_complete_body(const char *const *etags, size_t n, c
   static const char what[] = "s3: CompleteMultipartUpload body";
   if (body) *body = NULL;
   if (len) *len = 0;
-  if (!body || !len || !etags) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: NULL argument", what);
+  if (!body || !len || !etags)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: NULL argument", what);
   if (n == 0 || n > SLUICE__S3_MAX_PARTS)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: %zu parts (S3 takes 1 to %d)", what, n,
                          SLUICE__S3_MAX_PARTS);
@@ -760,7 +792,8 @@ sluice_error *sluice__s3_xml_delete_body(const char *const *keys, size_t n, char
   static const char what[] = "s3: DeleteObjects body";
   if (body) *body = NULL;
   if (len) *len = 0;
-  if (!body || !len || !keys) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: NULL argument", what);
+  if (!body || !len || !keys)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: NULL argument", what);
   if (n == 0 || n > SLUICE__S3_MAX_DELETE_KEYS)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: %zu keys (S3 takes 1 to %d)", what, n,
                          SLUICE__S3_MAX_DELETE_KEYS);
@@ -812,7 +845,8 @@ sluice_error *sluice__s3_xml_complete_result(const char *body, size_t len, const
   if (named(root, "Error"))
     err = error_element(&r, root, path);
   else if (!named(root, "CompleteMultipartUploadResult"))
-    err = bad(&r, "expected <CompleteMultipartUploadResult>, got <%.64s>", (const char *)root->name);
+    err = bad(&r, "expected <CompleteMultipartUploadResult>, got <%.64s>",
+              (const char *)root->name);
   xmlFreeDoc(doc);
   return err;
 }
@@ -853,7 +887,7 @@ sluice_error *sluice__s3_xml_delete_result(const char *body, size_t len, const c
       err = opt_text(&r, first, "Key", &key);
       if (!err) err = error_element(&r, first, key);
       free(key);
-      if (failed > 1 && err != sluice__error_oom() && sluice_error_kind(err) != SLUICE_ERR_OUT_OF_MEMORY) {
+      if (failed > 1 && sluice_error_kind(err) != SLUICE_ERR_OUT_OF_MEMORY) {
         sluice_error *more = sluice__error(sluice_error_kind(err), "%s; %zu more keys failed",
                                            sluice_error_message(err), failed - 1);
         if (more != sluice__error_oom()) {

@@ -148,7 +148,11 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts,
  *   if_not_exists  "true": fail with ALREADY_EXISTS rather than replace
  * Buffer memory of a writer is at most chunk x (queue_depth + concurrent +
  * readers), whatever the object size.
- * Reader options: offset, length (a byte range; length absent = to the end). */
+ * Reader options: offset, length (a byte range; length absent = to the end),
+ * and for sequential reads of a large object, concurrent (default 1) and
+ * chunk (default 8 MiB): concurrent > 1 fetches the next chunks in parallel
+ * (ranged GETs on S3) and delivers them in order, holding at most
+ * 2 x concurrent chunks. */
 
 /* ------------------------------------------------------------------ */
 /* Operator                                                            */
@@ -237,8 +241,8 @@ SLUICE_EXTERN void sluice_lister_free(sluice_lister *l);
 
 typedef struct sluice_reader sluice_reader;
 
-/* Opens a streaming reader on path; opts (may be NULL) takes offset and
- * length.  Nothing is read until sluice_reader_read().  *out owned by the
+/* Opens a streaming reader on path; opts (may be NULL) takes offset,
+ * length, chunk and concurrent (see the reader options above).  Nothing is read until sluice_reader_read().  *out owned by the
  * caller (sluice_reader_free).  Errors: not found, is a directory, range
  * not satisfiable. */
 SLUICE_EXTERN sluice_error *sluice_reader_open(sluice_operator *op, const char *path,

@@ -302,8 +302,8 @@ Test(error, unknown_option_reader_open) {
   cr_assert_null(r);
   sluice_options_free(o);
   /* A writer option is not a reader option. */
-  o = opts1("chunk", "1MiB");
-  expect_invalid_naming(sluice_reader_open(op, "obj", o, &r), "chunk", "reader_open chunk");
+  o = opts1("queue_depth", "4");
+  expect_invalid_naming(sluice_reader_open(op, "obj", o, &r), "queue_depth", "reader_open queue_depth");
   sluice_options_free(o);
   sluice_operator_free(op);
 }

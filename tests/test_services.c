@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "sluice.h"
@@ -29,6 +30,7 @@ typedef struct svc_def {
   int has_dirs;                 /* create_dir works; empty dirs exist */
   sluice_errkind list_missing;  /* listing a missing dir: this kind, or SLUICE_OK = empty */
   int has_content_type;         /* writer option content_type is stored */
+  const char *min_chunk;        /* smallest chunk the service takes (S3: 5 MiB parts) */
 } svc_def;
 
 static void make_fs(sluice_operator **op, char **local_dir) {
@@ -41,16 +43,33 @@ static void make_memory(sluice_operator **op, char **local_dir) {
   *op = th_mem_op();
 }
 
+/* A prefix of its own in the bucket for every case, so cases never see
+ * each other's objects.  Skips when no server was started. */
+static void make_s3(sluice_operator **op, char **local_dir) {
+  *local_dir = NULL;
+  const char *ep = getenv("SLUICE_S3_ENDPOINT");
+  if (!ep) cr_skip_test("no S3 server: run through tests/check-servers.sh");
+  static unsigned counter;
+  char root[96];
+  snprintf(root, sizeof(root), "services-%ld-%d-%u/", (long)time(NULL), (int)getpid(), counter++);
+  sluice_options *o = th_opts("bucket", getenv("SLUICE_S3_BUCKET"), "endpoint", ep, "region",
+                              getenv("SLUICE_S3_REGION"), "access_key_id", getenv("SLUICE_S3_ACCESS_KEY"),
+                              "secret_access_key", getenv("SLUICE_S3_SECRET_KEY"), "root", root, NULL);
+  TH_OK(sluice_operator_new("s3", o, op));
+  sluice_options_free(o);
+}
+
 /* THE TABLE: one line per service,
  *   X(name, make, has_dirs, list_missing, has_content_type, ...)
  * Every SVC_CASE below becomes one Criterion test per line, named
  * services::<name>_<case>. */
-#define SERVICES(X, ...)                                        \
-  X(fs, make_fs, 1, SLUICE_ERR_NOT_FOUND, 0, __VA_ARGS__)       \
-  X(memory, make_memory, 0, SLUICE_OK, 1, __VA_ARGS__)
+#define SERVICES(X, ...)                                               \
+  X(fs, make_fs, 1, SLUICE_ERR_NOT_FOUND, 0, NULL, __VA_ARGS__)        \
+  X(memory, make_memory, 0, SLUICE_OK, 1, NULL, __VA_ARGS__)           \
+  X(s3, make_s3, 0, SLUICE_OK, 1, "5MiB", __VA_ARGS__)
 
-#define SVC_DEFINE(svc, mk, dirs, missing, ctype, ...) \
-  static const svc_def svc_##svc = {#svc, mk, dirs, missing, ctype};
+#define SVC_DEFINE(svc, mk, dirs, missing, ctype, minchunk, ...) \
+  static const svc_def svc_##svc = {#svc, mk, dirs, missing, ctype, minchunk};
 SERVICES(SVC_DEFINE, unused)
 
 /* The current case's service, operator and local directory. */
@@ -75,7 +94,7 @@ static void svc_end(void) {
   }
 }
 
-#define SVC_TEST(svc, mk, dirs, missing, ctype, name, ...)                \
+#define SVC_TEST(svc, mk, dirs, missing, ctype, minchunk, name, ...)                \
   Test(services, svc##_##name, .fini = svc_end) {                         \
     svc_begin(&svc_##svc);                                                \
     name##_body();                                                        \
@@ -113,6 +132,9 @@ TestSuite(services, .timeout = 60);
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
+
+/* The chunk a case asks for, or the service's minimum when larger. */
+static const char *CH(const char *want) { return S->min_chunk ? S->min_chunk : want; }
 
 static unsigned char *gen(size_t len, uint64_t seed) {
   unsigned char *b = malloc(len ? len : 1);
@@ -333,7 +355,7 @@ SVC_CASE(overwrite_replaces) {
   sluice_metadata_free(m);
   /* Longer again, through a writer in chunks. */
   unsigned char *b = gen(200000, 5);
-  sluice_options *o = th_opts("chunk", "64KiB", NULL);
+  sluice_options *o = th_opts("chunk", CH("64KiB"), NULL);
   sluice_writer *w;
   S_OK(sluice_writer_open(OP, "o.bin", o, &w));
   S_OK(sluice_writer_write(w, b, 200000));
@@ -369,7 +391,7 @@ SVC_CASE(if_not_exists) {
 /* A writer that fails never commits: with if_not_exists, another writer
  * commits the name first, so close fails and the winner's bytes stay. */
 SVC_CASE(failed_writer_never_commits) {
-  sluice_options *o = th_opts("if_not_exists", "true", "chunk", "64KiB", NULL);
+  sluice_options *o = th_opts("if_not_exists", "true", "chunk", CH("64KiB"), NULL);
   sluice_writer *w;
   S_OK(sluice_writer_open(OP, "race", o, &w));
   sluice_options_free(o);
@@ -386,7 +408,7 @@ SVC_CASE(failed_writer_never_commits) {
 SVC_CASE(streaming_reader_odd_buffers) {
   const size_t size = 5u << 20;
   unsigned char *data = gen(size, 10);
-  sluice_options *o = th_opts("chunk", "1MiB", NULL);
+  sluice_options *o = th_opts("chunk", CH("1MiB"), NULL);
   S_OK(sluice_write(OP, "big.bin", data, size, o));
   sluice_options_free(o);
   unsigned char *buf = malloc(1u << 20);
@@ -441,7 +463,7 @@ SVC_CASE(streaming_reader_odd_buffers) {
 SVC_CASE(writer_odd_writes) {
   const size_t total = (1u << 20) + 3;
   unsigned char *data = gen(total, 11);
-  sluice_options *o = th_opts("chunk", "64KiB", "concurrent", "3", "queue_depth", "2", NULL);
+  sluice_options *o = th_opts("chunk", CH("64KiB"), "concurrent", "3", "queue_depth", "2", NULL);
   sluice_writer *w;
   S_OK(sluice_writer_open(OP, "odd.bin", o, &w));
   sluice_options_free(o);
@@ -471,7 +493,7 @@ SVC_CASE(writer_odd_writes) {
               "[%s] bytes differ in the chunk at %zu", S->name, off);
   sluice_free(buf);
   /* Exactly four chunks: the last chunk is full, none is left partial. */
-  o = th_opts("chunk", "64KiB", NULL);
+  o = th_opts("chunk", CH("64KiB"), NULL);
   S_OK(sluice_writer_open(OP, "exact.bin", o, &w));
   sluice_options_free(o);
   for (int i = 0; i < 4; i++) S_OK(sluice_writer_write(w, data + (size_t)i * 65536, 65536));
@@ -484,7 +506,7 @@ SVC_CASE(writer_odd_writes) {
 
 SVC_CASE(abort_leaves_nothing) {
   unsigned char *b = gen(300000, 12);
-  sluice_options *o = th_opts("chunk", "64KiB", NULL);
+  sluice_options *o = th_opts("chunk", CH("64KiB"), NULL);
   sluice_writer *w;
   S_OK(sluice_writer_open(OP, "gone/a.bin", o, &w));
   S_OK(sluice_writer_write(w, b, 300000));
@@ -701,7 +723,7 @@ static void *worker(void *p) {
   sluice_error *err = NULL;
   unsigned char *data = NULL;
   void *buf = NULL;
-  if (!o || sluice_options_set(o, "chunk", "64KiB") || sluice_options_set(o, "concurrent", "2"))
+  if (!o || sluice_options_set(o, "chunk", CH("64KiB")) || sluice_options_set(o, "concurrent", "2"))
     WFAIL("options");
   for (int i = 0; i < NOBJ; i++) {
     char path[64];
@@ -771,7 +793,7 @@ SVC_CASE(handles_outlive_operator) {
   sluice_lister *l;
   S_OK(sluice_list(OP, "dir/", NULL, &l));
   sluice_writer *w;
-  sluice_options *o = th_opts("chunk", "64KiB", NULL);
+  sluice_options *o = th_opts("chunk", CH("64KiB"), NULL);
   S_OK(sluice_writer_open(OP, "late.bin", o, &w));
   sluice_options_free(o);
   sluice_operator_free(OP);
@@ -842,7 +864,7 @@ SVC_CASE(write_from_copy) {
   put("src.bin", size, 26);
   sluice_reader *r;
   S_OK(sluice_reader_open(OP, "src.bin", NULL, &r));
-  sluice_options *wo = th_opts("chunk", "256KiB", "concurrent", "3", NULL);
+  sluice_options *wo = th_opts("chunk", CH("256KiB"), "concurrent", "3", NULL);
   sluice_writer *w;
   S_OK(sluice_writer_open(OP, "copy/dst.bin", wo, &w));
   sluice_options_free(wo);
@@ -861,7 +883,7 @@ SVC_CASE(write_from_copy) {
   sluice_options *ro = th_opts("offset", "100000", "length", "1000000", NULL);
   S_OK(sluice_reader_open(OP, "src.bin", ro, &r));
   sluice_options_free(ro);
-  wo = th_opts("chunk", "64KiB", NULL);
+  wo = th_opts("chunk", CH("64KiB"), NULL);
   S_OK(sluice_writer_open(OP, "copy/part.bin", wo, &w));
   sluice_options_free(wo);
   S_OK(sluice_write_from(w, r, NULL));
@@ -887,7 +909,7 @@ SVC_CASE(write_from_copy) {
     cr_assert(n > 0);
     got += n;
   }
-  wo = th_opts("chunk", "64KiB", NULL);
+  wo = th_opts("chunk", CH("64KiB"), NULL);
   S_OK(sluice_writer_open(OP, "copy/rest.bin", wo, &w));
   sluice_options_free(wo);
   co = th_opts("readers", "2", NULL);
@@ -951,7 +973,7 @@ SVC_CASE(etag_changes_on_overwrite) {
  * object to copy. */
 SVC_CASE(open_writer_invisible_to_list) {
   put("done.bin", 10, 29);
-  sluice_options *o = th_opts("chunk", "64KiB", NULL);
+  sluice_options *o = th_opts("chunk", CH("64KiB"), NULL);
   sluice_writer *w;
   S_OK(sluice_writer_open(OP, "pending.bin", o, &w));
   sluice_options_free(o);

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "s3/config.h"
@@ -32,6 +33,8 @@ typedef struct sluice__s3 {
   pthread_mutex_t pool_lock;
   CURL *pool[8];
   unsigned npool;
+  /* The store answered 501 to If-None-Match: fall back to HEAD checks. */
+  atomic_int no_conditional_writes;
 } sluice__s3;
 
 #define SLUICE__S3_MAX_QUERY 8

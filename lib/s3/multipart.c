@@ -1,6 +1,8 @@
 /*
  * Writing an S3 object.  An object that fits in its first chunk is one
- * PutObject; anything larger is a multipart upload: CreateMultipartUpload
+ * PutObject, sent at close (the chunk is kept until then, so nothing is
+ * visible before close; this is the one place a writer holds one chunk
+ * beyond its pool); anything larger is a multipart upload: CreateMultipartUpload
  * when the first part needs it, UploadPart for every chunk as soon as it
  * is full (up to `concurrent` in flight, in any order), and on close
  * CompleteMultipartUpload with the ETags in part order.  Any failure or
@@ -40,7 +42,9 @@ typedef struct s3_sink {
   sluice_error *create_err;   /* CreateMultipartUpload failed: every part fails */
   char **etags;               /* by part index */
   size_t netags;
-  int single_put;             /* the object went up as one PutObject */
+  unsigned char *single;      /* the whole object, when it fits in one chunk */
+  size_t single_len;
+  int have_single;
   int done;                   /* committed or aborted */
 } s3_sink;
 
@@ -164,10 +168,17 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
   p->req.body_len = c->len;
   p->req.content_md5 = 1;
   if (c->index == 0 && c->last) {
-    /* The whole object is this chunk: no multipart upload at all. */
-    p->req.op = "PutObject";
-    if (ss->content_type) sluice__s3_req_header(&p->req, "Content-Type", ss->content_type);
-    if (ss->if_not_exists) sluice__s3_req_header(&p->req, "If-None-Match", "*");
+    /* The whole object is this chunk: one PutObject, at commit. */
+    p->chunk = NULL;
+    sluice_error *err = NULL;
+    pthread_mutex_lock(&ss->lock);
+    if (!(ss->single = malloc(c->len ? c->len : 1))) err = sluice__error_oom();
+    else memcpy(ss->single, c->buf, c->len);
+    ss->single_len = c->len;
+    ss->have_single = !err;
+    pthread_mutex_unlock(&ss->lock);
+    sluice__part_done(c, err);
+    return;
   } else {
     if (c->index >= MAX_PARTS) {
       p->chunk = NULL;
@@ -206,15 +217,7 @@ static void finish_part(s3_worker *w, part *p, CURLcode rc) {
   if (err && p->req.attempts > 1 && sluice_error_http_status(err))
     sluice__error_append(err, " (after %u attempts)", p->req.attempts);
   sluice__chunk *c = p->chunk;
-  if (!err && strcmp(p->req.op, "PutObject") == 0) {
-    pthread_mutex_lock(&ss->lock);
-    ss->single_put = 1;
-    pthread_mutex_unlock(&ss->lock);
-  } else if (!err) {
-    err = record_etag(ss, c->index, p->req.etag);
-  } else {
-    err = not_exists_error(ss, err);
-  }
+  if (!err) err = record_etag(ss, c->index, p->req.etag);
   sluice__s3_req_cleanup(&p->req);
   p->chunk = NULL;
   sluice__part_done(c, err);
@@ -297,14 +300,49 @@ static sluice_error *s3_size_hint(sluice__sink *s, uint64_t size) {
   return NULL;
 }
 
-static sluice_error *put_empty(s3_sink *ss) {
-  sluice__s3_req r = {.op = "PutObject", .path = ss->path, .method = "PUT", .key = ss->key,
-                      .body = (const unsigned char *)"", .body_len = 0, .content_md5 = 1};
-  if (ss->content_type) sluice__s3_req_header(&r, "Content-Type", ss->content_type);
-  if (ss->if_not_exists) sluice__s3_req_header(&r, "If-None-Match", "*");
-  sluice_error *err = sluice__s3_perform(ss->s3, &r);
-  sluice__s3_req_cleanup(&r);
+/* if_not_exists on a store without conditional writes (Swift's s3api
+ * answers 501): a HEAD just before the write.  Another writer can slip in
+ * between the two; the store gives no way to close that window. */
+static sluice_error *check_absent(s3_sink *ss) {
+  sluice_metadata m = {.mtime = -1};
+  sluice_error *err = sluice__s3_head(ss->s3, ss->path, &m);
+  sluice__metadata_clear(&m);
+  if (!err)
+    return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists", ss->path);
+  if (sluice_error_kind(err) != SLUICE_ERR_NOT_FOUND) return err;
+  sluice_error_free(err);
+  return NULL;
+}
+
+/* Runs r with If-None-Match: * when asked, falling back to check_absent()
+ * on stores that refuse conditional writes. */
+static sluice_error *perform_conditional(s3_sink *ss, sluice__s3_req *r) {
+  int conditional = ss->if_not_exists && !atomic_load(&ss->s3->no_conditional_writes);
+  if (ss->if_not_exists && !conditional) {
+    sluice_error *err = check_absent(ss);
+    if (err) return err;
+  }
+  if (conditional) sluice__s3_req_header(r, "If-None-Match", "*");
+  sluice_error *err = sluice__s3_perform(ss->s3, r);
+  if (conditional && err && sluice_error_kind(err) == SLUICE_ERR_UNSUPPORTED) {
+    sluice_error_free(err);
+    atomic_store(&ss->s3->no_conditional_writes, 1);
+    r->nheaders--;
+    r->attempts = 0;
+    if ((err = check_absent(ss))) return err;
+    err = sluice__s3_perform(ss->s3, r);
+  }
   return err ? not_exists_error(ss, err) : NULL;
+}
+
+static sluice_error *put_whole(s3_sink *ss) {
+  sluice__s3_req r = {.op = "PutObject", .path = ss->path, .method = "PUT", .key = ss->key,
+                      .body = ss->single ? ss->single : (const unsigned char *)"",
+                      .body_len = ss->single_len, .content_md5 = 1};
+  if (ss->content_type) sluice__s3_req_header(&r, "Content-Type", ss->content_type);
+  sluice_error *err = perform_conditional(ss, &r);
+  sluice__s3_req_cleanup(&r);
+  return err;
 }
 
 static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
@@ -319,14 +357,13 @@ static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
   sluice__s3_req r = {.op = "CompleteMultipartUpload", .path = ss->path, .method = "POST",
                       .key = ss->key, .body = (unsigned char *)body, .body_len = len};
   sluice__s3_req_query(&r, "uploadId", ss->upload_id);
-  if (ss->if_not_exists) sluice__s3_req_header(&r, "If-None-Match", "*");
-  err = sluice__s3_perform(ss->s3, &r);
+  err = perform_conditional(ss, &r);
   /* S3 may answer 200 and still report an error in the body. */
   if (!err) err = sluice__s3_xml_complete_result(r.resp.data ? r.resp.data : "", r.resp.len,
                                                   "CompleteMultipartUpload", ss->path);
   sluice__s3_req_cleanup(&r);
   free(body);
-  return err ? not_exists_error(ss, err) : NULL;
+  return err;
 }
 
 static sluice_error *s3_commit(sluice__sink *s, uint64_t total_size, uint64_t nparts) {
@@ -334,8 +371,7 @@ static sluice_error *s3_commit(sluice__sink *s, uint64_t total_size, uint64_t np
   (void)total_size;
   if (ss->done) return NULL;
   sluice_error *err;
-  if (ss->single_put) err = NULL;
-  else if (!ss->upload_id) err = put_empty(ss);
+  if (!ss->upload_id) err = put_whole(ss);
   else err = complete(ss, nparts);
   if (!err) ss->done = 1;
   return err;
@@ -361,6 +397,7 @@ static void s3_sink_free(sluice__sink *s) {
   for (size_t i = 0; i < ss->netags; i++) free(ss->etags[i]);
   free(ss->etags);
   free(ss->upload_id);
+  free(ss->single);
   sluice_error_free(ss->create_err);
   free(ss->content_type);
   free(ss->key);

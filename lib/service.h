@@ -99,7 +99,7 @@ struct sluice__sink_vt {
 struct sluice__sink {
   const struct sluice__sink_vt *vt;
   size_t chunk;          /* part size; the writer fills chunks of this */
-  unsigned per_worker;   /* parts one worker keeps in flight (1 for sync) */
+  unsigned per_worker;   /* most parts one worker keeps in flight (1 for sync) */
   int ordered;           /* parts must reach write_part in index order */
   const char *path;      /* for messages; owned by the sink */
 };

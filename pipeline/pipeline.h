@@ -32,6 +32,7 @@ struct sluice__worker {
   int started;
   void *wctx;          /* the sink's per-worker state (async sinks) */
   unsigned inflight;   /* parts this worker has submitted, not yet done */
+  unsigned cap;        /* parts it may keep in flight: the caps add up to concurrent */
   atomic_int parked;   /* in drive() with room for more parts: wake on push */
   int wctx_alive;      /* guarded by pipe->wake_lock */
 };

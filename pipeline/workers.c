@@ -93,7 +93,7 @@ static void run_async(struct sluice__worker *wk) {
   sluice__pipe *p = wk->pipe;
   sluice__sink *s = p->sink;
   for (;;) {
-    while (!pipe_failed(p) && wk->inflight < s->per_worker) {
+    while (!pipe_failed(p) && wk->inflight < wk->cap) {
       /* With nothing in flight there is nothing to drive: sleep in the ring. */
       sluice__chunk *c = wk->inflight ? sluice__ring_try_pop(p->ring) : sluice__ring_pop(p->ring);
       if (!c) break;
@@ -102,7 +102,7 @@ static void run_async(struct sluice__worker *wk) {
     }
     /* inflight == 0 here means pop saw the ring closed and empty. */
     if (pipe_failed(p) || wk->inflight == 0) break;
-    if (wk->inflight < s->per_worker) {
+    if (wk->inflight < wk->cap) {
       /* seq_cst store then a re-check of the ring, against the producer's
        * push then seq_cst load of parked: one of the two sees the other,
        * so a chunk is never left waiting while we sleep. */
@@ -162,6 +162,8 @@ sluice_error *sluice__pipe_start(sluice__pipe *p, sluice__sink *sink, unsigned c
   for (unsigned i = 0; i < p->nworkers; i++) {
     struct sluice__worker *wk = &p->workers[i];
     wk->pipe = p;
+    /* Split concurrent as evenly as possible, so the total is exact. */
+    wk->cap = concurrent / p->nworkers + (i < concurrent % p->nworkers);
     if (!sink->vt->write_part) {
       sluice_error *err = sink->vt->worker_init(sink, &wk->wctx);
       if (err) return err;

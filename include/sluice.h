@@ -164,7 +164,9 @@ typedef struct sluice_lister sluice_lister;
 typedef struct sluice_entry sluice_entry;
 
 /* Opens a service by scheme: "fs" (option root, required: an existing
- * directory) or "memory" (no options; a private, thread-safe store).
+ * directory), "memory" (no options; a private, thread-safe store), "s3"
+ * (bucket, region, endpoint, credentials...: see README) or "http"
+ * (endpoint; read-only).
  * *out is owned by the caller: sluice_operator_free().  Errors: invalid
  * argument, unsupported (unknown scheme), config invalid (bad or missing
  * option, naming it). */
@@ -173,6 +175,8 @@ SLUICE_EXTERN sluice_error *sluice_operator_new(const char *scheme, const sluice
 /* Opens the service a URI names and returns the path inside it:
  *   /abs/path, file:///abs/path, fs:///abs/path -> fs rooted at "/"
  *   memory://path, mem://path                  -> a new memory store
+ *   s3://bucket/key                            -> s3 (opts: credentials, region...)
+ *   http://host[:port]/path, https://...       -> http (read-only)
  * *path_out is owned by the caller (sluice_free).  opts may be NULL. */
 SLUICE_EXTERN sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *opts,
                                                      sluice_operator **out, char **path_out);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "http/http.h"
 #include "operator.h"
 #include "options.h"
 #include "path.h"
@@ -13,6 +14,7 @@ static const sluice__service_vt *const services[] = {
     &sluice__fs_service,
     &sluice__memory_service,
     &sluice__s3_service,
+    &sluice__http_service,
 };
 
 static const sluice__service_vt *find_service(const char *scheme) {
@@ -69,6 +71,37 @@ static int has_prefix(const char *s, const char *prefix, const char **rest) {
   return 1;
 }
 
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* A URL path with its %XX escapes decoded (malloc'd), or NULL with *bad
+ * set for a malformed escape or %00. */
+static char *percent_decode(const char *s, int *bad) {
+  char *out = malloc(strlen(s) + 1), *o = out;
+  *bad = 0;
+  if (!out) return NULL;
+  for (; *s; s++) {
+    if (*s != '%') {
+      *o++ = *s;
+      continue;
+    }
+    int hi = hex_digit(s[1]), lo = hi < 0 ? -1 : hex_digit(s[2]);
+    if (lo < 0 || (hi == 0 && lo == 0)) {
+      free(out);
+      *bad = 1;
+      return NULL;
+    }
+    *o++ = (char)(hi * 16 + lo);
+    s += 2;
+  }
+  *o = '\0';
+  return out;
+}
+
 sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *opts,
                                        sluice_operator **out, char **path_out) {
   if (out) *out = NULL;
@@ -79,6 +112,7 @@ sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *op
   const char *rest;
   const char *scheme;
   sluice_options *own = NULL;
+  char *decoded = NULL; /* http: the URL path, %-decoded; rest points to it */
   if (uri[0] == '/' || has_prefix(uri, "file://", &rest) || has_prefix(uri, "fs://", &rest)) {
     if (uri[0] == '/') rest = uri;
     if (rest[0] != '/')
@@ -125,6 +159,42 @@ sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *op
       return err;
     }
     rest = slash ? slash + 1 : "";
+  } else if (has_prefix(uri, "http://", &rest) || has_prefix(uri, "https://", &rest)) {
+    /* http[s]://host[:port]/path: scheme and host are the endpoint, the
+     * whole URL path (percent-decoded) is the file's path. */
+    scheme = "http";
+    if (strpbrk(rest, "?#"))
+      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                           "operator_from_uri '%s': query strings and fragments are not supported",
+                           uri);
+    size_t alen = strcspn(rest, "/");
+    if (alen == 0)
+      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "operator_from_uri '%s': no host", uri);
+    int bad = 0;
+    const char *upath = rest + alen;
+    while (*upath == '/') upath++;
+    char *endpoint = strndup(uri, (size_t)(rest - uri) + alen);
+    decoded = endpoint ? percent_decode(upath, &bad) : NULL;
+    if (!decoded) {
+      free(endpoint);
+      if (!bad) return sluice__error_oom();
+      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                           "operator_from_uri '%s': malformed %%-escape in the path", uri);
+    }
+    if (!(own = sluice__options_dup(opts))) {
+      free(endpoint);
+      free(decoded);
+      return sluice__error_oom();
+    }
+    /* The URL's endpoint replaces any the caller gave. */
+    sluice_error *err = sluice_options_set(own, "endpoint", endpoint);
+    free(endpoint);
+    if (err) {
+      free(decoded);
+      sluice_options_free(own);
+      return err;
+    }
+    rest = decoded;
   } else {
     const char *colon = strstr(uri, "://");
     if (colon)
@@ -134,6 +204,7 @@ sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *op
                          "operator_from_uri '%s': not a URI nor an absolute path", uri);
   }
   char *path = strdup(rest);
+  free(decoded);
   if (!path) {
     sluice_options_free(own);
     return sluice__error_oom();

@@ -32,8 +32,8 @@ static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_D
 sluice_error *sluice__s3_http_init(sluice__s3 *s3) {
   pthread_once(&curl_once, curl_init_once);
   if (curl_init_rc != CURLE_OK)
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: curl_global_init failed: %s",
-                         curl_easy_strerror(curl_init_rc));
+    return sluice__error(SLUICE_ERR_UNEXPECTED, "%s: curl_global_init failed: %s",
+                         sluice__s3_svc(s3), curl_easy_strerror(curl_init_rc));
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&s3->share_locks[i], NULL);
   pthread_mutex_init(&s3->pool_lock, NULL);
   s3->share = curl_share_init();
@@ -127,6 +127,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *u) {
   size_t len = size * n;
   long status = 0;
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (r->range_required && status == 200) {
+    /* The server ignored Range: do not download the whole object. */
+    r->range_ignored = 1;
+    return 0;
+  }
   if (r->dst && status >= 200 && status < 300) {
     if (len > r->dst_cap - r->dst_len) return 0; /* more than asked: abort the transfer */
     memcpy(r->dst + r->dst_len, data, len);
@@ -203,12 +208,13 @@ static EVP_MD *md5_md;
 /* Fetched once: OpenSSL 3 is slow when every digest re-fetches it. */
 static void md5_fetch(void) { md5_md = EVP_MD_fetch(NULL, "MD5", NULL); }
 
-static sluice_error *content_md5(sluice__s3_req *r) {
+static sluice_error *content_md5(sluice__s3 *s3, sluice__s3_req *r) {
   pthread_once(&md5_once, md5_fetch);
   unsigned char raw[16];
   unsigned int n = 0;
   if (!md5_md || EVP_Digest(r->body, r->body_len, raw, &n, md5_md, NULL) != 1)
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: %s '%s': MD5 unavailable", r->op, r->path);
+    return sluice__error(SLUICE_ERR_UNEXPECTED, "%s: %s '%s': MD5 unavailable", sluice__s3_svc(s3),
+                         r->op, r->path);
   EVP_EncodeBlock((unsigned char *)r->md5_b64, raw, 16);
   return NULL;
 }
@@ -278,11 +284,12 @@ sluice_error *sluice__s3_req_setup(sluice__s3 *s3, sluice__s3_req *r) {
   r->content_length = r->range_total = UINT64_MAX;
   r->last_modified = -1;
   r->errbuf[0] = '\0';
+  r->range_ignored = 0;
 
   if (r->attempts == 0) {
     /* Hashes are computed once per request, not per attempt. */
     sluice_error *err = NULL;
-    if (r->content_md5 && r->body) err = content_md5(r);
+    if (r->content_md5 && r->body) err = content_md5(s3, r);
     if (!err && (s3->cfg.sign_payload || !r->body || r->body_len < 65536))
       err = sluice__sha256_hex(r->body, r->body ? r->body_len : 0, r->payload_hash);
     else if (!err)
@@ -356,26 +363,41 @@ sluice_error *sluice__s3_req_setup(sluice__s3 *s3, sluice__s3_req *r) {
 }
 
 sluice_error *sluice__s3_req_finish(sluice__s3 *s3, sluice__s3_req *r, CURLcode rc, int *retry) {
+  const char *svc = sluice__s3_svc(s3);
   r->attempts++;
   *retry = 0;
+  if (rc == CURLE_OK || r->range_ignored)
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+  if (r->range_required && r->status == 200) {
+    /* Also when the whole object fitted (a ranged GET that reached past a
+     * shrunk object): those bytes are not the range asked for. */
+    return sluice__error_set_http_status(
+        sluice__error(SLUICE_ERR_UNSUPPORTED,
+                      "%s: %s '%s': the server does not support ranges (it answered a ranged "
+                      "request with the whole object, HTTP 200)",
+                      svc, r->op, r->path),
+        200);
+  }
   if (rc != CURLE_OK) {
     if (rc == CURLE_WRITE_ERROR && r->dst && r->dst_len == r->dst_cap)
-      return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: %s '%s': the server sent more bytes than asked",
-                           r->op, r->path);
-    sluice_error *err = sluice__s3_error_from_transport((int)rc, r->errbuf[0] ? r->errbuf : NULL,
-                                                        r->op, r->path, (int)r->attempts);
+      return sluice__error(SLUICE_ERR_UNEXPECTED,
+                           "%s: %s '%s': the server sent more bytes than asked", svc, r->op,
+                           r->path);
+    sluice_error *err = sluice__s3_error_from_transport_svc(
+        s3->svc_name, (int)rc, r->errbuf[0] ? r->errbuf : NULL, r->op, r->path, (int)r->attempts);
     *retry = sluice_error_retryable(err);
     return err;
   }
-  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
   if (r->status >= 200 && r->status < 300) return NULL;
   char *code = NULL, *message = NULL;
-  if (r->resp.len) sluice__s3_xml_error(r->resp.data, r->resp.len, &code, &message);
-  sluice_error *err = sluice__s3_error_from_reply((int)r->status, code, message, r->op, r->path);
+  /* A plain HTTP server's error body is an HTML page, not an <Error>. */
+  if (r->resp.len && !s3->plain_http)
+    sluice__s3_xml_error(r->resp.data, r->resp.len, &code, &message);
+  sluice_error *err =
+      sluice__s3_error_from_reply_svc(s3->svc_name, (int)r->status, code, message, r->op, r->path);
   free(code);
   free(message);
   *retry = sluice_error_retryable(err);
-  (void)s3;
   return err;
 }
 

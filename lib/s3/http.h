@@ -35,7 +35,18 @@ typedef struct sluice__s3 {
   unsigned npool;
   /* The store answered 501 to If-None-Match: fall back to HEAD checks. */
   atomic_int no_conditional_writes;
+  /* Set by a service that runs on this engine without being S3 (the http
+   * service, lib/http/http.c): svc_name prefixes every message ("s3" when
+   * NULL), and plain_http says error bodies are not S3 XML <Error>
+   * documents, so they are not parsed. */
+  const char *svc_name;
+  int plain_http;
 } sluice__s3;
+
+/* The message prefix of s3's service: "s3", "http". */
+static inline const char *sluice__s3_svc(const sluice__s3 *s3) {
+  return s3->svc_name ? s3->svc_name : "s3";
+}
 
 #define SLUICE__S3_MAX_QUERY 8
 #define SLUICE__S3_MAX_HEADERS 12
@@ -61,6 +72,10 @@ typedef struct sluice__s3_req {
   unsigned char *dst;        /* GET: the body goes here ... */
   size_t dst_cap;            /* ... up to this many bytes */
   int head;                  /* HEAD: no body expected */
+  /* A ranged GET for less than the whole object: a 200 reply (the server
+   * ignored Range and sends the whole object) is refused with UNSUPPORTED
+   * as soon as it starts, rather than read into dst. */
+  int range_required;
 
   /* ---- what came back ---- */
   long status;
@@ -72,6 +87,7 @@ typedef struct sluice__s3_req {
   int64_t last_modified;     /* -1 when absent */
   sluice__s3_buf resp;       /* error or XML body */
   unsigned attempts;
+  int range_ignored;         /* range_required and the server answered 200 */
 
   /* ---- internal ---- */
   CURL *easy;

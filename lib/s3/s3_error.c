@@ -140,6 +140,13 @@ static int corrupted_in_transit(const char *code) {
 
 sluice_error *sluice__s3_error_from_reply(int http_status, const char *code, const char *message,
                                           const char *op, const char *path) {
+  return sluice__s3_error_from_reply_svc(NULL, http_status, code, message, op, path);
+}
+
+sluice_error *sluice__s3_error_from_reply_svc(const char *svc, int http_status, const char *code,
+                                              const char *message, const char *op,
+                                              const char *path) {
+  if (!svc) svc = "s3";
   sluice_errkind kind;
   int retryable;
   classify(http_status, code, &kind, &retryable);
@@ -155,15 +162,16 @@ sluice_error *sluice__s3_error_from_reply(int http_status, const char *code, con
                             : "";
   sluice_error *e;
   if (code && message)
-    e = sluice__error(kind, "s3: %s%s%s%s%s: %s: %s (HTTP %d)%s", o, sp, q, p, q, code, message,
-                      http_status, transit);
+    e = sluice__error(kind, "%s: %s%s%s%s%s: %s: %s (HTTP %d)%s", svc, o, sp, q, p, q, code,
+                      message, http_status, transit);
   else if (code)
-    e = sluice__error(kind, "s3: %s%s%s%s%s: %s (HTTP %d)%s", o, sp, q, p, q, code, http_status,
-                      transit);
+    e = sluice__error(kind, "%s: %s%s%s%s%s: %s (HTTP %d)%s", svc, o, sp, q, p, q, code,
+                      http_status, transit);
   else if (message)
-    e = sluice__error(kind, "s3: %s%s%s%s%s: %s (HTTP %d)", o, sp, q, p, q, message, http_status);
+    e = sluice__error(kind, "%s: %s%s%s%s%s: %s (HTTP %d)", svc, o, sp, q, p, q, message,
+                      http_status);
   else
-    e = sluice__error(kind, "s3: %s%s%s%s%s: HTTP %d", o, sp, q, p, q, http_status);
+    e = sluice__error(kind, "%s: %s%s%s%s%s: HTTP %d", svc, o, sp, q, p, q, http_status);
   sluice__error_set_http_status(e, http_status);
   return sluice__error_set_retryable(e, retryable);
 }
@@ -225,6 +233,13 @@ static void classify_transport(int c, int attempts, sluice_errkind *kind, int *r
 
 sluice_error *sluice__s3_error_from_transport(int curl_code, const char *detail, const char *op,
                                               const char *path, int attempts) {
+  return sluice__s3_error_from_transport_svc(NULL, curl_code, detail, op, path, attempts);
+}
+
+sluice_error *sluice__s3_error_from_transport_svc(const char *svc, int curl_code,
+                                                  const char *detail, const char *op,
+                                                  const char *path, int attempts) {
+  if (!svc) svc = "s3";
   if (attempts < 1) attempts = 1;
   sluice_errkind kind;
   int retryable;
@@ -236,7 +251,7 @@ sluice_error *sluice__s3_error_from_transport(int curl_code, const char *detail,
   while (dn > 0 && (detail[dn - 1] == '\n' || detail[dn - 1] == '\r')) dn--;
   char after[48] = "";
   if (attempts > 1) snprintf(after, sizeof(after), " after %d attempts", attempts);
-  sluice_error *e = sluice__error(kind, "s3: %s%s%s%s: %s%s%.*s (curl error %d)%s",
+  sluice_error *e = sluice__error(kind, "%s: %s%s%s%s: %s%s%.*s (curl error %d)%s", svc,
                                   op ? op : "request", path ? " '" : "", path ? path : "",
                                   path ? "'" : "", what, dn ? ": " : "", (int)dn,
                                   dn ? detail : "", curl_code, after);

@@ -81,6 +81,15 @@ sluice_error *sluice__s3_error_from_reply(int http_status, const char *code, con
 sluice_error *sluice__s3_error_from_transport(int curl_code, const char *detail, const char *op,
                                               const char *path, int attempts);
 
+/* The same two with another message prefix than "s3" (svc "http": the http
+ * service runs on the S3 request engine; NULL means "s3"). */
+sluice_error *sluice__s3_error_from_reply_svc(const char *svc, int http_status, const char *code,
+                                              const char *message, const char *op,
+                                              const char *path);
+sluice_error *sluice__s3_error_from_transport_svc(const char *svc, int curl_code,
+                                                  const char *detail, const char *op,
+                                                  const char *path, int attempts);
+
 /* Non-zero when a reply with this status and code (may be NULL) is worth
  * retrying: the retryable column of the table above, for the retry loop. */
 int sluice__s3_retryable_status(int http_status, const char *code);

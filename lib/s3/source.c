@@ -1,14 +1,31 @@
 /*
- * Reading an S3 object: ranged GETs pinned to the ETag the first HEAD saw,
- * so an object replaced mid-read fails with condition-not-match instead of
- * returning a mix of two versions.  pread() is one ranged GET straight into
- * the caller's buffer, safe from several threads: write_from's reader
- * threads are what run ranged GETs in parallel.
+ * Reading one object over the request engine: ranged GETs pinned to the
+ * version the first HEAD saw, so an object replaced mid-read fails with
+ * condition-not-match instead of returning a mix of two versions.  Shared by
+ * the s3 service and the http service (lib/http/http.c), which differ only
+ * in how they HEAD the object and what they call a GET in messages.
+ * pread() is one ranged GET straight into the caller's buffer, safe from
+ * several threads: write_from's reader threads are what run ranged GETs in
+ * parallel.
+ *
+ * The pin, from the validators of the HEAD reply:
+ *  - a strong ETag: If-Match (S3 always; nginx for static files, whose ETag
+ *    is "<mtime hex>-<size hex>");
+ *  - a weak ETag (W/"...") or none, with a Last-Modified: If-Unmodified-Since
+ *    with that date.  If-Match compares strongly (RFC 9110 13.1.1), so a
+ *    weak ETag never matches and every GET would fail with 412.  Dates have
+ *    one-second resolution: a replacement stamped with the same second goes
+ *    unnoticed;
+ *  - neither: no pin.
+ * In every case the object size in each reply's Content-Range must still be
+ * the one the HEAD saw.  A 200 reply to a ranged GET (a server that ignores
+ * Range) is refused by the engine (range_required): unsupported.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "s3/s3.h"
@@ -20,7 +37,10 @@ typedef struct s3_source {
   sluice__s3 *s3;
   char *key;
   char *path;
-  char etag[130];
+  const char *get_op;      /* "GetObject", "GET": static */
+  const char *pin_name;    /* "If-Match", "If-Unmodified-Since" or NULL */
+  char pin_value[130];
+  uint64_t total;          /* the object's size at the HEAD */
   uint64_t start;          /* first byte of the range in the object */
   uint64_t cursor;         /* read(): next byte, relative to start */
   unsigned char *buf;      /* read(): one read-ahead block */
@@ -30,23 +50,31 @@ typedef struct s3_source {
 
 static sluice_error *s3_pread(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n) {
   s3_source *ss = (s3_source *)s;
+  const char *svc = sluice__s3_svc(ss->s3);
   *n = 0;
   if (off >= s->size || len == 0) return NULL;
   if (len > s->size - off) len = (size_t)(s->size - off);
   char range[64];
   snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, ss->start + off,
            ss->start + off + len - 1);
-  sluice__s3_req r = {.op = "GetObject", .path = ss->path, .method = "GET", .key = ss->key,
+  sluice__s3_req r = {.op = ss->get_op, .path = ss->path, .method = "GET", .key = ss->key,
                       .dst = buf, .dst_cap = len};
+  /* Asking for the whole object, a 200 is the right answer too. */
+  r.range_required = !(ss->start + off == 0 && len == ss->total);
   sluice__s3_req_header(&r, "Range", range);
-  if (ss->etag[0]) sluice__s3_req_header(&r, "If-Match", ss->etag);
+  if (ss->pin_name) sluice__s3_req_header(&r, ss->pin_name, ss->pin_value);
   sluice_error *err = sluice__s3_perform(ss->s3, &r);
   if (err && sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH)
     sluice__error_append(err, ": the object changed while it was being read");
+  if (!err && r.range_total != UINT64_MAX && r.range_total != ss->total)
+    err = sluice__error(SLUICE_ERR_CONDITION_NOT_MATCH,
+                        "%s: %s '%s': the object changed while it was being read (%" PRIu64
+                        " bytes when opened, now %" PRIu64 ")",
+                        svc, ss->get_op, ss->path, ss->total, r.range_total);
   if (!err && r.dst_len != len)
     err = sluice__error(SLUICE_ERR_UNEXPECTED,
-                        "s3: GetObject '%s': asked for %zu bytes at %" PRIu64 ", got %zu",
-                        ss->path, len, off, r.dst_len);
+                        "%s: %s '%s': asked for %zu bytes at %" PRIu64 ", got %zu", svc,
+                        ss->get_op, ss->path, len, off, r.dst_len);
   if (!err) *n = r.dst_len;
   sluice__s3_req_cleanup(&r);
   return err;
@@ -90,28 +118,44 @@ static void s3_source_free(sluice__source *s) {
 static const struct sluice__source_vt s3_source_vt = {
     .read = s3_read, .pread = s3_pread, .free = s3_source_free};
 
-sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset,
-                                     uint64_t length, sluice__source **out) {
-  sluice__s3 *s3 = svc;
-  sluice_metadata meta = {.mtime = -1};
-  sluice_error *err = sluice__s3_head(s3, path, &meta);
-  if (err) return err;
-  uint64_t total = meta.size;
-  if (offset > total && total > 0) {
-    sluice__metadata_clear(&meta);
-    return sluice__error(SLUICE_ERR_RANGE_NOT_SATISFIABLE,
-                         "s3: read '%s': offset %" PRIu64 " is past the end (%" PRIu64 " bytes)",
-                         path, offset, total);
+/* IMF-fixdate (RFC 9110 5.6.7), without strftime's locale. */
+static void http_date(int64_t t, char *out, size_t cap) {
+  static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!gmtime_r(&tt, &tm)) {
+    out[0] = '\0';
+    return;
   }
+  snprintf(out, cap, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+           months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+sluice_error *sluice__s3_source_new(sluice__s3 *s3, const char *path, const sluice_metadata *meta,
+                                    uint64_t offset, uint64_t length, const char *get_op,
+                                    sluice__source **out) {
+  uint64_t total = meta->size;
+  if (offset > total && total > 0)
+    return sluice__error(SLUICE_ERR_RANGE_NOT_SATISFIABLE,
+                         "%s: read '%s': offset %" PRIu64 " is past the end (%" PRIu64 " bytes)",
+                         sluice__s3_svc(s3), path, offset, total);
   s3_source *ss = calloc(1, sizeof(*ss));
   if (!ss || !(ss->key = sluice__s3_key(s3, path)) || !(ss->path = strdup(path))) {
     if (ss) s3_source_free(&ss->base);
-    sluice__metadata_clear(&meta);
     return sluice__error_oom();
   }
-  if (meta.etag) snprintf(ss->etag, sizeof(ss->etag), "%s", meta.etag);
-  sluice__metadata_clear(&meta);
+  if (meta->etag && strncmp(meta->etag, "W/", 2) != 0) {
+    ss->pin_name = "If-Match";
+    snprintf(ss->pin_value, sizeof(ss->pin_value), "%s", meta->etag);
+  } else if (meta->mtime >= 0) {
+    http_date(meta->mtime, ss->pin_value, sizeof(ss->pin_value));
+    if (ss->pin_value[0]) ss->pin_name = "If-Unmodified-Since";
+  }
   ss->s3 = s3;
+  ss->get_op = get_op;
+  ss->total = total;
   ss->start = offset > total ? total : offset;
   uint64_t left = total - ss->start;
   ss->base.vt = &s3_source_vt;
@@ -119,4 +163,14 @@ sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offse
   ss->base.path = ss->path;
   *out = &ss->base;
   return NULL;
+}
+
+sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset,
+                                     uint64_t length, sluice__source **out) {
+  sluice__s3 *s3 = svc;
+  sluice_metadata meta = {.mtime = -1};
+  sluice_error *err = sluice__s3_head(s3, path, &meta);
+  if (!err) err = sluice__s3_source_new(s3, path, &meta, offset, length, "GetObject", out);
+  sluice__metadata_clear(&meta);
+  return err;
 }

@@ -1,0 +1,292 @@
+/*
+ * The http service: files on an HTTP(S) server, read-only.
+ *
+ * Operator options:
+ *   endpoint         required: http://host[:port][/base/path] or https://...;
+ *                    path P is fetched as <endpoint>/<P, percent-encoded>
+ *                    (the base path is used as written, already encoded)
+ *   ca_file          CA bundle for https (default: the system's)
+ *   max_attempts     tries per request, 1..20, default 5
+ *   connect_timeout  milliseconds, 1..600000, default 10000
+ *   low_speed_limit  bytes/s, 0..1 GiB, default 1024 (0: no stall detection)
+ *   low_speed_time   seconds, 1..3600, default 30
+ * (the same meanings as the s3 service's options of the same names).
+ *
+ * stat is a HEAD: size from Content-Length, mtime from Last-Modified, ETag
+ * and Content-Type as sent.  Reads HEAD the file once, then fetch ranged
+ * GETs (Range: bytes=a-b) pinned to what the HEAD saw, exactly as the s3
+ * service does (lib/s3/source.c: If-Match on a strong ETag, else
+ * If-Unmodified-Since on Last-Modified), positioned reads from several
+ * threads at once included.  A server that answers a ranged GET with the
+ * whole object (200, Range ignored) is refused with UNSUPPORTED, except
+ * when the whole object was asked for.  A HEAD without Content-Length
+ * (a generated page) cannot be read: UNSUPPORTED.
+ *
+ * HTTP has no listing and no writes: write, delete and list return
+ * UNSUPPORTED; a path ending in '/' cannot be stat'ed.  Redirects are not
+ * followed (a 3xx is a configuration error naming the status).  No
+ * authentication, no query strings.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "http/http.h"
+#include "options.h"
+#include "s3/s3.h"
+
+#define BAD(...) sluice__error(SLUICE_ERR_CONFIG_INVALID, __VA_ARGS__)
+
+static const char *const http_config_keys[] = {
+    "endpoint",        "ca_file",        "max_attempts", "connect_timeout",
+    "low_speed_limit", "low_speed_time", NULL,
+};
+
+static const char *const http_writer_keys[] = {NULL};
+
+/* ---- configuration ---- */
+
+/* Generic option getters report invalid argument; every bad operator
+ * option is a configuration problem. */
+static sluice_error *as_config(sluice_error *e) {
+  if (!e || sluice_error_kind(e) != SLUICE_ERR_INVALID_ARGUMENT) return e;
+  sluice_error *c = BAD("%s", sluice_error_message(e));
+  sluice_error_free(e);
+  return c;
+}
+
+/* A whole number in [min, max] (no size suffixes: these are times). */
+static sluice_error *opt_long(const sluice_options *o, const char *name, long dflt, long min,
+                              long max, const char *unit, long *out) {
+  const char *s = sluice_options_get(o, name);
+  *out = dflt;
+  if (!s) return NULL;
+  long v = 0;
+  const char *p = s;
+  for (; *p && isdigit((unsigned char)*p); p++) {
+    int d = *p - '0';
+    if (v > (LONG_MAX - d) / 10) break; /* too big: reported as out of range */
+    v = v * 10 + d;
+  }
+  if (p == s || (*p && !isdigit((unsigned char)*p)))
+    return BAD("http: option %s='%s' is not a whole number of %s", name, s, unit);
+  if (*p || v < min || v > max)
+    return BAD("http: option %s=%s is out of range [%ld, %ld] (%s)", name, s, min, max, unit);
+  *out = v;
+  return NULL;
+}
+
+static sluice_error *load_tuning(const sluice_options *o, sluice__s3_config *cfg) {
+  uint64_t attempts, speed;
+  sluice_error *err;
+  if ((err = as_config(sluice__opt_size(o, "max_attempts", 5, 1, 20, "http", &attempts))) ||
+      (err = as_config(
+           sluice__opt_size(o, "low_speed_limit", 1024, 0, 1u << 30, "http", &speed))) ||
+      (err = opt_long(o, "connect_timeout", 10000, 1, 600000, "milliseconds",
+                      &cfg->connect_timeout_ms)) ||
+      (err = opt_long(o, "low_speed_time", 30, 1, 3600, "seconds", &cfg->low_speed_time)))
+    return err;
+  cfg->max_attempts = (unsigned)attempts;
+  cfg->low_speed_limit = (long)speed;
+  const char *ca = sluice_options_get(o, "ca_file");
+  if (ca) {
+    if (!*ca) return BAD("http: option 'ca_file' is empty");
+    if (access(ca, R_OK) != 0) {
+      char buf[128];
+      return BAD("http: option ca_file='%s' cannot be read: %s", ca,
+                 strerror_r(errno, buf, sizeof(buf)));
+    }
+    if (!(cfg->ca_file = strdup(ca))) return sluice__error_oom();
+  }
+  return NULL;
+}
+
+/* "http[s]://authority[/base]" into s3's scheme_host ("http://authority",
+ * scheme in lower case), host (the authority, for the Host header) and
+ * base_path ("" or "/base" without trailing '/'); cfg.endpoint gets the
+ * whole normalised endpoint, for messages. */
+static sluice_error *load_endpoint(const sluice_options *o, sluice__s3 *s3) {
+  const char *ep = sluice_options_get(o, "endpoint");
+  if (!ep || !*ep)
+    return BAD("http: option 'endpoint' is required (http://host[:port][/base/path] or "
+               "https://...)");
+  const char *scheme;
+  size_t skip;
+  if (strncasecmp(ep, "http://", 7) == 0)
+    scheme = "http", skip = 7;
+  else if (strncasecmp(ep, "https://", 8) == 0)
+    scheme = "https", skip = 8;
+  else
+    return BAD("http: endpoint '%s' must start with http:// or https://", ep);
+  for (const char *c = ep; *c; c++)
+    if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '?' || *c == '#')
+      return BAD("http: endpoint '%s' must not contain spaces, control characters, '?' or '#' "
+                 "(no query string nor fragment)",
+                 ep);
+  const char *auth = ep + skip;
+  size_t alen = strcspn(auth, "/");
+  if (alen == 0) return BAD("http: endpoint '%s' has no host", ep);
+  if (memchr(auth, '@', alen))
+    return BAD("http: endpoint '%s': user names and passwords in the URL are not supported", ep);
+  /* host, [v6 address], then an optional :port */
+  const char *port = NULL;
+  size_t hostlen;
+  if (auth[0] == '[') {
+    const char *close = memchr(auth, ']', alen);
+    if (!close) return BAD("http: endpoint '%s': unterminated '[' in the host", ep);
+    hostlen = (size_t)(close - auth) + 1;
+    if (hostlen < alen && auth[hostlen] != ':')
+      return BAD("http: endpoint '%s': unexpected text after the ']' of the host", ep);
+  } else {
+    const char *colon = memchr(auth, ':', alen);
+    hostlen = colon ? (size_t)(colon - auth) : alen;
+  }
+  if (hostlen == 0 || (auth[0] == '[' && hostlen <= 2))
+    return BAD("http: endpoint '%s' has no host", ep);
+  if (hostlen < alen) {
+    port = auth + hostlen + 1;
+    size_t plen = alen - hostlen - 1;
+    long v = 0;
+    int ok = plen > 0 && plen <= 5;
+    for (size_t i = 0; ok && i < plen; i++) {
+      if (!isdigit((unsigned char)port[i])) ok = 0;
+      else v = v * 10 + (port[i] - '0');
+    }
+    if (!ok || v < 1 || v > 65535)
+      return BAD("http: endpoint '%s': the port must be a number from 1 to 65535", ep);
+  }
+  const char *base = auth + alen;
+  size_t blen = strlen(base);
+  while (blen > 0 && base[blen - 1] == '/') blen--;
+  if (asprintf(&s3->scheme_host, "%s://%.*s", scheme, (int)alen, auth) < 0) s3->scheme_host = NULL;
+  s3->host = strndup(auth, alen);
+  s3->base_path = strndup(base, blen);
+  if (!s3->scheme_host || !s3->host || !s3->base_path ||
+      asprintf(&s3->cfg.endpoint, "%s%s", s3->scheme_host, s3->base_path) < 0) {
+    s3->cfg.endpoint = NULL;
+    return sluice__error_oom();
+  }
+  return NULL;
+}
+
+static sluice_error *http_open(const sluice_options *config, void **svc) {
+  sluice__s3 *s3 = calloc(1, sizeof(*s3));
+  if (!s3) return sluice__error_oom();
+  s3->svc_name = "http";
+  s3->plain_http = 1;
+  /* The engine's configuration, filled here rather than by the S3 loader:
+   * no bucket, no credentials, requests never signed; object keys are the
+   * paths themselves (root ""), so sluice__s3_config_clear() still frees
+   * exactly what was set. */
+  s3->cfg.anonymous = 1;
+  sluice_error *err = NULL;
+  if (!(s3->cfg.root = strdup(""))) err = sluice__error_oom();
+  if (!err) err = load_endpoint(config, s3);
+  if (!err) err = load_tuning(config, &s3->cfg);
+  if (!err) err = sluice__s3_http_init(s3);
+  if (err) {
+    sluice__s3_close(s3);
+    return err;
+  }
+  *svc = s3;
+  return NULL;
+}
+
+/* ---- reading ---- */
+
+/* HEAD path into out; *sized says whether the reply had a Content-Length. */
+static sluice_error *http_head(sluice__s3 *s3, const char *path, sluice_metadata *out,
+                               int *sized) {
+  sluice__s3_req r = {.op = "HEAD", .path = path, .method = "HEAD", .key = path, .head = 1};
+  sluice_error *err = sluice__s3_perform(s3, &r);
+  if (err) {
+    int status = sluice_error_http_status(err);
+    if (status >= 300 && status < 400)
+      sluice__error_append(err, ": redirects are not followed; use the URL it points to");
+  } else {
+    *sized = r.content_length != UINT64_MAX;
+    out->size = *sized ? r.content_length : 0;
+    out->mtime = r.last_modified;
+    out->etag = r.etag[0] ? strdup(r.etag) : NULL;
+    out->content_type = r.content_type[0] ? strdup(r.content_type) : NULL;
+    if ((r.etag[0] && !out->etag) || (r.content_type[0] && !out->content_type))
+      err = sluice__error_oom();
+  }
+  sluice__s3_req_cleanup(&r);
+  return err;
+}
+
+static sluice_error *http_stat(void *svc, const char *path, sluice_metadata *out) {
+  size_t n = strlen(path);
+  if (n == 0 || path[n - 1] == '/')
+    return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                         "http: stat '%s': HTTP has no directories (only files can be looked "
+                         "up)",
+                         path);
+  int sized;
+  return http_head(svc, path, out, &sized);
+}
+
+static sluice_error *http_open_source(void *svc, const char *path, uint64_t offset,
+                                      uint64_t length, sluice__source **out) {
+  sluice__s3 *s3 = svc;
+  sluice_metadata meta = {.mtime = -1};
+  int sized = 0;
+  sluice_error *err = http_head(s3, path, &meta, &sized);
+  if (!err && !sized)
+    err = sluice__error(SLUICE_ERR_UNSUPPORTED,
+                        "http: read '%s': the server gave no Content-Length for it, and only "
+                        "files of a known size can be read",
+                        path);
+  if (!err) err = sluice__s3_source_new(s3, path, &meta, offset, length, "GET", out);
+  sluice__metadata_clear(&meta);
+  return err;
+}
+
+/* ---- everything else: read-only ---- */
+
+static sluice_error *read_only(const char *op, const char *path) {
+  return sluice__error(SLUICE_ERR_UNSUPPORTED, "http: %s '%s': the http service is read-only", op,
+                       path);
+}
+
+static sluice_error *http_remove(void *svc, const char *path) {
+  (void)svc;
+  return read_only("delete", path);
+}
+
+static sluice_error *http_list(void *svc, const char *dir, int recursive, sluice__list **out) {
+  (void)svc;
+  (void)recursive;
+  *out = NULL;
+  return read_only("list", dir);
+}
+
+static sluice_error *http_open_sink(void *svc, const char *path, const sluice__write_params *p,
+                                    sluice__sink **out) {
+  (void)svc;
+  (void)p;
+  *out = NULL;
+  return read_only("write", path);
+}
+
+const sluice__service_vt sluice__http_service = {
+    .scheme = "http",
+    .writer_keys = http_writer_keys,
+    .config_keys = http_config_keys,
+    .open = http_open,
+    .close = sluice__s3_close,
+    .stat = http_stat,
+    .remove = http_remove,
+    .create_dir = NULL,
+    .list = http_list,
+    .open_source = http_open_source,
+    .open_sink = http_open_sink,
+    .presign = NULL,
+};

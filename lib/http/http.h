@@ -1,0 +1,13 @@
+/*
+ * The http service: read-only access to files served over plain HTTP(S),
+ * on the s3 service's request engine (lib/s3/http.c) without signing, so a
+ * public URL can be the source of sluice_write_from().  See http.c.
+ */
+#ifndef SLUICE_LIB_HTTP_HTTP_H
+#define SLUICE_LIB_HTTP_HTTP_H
+
+#include "service.h"
+
+extern const sluice__service_vt sluice__http_service;
+
+#endif

@@ -52,60 +52,6 @@ static const char *const http_writer_keys[] = {NULL};
 
 /* ---- configuration ---- */
 
-/* Generic option getters report invalid argument; every bad operator
- * option is a configuration problem. */
-static sluice_error *as_config(sluice_error *e) {
-  if (!e || sluice_error_kind(e) != SLUICE_ERR_INVALID_ARGUMENT) return e;
-  sluice_error *c = BAD("%s", sluice_error_message(e));
-  sluice_error_free(e);
-  return c;
-}
-
-/* A whole number in [min, max] (no size suffixes: these are times). */
-static sluice_error *opt_long(const sluice_options *o, const char *name, long dflt, long min,
-                              long max, const char *unit, long *out) {
-  const char *s = sluice_options_get(o, name);
-  *out = dflt;
-  if (!s) return NULL;
-  long v = 0;
-  const char *p = s;
-  for (; *p && isdigit((unsigned char)*p); p++) {
-    int d = *p - '0';
-    if (v > (LONG_MAX - d) / 10) break; /* too big: reported as out of range */
-    v = v * 10 + d;
-  }
-  if (p == s || (*p && !isdigit((unsigned char)*p)))
-    return BAD("http: option %s='%s' is not a whole number of %s", name, s, unit);
-  if (*p || v < min || v > max)
-    return BAD("http: option %s=%s is out of range [%ld, %ld] (%s)", name, s, min, max, unit);
-  *out = v;
-  return NULL;
-}
-
-static sluice_error *load_tuning(const sluice_options *o, sluice__s3_config *cfg) {
-  uint64_t attempts, speed;
-  sluice_error *err;
-  if ((err = as_config(sluice__opt_size(o, "max_attempts", 5, 1, 20, "http", &attempts))) ||
-      (err = as_config(
-           sluice__opt_size(o, "low_speed_limit", 1024, 0, 1u << 30, "http", &speed))) ||
-      (err = opt_long(o, "connect_timeout", 10000, 1, 600000, "milliseconds",
-                      &cfg->connect_timeout_ms)) ||
-      (err = opt_long(o, "low_speed_time", 30, 1, 3600, "seconds", &cfg->low_speed_time)))
-    return err;
-  cfg->max_attempts = (unsigned)attempts;
-  cfg->low_speed_limit = (long)speed;
-  const char *ca = sluice_options_get(o, "ca_file");
-  if (ca) {
-    if (!*ca) return BAD("http: option 'ca_file' is empty");
-    if (access(ca, R_OK) != 0) {
-      char buf[128];
-      return BAD("http: option ca_file='%s' cannot be read: %s", ca,
-                 strerror_r(errno, buf, sizeof(buf)));
-    }
-    if (!(cfg->ca_file = strdup(ca))) return sluice__error_oom();
-  }
-  return NULL;
-}
 
 /* "http[s]://authority[/base]" into s3's scheme_host ("http://authority",
  * scheme in lower case), host (the authority, for the Host header) and
@@ -188,7 +134,7 @@ static sluice_error *http_open(const sluice_options *config, void **svc) {
   sluice_error *err = NULL;
   if (!(s3->cfg.root = strdup(""))) err = sluice__error_oom();
   if (!err) err = load_endpoint(config, s3);
-  if (!err) err = load_tuning(config, &s3->cfg);
+  if (!err) err = sluice__s3_config_load_transport(config, "http", &s3->cfg);
   if (!err) err = sluice__s3_http_init(s3);
   if (err) {
     sluice__s3_close(s3);

@@ -83,8 +83,8 @@ static sluice_error *as_config(sluice_error *e) {
 }
 
 /* A plain decimal integer option in [min, max]. */
-static sluice_error *opt_long(const sluice_options *o, const char *name, long dflt, long min,
-                              long max, const char *unit, long *out) {
+static sluice_error *opt_long(const sluice_options *o, const char *svc, const char *name, long dflt,
+                              long min, long max, const char *unit, long *out) {
   const char *s = sluice_options_get(o, name);
   *out = dflt;
   if (!s) return NULL;
@@ -96,9 +96,9 @@ static sluice_error *opt_long(const sluice_options *o, const char *name, long df
     v = v * 10 + d;
   }
   if (p == s || (*p && !isdigit((unsigned char)*p)))
-    return BAD("s3: option %s='%s' is not a whole number of %s", name, s, unit);
+    return BAD("%s: option %s='%s' is not a whole number of %s", svc, name, s, unit);
   if (*p || v < min || v > max)
-    return BAD("s3: option %s=%s is out of range [%ld, %ld] (%s)", name, s, min, max, unit);
+    return BAD("%s: option %s=%s is out of range [%ld, %ld] (%s)", svc, name, s, min, max, unit);
   *out = v;
   return NULL;
 }
@@ -613,32 +613,41 @@ static sluice_error *resolve_location(struct ctx *c, sluice__s3_config *out) {
   return err;
 }
 
-static sluice_error *resolve_tuning(const sluice_options *o, sluice__s3_config *out) {
+sluice_error *sluice__s3_config_load_transport(const sluice_options *o, const char *svc,
+                                               sluice__s3_config *out) {
   sluice_error *err;
   uint64_t attempts, speed;
-  const char *ca, *signing = sluice_options_get(o, "payload_signing");
-  if ((err = as_config(sluice__opt_bool(o, "anonymous", 0, "s3", &out->anonymous))) ||
-      (err = as_config(sluice__opt_size(o, "max_attempts", 5, 1, 20, "s3", &attempts))) ||
-      (err = as_config(sluice__opt_size(o, "low_speed_limit", 1024, 0, 1u << 30, "s3", &speed))) ||
-      (err = opt_long(o, "connect_timeout", 10000, 1, 600000, "milliseconds",
+  const char *ca;
+  if ((err = as_config(sluice__opt_size(o, "max_attempts", 5, 1, 20, svc, &attempts))) ||
+      (err = as_config(sluice__opt_size(o, "low_speed_limit", 1024, 0, 1u << 30, svc, &speed))) ||
+      (err = opt_long(o, svc, "connect_timeout", 10000, 1, 600000, "milliseconds",
                       &out->connect_timeout_ms)) ||
-      (err = opt_long(o, "low_speed_time", 30, 1, 3600, "seconds", &out->low_speed_time)) ||
+      (err = opt_long(o, svc, "low_speed_time", 30, 1, 3600, "seconds", &out->low_speed_time)) ||
       (err = opt_str(o, "ca_file", &ca)))
     return err;
   out->max_attempts = (unsigned)attempts;
   out->low_speed_limit = (long)speed;
+  if (ca && access(ca, R_OK) != 0) {
+    char buf[128];
+    return BAD("%s: option ca_file='%s' cannot be read: %s", svc, ca,
+               strerror_r(errno, buf, sizeof(buf)));
+  }
+  return set_str(&out->ca_file, ca) ? sluice__error_oom() : NULL;
+}
+
+static sluice_error *resolve_tuning(const sluice_options *o, sluice__s3_config *out) {
+  sluice_error *err;
+  const char *signing = sluice_options_get(o, "payload_signing");
+  if ((err = as_config(sluice__opt_bool(o, "anonymous", 0, "s3", &out->anonymous))) ||
+      (err = sluice__s3_config_load_transport(o, "s3", out)))
+    return err;
   if (!signing || strcasecmp(signing, "unsigned") == 0)
     out->sign_payload = 0;
   else if (strcasecmp(signing, "sha256") == 0)
     out->sign_payload = 1;
   else
     return BAD("s3: option payload_signing='%s' must be 'unsigned' or 'sha256'", signing);
-  if (ca && access(ca, R_OK) != 0) {
-    char buf[128];
-    return BAD("s3: option ca_file='%s' cannot be read: %s", ca,
-               strerror_r(errno, buf, sizeof(buf)));
-  }
-  return set_str(&out->ca_file, ca) ? sluice__error_oom() : NULL;
+  return NULL;
 }
 
 static sluice_error *load(struct ctx *c, sluice__s3_config *out) {

@@ -79,6 +79,11 @@ sluice_error *sluice__s3_config_load(const sluice_options *opts, sluice__s3_conf
 
 /* Frees every string of c (wiping the secret key and the session token
  * first) and zeroes it.  NULL and a zeroed config are no-ops. */
+/* The connection settings alone (max_attempts, connect_timeout,
+ * low_speed_limit, low_speed_time, ca_file), for services that share the
+ * request engine (http); svc prefixes the messages. */
+sluice_error *sluice__s3_config_load_transport(const sluice_options *o, const char *svc,
+                                               sluice__s3_config *out);
 void sluice__s3_config_clear(sluice__s3_config *c);
 
 #endif

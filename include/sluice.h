@@ -212,6 +212,22 @@ SLUICE_EXTERN sluice_error *sluice_write(sluice_operator *op, const char *path, 
 /* Deletes an object, or an empty directory (trailing '/').  Deleting what
  * does not exist succeeds, as it does on S3. */
 SLUICE_EXTERN sluice_error *sluice_delete(sluice_operator *op, const char *path);
+/* Deletes everything under path: a directory ("dir/", its contents and,
+ * where the service has directories, the directory itself) or, on object
+ * stores, every key with that prefix (S3: DeleteObjects, 1,000 keys a
+ * request).  Deleting what does not exist succeeds.  The root itself
+ * ("" or "/") is refused: delete what is in it by name.  Not atomic: on
+ * error some objects may already be gone; the error names the first that
+ * could not be deleted. */
+SLUICE_EXTERN sluice_error *sluice_delete_all(sluice_operator *op, const char *path);
+/* Copies object src to dst within one operator.  Where the service can,
+ * the bytes never pass through this process (S3: CopyObject, or
+ * UploadPartCopy parts for objects over 5 GiB); elsewhere they stream
+ * through a reader and a writer with bounded memory.  opts: writer options
+ * (content_type, if_not_exists, chunk, concurrent...).  dst appears only
+ * when the copy is complete. */
+SLUICE_EXTERN sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
+                                        const sluice_options *opts);
 /* Creates a directory (path must end in '/') and its parents.  Services
  * without directories return unsupported. */
 SLUICE_EXTERN sluice_error *sluice_create_dir(sluice_operator *op, const char *path);

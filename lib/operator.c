@@ -259,6 +259,53 @@ sluice_error *sluice_delete(sluice_operator *op, const char *path) {
   return err;
 }
 
+/* Without a native remove_all: list everything under dir and delete it
+ * object by object. */
+static sluice_error *remove_listed(sluice_operator *op, const char *dir) {
+  sluice__list *l;
+  sluice_error *err = op->vt->list(op->svc, dir, 1, &l);
+  if (err) return sluice_error_kind(err) == SLUICE_ERR_NOT_FOUND ? (sluice_error_free(err), NULL) : err;
+  for (;;) {
+    char *path = NULL;
+    sluice_metadata m = {.mtime = -1};
+    err = l->vt->next(l, &path, &m);
+    sluice__metadata_clear(&m);
+    if (err || !path) break;
+    err = op->vt->remove(op->svc, path);
+    free(path);
+    if (err) break;
+  }
+  l->vt->free(l);
+  return err;
+}
+
+sluice_error *sluice_delete_all(sluice_operator *op, const char *path) {
+  CHECK_OP("delete_all");
+  char *p;
+  sluice_error *err = sluice__path_normalize("delete_all", path, SLUICE__PATH_ANY, &p);
+  if (err) return err;
+  size_t n = strlen(p);
+  if (n == 0) {
+    free(p);
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "delete_all: refusing to delete the root");
+  }
+  if (p[n - 1] != '/') {
+    /* "a" means the directory "a/": a prefix without its slash would also
+     * take "ab". */
+    char *d = realloc(p, n + 2);
+    if (!d) {
+      free(p);
+      return sluice__error_oom();
+    }
+    p = d;
+    p[n] = '/';
+    p[n + 1] = '\0';
+  }
+  err = op->vt->remove_all ? op->vt->remove_all(op->svc, p) : remove_listed(op, p);
+  free(p);
+  return err;
+}
+
 sluice_error *sluice_create_dir(sluice_operator *op, const char *path) {
   CHECK_OP("create_dir");
   if (!op->vt->create_dir)

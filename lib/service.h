@@ -137,6 +137,12 @@ typedef struct sluice__service_vt {
                                sluice__source **out);
   sluice_error *(*open_sink)(void *svc, const char *path, const sluice__write_params *p,
                              sluice__sink **out);
+  /* Deletes dir ("a/b/") and everything under it; missing: success.  NULL:
+   * the operator lists recursively and deletes object by object. */
+  sluice_error *(*remove_all)(void *svc, const char *dir);
+  /* Copies src to dst inside the service.  NULL: the operator streams it
+   * through a source and a sink. */
+  sluice_error *(*copy)(void *svc, const char *src, const char *dst, const sluice__write_params *p);
   /* NULL when the service has no signed URLs. */
   sluice_error *(*presign)(void *svc, const char *method, const char *path, uint64_t expires,
                            char **url);

@@ -128,6 +128,10 @@ typedef sluice_error *(*sluice__sink_factory)(void *arg, const sluice__write_par
 sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
                                        const sluice_options *opts, sluice_writer **out);
 
+/* Validates writer options (the generic ones and svc_keys) into *p. */
+sluice_error *sluice__write_params_parse(const sluice_options *opts, const char *const *svc_keys,
+                                        sluice__write_params *p, unsigned *depth);
+
 /* What write_from needs from its options, parsed once (a job keeps it). */
 typedef struct sluice__copy_params {
   unsigned readers;

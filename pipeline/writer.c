@@ -15,8 +15,8 @@ static const char *const writer_keys[] = {"chunk", "concurrent", "queue_depth", 
 #define MAX_CHUNK (5ull << 30)
 #define DEFAULT_CHUNK (8u << 20)
 
-static sluice_error *parse_params(const sluice_options *opts, const char *const *svc_keys,
-                                  sluice__write_params *p, unsigned *depth) {
+sluice_error *sluice__write_params_parse(const sluice_options *opts, const char *const *svc_keys,
+                                        sluice__write_params *p, unsigned *depth) {
   uint64_t chunk, conc, qd;
   sluice_error *err = sluice__opt_check_known(opts, "writer", writer_keys, svc_keys);
   if (!err) err = sluice__opt_size(opts, "chunk", DEFAULT_CHUNK, MIN_CHUNK, MAX_CHUNK, "writer", &chunk);
@@ -39,7 +39,7 @@ sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
   *out = NULL;
   sluice__write_params p = {0};
   unsigned depth;
-  sluice_error *err = parse_params(opts, NULL, &p, &depth);
+  sluice_error *err = sluice__write_params_parse(opts, NULL, &p, &depth);
   if (err) return err;
   sluice_writer *w = calloc(1, sizeof(*w));
   if (!w) return sluice__error_oom();
@@ -78,7 +78,7 @@ sluice_error *sluice_writer_open(sluice_operator *op, const char *path, const sl
   struct svc_arg a = {op, p};
   sluice__write_params params = {0};
   unsigned depth;
-  err = parse_params(opts, op->vt->writer_keys, &params, &depth);
+  err = sluice__write_params_parse(opts, op->vt->writer_keys, &params, &depth);
   sluice_writer *w = NULL;
   if (!err && !(w = calloc(1, sizeof(*w)))) err = sluice__error_oom();
   if (!err && (err = make_service_sink(&a, &params, &w->sink))) {

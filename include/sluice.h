@@ -146,6 +146,8 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts,
  *   readers        source threads in write_from    default 1     (1..64)
  *   content_type   stored type, where supported
  *   if_not_exists  "true": fail with ALREADY_EXISTS rather than replace
+ *   cache_control  s3: the object's Cache-Control
+ *   user_metadata  s3: "name=value&name2=value2" (up to 8), as x-amz-meta-*
  * Buffer memory of a writer is at most chunk x (queue_depth + concurrent +
  * readers), whatever the object size.
  * Reader options: offset, length (a byte range; length absent = to the end),

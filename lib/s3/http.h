@@ -49,7 +49,7 @@ static inline const char *sluice__s3_svc(const sluice__s3 *s3) {
 }
 
 #define SLUICE__S3_MAX_QUERY 8
-#define SLUICE__S3_MAX_HEADERS 12
+#define SLUICE__S3_MAX_HEADERS 16
 
 typedef struct sluice__s3_buf {
   char *data;

@@ -14,6 +14,7 @@
  * stays with the part until it succeeds, so a retry resends it without
  * re-reading the source.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #define MAX_PART (5ull << 30)
 #define MAX_PARTS 10000u
 #define PARTS_PER_WORKER 8u
+#define SLUICE__S3_MAX_META 8
 /* Largest object S3 accepts (5 TiB): the limit the part-size arithmetic
  * is checked against. */
 #define MAX_OBJECT (5ull << 40)
@@ -36,6 +38,10 @@ typedef struct s3_sink {
   sluice__s3 *s3;
   char *key, *path;
   char *content_type;
+  char *cache_control;
+  /* x-amz-meta-* headers from user_metadata, names and values owned. */
+  char *meta_names[SLUICE__S3_MAX_META], *meta_values[SLUICE__S3_MAX_META];
+  size_t nmeta;
   int if_not_exists;
   pthread_mutex_t lock;       /* upload_id creation and the etags table */
   char *upload_id;
@@ -62,6 +68,49 @@ typedef struct s3_worker {
   part parts[PARTS_PER_WORKER];
 } s3_worker;
 
+/* Headers that describe the object: sent with PutObject and with
+ * CreateMultipartUpload (parts carry none). */
+static void object_headers(const s3_sink *ss, sluice__s3_req *r) {
+  if (ss->content_type) sluice__s3_req_header(r, "Content-Type", ss->content_type);
+  if (ss->cache_control) sluice__s3_req_header(r, "Cache-Control", ss->cache_control);
+  for (size_t i = 0; i < ss->nmeta; i++) sluice__s3_req_header(r, ss->meta_names[i], ss->meta_values[i]);
+}
+
+/* user_metadata "k1=v1&k2=v2" -> x-amz-meta-k1: v1 ... */
+static sluice_error *parse_metadata(s3_sink *ss, const char *spec) {
+  const char *p = spec;
+  while (*p) {
+    const char *amp = strchr(p, '&');
+    size_t len = amp ? (size_t)(amp - p) : strlen(p);
+    const char *eq = memchr(p, '=', len);
+    if (!eq || eq == p || ss->nmeta == SLUICE__S3_MAX_META)
+      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                           "s3: write '%s': user_metadata must be up to %d 'name=value' pairs joined "
+                           "by '&'", ss->path, SLUICE__S3_MAX_META);
+    for (const char *c = p; c < eq; c++)
+      if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_'))
+        return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                             "s3: write '%s': user_metadata name '%.*s' may hold only letters, digits, "
+                             "'-' and '_'", ss->path, (int)(eq - p), p);
+    for (const char *c = eq + 1; c < p + len; c++)
+      if ((unsigned char)*c < 0x20 || *c == 0x7f)
+        return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                             "s3: write '%s': user_metadata value of '%.*s' holds a control character",
+                             ss->path, (int)(eq - p), p);
+    char *name = NULL, *value = strndup(eq + 1, (size_t)(p + len - eq - 1));
+    if (asprintf(&name, "x-amz-meta-%.*s", (int)(eq - p), p) < 0) name = NULL;
+    if (!name || !value) {
+      free(name);
+      free(value);
+      return sluice__error_oom();
+    }
+    ss->meta_names[ss->nmeta] = name;
+    ss->meta_values[ss->nmeta++] = value;
+    p += len + (amp ? 1 : 0);
+  }
+  return NULL;
+}
+
 static sluice_error *not_exists_error(s3_sink *ss, sluice_error *err) {
   /* If-None-Match: * that fails is 412: the object exists. */
   if (sluice_error_kind(err) != SLUICE_ERR_CONDITION_NOT_MATCH || !ss->if_not_exists) return err;
@@ -78,7 +127,7 @@ static sluice_error *ensure_upload(s3_sink *ss) {
     sluice__s3_req r = {.op = "CreateMultipartUpload", .path = ss->path, .method = "POST",
                         .key = ss->key};
     sluice__s3_req_query(&r, "uploads", "");
-    if (ss->content_type) sluice__s3_req_header(&r, "Content-Type", ss->content_type);
+    object_headers(ss, &r);
     err = sluice__s3_perform(ss->s3, &r);
     if (!err) err = sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &ss->upload_id);
     sluice__s3_req_cleanup(&r);
@@ -339,7 +388,7 @@ static sluice_error *put_whole(s3_sink *ss) {
   sluice__s3_req r = {.op = "PutObject", .path = ss->path, .method = "PUT", .key = ss->key,
                       .body = ss->single ? ss->single : (const unsigned char *)"",
                       .body_len = ss->single_len, .content_md5 = 1};
-  if (ss->content_type) sluice__s3_req_header(&r, "Content-Type", ss->content_type);
+  object_headers(ss, &r);
   sluice_error *err = perform_conditional(ss, &r);
   sluice__s3_req_cleanup(&r);
   return err;
@@ -400,6 +449,11 @@ static void s3_sink_free(sluice__sink *s) {
   free(ss->single);
   sluice_error_free(ss->create_err);
   free(ss->content_type);
+  free(ss->cache_control);
+  for (size_t i = 0; i < ss->nmeta; i++) {
+    free(ss->meta_names[i]);
+    free(ss->meta_values[i]);
+  }
   free(ss->key);
   free(ss->path);
   pthread_mutex_destroy(&ss->lock);
@@ -436,9 +490,17 @@ sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__wr
   ss->base.chunk = p->chunk;
   ss->base.per_worker = p->concurrent < PARTS_PER_WORKER ? p->concurrent : PARTS_PER_WORKER;
   ss->base.path = ss->path;
-  if (!ss->key || !ss->path || (p->content_type && !ss->content_type)) {
+  const char *cc = sluice_options_get(p->opts, "cache_control");
+  if (cc) ss->cache_control = strdup(cc);
+  if (!ss->key || !ss->path || (p->content_type && !ss->content_type) || (cc && !ss->cache_control)) {
     s3_sink_free(&ss->base);
     return sluice__error_oom();
+  }
+  const char *meta = sluice_options_get(p->opts, "user_metadata");
+  sluice_error *merr = meta ? parse_metadata(ss, meta) : NULL;
+  if (merr) {
+    s3_sink_free(&ss->base);
+    return merr;
   }
   if (p->if_not_exists) {
     /* Tell the user early; the conditional request at the end decides. */

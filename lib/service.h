@@ -92,6 +92,9 @@ struct sluice__sink_vt {
   sluice_error *(*size_hint)(sluice__sink *s, uint64_t size);
   /* Every part was written: make the object visible. */
   sluice_error *(*commit)(sluice__sink *s, uint64_t total_size, uint64_t nparts);
+  /* Optional, any thread: a commit in progress (or any later request)
+   * stops soon with a canceled error.  Used by a job's cancel. */
+  void (*interrupt)(sluice__sink *s);
   /* Discard everything written so far.  Safe after a failed commit. */
   void (*abort)(sluice__sink *s);
   void (*free)(sluice__sink *s);
@@ -107,6 +110,8 @@ struct sluice__sink {
 /* Called by an asynchronous sink (on the worker thread that drives the
  * part) when a part has finished for good, after its retries.  Takes err. */
 void sluice__part_done(sluice__chunk *c, sluice_error *err);
+/* Called by an asynchronous sink each time it resends a part (progress). */
+void sluice__part_retry(sluice__chunk *c);
 
 /* What the writer layer has validated for the sink. */
 typedef struct sluice__write_params {

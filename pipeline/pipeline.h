@@ -65,6 +65,8 @@ struct sluice__pipe {
 };
 
 /* pipeline/workers.c */
+/* An asynchronous sink reports that it is sending c again (progress). */
+void sluice__part_retry(sluice__chunk *c);
 sluice_error *sluice__pipe_start(sluice__pipe *p, sluice__sink *sink, unsigned concurrent,
                                  unsigned queue_depth, unsigned readers);
 /* A free buffer, sleeping while none is; NULL once the pipe has failed. */

@@ -64,6 +64,10 @@ void sluice__part_done(sluice__chunk *c, sluice_error *err) {
   sluice__bufpool_put(p->pool, c);
 }
 
+void sluice__part_retry(sluice__chunk *c) {
+  atomic_fetch_add(&((struct sluice__worker *)c->owner)->pipe->retries, 1);
+}
+
 static void start_part(struct sluice__worker *wk, sluice__chunk *c) {
   sluice__pipe *p = wk->pipe;
   c->owner = wk;

@@ -242,6 +242,8 @@ void sluice_writer_free(sluice_writer *w) {
 
 void sluice__writer_cancel(sluice_writer *w) {
   atomic_store(&w->cancel, 1);
+  /* A commit may be running (close after the data went up). */
+  if (w->sink->vt->interrupt) w->sink->vt->interrupt(w->sink);
   pthread_mutex_lock(&w->lock);
   if (w->pipe_live)
     sluice__pipe_fail(&w->pipe, sluice__error(SLUICE_ERR_CANCELED, "write '%s': canceled", w->sink->path));

@@ -160,6 +160,14 @@ static int on_seek(void *u, curl_off_t off, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
+/* Polled by curl about once a second and on every progress: a cancel stops
+ * a stalled transfer without waiting for the low-speed limit. */
+static int on_progress(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  (void)dt, (void)dn, (void)ut, (void)un;
+  sluice__s3_req *r = u;
+  return atomic_load(r->cancel) ? 1 : 0;
+}
+
 static void copy_value(char *dst, size_t cap, const char *v, size_t n) {
   while (n && (*v == ' ' || *v == '\t')) v++, n--;
   while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ')) n--;
@@ -328,6 +336,13 @@ sluice_error *sluice__s3_req_setup(sluice__s3 *s3, sluice__s3_req *r) {
     };
     sluice__sigv4_result res = {0};
     err = sluice__sigv4_sign(&sreq, &res);
+    /* The signer names no request: say which one could not be signed. */
+    if (err) {
+      sluice_error *named = sluice__error(sluice_error_kind(err), "%s: %s '%s': %s", sluice__s3_svc(s3),
+                                          r->op, r->path, sluice_error_message(err));
+      sluice_error_free(err);
+      err = named;
+    }
     for (size_t i = 0; !err && i < res.n_headers; i++)
       err = add_header(r, res.headers[i].name, res.headers[i].value);
     sluice__sigv4_result_free(&res);
@@ -346,6 +361,11 @@ sluice_error *sluice__s3_req_setup(sluice__s3 *s3, sluice__s3_req *r) {
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+  if (r->cancel) {
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  }
   if (r->head) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
@@ -366,6 +386,8 @@ sluice_error *sluice__s3_req_finish(sluice__s3 *s3, sluice__s3_req *r, CURLcode 
   const char *svc = sluice__s3_svc(s3);
   r->attempts++;
   *retry = 0;
+  if (rc == CURLE_ABORTED_BY_CALLBACK && r->cancel && atomic_load(r->cancel))
+    return sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", svc, r->op, r->path);
   if (rc == CURLE_OK || r->range_ignored)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
   if (r->range_required && r->status == 200) {
@@ -438,9 +460,18 @@ sluice_error *sluice__s3_perform(sluice__s3 *s3, sluice__s3_req *r) {
     if (!err || !retry || r->attempts >= s3->cfg.max_attempts) break;
     sluice_error_free(err);
     err = NULL;
-    int64_t ms = sluice__s3_backoff_ms(r->attempts);
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    /* Back off in short naps so that a cancel is noticed. */
+    for (int64_t left = sluice__s3_backoff_ms(r->attempts); left > 0; left -= 50) {
+      if (r->cancel && atomic_load(r->cancel)) break;
+      int64_t ms = left < 50 ? left : 50;
+      struct timespec ts = {0, ms * 1000000};
+      while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+      }
+    }
+    if (r->cancel && atomic_load(r->cancel)) {
+      err = sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", sluice__s3_svc(s3), r->op,
+                          r->path);
+      break;
     }
   }
   if (r->easy) pool_give(s3, r->easy);

@@ -72,6 +72,9 @@ typedef struct sluice__s3_req {
   unsigned char *dst;        /* GET: the body goes here ... */
   size_t dst_cap;            /* ... up to this many bytes */
   int head;                  /* HEAD: no body expected */
+  /* When set and non-zero, the transfer and any backoff stop soon with a
+   * canceled error (a job's cancel reaching a synchronous request). */
+  atomic_int *cancel;
   /* A ranged GET for less than the whole object: a 200 reply (the server
    * ignored Range and sends the whole object) is refused with UNSUPPORTED
    * as soon as it starts, rather than read into dst. */

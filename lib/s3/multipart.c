@@ -51,6 +51,7 @@ typedef struct s3_sink {
   unsigned char *single;      /* the whole object, when it fits in one chunk */
   size_t single_len;
   int have_single;
+  atomic_int interrupted;     /* a job's cancel: synchronous requests stop */
   int done;                   /* committed or aborted */
 } s3_sink;
 
@@ -112,8 +113,11 @@ static sluice_error *parse_metadata(s3_sink *ss, const char *spec) {
 }
 
 static sluice_error *not_exists_error(s3_sink *ss, sluice_error *err) {
-  /* If-None-Match: * that fails is 412: the object exists. */
-  if (sluice_error_kind(err) != SLUICE_ERR_CONDITION_NOT_MATCH || !ss->if_not_exists) return err;
+  /* If-None-Match: * that fails is 412: the object exists.  (Swift says
+   * 412 with code InvalidRequest, hence the status check.) */
+  if (!ss->if_not_exists || (sluice_error_kind(err) != SLUICE_ERR_CONDITION_NOT_MATCH &&
+                             sluice_error_http_status(err) != 412))
+    return err;
   sluice_error_free(err);
   return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists",
                        ss->path);
@@ -124,7 +128,7 @@ static sluice_error *ensure_upload(s3_sink *ss) {
   pthread_mutex_lock(&ss->lock);
   sluice_error *err = NULL;
   if (!ss->upload_id && !ss->create_err) {
-    sluice__s3_req r = {.op = "CreateMultipartUpload", .path = ss->path, .method = "POST",
+    sluice__s3_req r = {.op = "CreateMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
                         .key = ss->key};
     sluice__s3_req_query(&r, "uploads", "");
     object_headers(ss, &r);
@@ -259,6 +263,7 @@ static void finish_part(s3_worker *w, part *p, CURLcode rc) {
   sluice_error *err = sluice__s3_req_finish(ss->s3, &p->req, rc, &retry);
   if (err && retry && p->req.attempts < ss->s3->cfg.max_attempts) {
     sluice_error_free(err);
+    sluice__part_retry(p->chunk);
     p->waiting = 1;
     p->req.retry_at_ms = sluice__s3_now_ms() + sluice__s3_backoff_ms(p->req.attempts);
     return;
@@ -385,7 +390,7 @@ static sluice_error *perform_conditional(s3_sink *ss, sluice__s3_req *r) {
 }
 
 static sluice_error *put_whole(s3_sink *ss) {
-  sluice__s3_req r = {.op = "PutObject", .path = ss->path, .method = "PUT", .key = ss->key,
+  sluice__s3_req r = {.op = "PutObject", .cancel = &ss->interrupted, .path = ss->path, .method = "PUT", .key = ss->key,
                       .body = ss->single ? ss->single : (const unsigned char *)"",
                       .body_len = ss->single_len, .content_md5 = 1};
   object_headers(ss, &r);
@@ -403,7 +408,7 @@ static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
   size_t len = 0;
   sluice_error *err = sluice__s3_xml_complete_body((const char *const *)ss->etags, nparts, &body, &len);
   if (err) return err;
-  sluice__s3_req r = {.op = "CompleteMultipartUpload", .path = ss->path, .method = "POST",
+  sluice__s3_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
                       .key = ss->key, .body = (unsigned char *)body, .body_len = len};
   sluice__s3_req_query(&r, "uploadId", ss->upload_id);
   err = perform_conditional(ss, &r);
@@ -460,7 +465,10 @@ static void s3_sink_free(sluice__sink *s) {
   free(ss);
 }
 
+static void s3_sink_interrupt(sluice__sink *s) { atomic_store(&((s3_sink *)s)->interrupted, 1); }
+
 static const struct sluice__sink_vt s3_sink_vt = {
+    .interrupt = s3_sink_interrupt,
     .worker_init = w_init,
     .submit = w_submit,
     .drive = w_drive,
@@ -491,6 +499,16 @@ sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__wr
   ss->base.per_worker = p->concurrent < PARTS_PER_WORKER ? p->concurrent : PARTS_PER_WORKER;
   ss->base.path = ss->path;
   const char *cc = sluice_options_get(p->opts, "cache_control");
+  for (int i = 0; i < 2; i++) {
+    const char *v = i ? cc : p->content_type;
+    for (const char *c = v; c && *c; c++)
+      if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+        s3_sink_free(&ss->base);
+        return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                             "s3: write '%s': %s holds a control character", path,
+                             i ? "cache_control" : "content_type");
+      }
+  }
   if (cc) ss->cache_control = strdup(cc);
   if (!ss->key || !ss->path || (p->content_type && !ss->content_type) || (cc && !ss->cache_control)) {
     s3_sink_free(&ss->base);

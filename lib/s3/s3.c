@@ -148,7 +148,10 @@ static sluice_error *s3_list_next(sluice__list *l, char **path, sluice_metadata 
   for (;;) {
     if (sl->obj_i < sl->page.nobjects) {
       sluice__s3_object *o = &sl->page.objects[sl->obj_i++];
-      if (strlen(o->key) <= rootlen) continue;
+      size_t klen = strlen(o->key);
+      /* "dir/" keys are folder markers (the console's "Create folder"),
+       * not objects: the directories they stand for list as prefixes. */
+      if (klen <= rootlen || o->key[klen - 1] == '/') continue;
       if (!(*path = strdup(o->key + rootlen))) return sluice__error_oom();
       meta->size = o->size;
       meta->mtime = o->mtime;

@@ -22,6 +22,7 @@
  * Range) is refused by the engine (range_required): unsupported.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ typedef struct s3_source {
   unsigned char *buf;      /* read(): one read-ahead block */
   uint64_t buf_off;
   size_t buf_len;
+  atomic_int interrupted;  /* sticky: every request from now on stops */
 } s3_source;
 
 static sluice_error *s3_pread(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n) {
@@ -58,6 +60,7 @@ static sluice_error *s3_pread(sluice__source *s, void *buf, size_t len, uint64_t
   snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, ss->start + off,
            ss->start + off + len - 1);
   sluice__s3_req r = {.op = ss->get_op, .path = ss->path, .method = "GET", .key = ss->key,
+                      .cancel = &ss->interrupted,
                       .dst = buf, .dst_cap = len};
   /* Asking for the whole object, a 200 is the right answer too. */
   r.range_required = !(ss->start + off == 0 && len == ss->total);
@@ -115,8 +118,10 @@ static void s3_source_free(sluice__source *s) {
   free(ss);
 }
 
+static void s3_interrupt(sluice__source *s) { atomic_store(&((s3_source *)s)->interrupted, 1); }
+
 static const struct sluice__source_vt s3_source_vt = {
-    .read = s3_read, .pread = s3_pread, .free = s3_source_free};
+    .read = s3_read, .pread = s3_pread, .free = s3_source_free, .interrupt = s3_interrupt};
 
 /* IMF-fixdate (RFC 9110 5.6.7), without strftime's locale. */
 static void http_date(int64_t t, char *out, size_t cap) {

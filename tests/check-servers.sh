@@ -26,7 +26,7 @@ set -a
 . "$httpenv"
 set +a
 status=0
-for t in test_s3 test_http test_services; do
+for t in test_s3 test_http test_services test_s3_bulk; do
   echo "== $t (S3 $SLUICE_S3_ENDPOINT, HTTP $SLUICE_HTTP_ENDPOINT)"
   "$builddir/tests/$t" || status=1
 done

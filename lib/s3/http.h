@@ -35,6 +35,8 @@ typedef struct sluice__s3 {
   unsigned npool;
   /* The store answered 501 to If-None-Match: fall back to HEAD checks. */
   atomic_int no_conditional_writes;
+  /* The store answered 501 to DeleteObjects: delete key by key. */
+  atomic_int no_multi_delete;
   /* Set by a service that runs on this engine without being S3 (the http
    * service, lib/http/http.c): svc_name prefixes every message ("s3" when
    * NULL), and plain_http says error bodies are not S3 XML <Error>

@@ -112,15 +112,14 @@ static sluice_error *parse_metadata(s3_sink *ss, const char *spec) {
   return NULL;
 }
 
-static sluice_error *not_exists_error(s3_sink *ss, sluice_error *err) {
+static sluice_error *not_exists_error(const char *path, sluice_error *err) {
   /* If-None-Match: * that fails is 412: the object exists.  (Swift says
    * 412 with code InvalidRequest, hence the status check.) */
-  if (!ss->if_not_exists || (sluice_error_kind(err) != SLUICE_ERR_CONDITION_NOT_MATCH &&
-                             sluice_error_http_status(err) != 412))
+  if (sluice_error_kind(err) != SLUICE_ERR_CONDITION_NOT_MATCH && sluice_error_http_status(err) != 412)
     return err;
   sluice_error_free(err);
   return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists",
-                       ss->path);
+                       path);
 }
 
 /* Creates the multipart upload once; the first part to need it waits. */
@@ -357,36 +356,36 @@ static sluice_error *s3_size_hint(sluice__sink *s, uint64_t size) {
 /* if_not_exists on a store without conditional writes (Swift's s3api
  * answers 501): a HEAD just before the write.  Another writer can slip in
  * between the two; the store gives no way to close that window. */
-static sluice_error *check_absent(s3_sink *ss) {
+static sluice_error *check_absent(sluice__s3 *s3, const char *path) {
   sluice_metadata m = {.mtime = -1};
-  sluice_error *err = sluice__s3_head(ss->s3, ss->path, &m);
+  sluice_error *err = sluice__s3_head(s3, path, &m);
   sluice__metadata_clear(&m);
   if (!err)
-    return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists", ss->path);
+    return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists", path);
   if (sluice_error_kind(err) != SLUICE_ERR_NOT_FOUND) return err;
   sluice_error_free(err);
   return NULL;
 }
 
 /* Runs r with If-None-Match: * when asked, falling back to check_absent()
- * on stores that refuse conditional writes. */
-static sluice_error *perform_conditional(s3_sink *ss, sluice__s3_req *r) {
-  int conditional = ss->if_not_exists && !atomic_load(&ss->s3->no_conditional_writes);
-  if (ss->if_not_exists && !conditional) {
-    sluice_error *err = check_absent(ss);
+ * on stores that refuse conditional writes.  See s3.h. */
+sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__s3_req *r, int if_not_exists) {
+  int conditional = if_not_exists && !atomic_load(&s3->no_conditional_writes);
+  if (if_not_exists && !conditional) {
+    sluice_error *err = check_absent(s3, r->path);
     if (err) return err;
   }
   if (conditional) sluice__s3_req_header(r, "If-None-Match", "*");
-  sluice_error *err = sluice__s3_perform(ss->s3, r);
+  sluice_error *err = sluice__s3_perform(s3, r);
   if (conditional && err && sluice_error_kind(err) == SLUICE_ERR_UNSUPPORTED) {
     sluice_error_free(err);
-    atomic_store(&ss->s3->no_conditional_writes, 1);
+    atomic_store(&s3->no_conditional_writes, 1);
     r->nheaders--;
     r->attempts = 0;
-    if ((err = check_absent(ss))) return err;
-    err = sluice__s3_perform(ss->s3, r);
+    if ((err = check_absent(s3, r->path))) return err;
+    err = sluice__s3_perform(s3, r);
   }
-  return err ? not_exists_error(ss, err) : NULL;
+  return err && if_not_exists ? not_exists_error(r->path, err) : err;
 }
 
 static sluice_error *put_whole(s3_sink *ss) {
@@ -394,7 +393,7 @@ static sluice_error *put_whole(s3_sink *ss) {
                       .body = ss->single ? ss->single : (const unsigned char *)"",
                       .body_len = ss->single_len, .content_md5 = 1};
   object_headers(ss, &r);
-  sluice_error *err = perform_conditional(ss, &r);
+  sluice_error *err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
   sluice__s3_req_cleanup(&r);
   return err;
 }
@@ -411,7 +410,7 @@ static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
   sluice__s3_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
                       .key = ss->key, .body = (unsigned char *)body, .body_len = len};
   sluice__s3_req_query(&r, "uploadId", ss->upload_id);
-  err = perform_conditional(ss, &r);
+  err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
   /* S3 may answer 200 and still report an error in the body. */
   if (!err) err = sluice__s3_xml_complete_result(r.resp.data ? r.resp.data : "", r.resp.len,
                                                   "CompleteMultipartUpload", ss->path);

@@ -271,5 +271,7 @@ const sluice__service_vt sluice__s3_service = {
     .list = s3_list,
     .open_source = sluice__s3_open_source,
     .open_sink = sluice__s3_open_sink,
+    .remove_all = sluice__s3_remove_all,
+    .copy = sluice__s3_copy,
     .presign = s3_presign,
 };

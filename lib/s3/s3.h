@@ -28,4 +28,22 @@ sluice_error *sluice__s3_source_new(sluice__s3 *s3, const char *path, const slui
 sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__write_params *p,
                                    sluice__sink **out);
 
+/* lib/s3/bulk.c: the service's remove_all (ListObjectsV2 + DeleteObjects in
+ * batches of 1,000, streamed) and copy (server-side: CopyObject, or
+ * UploadPartCopy parts above the copy part threshold). */
+sluice_error *sluice__s3_remove_all(void *svc, const char *dir);
+sluice_error *sluice__s3_copy(void *svc, const char *src, const char *dst,
+                              const sluice__write_params *p);
+/* Tests only: sources larger than bytes are copied in UploadPartCopy parts
+ * instead of one CopyObject.  0 restores the default, 5 GiB (CopyObject's
+ * limit).  Process-wide. */
+void sluice__s3_set_copy_part_threshold(uint64_t bytes);
+
+/* lib/s3/multipart.c: runs r, a request that creates the object r->path
+ * names.  With if_not_exists it carries If-None-Match: * and a 412 becomes
+ * ALREADY_EXISTS; on a store that answers 501 to that header (remembered in
+ * s3->no_conditional_writes) a HEAD just before the request checks instead.
+ * Adds at most one header to r. */
+sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__s3_req *r, int if_not_exists);
+
 #endif

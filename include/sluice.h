@@ -226,7 +226,8 @@ SLUICE_EXTERN sluice_error *sluice_delete_all(sluice_operator *op, const char *p
  * the bytes never pass through this process (S3: CopyObject, or
  * UploadPartCopy parts for objects over 5 GiB); elsewhere they stream
  * through a reader and a writer with bounded memory.  opts: writer options
- * (content_type, if_not_exists, chunk, concurrent...).  dst appears only
+ * (content_type, if_not_exists, chunk, concurrent...), and readers and a
+ * progress callback for a streamed copy.  dst appears only
  * when the copy is complete. */
 SLUICE_EXTERN sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
                                         const sluice_options *opts);

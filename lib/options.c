@@ -93,6 +93,14 @@ sluice_options *sluice__options_dup(const sluice_options *o) {
   return d;
 }
 
+void sluice__options_unset(sluice_options *o, const char *name) {
+  struct opt *it = o ? find(o, name) : NULL;
+  if (!it) return;
+  free(it->name);
+  free(it->value);
+  *it = o->items[--o->n];
+}
+
 const char *sluice_options_get(const sluice_options *o, const char *name) {
   if (!o || !name) return NULL;
   struct opt *it = find(o, name);

@@ -13,6 +13,8 @@ sluice_error *sluice__opt_bool(const sluice_options *o, const char *name, int df
                                const char *what, int *out);
 /* A copy of o (NULL for NULL o), or NULL when out of memory. */
 sluice_options *sluice__options_dup(const sluice_options *o);
+/* Removes name from o (nothing when absent). */
+void sluice__options_unset(sluice_options *o, const char *name);
 /* Parses "8MiB", "5G", "123" into bytes.  Returns 0 on success. */
 int sluice__parse_size(const char *s, uint64_t *out);
 /* Fails with invalid argument naming the first option of o that is in

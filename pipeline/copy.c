@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "operator.h"
+#include "options.h"
 #include "path.h"
 #include "pipeline.h"
 
@@ -10,23 +11,36 @@ sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
                           const sluice_options *opts) {
   if (!op) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "copy: operator is NULL");
   char *s = NULL, *d = NULL;
-  sluice_error *err = sluice__path_normalize("copy", src, SLUICE__PATH_FILE, &s);
+  /* opts holds writer options plus write_from's (readers, progress): split
+   * them, since each consumer refuses names it does not know. */
+  sluice__copy_params cp = {.readers = 1};
+  uint64_t readers;
+  sluice_options *wo = sluice__options_dup(opts);
+  sluice_error *err = wo ? NULL : sluice__error_oom();
+  if (!err) err = sluice__opt_size(opts, "readers", 1, 1, 64, "copy", &readers);
+  if (!err) {
+    cp.readers = (unsigned)readers;
+    sluice__opt_progress(opts, &cp.progress_cb, &cp.progress_userdata);
+    sluice__options_unset(wo, "readers");
+  }
+  if (!err) err = sluice__path_normalize("copy", src, SLUICE__PATH_FILE, &s);
   if (!err) err = sluice__path_normalize("copy", dst, SLUICE__PATH_FILE, &d);
   if (!err && op->vt->copy) {
     sluice__write_params p;
     unsigned depth;
-    err = sluice__write_params_parse(opts, op->vt->writer_keys, &p, &depth);
+    err = sluice__write_params_parse(wo, op->vt->writer_keys, &p, &depth);
     if (!err) err = op->vt->copy(op->svc, s, d, &p);
   } else if (!err) {
     sluice_reader *r = NULL;
     sluice_writer *w = NULL;
     err = sluice_reader_open(op, s, NULL, &r);
-    if (!err) err = sluice_writer_open(op, d, opts, &w);
-    if (!err) err = sluice_write_from(w, r, NULL);
+    if (!err) err = sluice_writer_open(op, d, wo, &w);
+    if (!err) err = sluice__write_from(w, r, &cp);
     if (!err) err = sluice_writer_close(w);
     sluice_writer_free(w);
     sluice_reader_free(r);
   }
+  sluice_options_free(wo);
   free(s);
   free(d);
   return err;

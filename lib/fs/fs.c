@@ -927,6 +927,7 @@ const sluice__service_vt sluice__fs_service = {
   .remove = fs_remove,
   .create_dir = fs_create_dir,
   .list = sluice__fs_list,
+  .remove_all = sluice__fs_remove_all,
   .open_source = fs_open_source,
   .open_sink = fs_open_sink,
 };

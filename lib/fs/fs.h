@@ -51,6 +51,10 @@ int sluice__fs_is_temp_name(const char *name);
 /* The service's list() (fs_list.c). */
 sluice_error *sluice__fs_list(void *svc, const char *dir, int recursive, sluice__list **out);
 
+/* The service's remove_all() (fs_remove_all.c): rm -rf of dir ("a/b/")
+ * that never follows a symlink. */
+sluice_error *sluice__fs_remove_all(void *svc, const char *dir);
+
 /* Test hook: when non-zero, services opened afterwards resolve paths with
  * the realpath() fallback instead of openat2, so tests can cover the path
  * taken on kernels older than 5.6.  Never set by the library itself. */

@@ -29,9 +29,10 @@
 #define MAX_PARTS 10000u
 #define PARTS_PER_WORKER 8u
 #define SLUICE__S3_MAX_META 8
-/* Largest object S3 accepts (5 TiB): the limit the part-size arithmetic
- * is checked against. */
-#define MAX_OBJECT (5ull << 40)
+/* Largest object S3 accepts: 10,000 parts of 5 GiB (AWS's user guide says
+ * "up to 50 TB" since 2025; it was 5 TiB before, and some compatible
+ * stores still stop there and answer with their own error). */
+#define MAX_OBJECT (MAX_PARTS * MAX_PART)
 
 typedef struct s3_sink {
   sluice__sink base;
@@ -345,7 +346,8 @@ static sluice_error *s3_size_hint(sluice__sink *s, uint64_t size) {
   s3_sink *ss = (s3_sink *)s;
   if (size > MAX_OBJECT)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "s3: write '%s': %" PRIu64 " bytes is more than S3's largest object (5 TiB)",
+                         "s3: write '%s': %" PRIu64 " bytes is more than S3's largest object "
+                         "(10,000 parts of 5 GiB)",
                          ss->path, size);
   /* Grow the part size (in whole MiB) until 10,000 parts hold the object. */
   uint64_t need = (size + MAX_PARTS - 1) / MAX_PARTS;

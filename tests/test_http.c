@@ -9,6 +9,10 @@
  * that directory as its base path, so tests that run at the same time never
  * see each other's files.
  *
+ * The tls_* tests need a second nginx serving over HTTPS with a CA made
+ * for the run (SLUICE_HTTPS_ENDPOINT, SLUICE_HTTPS_CA, SLUICE_HTTPS_ROOT;
+ * nginx-http.sh start --tls) and are skipped without it.
+ *
  * What nginx sends for a static file (checked by these tests): a strong
  * ETag "<mtime hex>-<size hex>", Last-Modified, Content-Length,
  * Accept-Ranges; 206 for a range, 412 when If-Match does not match, 416
@@ -743,6 +747,187 @@ Test(http, connection_refused_is_a_network_error_after_retries) {
   expect_err(sluice_read(op, "dir/f.bin", 0, 10, &buf, &n), SLUICE_ERR_NETWORK, "read",
              "'dir/f.bin'", "after 2 attempts", NULL);
   sluice_operator_free(op);
+}
+
+/* ------------------------------------------------------------------ */
+/* https: nginx-http.sh start --tls, with a throwaway CA               */
+/* ------------------------------------------------------------------ */
+
+/* tests/check-servers.sh also starts nginx with TLS on the same kind of
+ * docroot and exports SLUICE_HTTPS_ENDPOINT (https://127.0.0.1:PORT),
+ * SLUICE_HTTPS_ROOT and SLUICE_HTTPS_CA, the PEM of a CA made for the run
+ * that signed the server's certificate (SANs IP:127.0.0.1, DNS:localhost).
+ * No system trust store knows that CA. */
+static const char *TLS_EP;   /* https://127.0.0.1:PORT */
+static const char *TLS_ROOT; /* the directory the TLS nginx serves */
+static const char *TLS_CA;   /* the CA's PEM */
+
+static void need_tls_server(void) {
+  TLS_EP = getenv("SLUICE_HTTPS_ENDPOINT");
+  if (!TLS_EP || !*TLS_EP) cr_skip_test("no HTTPS server: run through tests/check-servers.sh");
+  TLS_ROOT = getenv("SLUICE_HTTPS_ROOT");
+  TLS_CA = getenv("SLUICE_HTTPS_CA");
+  cr_assert(TLS_ROOT && *TLS_ROOT && TLS_CA && *TLS_CA,
+            "SLUICE_HTTPS_ENDPOINT is set but SLUICE_HTTPS_ROOT or SLUICE_HTTPS_CA is not");
+}
+
+/* As ctx_open, on the TLS server: c->op has endpoint TLS_EP/<name>/ and
+ * ca_file=ca unless ca is NULL (then the system's CAs). */
+static void tls_ctx_open(struct ctx *c, const char *ca) {
+  need_tls_server();
+  cr_assert(asprintf(&c->name, "t-%ld-%u", (long)getpid(), ++dir_counter) > 0);
+  c->dir = th_join(TLS_ROOT, c->name);
+  cr_assert(mkdir(c->dir, 0755) == 0, "mkdir %s: %s", c->dir, strerror(errno));
+  char *ep;
+  cr_assert(asprintf(&ep, "%s/%s/", TLS_EP, c->name) > 0);
+  c->op = http_op(ca ? th_opts("endpoint", ep, "ca_file", ca, NULL)
+                     : th_opts("endpoint", ep, NULL));
+  free(ep);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* err must be a certificate verification failure: NETWORK, not retryable,
+ * tried once (no "after N attempts"), saying why. */
+static void expect_tls_verify_err(sluice_error *err, const char *what) {
+  cr_assert(err != NULL, "%s succeeded without a trusted CA", what);
+  const char *msg = sluice_error_message(err);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_NETWORK, "%s: expected NETWORK, got [%s] %s",
+               what, sluice_strerror(sluice_error_kind(err)), msg);
+  cr_assert_eq(sluice_error_retryable(err), 0, "%s: retryable: %s", what, msg);
+  cr_assert(strstr(msg, "TLS verification failed"), "%s: %s", what, msg);
+  cr_assert(strstr(msg, "certificate"), "%s: message lacks 'certificate': %s", what, msg);
+  cr_assert(!strstr(msg, "attempts"), "%s: retried: %s", what, msg);
+  sluice_error_free(err);
+}
+
+Test(http, tls_ca_file_stat_and_ranged_reads) {
+  struct ctx c = {0};
+  need_tls_server();
+  tls_ctx_open(&c, TLS_CA);
+  const uint64_t size = 300000;
+  char *p = make(&c, "f.bin", size, 21);
+  set_mtime(p, 1700000000);
+  free(p);
+  sluice_metadata *m;
+  TH_OK(sluice_stat(c.op, "f.bin", &m));
+  cr_assert_eq(sluice_metadata_size(m), size);
+  cr_assert_eq(sluice_metadata_mtime(m), 1700000000);
+  cr_assert_str_eq(sluice_metadata_etag(m), "\"6553f100-493e0\"");
+  sluice_metadata_free(m);
+  read_expect(c.op, "f.bin", 0, UINT64_MAX, size, 21);
+  read_expect(c.op, "f.bin", 12345, 100000, 100000, 21);
+  read_expect(c.op, "f.bin", size - 7, 100, 7, 21);
+  /* A streaming reader over several ranged GETs. */
+  sluice_reader *r;
+  sluice_options *ro = th_opts("offset", "1000", "chunk", "64KiB", NULL);
+  TH_OK(sluice_reader_open(c.op, "f.bin", ro, &r));
+  sluice_options_free(ro);
+  static const size_t sizes[] = {1, 65536, 4095, 100003};
+  cr_assert_eq(drain_check(r, sizes, 4, 21, 1000), size - 1000);
+  sluice_reader_free(r);
+  void *buf;
+  size_t n;
+  expect_err(sluice_read(c.op, "none.bin", 0, 10, &buf, &n), SLUICE_ERR_NOT_FOUND,
+             "read missing over https", "'none.bin'", "404", NULL);
+
+  /* The certificate also names DNS:localhost. */
+  char *ep;
+  const char *port = strrchr(TLS_EP, ':');
+  cr_assert(port);
+  cr_assert(asprintf(&ep, "https://localhost%s/%s", port, c.name) > 0);
+  sluice_operator *op = http_op(th_opts("endpoint", ep, "ca_file", TLS_CA, NULL));
+  read_expect(op, "f.bin", 77, 1000, 1000, 21);
+  sluice_operator_free(op);
+  free(ep);
+  ctx_close(&c);
+}
+
+Test(http, tls_untrusted_certificate_fails_fast_and_is_not_retried) {
+  struct ctx c = {0};
+  tls_ctx_open(&c, NULL); /* the system's CAs, default max_attempts (5) */
+  free(make(&c, "f.bin", 1000, 22));
+  sluice_metadata *m = (sluice_metadata *)1;
+  double t0 = now_s();
+  expect_tls_verify_err(sluice_stat(c.op, "f.bin", &m), "stat with the system's CAs");
+  double dt = now_s() - t0;
+  cr_assert_null(m);
+  cr_assert_lt(dt, 2.0, "stat took %.2f s: retried?", dt);
+  void *buf = (void *)1;
+  size_t n = 1;
+  t0 = now_s();
+  expect_tls_verify_err(sluice_read(c.op, "f.bin", 0, 10, &buf, &n), "read");
+  dt = now_s() - t0;
+  cr_assert_lt(dt, 2.0, "read took %.2f s: retried?", dt);
+  cr_assert_null(buf);
+  cr_assert_eq(n, 0);
+
+  /* Even with max_attempts=20. */
+  char *ep;
+  cr_assert(asprintf(&ep, "%s/%s", TLS_EP, c.name) > 0);
+  sluice_operator *op = http_op(th_opts("endpoint", ep, "max_attempts", "20", NULL));
+  t0 = now_s();
+  expect_tls_verify_err(sluice_stat(op, "f.bin", &m), "stat, max_attempts=20");
+  dt = now_s() - t0;
+  cr_assert_lt(dt, 2.0, "stat took %.2f s: retried?", dt);
+  sluice_operator_free(op);
+
+  /* A CA bundle that does not hold the test CA fails the same way. */
+  static const char sys_bundle[] = "/etc/ssl/certs/ca-certificates.crt";
+  if (access(sys_bundle, R_OK) == 0) {
+    op = http_op(th_opts("endpoint", ep, "ca_file", sys_bundle, NULL));
+    expect_tls_verify_err(sluice_stat(op, "f.bin", &m), "stat, ca_file=system bundle");
+    sluice_operator_free(op);
+  }
+  free(ep);
+  ctx_close(&c);
+}
+
+Test(http, tls_missing_ca_file_is_a_configuration_error) {
+  need_tls_server();
+  sluice_operator *op = (sluice_operator *)1;
+  sluice_options *o = th_opts("endpoint", TLS_EP, "ca_file", "/nonexistent/sluice-ca.pem", NULL);
+  expect_err(sluice_operator_new("http", o, &op), SLUICE_ERR_CONFIG_INVALID, "missing ca_file",
+             "http:", "ca_file='/nonexistent/sluice-ca.pem'", "cannot be read", NULL);
+  cr_assert_null(op);
+  sluice_options_free(o);
+}
+
+Test(http, tls_operator_from_uri_with_ca_file) {
+  struct ctx c = {0};
+  tls_ctx_open(&c, NULL);
+  mkdir_in(&c, "dir");
+  free(make(&c, "dir/file.bin", 5000, 23));
+  char *uri, *path, *want;
+  sluice_operator *op;
+  cr_assert(asprintf(&uri, "%s/%s/dir/file.bin", TLS_EP, c.name) > 0);
+  cr_assert(asprintf(&want, "%s/dir/file.bin", c.name) > 0);
+  sluice_options *o = th_opts("ca_file", TLS_CA, NULL);
+  TH_OK(sluice_operator_from_uri(uri, o, &op, &path));
+  sluice_options_free(o);
+  cr_assert_str_eq(sluice_operator_scheme(op), "http");
+  cr_assert_str_eq(path, want);
+  sluice_metadata *m;
+  TH_OK(sluice_stat(op, path, &m));
+  cr_assert_eq(sluice_metadata_size(m), 5000);
+  sluice_metadata_free(m);
+  read_expect(op, path, 0, UINT64_MAX, 5000, 23);
+  read_expect(op, path, 4000, 2000, 1000, 23);
+  sluice_free(path);
+  sluice_operator_free(op);
+
+  /* The same URI without ca_file: verification fails. */
+  TH_OK(sluice_operator_from_uri(uri, NULL, &op, &path));
+  expect_tls_verify_err(sluice_stat(op, path, &m), "from_uri without ca_file");
+  sluice_free(path);
+  sluice_operator_free(op);
+  free(uri);
+  free(want);
+  ctx_close(&c);
 }
 
 /* ------------------------------------------------------------------ */

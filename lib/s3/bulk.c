@@ -20,9 +20,8 @@
  * completes.  Above the CopyObject limit the parts are copied by up to
  * `concurrent` threads (at most 16), each running synchronous requests.
  *
- * The ETag of an UploadPartCopy comes only in the reply's XML; it is taken
- * with a small text scan here (copy_result), which belongs in xml.c as a
- * proper parse when that file grows one.
+ * The ETag of an UploadPartCopy comes only in the reply's XML
+ * (sluice__s3_xml_copy_etag).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -203,33 +202,6 @@ typedef struct copy_job {
   atomic_int unpinned;
 } copy_job;
 
-/* XML text s[0..n) with the predefined entities decoded into out (room for
- * n + 1 bytes).  Returns -1 for markup or any other entity. */
-static int xml_unescape(const char *s, size_t n, char *out) {
-  static const struct {
-    const char *ent;
-    char c;
-  } ents[] = {{"&quot;", '"'}, {"&#34;", '"'}, {"&#x22;", '"'}, {"&amp;", '&'},
-              {"&apos;", '\''}, {"&lt;", '<'},  {"&gt;", '>'}};
-  const char *end = s + n;
-  while (s < end) {
-    if (*s == '<') return -1;
-    if (*s != '&') {
-      *out++ = *s++;
-      continue;
-    }
-    size_t i = 0, k = sizeof(ents) / sizeof(ents[0]);
-    while (i < k && (strlen(ents[i].ent) > (size_t)(end - s) ||
-                     memcmp(s, ents[i].ent, strlen(ents[i].ent)) != 0))
-      i++;
-    if (i == k) return -1;
-    *out++ = ents[i].c;
-    s += strlen(ents[i].ent);
-  }
-  *out = '\0';
-  return 0;
-}
-
 /* Checks the 200 reply of CopyObject / UploadPartCopy, which S3 uses to
  * report a failure that happened during the copy (an <Error> document:
  * sluice__s3_error_from_reply(200, ...), so InternalError is retryable).
@@ -245,25 +217,7 @@ static sluice_error *copy_result(const sluice__s3_req *r, const char *root, char
     return err;
   }
   if (!etag) return NULL;
-  /* Not an <Error>: the result, <root ...><LastModified/><ETag>"..."</ETag>. */
-  char tag[64];
-  snprintf(tag, sizeof(tag), "<%s", root);
-  const char *open = strstr(body, tag) ? strstr(body, "<ETag>") : NULL;
-  const char *close = open ? strstr(open, "</ETag>") : NULL;
-  if (!close)
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: %s '%s' reply: expected <%s> with an <ETag>",
-                         r->op, r->path, root);
-  open += strlen("<ETag>");
-  size_t n = (size_t)(close - open);
-  char *out = malloc(n + 1);
-  if (!out) return sluice__error_oom();
-  if (xml_unescape(open, n, out) < 0 || !*out) {
-    free(out);
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: %s '%s' reply: malformed or empty <ETag>",
-                         r->op, r->path);
-  }
-  *etag = out;
-  return NULL;
+  return sluice__s3_xml_copy_etag(body, r->resp.len, root, r->op, etag);
 }
 
 /* The source is no longer the version the HEAD saw.  Takes err. */

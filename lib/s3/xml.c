@@ -469,6 +469,26 @@ sluice_error *sluice__s3_xml_upload_id(const char *body, size_t len, char **uplo
   return NULL;
 }
 
+sluice_error *sluice__s3_xml_copy_etag(const char *body, size_t len, const char *root_name,
+                                      const char *op, char **etag) {
+  const reply r = {op, NULL};
+  *etag = NULL;
+  xmlDoc *doc = NULL;
+  xmlNode *root = NULL;
+  char *e = NULL;
+  sluice_error *err = parse(&r, body, len, &doc);
+  if (!err) err = expect_root(&r, doc, root_name, &root);
+  if (!err) err = req_text(&r, root, "ETag", "", &e);
+  if (!err && !*e) err = bad(&r, "empty <ETag>");
+  if (doc) xmlFreeDoc(doc);
+  if (err) {
+    free(e);
+    return err;
+  }
+  *etag = e;
+  return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* ListObjectsV2                                                       */
 /* ------------------------------------------------------------------ */

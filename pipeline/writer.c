@@ -34,12 +34,13 @@ sluice_error *sluice__write_params_parse(const sluice_options *opts, const char 
   return NULL;
 }
 
-sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
-                                       const sluice_options *opts, sluice_writer **out) {
-  *out = NULL;
+/* A writer around the sink make() builds from the validated options
+ * (generic writer options plus svc_keys). */
+static sluice_error *writer_new(sluice__sink_factory make, void *arg, const char *const *svc_keys,
+                                const sluice_options *opts, sluice_writer **out) {
   sluice__write_params p = {0};
   unsigned depth;
-  sluice_error *err = sluice__write_params_parse(opts, NULL, &p, &depth);
+  sluice_error *err = sluice__write_params_parse(opts, svc_keys, &p, &depth);
   if (err) return err;
   sluice_writer *w = calloc(1, sizeof(*w));
   if (!w) return sluice__error_oom();
@@ -53,6 +54,12 @@ sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
   w->last.total_bytes = UINT64_MAX;
   *out = w;
   return NULL;
+}
+
+sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
+                                       const sluice_options *opts, sluice_writer **out) {
+  *out = NULL;
+  return writer_new(make, arg, NULL, opts, out);
 }
 
 struct svc_arg {
@@ -70,30 +77,15 @@ sluice_error *sluice_writer_open(sluice_operator *op, const char *path, const sl
   if (out) *out = NULL;
   if (!op || !out)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_open: operator and out must be non-NULL");
-  /* Service-specific keys are checked here, the generic ones again below. */
-  sluice_error *err = sluice__opt_check_known(opts, "writer", writer_keys, op->vt->writer_keys);
-  if (err) return err;
   char *p;
-  if ((err = sluice__path_normalize("writer_open", path, SLUICE__PATH_FILE, &p))) return err;
+  sluice_error *err = sluice__path_normalize("writer_open", path, SLUICE__PATH_FILE, &p);
+  if (err) return err;
   struct svc_arg a = {op, p};
-  sluice__write_params params = {0};
-  unsigned depth;
-  err = sluice__write_params_parse(opts, op->vt->writer_keys, &params, &depth);
-  sluice_writer *w = NULL;
-  if (!err && !(w = calloc(1, sizeof(*w)))) err = sluice__error_oom();
-  if (!err && (err = make_service_sink(&a, &params, &w->sink))) {
-    free(w);
-    w = NULL;
-  }
+  err = writer_new(make_service_sink, &a, op->vt->writer_keys, opts, out);
   free(p);
   if (err) return err;
-  w->concurrent = params.concurrent;
-  w->queue_depth = depth;
-  pthread_mutex_init(&w->lock, NULL);
-  w->last.total_bytes = UINT64_MAX;
-  w->op = op;
+  (*out)->op = op;
   sluice__operator_ref(op);
-  *out = w;
   return NULL;
 }
 

@@ -1,6 +1,11 @@
 #include "helpers.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
@@ -187,4 +192,105 @@ int th_count_files(const char *dir) {
   files_seen = 0;
   nftw(dir, count_one, 16, FTW_PHYS);
   return files_seen;
+}
+
+static const char *proxy_script(void) {
+  static char path[4096];
+  const char *top = getenv("top_srcdir");
+  char here[4096];
+  snprintf(here, sizeof here, "%s", __FILE__);
+  char *slash = strrchr(here, '/');
+  if (slash) *slash = '\0';
+  else snprintf(here, sizeof here, ".");
+  const char *cands[][2] = {{top, "/tests/servers/fault-proxy.py"},
+                            {here, "/servers/fault-proxy.py"},
+                            {".", "/tests/servers/fault-proxy.py"},
+                            {"..", "/tests/servers/fault-proxy.py"}};
+  for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+    if (!cands[i][0] || !*cands[i][0]) continue;
+    snprintf(path, sizeof path, "%s%s", cands[i][0], cands[i][1]);
+    if (access(path, R_OK) == 0) return path;
+  }
+  cr_assert_fail("fault-proxy.py not found (set top_srcdir)");
+  return NULL;
+}
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void th_proxy_start(th_proxy *px, int target_port, const char *const *fault_args) {
+  const char *script = proxy_script();
+  memset(px, 0, sizeof *px);
+  px->dir = th_tmpdir();
+  px->port_file = th_join(px->dir, "port");
+  px->log = th_join(px->dir, "log");
+  char target[64];
+  snprintf(target, sizeof target, "127.0.0.1:%d", target_port);
+  const char *argv[32] = {"python3", script, "--target", target, "--port-file", px->port_file,
+                          "--log", px->log, "--max-seconds", "120"};
+  size_t argc = 10;
+  for (size_t i = 0; fault_args[i]; i++) {
+    cr_assert_lt(argc, 31);
+    argv[argc++] = fault_args[i];
+  }
+  argv[argc] = NULL;
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+  if (pid == 0) {
+    /* Dies with the test process, whatever happens to it. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+    }
+    execvp("python3", (char *const *)argv);
+    _exit(127);
+  }
+  px->pid = pid;
+  double end = mono_s() + 20;
+  for (;;) {
+    FILE *f = fopen(px->port_file, "r");
+    if (f) {
+      int ok = fscanf(f, "%d", &px->port) == 1;
+      fclose(f);
+      if (ok && px->port > 0) break;
+    }
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      px->pid = 0;
+      cr_assert_fail("fault-proxy.py exited (status 0x%x) before listening", st);
+    }
+    cr_assert(mono_s() < end, "fault-proxy.py did not listen within 20 s");
+    struct timespec ts = {0, 20 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+void th_proxy_stop(th_proxy *px) {
+  if (px->pid > 0) {
+    kill(px->pid, SIGTERM);
+    waitpid(px->pid, NULL, 0);
+  }
+  if (px->dir) th_rmrf(px->dir);
+  free(px->dir);
+  free(px->port_file);
+  free(px->log);
+  memset(px, 0, sizeof *px);
+}
+
+int th_proxy_log_count(const th_proxy *px, const char *needle, const char *needle2) {
+  FILE *f = fopen(px->log, "r");
+  if (!f) return 0;
+  char line[4096];
+  int n = 0;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, needle) && (!needle2 || strstr(line, needle2))) n++;
+  fclose(f);
+  return n;
 }

@@ -55,6 +55,20 @@ sluice_options *th_opts(const char *name, ...);
 /* Bytes for large end-to-end tests: $SLUICE_TEST_BIG (size suffixes
  * allowed) or dflt.  Sanitizer runs set it smaller. */
 uint64_t th_big_size(uint64_t dflt);
+/* tests/servers/fault-proxy.py running in front of a loopback server. */
+typedef struct th_proxy {
+  int pid;                      /* 0 when not running */
+  char *dir, *port_file, *log;
+  int port;                     /* where to connect */
+} th_proxy;
+/* Starts the proxy towards 127.0.0.1:target_port with the given fault
+ * arguments (NULL-terminated), waiting (at most 20 s) until it listens.
+ * The proxy dies with the test process. */
+void th_proxy_start(th_proxy *px, int target_port, const char *const *fault_args);
+void th_proxy_stop(th_proxy *px);
+/* Lines of the proxy's log holding needle (and needle2 unless NULL). */
+int th_proxy_log_count(const th_proxy *px, const char *needle, const char *needle2);
+
 /* Files (not directories) left under dir, recursively. */
 int th_count_files(const char *dir);
 

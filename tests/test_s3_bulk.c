@@ -254,109 +254,22 @@ static void put_many(sluice_operator *op, const char *root, const char *fmt, uns
 /* fault-proxy.py in front of the server (as in test_s3.c)             */
 /* ------------------------------------------------------------------ */
 
-static struct {
-  pid_t pid;
-  char *dir, *port_file, *log;
-  int port;
-} PX;
+static th_proxy PX;
 
-static const char *proxy_script(void) {
-  static char path[4096];
-  const char *top = getenv("top_srcdir");
-  char here[4096];
-  snprintf(here, sizeof here, "%s", __FILE__);
-  char *slash = strrchr(here, '/');
-  if (slash) *slash = '\0';
-  else snprintf(here, sizeof here, ".");
-  const char *cands[][2] = {{top, "/tests/servers/fault-proxy.py"},
-                            {here, "/servers/fault-proxy.py"},
-                            {".", "/tests/servers/fault-proxy.py"},
-                            {"..", "/tests/servers/fault-proxy.py"}};
-  for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
-    if (!cands[i][0] || !*cands[i][0]) continue;
-    snprintf(path, sizeof path, "%s%s", cands[i][0], cands[i][1]);
-    if (access(path, R_OK) == 0) return path;
-  }
-  cr_assert_fail("fault-proxy.py not found (set top_srcdir)");
-  return NULL;
-}
-
-static void proxy_stop(void) {
-  if (PX.pid > 0) {
-    kill(PX.pid, SIGTERM);
-    waitpid(PX.pid, NULL, 0);
-  }
-  if (PX.dir) th_rmrf(PX.dir);
-  free(PX.dir);
-  free(PX.port_file);
-  free(PX.log);
-  memset(&PX, 0, sizeof PX);
-}
+static void proxy_stop(void) { th_proxy_stop(&PX); }
 
 static void proxy_fini(void) { proxy_stop(); }
 
 /* Starts the proxy with the given fault arguments (NULL-terminated). */
 static void proxy_start(const char *const *fault_args) {
-  const char *script = proxy_script();
   const char *colon = strrchr(strstr(E.endpoint, "://") + 3, ':');
   cr_assert_not_null(colon, "SLUICE_S3_ENDPOINT %s has no port", E.endpoint);
-  char target[64];
-  snprintf(target, sizeof target, "127.0.0.1:%d", atoi(colon + 1));
-  memset(&PX, 0, sizeof PX);
-  PX.dir = th_tmpdir();
-  PX.port_file = th_join(PX.dir, "port");
-  PX.log = th_join(PX.dir, "log");
-  const char *argv[32] = {"python3", script, "--target", target, "--port-file", PX.port_file,
-                          "--log", PX.log, "--max-seconds", "120"};
-  size_t argc = 10;
-  for (size_t i = 0; fault_args[i]; i++) {
-    cr_assert_lt(argc, 31);
-    argv[argc++] = fault_args[i];
-  }
-  argv[argc] = NULL;
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      dup2(devnull, 0);
-      dup2(devnull, 1);
-    }
-    execvp("python3", (char *const *)argv);
-    _exit(127);
-  }
-  PX.pid = pid;
-  double end = now_s() + 20;
-  for (;;) {
-    FILE *f = fopen(PX.port_file, "r");
-    if (f) {
-      int ok = fscanf(f, "%d", &PX.port) == 1;
-      fclose(f);
-      if (ok && PX.port > 0) break;
-    }
-    int st;
-    if (waitpid(pid, &st, WNOHANG) == pid) {
-      PX.pid = 0;
-      cr_assert_fail("fault-proxy.py exited (status 0x%x) before listening", st);
-    }
-    cr_assert(now_s() < end, "fault-proxy.py did not listen within 20 s");
-    sleep_ms(20);
-  }
+  th_proxy_start(&PX, atoi(colon + 1), fault_args);
 }
 
 /* Lines of the proxy's log holding both needles (needle2 may be NULL). */
 static int proxy_log_count(const char *needle, const char *needle2) {
-  FILE *f = fopen(PX.log, "r");
-  if (!f) return 0;
-  char line[4096];
-  int n = 0;
-  while (fgets(line, sizeof line, f))
-    if (strstr(line, needle) && (!needle2 || strstr(line, needle2))) n++;
-  fclose(f);
-  return n;
+  return th_proxy_log_count(&PX, needle, needle2);
 }
 
 static sluice_operator *proxied_op(const char *prefix, const char *max_attempts) {

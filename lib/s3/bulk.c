@@ -38,9 +38,6 @@
 #include "s3/xml.h"
 
 #define MiB (1ull << 20)
-#define MIN_PART (5 * MiB)
-#define MAX_PART (5ull << 30)
-#define MAX_PARTS 10000u
 /* Most UploadPartCopy requests in flight at once (each is a synchronous
  * request on a thread of its own). */
 #define MAX_COPY_THREADS 16u
@@ -51,13 +48,6 @@ static _Atomic uint64_t copy_part_threshold = COPY_OBJECT_LIMIT;
 
 void sluice__s3_set_copy_part_threshold(uint64_t bytes) {
   atomic_store(&copy_part_threshold, bytes ? bytes : COPY_OBJECT_LIMIT);
-}
-
-static void sleep_backoff(unsigned attempts) {
-  int64_t ms = sluice__s3_backoff_ms(attempts);
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-  }
 }
 
 /* Runs r, then check(r, arg) on its 2xx reply (S3 may answer 200 and
@@ -75,11 +65,10 @@ static sluice_error *perform_checked(sluice__s3 *s3, sluice__s3_req *r, int if_n
     if (err) return err;
     err = check(r, arg);
     if (!err || !sluice_error_retryable(err) || r->attempts >= s3->cfg.max_attempts) {
-      if (err && r->attempts > 1) sluice__error_append(err, " (after %u attempts)", r->attempts);
-      return err;
+      return sluice__s3_error_note_attempts(err, (int)r->attempts);
     }
     sluice_error_free(err);
-    sleep_backoff(r->attempts);
+    if ((err = sluice__s3_backoff_sleep(s3, r))) return err;
   }
 }
 
@@ -429,13 +418,13 @@ static sluice_error *complete_upload(const copy_job *j, const char *upload_id, c
 static sluice_error *copy_multipart(copy_job *j, uint64_t size, const char *src_type) {
   /* The writer's part size, raised until 10,000 parts hold the object (in
    * whole MiB), within S3's part limits. */
-  uint64_t part = j->p->chunk < MIN_PART ? MIN_PART : j->p->chunk;
-  uint64_t need = (size + MAX_PARTS - 1) / MAX_PARTS;
+  uint64_t part = j->p->chunk < SLUICE__S3_MIN_PART ? SLUICE__S3_MIN_PART : j->p->chunk;
+  uint64_t need = (size + SLUICE__S3_MAX_PARTS - 1) / SLUICE__S3_MAX_PARTS;
   need = (need + MiB - 1) / MiB * MiB;
   if (need > part) part = need;
-  if (part > MAX_PART) part = MAX_PART;
+  if (part > SLUICE__S3_MAX_PART) part = SLUICE__S3_MAX_PART;
   uint64_t nparts = (size + part - 1) / part;
-  if (nparts > MAX_PARTS)
+  if (nparts > SLUICE__S3_MAX_PARTS)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "s3: copy '%s' to '%s': %" PRIu64 " bytes is more than 10,000 parts of 5 GiB",
                          j->src, j->dst, size);

@@ -55,12 +55,6 @@ void sluice__s3_http_cleanup(sluice__s3 *s3) {
   pthread_mutex_destroy(&s3->pool_lock);
 }
 
-CURL *sluice__s3_easy_new(sluice__s3 *s3) {
-  CURL *e = curl_easy_init();
-  if (!e) return NULL;
-  return e;
-}
-
 /* Options every attempt needs; curl_easy_reset() clears them between uses. */
 static void common_options(sluice__s3 *s3, CURL *e) {
   curl_easy_setopt(e, CURLOPT_SHARE, s3->share);
@@ -279,7 +273,7 @@ static sluice_error *add_header(sluice__s3_req *r, const char *name, const char 
 }
 
 sluice_error *sluice__s3_req_setup(sluice__s3 *s3, sluice__s3_req *r) {
-  if (!r->easy && !(r->easy = sluice__s3_easy_new(s3))) return sluice__error_oom();
+  if (!r->easy && !(r->easy = curl_easy_init())) return sluice__error_oom();
   curl_easy_reset(r->easy);
   common_options(s3, r->easy);
   curl_slist_free_all(r->hdrs);
@@ -450,6 +444,21 @@ static void pool_give(sluice__s3 *s3, CURL *e) {
   if (e) curl_easy_cleanup(e);
 }
 
+sluice_error *sluice__s3_backoff_sleep(sluice__s3 *s3, const sluice__s3_req *r) {
+  /* Short naps, so that a cancel is noticed. */
+  for (int64_t left = sluice__s3_backoff_ms(r->attempts); left > 0; left -= 50) {
+    if (r->cancel && atomic_load(r->cancel)) break;
+    int64_t ms = left < 50 ? left : 50;
+    struct timespec ts = {0, ms * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+  }
+  if (r->cancel && atomic_load(r->cancel))
+    return sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", sluice__s3_svc(s3), r->op,
+                         r->path);
+  return NULL;
+}
+
 sluice_error *sluice__s3_perform(sluice__s3 *s3, sluice__s3_req *r) {
   r->easy = pool_take(s3);
   sluice_error *err = NULL;
@@ -460,23 +469,12 @@ sluice_error *sluice__s3_perform(sluice__s3 *s3, sluice__s3_req *r) {
     if (!err || !retry || r->attempts >= s3->cfg.max_attempts) break;
     sluice_error_free(err);
     err = NULL;
-    /* Back off in short naps so that a cancel is noticed. */
-    for (int64_t left = sluice__s3_backoff_ms(r->attempts); left > 0; left -= 50) {
-      if (r->cancel && atomic_load(r->cancel)) break;
-      int64_t ms = left < 50 ? left : 50;
-      struct timespec ts = {0, ms * 1000000};
-      while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-      }
-    }
-    if (r->cancel && atomic_load(r->cancel)) {
-      err = sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", sluice__s3_svc(s3), r->op,
-                          r->path);
-      break;
-    }
+    if ((err = sluice__s3_backoff_sleep(s3, r))) break;
   }
   if (r->easy) pool_give(s3, r->easy);
   r->easy = NULL;
-  if (err && sluice_error_retryable(err) && r->attempts > 1 && sluice_error_http_status(err))
-    sluice__error_append(err, " (after %u attempts)", r->attempts);
+  /* Transport errors name their attempts already (from_transport). */
+  if (err && sluice_error_retryable(err) && sluice_error_http_status(err))
+    err = sluice__s3_error_note_attempts(err, (int)r->attempts);
   return err;
 }

@@ -124,12 +124,13 @@ sluice_error *sluice__s3_perform(sluice__s3 *s3, sluice__s3_req *r);
 
 /* Full-jitter exponential backoff before attempt n+1 (n >= 1), in ms. */
 int64_t sluice__s3_backoff_ms(unsigned attempt);
+/* Sleeps that backoff for r's next attempt in short naps; returns a
+ * canceled error as soon as r->cancel is set, else NULL. */
+sluice_error *sluice__s3_backoff_sleep(sluice__s3 *s3, const sluice__s3_req *r);
 int64_t sluice__s3_now_ms(void);
 
 /* Service setup/teardown of the shared connection state. */
 sluice_error *sluice__s3_http_init(sluice__s3 *s3);
 void sluice__s3_http_cleanup(sluice__s3 *s3);
-/* A fresh easy handle with the service's common options (share, TLS, timeouts). */
-CURL *sluice__s3_easy_new(sluice__s3 *s3);
 
 #endif

@@ -22,17 +22,15 @@
 
 #include "error.h"
 #include "s3/s3.h"
+#include "s3/s3_error.h"
 #include "s3/xml.h"
 
-#define MIN_PART (5ull << 20)
-#define MAX_PART (5ull << 30)
-#define MAX_PARTS 10000u
 #define PARTS_PER_WORKER 8u
 #define SLUICE__S3_MAX_META 8
 /* Largest object S3 accepts: 10,000 parts of 5 GiB (AWS's user guide says
  * "up to 50 TB" since 2025; it was 5 TiB before, and some compatible
  * stores still stop there and answer with their own error). */
-#define MAX_OBJECT (MAX_PARTS * MAX_PART)
+#define MAX_OBJECT (SLUICE__S3_MAX_PARTS * SLUICE__S3_MAX_PART)
 
 typedef struct s3_sink {
   sluice__sink base;
@@ -233,12 +231,12 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
     sluice__part_done(c, err);
     return;
   } else {
-    if (c->index >= MAX_PARTS) {
+    if (c->index >= SLUICE__S3_MAX_PARTS) {
       p->chunk = NULL;
       sluice__part_done(c, sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                                          "s3: write '%s': more than %u parts; use a larger chunk "
                                          "(a stream can hold at most chunk x %u bytes)",
-                                         ss->path, MAX_PARTS, MAX_PARTS));
+                                         ss->path, SLUICE__S3_MAX_PARTS, SLUICE__S3_MAX_PARTS));
       return;
     }
     sluice_error *err = ensure_upload(ss);
@@ -268,8 +266,8 @@ static void finish_part(s3_worker *w, part *p, CURLcode rc) {
     p->req.retry_at_ms = sluice__s3_now_ms() + sluice__s3_backoff_ms(p->req.attempts);
     return;
   }
-  if (err && p->req.attempts > 1 && sluice_error_http_status(err))
-    sluice__error_append(err, " (after %u attempts)", p->req.attempts);
+  if (err && sluice_error_http_status(err))
+    err = sluice__s3_error_note_attempts(err, (int)p->req.attempts);
   sluice__chunk *c = p->chunk;
   if (!err) err = record_etag(ss, c->index, p->req.etag);
   sluice__s3_req_cleanup(&p->req);
@@ -350,7 +348,7 @@ static sluice_error *s3_size_hint(sluice__sink *s, uint64_t size) {
                          "(10,000 parts of 5 GiB)",
                          ss->path, size);
   /* Grow the part size (in whole MiB) until 10,000 parts hold the object. */
-  uint64_t need = (size + MAX_PARTS - 1) / MAX_PARTS;
+  uint64_t need = (size + SLUICE__S3_MAX_PARTS - 1) / SLUICE__S3_MAX_PARTS;
   if (need > s->chunk) s->chunk = (size_t)(((need + (1u << 20) - 1) >> 20) << 20);
   return NULL;
 }
@@ -484,7 +482,7 @@ static const struct sluice__sink_vt s3_sink_vt = {
 sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__write_params *p,
                                    sluice__sink **out) {
   sluice__s3 *s3 = svc;
-  if (p->chunk < MIN_PART || p->chunk > MAX_PART)
+  if (p->chunk < SLUICE__S3_MIN_PART || p->chunk > SLUICE__S3_MAX_PART)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "s3: write '%s': chunk must be between 5 MiB and 5 GiB (S3 part limits)", path);
   s3_sink *ss = calloc(1, sizeof(*ss));

@@ -7,6 +7,11 @@
 
 extern const sluice__service_vt sluice__s3_service;
 
+/* S3's multipart limits: parts of 5 MiB .. 5 GiB (the last may be
+ * smaller), at most SLUICE__S3_MAX_PARTS (lib/s3/xml.h) of them. */
+#define SLUICE__S3_MIN_PART (5ull << 20)
+#define SLUICE__S3_MAX_PART (5ull << 30)
+
 /* The object key for a normalised path: root prefix + path (malloc'd). */
 char *sluice__s3_key(const sluice__s3 *s3, const char *path);
 /* HeadObject into out. */

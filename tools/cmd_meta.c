@@ -1,0 +1,124 @@
+/* sluice ls / stat / rm / presign: one library call each, printed for a
+ * shell user. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static void fmt_time(int64_t t, char *buf, size_t len) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (t < 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(buf, len, "%-20s", "-");
+}
+
+/* ls prints one line per entry, "SIZE  MTIME  PATH", sizes in bytes so
+ * that awk and sort can use them; directories show "DIR" and end in '/'. */
+int cmd_ls(const struct cli_settings *s, const char *uri) {
+  struct cli_endpoint e;
+  int rc = cli_endpoint_open(&e, uri, s, "ls");
+  if (rc) return rc;
+  sluice_options *o = sluice_options_new();
+  sluice_lister *l = NULL;
+  if (!o) cli_oom();
+  size_t n = strlen(e.path);
+  /* "ls dir" lists the directory, as a shell user means it. */
+  char *dir = malloc(n + 2);
+  if (!dir) cli_oom();
+  snprintf(dir, n + 2, "%s%s", e.path, n && e.path[n - 1] != '/' ? "/" : "");
+  sluice_error *err = sluice_options_set(o, "recursive", s->recursive ? "true" : "false");
+  if (!err) err = sluice_list(e.op, dir, o, &l);
+  const sluice_entry *ent;
+  const char *skip = dir + strspn(dir, "/");
+  size_t skip_len = strlen(skip);
+  while (!err && !(err = sluice_lister_next(l, &ent)) && ent) {
+    const sluice_metadata *m = sluice_entry_metadata(ent);
+    const char *p = sluice_entry_path(ent);
+    p += strspn(p, "/");
+    if (!strncmp(p, skip, skip_len)) p += skip_len;
+    char when[32], size[24];
+    fmt_time(sluice_metadata_mtime(m), when, sizeof when);
+    if (sluice_metadata_is_dir(m))
+      snprintf(size, sizeof size, "DIR");
+    else
+      snprintf(size, sizeof size, "%" PRIu64, sluice_metadata_size(m));
+    printf("%12s  %s  %s\n", size, when, p);
+  }
+  if (err) rc = cli_fail("ls", uri, err, 0);
+  if (fflush(stdout)) rc = rc ? rc : CLI_FAILED;
+  sluice_lister_free(l);
+  sluice_options_free(o);
+  free(dir);
+  cli_endpoint_close(&e);
+  return rc;
+}
+
+int cmd_stat(const struct cli_settings *s, const char *uri) {
+  struct cli_endpoint e;
+  int rc = cli_endpoint_open(&e, uri, s, "stat");
+  if (rc) return rc;
+  sluice_metadata *m = NULL;
+  sluice_error *err = sluice_stat(e.op, e.path, &m);
+  if (err) {
+    rc = cli_fail("stat", uri, err, 0);
+  } else if (s->json) {
+    printf("{\"uri\":");
+    cli_json_string(stdout, uri);
+    printf(",\"size\":%" PRIu64 ",\"dir\":%s,\"mtime\":%" PRId64 ",\"etag\":", sluice_metadata_size(m),
+           sluice_metadata_is_dir(m) ? "true" : "false", sluice_metadata_mtime(m));
+    cli_json_string(stdout, sluice_metadata_etag(m));
+    printf(",\"content_type\":");
+    cli_json_string(stdout, sluice_metadata_content_type(m));
+    printf("}\n");
+  } else {
+    char when[32];
+    fmt_time(sluice_metadata_mtime(m), when, sizeof when);
+    const char *etag = sluice_metadata_etag(m), *ct = sluice_metadata_content_type(m);
+    printf("uri:          %s\ntype:         %s\nsize:         %" PRIu64 "\nmodified:     %s\n", uri,
+           sluice_metadata_is_dir(m) ? "directory" : "object", sluice_metadata_size(m), when);
+    if (etag) printf("etag:         %s\n", etag);
+    if (ct) printf("content-type: %s\n", ct);
+  }
+  sluice_metadata_free(m);
+  cli_endpoint_close(&e);
+  return rc;
+}
+
+/* rm deletes one object; rm -r everything under a directory or prefix.
+ * As on S3, deleting what is not there succeeds. */
+int cmd_rm(const struct cli_settings *s, const char *uri) {
+  struct cli_endpoint e;
+  int rc = cli_endpoint_open(&e, uri, s, "rm");
+  if (rc) return rc;
+  sluice_error *err;
+  if (s->recursive) {
+    size_t n = strlen(e.path);
+    char *dir = malloc(n + 2);
+    if (!dir) cli_oom();
+    snprintf(dir, n + 2, "%s%s", e.path, n && e.path[n - 1] != '/' ? "/" : "");
+    err = sluice_delete_all(e.op, dir);
+    free(dir);
+  } else {
+    err = sluice_delete(e.op, e.path);
+  }
+  if (err) rc = cli_fail("rm", uri, err, s->recursive);
+  cli_endpoint_close(&e);
+  return rc;
+}
+
+int cmd_presign(const struct cli_settings *s, const char *uri) {
+  struct cli_endpoint e;
+  int rc = cli_endpoint_open(&e, uri, s, "presign");
+  if (rc) return rc;
+  char *url = NULL;
+  sluice_error *err = sluice_presign(e.op, s->method ? s->method : "GET", e.path, s->expires, &url);
+  if (err)
+    rc = cli_fail("presign", uri, err, 0);
+  else
+    printf("%s\n", url);
+  sluice_free(url);
+  cli_endpoint_close(&e);
+  return rc;
+}

@@ -35,4 +35,6 @@ for t in test_s3 test_http test_services test_s3_bulk; do
   echo "== $t (S3 $SLUICE_S3_ENDPOINT, HTTP $SLUICE_HTTP_ENDPOINT, HTTPS $SLUICE_HTTPS_ENDPOINT)"
   "$builddir/tests/$t" || status=1
 done
+echo "== test_cli.sh (the sluice command, end to end)"
+bash "$srcdir/tests/test_cli.sh" || status=1
 exit $status

@@ -103,8 +103,8 @@ void cli_json_string(FILE *f, const char *s);
 /* ---- signals (signals.c) ---- */
 
 /* Installs SIGINT/SIGTERM handlers that only record the signal and wake
- * the fd returned by cli_signal_fd(); a second signal of the same kind
- * restores the default action, so a stuck process still dies. */
+ * the fd returned by cli_signal_fd(); the same signal again, a second or
+ * more later, takes the default action, so a stuck process still dies. */
 int cli_signals_install(void);
 int cli_signal_fd(void);
 /* The first signal caught, or 0. */

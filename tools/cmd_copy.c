@@ -129,6 +129,11 @@ static sluice_error *server_copy(struct copy *c, struct cli_endpoint *src, const
   return err;
 }
 
+static int stdout_closed(void) {
+  struct pollfd p = {.fd = STDOUT_FILENO, .events = 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
 static int one(struct copy *c, struct cli_endpoint *src, const char *spath,
                struct cli_endpoint *dst, const char *dpath, const char *label) {
   if (cli_signal_caught()) return 128 + cli_signal_caught();
@@ -139,6 +144,13 @@ static int one(struct copy *c, struct cli_endpoint *src, const char *spath,
     err = transfer(c, src, spath, dst, dpath, label);
   c->sum.files++;
   if (!err) return CLI_OK;
+  if (dst->is_stdio && stdout_closed()) {
+    /* The library's threads block signals, so a closed pipe came back as
+     * EPIPE; end as cat does in `cat | head`: quietly, by SIGPIPE. */
+    sluice_error_free(err);
+    signal(SIGPIPE, SIG_DFL);
+    raise(SIGPIPE);
+  }
   c->sum.failed++;
   if (sluice_error_kind(err) == SLUICE_ERR_CANCELED && cli_signal_caught()) {
     int sig = cli_signal_caught();
@@ -285,6 +297,10 @@ int cmd_cp(const struct cli_settings *s, const char *src_uri, const char *dst_ur
     fprintf(stderr, "sluice: %s: cannot install signal handlers: %s\n", name, strerror(errno));
     return CLI_FAILED;
   }
+  /* Writing to stdout, a closed pipe (sluice cat | head) ends the process
+   * quietly, as it does cat: there is nothing to roll back.  Otherwise a
+   * closed stderr must not kill an upload half-way and strand it. */
+  if (strcmp(dst_uri, "-")) signal(SIGPIPE, SIG_IGN);
   int rc = cli_endpoint_open(&src, src_uri, s, name);
   if (!rc) {
     rc = cli_endpoint_open_peer(&dst, dst_uri, &src, s, name);

@@ -63,28 +63,30 @@ static void fmt_duration(double s, char *buf, size_t len) {
     snprintf(buf, len, "%lu:%02lu", t / 60, t % 60);
 }
 
-/* The figures after the bar: "45%  1.20 GiB/2.00 GiB  512.0 MiB/s  ETA 0:02
- * 4 in flight  ring 3/4".  sep joins them ("  " for the bar, ", " for
- * plain lines). */
-static void figures(const struct cli_progress *p, const sluice_progress *s, const char *sep,
-                    char *out, size_t len) {
-  char done[32], total[32], rate[32], eta[32] = "";
-  int known = s->total_bytes != UINT64_MAX;
+/* The figures: "45%, 1.20 GiB of 2.00 GiB, 512.00 MiB/s, ETA 0:02, 4 in
+ * flight, ring 3/4" for plain lines; the bar packs the same tighter. */
+static void figures(const struct cli_progress *p, const sluice_progress *s, int tight, char *out,
+                    size_t len) {
+  char done[32], total[32], rate[32], eta[32] = "-";
+  const char *sep = tight ? " " : ", ";
   cli_human_bytes(s->bytes_written, done, sizeof done);
   cli_human_bytes((uint64_t)p->rate, rate, sizeof rate);
-  if (known) {
+  int n = 0;
+  if (s->total_bytes != UINT64_MAX) {
     cli_human_bytes(s->total_bytes, total, sizeof total);
-    if (p->rate > 0 && s->total_bytes >= s->bytes_written) {
+    if (p->rate > 0 && s->total_bytes >= s->bytes_written)
       fmt_duration((double)(s->total_bytes - s->bytes_written) / p->rate, eta, sizeof eta);
-    }
     double pct = s->total_bytes ? 100.0 * (double)s->bytes_written / (double)s->total_bytes : 100.0;
-    snprintf(out, len, "%3.0f%%%s%s of %s%s%s/s%sETA %s%s%" PRIu32 " in flight%sring %" PRIu32 "/%" PRIu32,
-             pct, sep, done, total, sep, rate, sep, *eta ? eta : "-", sep, s->parts_in_flight, sep,
-             s->ring_used, s->ring_capacity);
+    n = snprintf(out, len, "%3.0f%%%s%s%s%s%s", pct, sep, done, tight ? "/" : " of ", total, sep);
   } else {
-    snprintf(out, len, "%s%s%s/s%s%" PRIu32 " in flight%sring %" PRIu32 "/%" PRIu32, done, sep,
-             rate, sep, s->parts_in_flight, sep, s->ring_used, s->ring_capacity);
+    n = snprintf(out, len, "%s%s", done, sep);
   }
+  if (n < 0 || (size_t)n >= len) return;
+  snprintf(out + n, len - (size_t)n, "%s/s%s%s%s%s%" PRIu32 "%s%sring %" PRIu32 "/%" PRIu32, rate,
+           sep, s->total_bytes != UINT64_MAX ? "ETA " : "",
+           s->total_bytes != UINT64_MAX ? eta : "", s->total_bytes != UINT64_MAX ? sep : "",
+           s->parts_in_flight, tight ? " parts" : " in flight", sep, s->ring_used,
+           s->ring_capacity);
 }
 
 static int columns(void) {
@@ -95,23 +97,24 @@ static int columns(void) {
   return n >= 20 ? n : 80;
 }
 
+/* The bar leaves out the label (the user just typed the command) so that
+ * an 80-column terminal still has room for it. */
 static void draw_bar(struct cli_progress *p, const sluice_progress *s) {
-  char fig[256], bar[256] = "";
-  figures(p, s, "  ", fig, sizeof fig);
-  int room = columns() - 1 - (int)strlen(fig) - (int)strlen(p->label) - 6;
+  char fig[256], bar[64] = "";
+  figures(p, s, 1, fig, sizeof fig);
+  int room = columns() - 1 - (int)strlen(fig) - 3;
   if (s->total_bytes != UINT64_MAX && room >= 10) {
-    int w = room > 50 ? 50 : room;
+    int w = room > 40 ? 40 : room;
     int fill = s->total_bytes ? (int)((double)w * (double)s->bytes_written / (double)s->total_bytes)
                               : w;
     if (fill > w) fill = w;
     bar[0] = '[';
     for (int i = 0; i < w; i++) bar[1 + i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-    bar[1 + w] = ']';
-    bar[2 + w] = '\0';
+    memcpy(bar + 1 + w, "] ", 3);
   }
   /* \r and erase-line: redraw in place without leaving debris when the
    * line gets shorter. */
-  fprintf(stderr, "\r\033[K%s %s  %s", p->label, bar, fig);
+  fprintf(stderr, "\r\033[K%s%s", bar, fig);
   fflush(stderr);
   p->drawn = 1;
 }
@@ -135,7 +138,7 @@ void cli_progress_update(struct cli_progress *p, const sluice_progress *s) {
     if (now - p->last_draw >= 0.1 || !p->drawn) draw_bar(p, s), p->last_draw = now;
   } else if (now - p->last_draw >= p->interval) {
     char fig[256];
-    figures(p, s, ", ", fig, sizeof fig);
+    figures(p, s, 0, fig, sizeof fig);
     fprintf(stderr, "sluice: %s: %s\n", p->label, fig);
     p->last_draw = now;
   }

@@ -94,8 +94,11 @@ int cli_endpoint_open(struct cli_endpoint *e, const char *uri, const struct cli_
   sluice_error *err = sluice_operator_from_uri(abs, o, &e->op, &e->path);
   free(abs);
   sluice_options_free(o);
-  if (err) return cli_fail(op_name, uri, err, 0);
-  return 0;
+  if (!err) return 0;
+  /* A URI the library cannot take is the user's to fix, like a bad option. */
+  sluice_errkind kind = sluice_error_kind(err);
+  int rc = cli_fail(op_name, uri, err, 0);
+  return kind == SLUICE_ERR_UNSUPPORTED ? CLI_USAGE : rc;
 }
 
 /* The bucket part of s3://bucket/key, as a length. */

@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# The sluice command end to end, as a user runs it: real processes, real
+# pipes, the real S3 (Swift s3api) and HTTP (nginx) servers that
+# tests/check-servers.sh starts (SLUICE_S3_*, SLUICE_HTTP_* in the
+# environment), signals delivered mid-upload, a pseudo-terminal for the
+# progress bar.  Prints "ok"/"not ok" lines; exits 1 if any check failed.
+# Every wait is bounded: commands run under timeout(1), polls give up after
+# 20 s.
+set -u
+builddir=${top_builddir:-.}
+SLUICE=$builddir/tools/sluice
+UPLOADS=$builddir/tests/s3_uploads
+for v in SLUICE_S3_ENDPOINT SLUICE_S3_BUCKET SLUICE_S3_ACCESS_KEY SLUICE_S3_SECRET_KEY \
+         SLUICE_HTTP_ENDPOINT SLUICE_HTTP_ROOT; do
+  [ -n "${!v:-}" ] || { echo "test_cli.sh: $v is not set (run through tests/check-servers.sh)"; exit 1; }
+done
+export AWS_ACCESS_KEY_ID=$SLUICE_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SLUICE_S3_SECRET_KEY
+export AWS_ENDPOINT_URL=$SLUICE_S3_ENDPOINT AWS_REGION=${SLUICE_S3_REGION:-us-east-1}
+# No config file or AWS profile of the machine's user may leak in.
+export HOME=$(mktemp -d "${TMPDIR:-/tmp}/sluice-cli-home.XXXXXX")
+unset SLUICE_CONFIG XDG_CONFIG_HOME AWS_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-cli.XXXXXX")
+bucket=s3://$SLUICE_S3_BUCKET
+prefix=cli-$$
+s3=$bucket/$prefix
+ro_mount=
+cleanup() {
+  [ -n "$ro_mount" ] && umount "$ro_mount" 2>/dev/null
+  timeout 60 "$SLUICE" rm -r "$s3/" >/dev/null 2>&1
+  rm -rf "$tmp" "$HOME"
+}
+trap cleanup EXIT
+
+pass=0 failed=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+not_ok() {
+  echo "not ok - $1"
+  shift
+  for f in "$@"; do [ -f "$f" ] && sed 's/^/    /' "$f" | tail -n 15; done
+  failed=$((failed + 1))
+}
+
+# run NAME CMD...: runs CMD with stdout in $tmp/NAME.out, stderr in
+# $tmp/NAME.err; its exit status in $rc.
+run() {
+  local name=$1; shift
+  timeout 120 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+  rc=$?
+}
+# expect NAME STATUS [REGEX]: the last run of NAME exited STATUS and its
+# stderr matches REGEX.
+expect() {
+  local name=$1 want=$2 re=${3:-}
+  if [ "$rc" != "$want" ]; then
+    not_ok "$name: exit $rc, want $want" "$tmp/$name.err"
+  elif [ -n "$re" ] && ! grep -Eq -- "$re" "$tmp/$name.err"; then
+    not_ok "$name: stderr does not match /$re/" "$tmp/$name.err"
+  else
+    ok "$name (exit $want)"
+  fi
+}
+same() { # NAME FILE1 FILE2
+  if cmp -s "$2" "$3"; then ok "$1"; else not_ok "$1: $2 and $3 differ"; fi
+}
+json_field() { # FILE FIELD: the field of the last JSON line of FILE
+  python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])' "$1" "$2"
+}
+wait_for() { # DESC CMD...: polls CMD until it succeeds, 20 s at most
+  local i
+  for i in $(seq 200); do "${@:2}" && return 0; sleep 0.1; done
+  echo "# gave up waiting for $1"
+  return 1
+}
+
+head -c $((12 << 20)) /dev/urandom >"$tmp/12m.bin"
+head -c 100000 /dev/urandom >"$tmp/small.bin"
+
+# ---- the command line ----
+run version "$SLUICE" --version
+if [ $rc = 0 ] && grep -Eq '^sluice [0-9]+\.[0-9]+\.[0-9]+ \(libsluice [0-9.]+\)$' "$tmp/version.out"; then
+  ok "--version"
+else not_ok "--version" "$tmp/version.out" "$tmp/version.err"; fi
+run help "$SLUICE" --help; expect help 0
+run unknown_option "$SLUICE" cp --frobnicate a b; expect unknown_option 2 "unknown option '--frobnicate'"
+run unknown_command "$SLUICE" mv a b; expect unknown_command 2 "unknown command 'mv'"
+run missing_operand "$SLUICE" cp onlyone; expect missing_operand 2 "usage: sluice cp SRC DST"
+run no_command "$SLUICE"; expect no_command 2 "no command"
+run bad_chunk "$SLUICE" cp --chunk 3 a b; expect bad_chunk 2 "bad value '3' for chunk"
+run bad_size_suffix "$SLUICE" cp --chunk 8XB a b; expect bad_size_suffix 2 "chunk"
+run missing_value "$SLUICE" cp a b --concurrent; expect missing_value 2 "needs a value"
+run bad_scheme "$SLUICE" cp "$tmp/small.bin" ftp://host/x; expect bad_scheme 2 "unsupported scheme 'ftp'"
+run no_bucket "$SLUICE" cp "$tmp/small.bin" s3:///key; expect no_bucket 2 "no bucket"
+run stdin_to_dir "$SLUICE" put "$tmp/"; expect stdin_to_dir 2 "name the object"
+
+# ---- local files and pipes ----
+run fs_copy "$SLUICE" cp "$tmp/12m.bin" "$tmp/copy.bin" --chunk 1MiB; expect fs_copy 0
+same "fs copy is byte-identical" "$tmp/12m.bin" "$tmp/copy.bin"
+mkdir -p "$tmp/into"
+(cd "$tmp" && timeout 60 "$SLUICE" cp small.bin into/ 2>"$tmp/rel.err"); rc=$?; expect rel 0
+same "relative source into an existing directory keeps its name" "$tmp/small.bin" "$tmp/into/small.bin"
+run fs_missing "$SLUICE" cp "$tmp/nothere" "$tmp/x"; expect fs_missing 4 "cp $tmp/nothere -> $tmp/x: .*No such file"
+
+# ---- S3 ----
+head -c $((12 << 20)) "$tmp/12m.bin" | timeout 120 "$SLUICE" put "$s3/piped.bin" --chunk 5MiB \
+  2>"$tmp/put.err"; rc=$?; expect put 0
+timeout 120 "$SLUICE" cat "$s3/piped.bin" >"$tmp/piped.back" 2>"$tmp/cat.err"; rc=$?; expect cat 0
+same "put from a pipe then cat: byte-identical" "$tmp/12m.bin" "$tmp/piped.back"
+# cat | head: the reader closes early; sluice ends at once, like cat.
+timeout 60 bash -c '"$1" cat "$2" | head -c 1000 | wc -c' _ "$SLUICE" "$s3/piped.bin" >"$tmp/head.out" 2>"$tmp/head.err"
+if [ "$(cat "$tmp/head.out")" = 1000 ] && ! grep -q . "$tmp/head.err"; then ok "cat | head ends quietly"
+else not_ok "cat | head" "$tmp/head.out" "$tmp/head.err"; fi
+
+run json_cp "$SLUICE" cp "$tmp/12m.bin" "$s3/json.bin" --chunk 5MiB --concurrent 2 --json; expect json_cp 0
+if [ "$(json_field "$tmp/json_cp.out" bytes)" = $((12 << 20)) ] && [ "$(json_field "$tmp/json_cp.out" parts)" = 3 ] &&
+   [ "$(json_field "$tmp/json_cp.out" ok)" = True ] && [ "$(json_field "$tmp/json_cp.out" exit_code)" = 0 ] &&
+   [ "$(json_field "$tmp/json_cp.out" peak_rss_kib)" -gt 0 ]; then ok "--json summary: bytes, parts, ok, peak memory"
+else not_ok "--json summary" "$tmp/json_cp.out"; fi
+run json_cat "$SLUICE" cat "$s3/json.bin" --json
+if cmp -s "$tmp/json_cat.out" "$tmp/12m.bin" && [ "$(json_field "$tmp/json_cat.err" bytes)" = $((12 << 20)) ]; then
+  ok "cat --json: data alone on stdout, summary on stderr"
+else not_ok "cat --json" "$tmp/json_cat.err"; fi
+
+run stat "$SLUICE" stat "$s3/json.bin" --json; expect stat 0
+[ "$(json_field "$tmp/stat.out" size)" = $((12 << 20)) ] && ok "stat --json size" || not_ok "stat --json size" "$tmp/stat.out"
+
+mkdir -p "$tmp/tree/a/b" "$tmp/tree/c"
+cp "$tmp/small.bin" "$tmp/tree/top.bin"; cp "$tmp/small.bin" "$tmp/tree/a/b/deep.bin"
+cp "$tmp/12m.bin" "$tmp/tree/c/big.bin"
+run cp_r_up "$SLUICE" cp -r "$tmp/tree" "$s3/tree/" --chunk 5MiB; expect cp_r_up 0
+run ls_r "$SLUICE" ls -r "$s3/tree"; expect ls_r 0
+if [ "$(awk '{print $3}' "$tmp/ls_r.out" | sort | tr '\n' ' ')" = "a/b/deep.bin c/big.bin top.bin " ] &&
+   grep -q "^ *$((12 << 20)) " "$tmp/ls_r.out"; then ok "ls -r lists the tree with sizes"
+else not_ok "ls -r" "$tmp/ls_r.out"; fi
+run cp_r_down "$SLUICE" cp -r "$s3/tree/" "$tmp/back"; expect cp_r_down 0
+if diff -r "$tmp/tree" "$tmp/back" >"$tmp/diff.out"; then ok "cp -r there and back: same tree"
+else not_ok "cp -r round trip" "$tmp/diff.out"; fi
+
+run server_copy "$SLUICE" cp "$s3/json.bin" "$s3/copied.bin"; expect server_copy 0
+run stream_copy "$SLUICE" cp --stream --chunk 5MiB "$s3/json.bin" "$s3/streamed.bin"; expect stream_copy 0
+"$SLUICE" cat "$s3/copied.bin" >"$tmp/copied.back" 2>/dev/null
+"$SLUICE" cat "$s3/streamed.bin" >"$tmp/streamed.back" 2>/dev/null
+same "server-side copy within a bucket" "$tmp/12m.bin" "$tmp/copied.back"
+same "--stream copy within a bucket" "$tmp/12m.bin" "$tmp/streamed.back"
+
+run exists_first "$SLUICE" cp --if-not-exists "$tmp/small.bin" "$s3/once.bin"; expect exists_first 0
+run exists_again "$SLUICE" cp --if-not-exists "$tmp/12m.bin" "$s3/once.bin"; expect exists_again 7
+"$SLUICE" cat "$s3/once.bin" >"$tmp/once.back" 2>/dev/null
+same "--if-not-exists left the first object alone" "$tmp/small.bin" "$tmp/once.back"
+
+run s3_not_found "$SLUICE" cat "$s3/nope"; expect s3_not_found 4 "cat $s3/nope"
+run no_such_bucket "$SLUICE" ls s3://no-such-bucket-$$/; expect no_such_bucket 4 "no-such-bucket"
+
+run presign "$SLUICE" presign --expires 600 "$s3/once.bin"; expect presign 0
+if curl -sf "$(cat "$tmp/presign.out")" -o "$tmp/presigned.back" && cmp -s "$tmp/presigned.back" "$tmp/small.bin"; then
+  ok "presigned URL fetched with plain curl"
+else not_ok "presigned URL" "$tmp/presign.out"; fi
+
+run rm_one "$SLUICE" rm "$s3/once.bin"; expect rm_one 0
+run stat_gone "$SLUICE" stat "$s3/once.bin"; expect stat_gone 4
+run rm_r "$SLUICE" rm -r "$s3/tree"; expect rm_r 0
+run ls_empty "$SLUICE" ls -r "$s3/tree/"
+[ $rc = 0 ] && ! grep -q . "$tmp/ls_empty.out" && ok "rm -r emptied the prefix" || not_ok "rm -r" "$tmp/ls_empty.out"
+
+# ---- HTTP source ----
+mkdir -p "$SLUICE_HTTP_ROOT/cli-$$"
+cp "$tmp/12m.bin" "$SLUICE_HTTP_ROOT/cli-$$/f.bin"
+run http_cp "$SLUICE" cp "$SLUICE_HTTP_ENDPOINT/cli-$$/f.bin" "$tmp/http.back" --chunk 1MiB --readers 4
+expect http_cp 0
+same "http -> file with 4 ranged readers" "$tmp/12m.bin" "$tmp/http.back"
+run http_write "$SLUICE" cp "$tmp/small.bin" "$SLUICE_HTTP_ENDPOINT/cli-$$/new.bin"
+expect http_write 1 "read-only"
+rm -rf "${SLUICE_HTTP_ROOT:?}/cli-$$"
+
+# ---- configuration and credentials ----
+printf '# test config\nendpoint = %s\nchunk = 5MiB\nconcurrent = 2\n' "$SLUICE_S3_ENDPOINT" >"$tmp/config"
+SLUICE_CONFIG=$tmp/config run config env -u AWS_ENDPOINT_URL "$SLUICE" cp "$tmp/12m.bin" "$s3/cfg.bin" --json
+expect config 0
+[ "$(json_field "$tmp/config.out" parts 2>/dev/null)" = 3 ] && ok "config file settings used (5MiB parts)" ||
+  not_ok "config file chunk" "$tmp/config.out"
+printf 'chunk = 5MiB\nspeed = fast\n' >"$tmp/badconfig"
+run bad_config "$SLUICE" --config "$tmp/badconfig" ls "$s3/"; expect bad_config 3 "config $tmp/badconfig:2: unknown setting 'speed'"
+run no_creds env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$SLUICE" cp "$tmp/small.bin" "$s3/nocreds.bin"
+expect no_creds 3 "credentials"
+run wrong_secret env AWS_SECRET_ACCESS_KEY=not-the-secret-c4f2 "$SLUICE" cp "$tmp/small.bin" "$s3/wrong.bin"
+expect wrong_secret 5 "SignatureDoesNotMatch|403"
+if grep -rq -e "not-the-secret-c4f2" -e "$SLUICE_S3_SECRET_KEY" "$tmp"/*.err "$tmp"/*.out 2>/dev/null; then
+  not_ok "a secret key appears in the command's output"
+else ok "no secret key in any output"; fi
+
+# ---- read-only destination ----
+mkdir -p "$tmp/ro"
+if mount -t tmpfs -o ro,size=1m tmpfs "$tmp/ro" 2>/dev/null; then
+  ro_mount=$tmp/ro
+  run read_only "$SLUICE" cp "$tmp/small.bin" "$tmp/ro/x.bin"; expect read_only 5 "Read-only file system"
+  umount "$tmp/ro"; ro_mount=
+elif [ "$(id -u)" != 0 ]; then
+  chmod 555 "$tmp/ro"
+  run read_only "$SLUICE" cp "$tmp/small.bin" "$tmp/ro/x.bin"; expect read_only 5 "Permission denied"
+else
+  echo "# SKIP read-only destination: root here cannot mount a read-only tmpfs"
+fi
+
+# ---- signals: an interrupted upload leaves nothing behind ----
+# 12 MiB arrive, then the pipe goes quiet: two 5 MiB parts are on the
+# server in an open multipart upload when SIGINT lands.
+(head -c $((12 << 20)) "$tmp/12m.bin"; sleep 60.$$) |
+  timeout 120 "$SLUICE" put "$s3/int/a.bin" --chunk 5MiB --json >"$tmp/sigint.out" 2>"$tmp/sigint.err" &
+pid=$!
+if wait_for "an upload in progress" bash -c '"$1" "$2" | grep -q .' _ "$UPLOADS" "$prefix/int/a.bin"; then
+  ok "SIGINT: the multipart upload is open on the server before the signal"
+else not_ok "SIGINT: no upload seen in progress" "$tmp/sigint.err"; fi
+kill -INT "$pid"
+wait "$pid"; rc=$?
+pkill -f "sleep 60.$$" 2>/dev/null
+expect sigint 130 "interrupted by SIGINT; the destination was not written \(upload aborted\)"
+[ "$(json_field "$tmp/sigint.out" exit_code 2>/dev/null)" = 130 ] && ok "SIGINT: --json says exit_code 130" ||
+  not_ok "SIGINT json" "$tmp/sigint.out"
+"$UPLOADS" "$prefix/int/" >"$tmp/uploads.out" 2>&1
+if [ $? = 0 ] && ! grep -q . "$tmp/uploads.out"; then ok "SIGINT: the multipart upload was aborted on the server"
+else not_ok "SIGINT: an upload is still in progress" "$tmp/uploads.out"; fi
+run sigint_stat "$SLUICE" stat "$s3/int/a.bin"; expect sigint_stat 4
+
+mkdir -p "$tmp/termdst"
+(head -c $((3 << 20)) "$tmp/12m.bin"; sleep 60.$$) |
+  timeout 120 "$SLUICE" put "$tmp/termdst/out.bin" --chunk 1MiB 2>"$tmp/sigterm.err" &
+pid=$!
+wait_for "a temporary file" bash -c '[ -n "$(ls -A "$1")" ]' _ "$tmp/termdst"
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+pkill -f "sleep 60.$$" 2>/dev/null
+expect sigterm 143 "interrupted by SIGTERM"
+[ -z "$(ls -A "$tmp/termdst")" ] && ok "SIGTERM: no partial file left" || {
+  ls -la "$tmp/termdst" >"$tmp/termdst.ls"; not_ok "SIGTERM: files left behind" "$tmp/termdst.ls"; }
+
+# ---- progress ----
+# A terminal: the bar, redrawn in place with \r.
+script -qfec "timeout 120 '$SLUICE' cp --chunk 5MiB --concurrent 1 '$tmp/12m.bin' '$s3/bar.bin'" /dev/null \
+  >"$tmp/bar.out" 2>&1; rc=$?
+if [ $rc = 0 ] && grep -q $'\r' "$tmp/bar.out" && grep -Eq '\[=*>? *\] +[0-9]+% ' "$tmp/bar.out" &&
+   grep -Eq 'ring [0-9]+/[0-9]+' "$tmp/bar.out" && grep -Eq 'ETA [0-9-]' "$tmp/bar.out" &&
+   grep -q 'done, 12.00 MiB' "$tmp/bar.out"; then ok "progress bar under a pseudo-terminal"
+else tr '\r' '\n' <"$tmp/bar.out" >"$tmp/bar.txt"; not_ok "progress bar under a pty" "$tmp/bar.txt"; fi
+# Not a terminal: nothing at all.
+run no_tty "$SLUICE" cp --chunk 5MiB "$tmp/12m.bin" "$s3/quiet.bin"; expect no_tty 0
+[ ! -s "$tmp/no_tty.err" ] && ok "no progress output when stderr is not a terminal" ||
+  not_ok "progress output without a terminal" "$tmp/no_tty.err"
+# Plain lines for logs: a line per interval, then a last line.
+(head -c $((6 << 20)) "$tmp/12m.bin"; sleep 1.5; head -c $((6 << 20)) "$tmp/12m.bin") |
+  timeout 120 "$SLUICE" put --chunk 5MiB --progress=plain --progress-interval 0.2 "$s3/plain.bin" \
+  2>"$tmp/plain.err"; rc=$?
+lines=$(grep -Ec "^sluice: - -> $s3/plain.bin: [0-9.]+ (B|KiB|MiB), [0-9.]+ (B|KiB|MiB)/s, [0-9]+ in flight, ring [0-9]+/[0-9]+$" "$tmp/plain.err")
+if [ $rc = 0 ] && [ "$lines" -ge 3 ] && tail -n 1 "$tmp/plain.err" | grep -q "done, 12.00 MiB in"; then
+  ok "--progress=plain: $lines progress lines and a last line"
+else not_ok "--progress=plain ($lines lines)" "$tmp/plain.err"; fi
+
+echo "# test_cli.sh: $pass passed, $failed failed"
+[ "$failed" = 0 ]

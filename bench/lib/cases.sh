@@ -1,0 +1,162 @@
+# shellcheck shell=bash
+# The measurements (sourced by run).  Each section appends rows to RESULTS;
+# report.py turns them into tables.  Sizes, runs and settings come from run.
+
+# Objects the downloads read: src-SIZE on every server (the sink serves the
+# local file itself; Swift gets one upload through the library, unmeasured).
+source_object() {  # server size
+  local f=$WORK/data/src-$2
+  random_file "$f" "$(size_bytes "$2")"
+  case $1 in
+    sink | limited) ln -sf "$f" "$WORK/sinkdata/$BUCKET/src-$2" ;;
+    *) have_object "$1" "src-$2" "$(size_bytes "$2")" ||
+         env "AWS_ENDPOINT_URL=$(srv EP "$1")" AWS_REGION=us-east-1 \
+           "AWS_ACCESS_KEY_ID=$(srv AK "$1")" "AWS_SECRET_ACCESS_KEY=$(srv SK "$1")" \
+           "$XFER" "$f" "s3://$BUCKET/src-$2" 2>/dev/null || die "cannot seed src-$2 on $1" ;;
+  esac
+}
+
+have_object() {  # server key bytes
+  local len
+  len=$(curl -sS -I --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file "$WORK/peers/$1.netrc" \
+    -H x-amz-content-sha256:UNSIGNED-PAYLOAD "$(srv EP "$1")/$BUCKET/$2" |
+    tr -d '\r' | awk 'tolower($1) == "content-length:" { print $2 }')
+  [ "$len" = "$3" ]
+}
+
+# Swift keeps what it is sent: delete uploads after each run so that disk use
+# stays at one object (s3api deletes a multipart object's segments with it).
+forget() {  # server key
+  case $1 in sink | limited) return 0 ;; esac
+  curl -sS -f -X DELETE --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file "$WORK/peers/$1.netrc" \
+    -H x-amz-content-sha256:UNSIGNED-PAYLOAD "$(srv EP "$1")/$BUCKET/$2" -o /dev/null ||
+    log "warning: could not delete $2 on $1"
+}
+
+# compare SECTION CASE SERVER OP SIZE RUNS TOOL...: every tool does the same
+# transfer in each run (order rotated per run), so ratios pair up by run
+compare() {
+  local section=$1 case=$2 s=$3 op=$4 size=$5 runs=$6 r tool key file
+  shift 6
+  local bytes
+  bytes=$(size_bytes "$size")
+  [ "$op" = dir ] && bytes=$((size * 262144))
+  case $op in
+    down | cat | s3s3) source_object "$s" "$size" ;;
+    up | put) random_file "$WORK/data/src-$size" "$bytes" ;;
+  esac
+  for ((r = 1; r <= runs; r++)); do
+    for tool in $(rotate "$r" "$@"); do
+      key=up-$tool file=$WORK/data/src-$size
+      case $op in
+        down) key=src-$size file=$WORK/out/$tool.bin ;;
+        cat | s3s3) key=src-$size ;;
+        dir) file=$WORK/data/dir-$size ;;
+      esac
+      peer_cmd "$tool" "$op" "$s" "$key" "$file"
+      measure "$section" "$case" "$s" "$tool" "$r" "$bytes" "$IN" -- "${CMD[@]}"
+      case $op in
+        down) rm -f "$file" ;;
+        s3s3) forget "$s" "$key.copy" ;;
+        cat | dir) ;;
+        *) forget "$s" "$key" ;;
+      esac
+    done
+  done
+}
+
+# 1. the main table: every transfer direction, every peer, both servers
+section_main() {
+  local s size
+  for s in $MAIN_SERVERS; do
+    for size in $MAIN_SIZES; do
+      compare main "upload $size" "$s" up "$size" "$RUNS" $TOOLS
+    done
+    compare main "upload $STREAM_SIZE from stdin" "$s" put "$STREAM_SIZE" "$RUNS" $TOOLS
+    compare main "download $STREAM_SIZE to a file" "$s" down "$STREAM_SIZE" "$RUNS" $TOOLS
+    compare main "download $STREAM_SIZE to stdout" "$s" cat "$STREAM_SIZE" "$RUNS" $TOOLS
+    compare main "S3 -> S3 $STREAM_SIZE" "$s" s3s3 "$STREAM_SIZE" "$RUNS" $TOOLS
+  done
+  [ "$MAIN_BIG_RUNS" = 0 ] || compare main "upload $BIG_SIZE" sink up "$BIG_SIZE" "$MAIN_BIG_RUNS" $TOOLS
+}
+
+# 2. the article's experiment: read-a-chunk-then-write loop vs write_from
+section_article() {
+  local s
+  for s in $MAIN_SERVERS; do
+    compare article "upload $STREAM_SIZE" "$s" up "$STREAM_SIZE" "$RUNS" xfer-write_from xfer-loop
+  done
+}
+
+# 3. latency-bound: throughput vs parts in flight, and vs part size
+section_curves() {
+  local c k
+  for c in $CURVE_CONC; do
+    CONC=$c compare curves "concurrent $c" limited up "$CURVE_SIZE" "$CURVE_RUNS" sluice aws rclone
+  done
+  # one stream whatever the setting: a single point each
+  CONC=1 compare curves "concurrent 1" limited up "$CURVE_SIZE" "$CURVE_RUNS" s3cmd curl
+  for k in $CURVE_CHUNKS; do
+    CHUNK=$k compare curves "chunk $k MiB" limited up "$CURVE_SIZE" "$CURVE_RUNS" sluice aws rclone s3cmd
+  done
+}
+
+# 4 and 5. cost and peak memory as the object grows, and many small objects
+section_growth() {
+  local size
+  for size in $GROWTH_SIZES; do
+    compare growth "upload $size" sink up "$size" "$GROWTH_RUNS" $TOOLS
+  done
+  [ "$GROWTH_BIG_RUNS" = 0 ] || compare growth "upload $BIG_SIZE" sink up "$BIG_SIZE" "$GROWTH_BIG_RUNS" $TOOLS
+  small_files "$DIR_COUNT"
+  compare growth "$DIR_COUNT x 256K" sink dir "$DIR_COUNT" "$GROWTH_RUNS" $TOOLS
+}
+
+small_files() {  # count: a directory of that many 256 KiB files
+  local d=$WORK/data/dir-$1 i
+  [ "$(find "$d" -type f 2>/dev/null | wc -l)" = "$1" ] && return 0
+  rm -rf "$d" && mkdir -p "$d"
+  for ((i = 0; i < $1; i++)); do head -c 262144 /dev/urandom > "$d/f$i"; done
+}
+
+# 6. the ring alone.  A configuration that does not finish in RING_TIMEOUT
+# is recorded as such (ck_ring's producers spin, without yielding, on the
+# commit of a preempted one: with more threads than cores that can stall).
+section_ring() {
+  local q p c r out rc
+  for ((r = 1; r <= RING_RUNS; r++)); do
+    for q in sluice ck mutex; do
+      for p in 1 2 4; do
+        for c in 1 2 4; do
+          rc=0
+          out=$(timeout "$RING_TIMEOUT" "$WORK/bin/ringbench" rate "$q" "$p" "$c" "$RING_ITEMS" "$RING_CAP") || rc=$?
+          [ $rc = 124 ] && out="queue=$q producers=$p consumers=$c items=$RING_ITEMS seconds=$RING_TIMEOUT"
+          [ $rc = 0 ] || [ $rc = 124 ] || die "ringbench $q $p $c failed ($rc)"
+          ring_row "$r" "$rc" "$out"
+        done
+      done
+      out=$(timeout 60 "$WORK/bin/ringbench" idle "$q" "$RING_IDLE") || die "ringbench idle $q failed"
+      ring_row "$r" 0 "$out"
+    done
+  done
+}
+
+# ring_row RUN STATUS "k=v k=v ...": one TSV row in the same columns as
+# measure's (case = producers x consumers or "idle"; wall = seconds;
+# user/sys = the waiting consumer's / producer's CPU seconds when idle)
+ring_row() {
+  local run=$1 rc=$2 kv q p c n s ci pi
+  for kv in $3; do
+    case $kv in
+      queue=*) q=${kv#*=} ;; producers=*) p=${kv#*=} ;; consumers=*) c=${kv#*=} ;;
+      items=*) n=${kv#*=} ;; seconds=* | wait_s=*) s=${kv#*=} ;;
+      consumer_cpu_s=*) ci=${kv#*=} ;; producer_cpu_s=*) pi=${kv#*=} ;;
+    esac
+  done
+  [ -n "${q:-}" ] && [ -n "${s:-}" ] || die "cannot parse ringbench output: $3"
+  if [ -n "${p:-}" ]; then
+    printf 'ring\t%sP x %sC\tcap %s\t%s\t%s\t%s\t%s\t0\t0\t0\t%s\t\n' "$p" "$c" "$RING_CAP" "$q" "$run" "$n" "$s" "$rc"
+  else
+    printf 'ring\tidle\twait\t%s\t%s\t0\t%s\t%s\t%s\t0\t0\t\n' "$q" "$run" "$s" "$ci" "$pi"
+  fi >> "$RESULTS"
+}

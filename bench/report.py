@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""Turns bench/run's results.tsv into tables (OUT/tables.md) and plots
+(OUT/*.png, with gnuplot).
+
+    report.py RESULTS.tsv OUT SECONDS_TAKEN
+
+Ratios are taken run by run: in run r every tool did the same transfer, so
+peer_wall[r] / sluice_wall[r] compares two measurements made a few seconds
+apart; the table gives the median of those ratios and their range.  Exit
+status 1 when sluice failed anywhere, or a peer failed where
+bench/known-failures does not say it fails (the harness is then broken).
+"""
+import collections
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+GIB = 1024 ** 3
+MIB = 1024 ** 2
+COLS = "section case server tool run bytes wall user sys rss status note".split()
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE = {"main": "sluice", "growth": "sluice", "curves": "sluice",
+             "article": "xfer-write_from"}
+LABEL = {"xfer-write_from": "write_from", "xfer-loop": "read/write loop"}
+# buffers sluice may hold with the settings bench/run gives it:
+# chunk x (queue_depth + concurrent + readers) = 8 MiB x (4 + 4 + 1)
+SLUICE_BOUND_MIB = 8 * (4 + 4 + 1)
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            v = line.rstrip("\n").split("\t")
+            if len(v) != len(COLS):
+                sys.exit("report: cannot parse row: %r" % line)
+            r = dict(zip(COLS, v))
+            for k in ("run", "bytes", "rss", "status"):
+                r[k] = int(r[k])
+            for k in ("wall", "user", "sys"):
+                r[k] = float(r[k])
+            rows.append(r)
+    return rows
+
+
+def known_failures():
+    out = []
+    with open(os.path.join(HERE, "known-failures")) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                tool, server, case, reason = line.rstrip("\n").split("\t")
+                out.append((tool, server, re.compile(case), reason))
+    return out
+
+
+def why_failed(known, r):
+    for tool, server, case, reason in known:
+        if tool == r["tool"] and server in (r["server"], "*") and case.search(r["case"]):
+            return reason
+    return None
+
+
+def spread(xs, fmt):
+    xs = sorted(xs)
+    m = statistics.median(xs)
+    if len(xs) == 1:
+        return fmt % m
+    return (fmt + " (" + fmt + "-" + fmt + ")") % (m, xs[0], xs[-1])
+
+
+def stats(rows):
+    """Median figures of one tool's successful runs."""
+    ok = [r for r in rows if r["status"] == 0]
+    if not ok:
+        return None
+    return {
+        "wall": spread([r["wall"] for r in ok], "%.2f"),
+        "mibs": spread([r["bytes"] / MIB / r["wall"] for r in ok], "%.0f"),
+        "mibs_med": statistics.median(r["bytes"] / MIB / r["wall"] for r in ok),
+        "cpu": "%.2f" % statistics.median((r["user"] + r["sys"]) / (r["bytes"] / GIB) for r in ok),
+        "rss": "%.0f" % statistics.median(r["rss"] / 1024 for r in ok),
+        "rss_med": statistics.median(r["rss"] / 1024 for r in ok),
+        "runs": len(ok),
+    }
+
+
+def ratio(rows, ref_rows):
+    ref = {r["run"]: r["wall"] for r in ref_rows if r["status"] == 0}
+    rs = [r["wall"] / ref[r["run"]] for r in rows if r["status"] == 0 and r["run"] in ref]
+    return spread(rs, "%.2f") if rs else "-"
+
+
+def grouped(rows, section):
+    g = collections.OrderedDict()
+    for r in rows:
+        if r["section"] == section:
+            g.setdefault((r["case"], r["server"]), collections.OrderedDict()).setdefault(
+                r["tool"], []).append(r)
+    return g
+
+
+def transfer_table(rows, section, known, problems):
+    ref_tool = REFERENCE[section]
+    g = grouped(rows, section)
+    if not g:
+        return []
+    out = ["| transfer | server | tool | time ÷ %s's | wall s | MiB/s | CPU s/GiB | peak RSS MiB | runs |"
+           % LABEL.get(ref_tool, ref_tool),
+           "|---|---|---|---|---|---|---|---|---|"]
+    for (case, server), tools in g.items():
+        ref = tools.get(ref_tool, [])
+        for tool, trs in tools.items():
+            name = LABEL.get(tool, tool)
+            failed = [r for r in trs if r["status"] != 0]
+            for r in failed:
+                reason = why_failed(known, r)
+                if reason is None:
+                    problems.append("%s/%s/%s/%s run %d: exit %d: %s" % (
+                        section, case, server, tool, r["run"], r["status"], r["note"]))
+            s = stats(trs)
+            if s is None:
+                reason = why_failed(known, failed[0]) or failed[0]["note"]
+                out.append("| %s | %s | %s | fails: %s | | | | | 0/%d |" % (
+                    case, server, name, reason, len(trs)))
+                continue
+            rt = "1" if tool == ref_tool else ratio(trs, ref)
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |" % (
+                case, server, name, rt, s["wall"], s["mibs"], s["cpu"], s["rss"],
+                s["runs"], len(trs)))
+    return out
+
+
+def ring_tables(rows):
+    rate = collections.OrderedDict()
+    idle = collections.OrderedDict()
+    for r in rows:
+        if r["section"] != "ring":
+            continue
+        if r["case"] == "idle":
+            idle.setdefault(r["tool"], []).append(r)
+        else:
+            rate.setdefault(r["case"], collections.OrderedDict()).setdefault(r["tool"], []).append(r)
+    if not rate:
+        return []
+    cap = next(r["server"] for r in rows if r["section"] == "ring" and r["case"] != "idle")
+    out = ["Millions of items per second through one queue (%s; median of runs, range):" % cap, "",
+           "| producers x consumers | sluice ring | ÷ ck_ring | ÷ mutex+condvars | ck_ring | mutex+condvars |",
+           "|---|---|---|---|---|---|"]
+    timeouts = []
+    for case, qs in rate.items():
+        per_run = {q: {r["run"]: r["bytes"] / r["wall"] for r in rs if r["status"] == 0}
+                   for q, rs in qs.items()}
+        for q, rs in qs.items():
+            timeouts += ["%s %s run %d" % (q, case, r["run"]) for r in rs if r["status"] != 0]
+
+        def rate_of(q):
+            xs = [v / 1e6 for v in per_run.get(q, {}).values()]
+            return spread(xs, "%.1f") if xs else "timed out"
+
+        def rel(q):
+            mine = per_run.get("sluice", {})
+            rs = [mine[k] / v for k, v in per_run.get(q, {}).items() if k in mine]
+            return spread(rs, "%.2f") if rs else "-"
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            case, rate_of("sluice"), rel("ck"), rel("mutex"), rate_of("ck"), rate_of("mutex")))
+    if timeouts:
+        limit = max(r["wall"] for r in rows if r["section"] == "ring" and r["status"] != 0)
+        out += ["", "Did not finish within %g s (left out of the medians): %s." % (limit, ", ".join(timeouts))]
+    out += ["", "CPU seconds a thread burns per second while it waits (idle test):", "",
+            "| queue | blocked consumer | blocked producer |", "|---|---|---|"]
+    for q, rs in idle.items():
+        out.append("| %s | %s | %s |" % (q, spread([r["user"] / r["wall"] for r in rs], "%.4f"),
+                                         spread([r["sys"] / r["wall"] for r in rs], "%.4f")))
+    return out
+
+
+def plots(rows, out_dir):
+    """Data files and gnuplot PNGs: throughput vs concurrency, vs chunk, and
+    peak RSS vs object size."""
+    made = []
+    curves = collections.defaultdict(dict)
+    for (case, _), tools in grouped(rows, "curves").items():
+        m = re.match(r"(concurrent|chunk) (\d+)", case)
+        if not m:
+            continue
+        for tool, trs in tools.items():
+            s = stats(trs)
+            if s:
+                curves[(m.group(1), tool)][int(m.group(2))] = s["mibs_med"]
+    mem = collections.defaultdict(dict)
+    for (case, _), tools in grouped(rows, "growth").items():
+        m = re.match(r"upload (\d+)([KMG])$", case)
+        if not m:
+            continue
+        size = int(m.group(1)) * {"K": 1 / 1024, "M": 1, "G": 1024}[m.group(2)]
+        for tool, trs in tools.items():
+            s = stats(trs)
+            if s:
+                mem[tool][size] = s["rss_med"]
+    for kind, xlabel, fname in (("concurrent", "parts in flight (concurrent)", "throughput-vs-concurrency"),
+                                ("chunk", "part size (MiB), 4 in flight", "throughput-vs-chunk")):
+        series = {t: pts for (k, t), pts in curves.items() if k == kind and len(pts) > 1}
+        if series:
+            made.append(gnuplot(out_dir, fname, series, xlabel, "MiB/s (median)",
+                                "upload to a latency-bound S3 sink (85 MiB/s per connection, +20 ms per part)",
+                                logx=True))
+    series = {t: pts for t, pts in mem.items() if len(pts) > 1}
+    if series:
+        made.append(gnuplot(out_dir, "peak-rss-vs-size", series, "object size (MiB)", "peak RSS (MiB)",
+                            "upload to the nginx sink: peak RSS as the object grows",
+                            logx=True, bound=SLUICE_BOUND_MIB))
+    return [m for m in made if m]
+
+
+def gnuplot(out_dir, name, series, xlabel, ylabel, title, logx=False, bound=None):
+    dat = os.path.join(out_dir, name + ".dat")
+    with open(dat, "w") as f:
+        for tool, pts in series.items():
+            f.write("# %s\n" % tool)
+            for x in sorted(pts):
+                f.write("%g %g\n" % (x, pts[x]))
+            f.write("\n\n")
+    plot = ['"%s" index %d with linespoints title "%s"' % (dat, i, t) for i, t in enumerate(series)]
+    if bound:
+        plot.append('%d with lines dashtype 2 title "sluice bound: 8 MiB x (4+4+1)"' % bound)
+    script = "\n".join([
+        "set terminal pngcairo size 900,560 font ',10'" if has_cairo() else "set terminal png size 900,560",
+        'set output "%s"' % os.path.join(out_dir, name + ".png"),
+        'set title "%s"' % title, 'set xlabel "%s"' % xlabel, 'set ylabel "%s"' % ylabel,
+        "set logscale x 2" if logx else "", "set key left top", "set grid",
+        "set yrange [0:*]", "plot " + ", ".join(plot), ""])
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("report: gnuplot failed for %s: %s" % (name, e), file=sys.stderr)
+        return None
+    return name + ".png"
+
+
+def has_cairo():
+    r = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True)
+    return "pngcairo" in r.stdout + r.stderr
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit("usage: report.py RESULTS.tsv OUT SECONDS_TAKEN")
+    rows, out_dir = load(sys.argv[1]), sys.argv[2]
+    known, problems = known_failures(), []
+    for r in rows:
+        if r["status"] != 0 and r["tool"] in ("sluice", "xfer-write_from", "xfer-loop"):
+            problems.append("sluice failed: %s/%s/%s: %s" % (r["section"], r["case"], r["server"], r["note"]))
+    md = ["# Benchmark results", "",
+          "Run took %s s.  Machine and versions: see machine.txt.  Ratios: a tool's wall time "
+          "divided by the reference's in the same run (> 1: the reference was faster)." % sys.argv[3]]
+    for section, title in (("main", "Transfers (item 1)"),
+                           ("article", "Read-then-write loop vs write_from (item 2)"),
+                           ("curves", "Latency-bound curves (item 3)"),
+                           ("growth", "Cost and memory as the object grows (items 4 and 5)")):
+        t = transfer_table(rows, section, known, problems)
+        if t:
+            md += ["", "## " + title, ""] + t
+    t = ring_tables(rows)
+    if t:
+        md += ["", "## The ring alone (item 6)", ""] + t
+    pngs = plots(rows, out_dir)
+    if pngs:
+        md += ["", "## Plots", ""] + ["![%s](%s)" % (p[:-4], p) for p in pngs]
+    if problems:
+        md += ["", "## Harness problems", ""] + ["- " + p for p in problems]
+    with open(os.path.join(out_dir, "tables.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+    if problems:
+        print("report: %d unexpected failure(s); see above" % len(problems), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

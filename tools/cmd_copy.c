@@ -145,8 +145,9 @@ static int one(struct copy *c, struct cli_endpoint *src, const char *spath,
   c->sum.files++;
   if (!err) return CLI_OK;
   if (dst->is_stdio && stdout_closed()) {
-    /* The library's threads block signals, so a closed pipe came back as
-     * EPIPE; end as cat does in `cat | head`: quietly, by SIGPIPE. */
+    /* The fd writer blocks SIGPIPE around its writes (lib/fd.c), so a
+     * closed pipe came back as EPIPE; end as cat does in `cat | head`:
+     * quietly, by SIGPIPE. */
     sluice_error_free(err);
     signal(SIGPIPE, SIG_DFL);
     raise(SIGPIPE);

@@ -190,9 +190,11 @@ def plots(rows, out_dir):
             if s:
                 curves[(m.group(1), tool)][int(m.group(2))] = s["mibs_med"]
     mem = collections.defaultdict(dict)
-    for (case, _), tools in grouped(rows, "growth").items():
+    # the main table's big upload to the sink is the last point of the curve
+    sized = list(grouped(rows, "growth").items()) + list(grouped(rows, "main").items())
+    for (case, server), tools in sized:
         m = re.match(r"upload (\d+)([KMG])$", case)
-        if not m:
+        if not m or server != "sink":
             continue
         size = int(m.group(1)) * {"K": 1 / 1024, "M": 1, "G": 1024}[m.group(2)]
         for tool, trs in tools.items():

@@ -19,7 +19,7 @@
 # only after the whole body was read, as S3 does: a sink that answered early
 # would let a client (Go's rclone in particular) count a part as done while
 # its bytes are still on the way.  A PUT's body is read in 1 MiB pieces and
-# dropped; its ETag is the body's MD5 (sink-put.lua says how).  Chunked
+# dropped; its ETag is the body's MD5 (sink_put.lua says how).  Chunked
 # bodies are buffered in memory up to BENCH_SINK_BODY_BUF (default 64m), then
 # in STATE_DIR/tmp.  GET/HEAD serve DATA_DIR/<bucket>/<key> with
 # Range and a strong ETag; a bucket GET lists what DATA_DIR/<bucket>/ held at
@@ -62,6 +62,7 @@ http {
     send_timeout 300s;
     server_tokens off;
     default_type application/octet-stream;
+    lua_package_path "$HERE/?.lua;;";
     root $data;
     etag on;
     max_ranges 1;
@@ -106,7 +107,7 @@ face() {
             internal;
             set \$sink_delay $2;
             set \$sink_rate $3;
-            content_by_lua_file $HERE/sink-put.lua;
+            content_by_lua_block { require("sink_put").handle() }
         }
         location = /__s3/create {
             internal;

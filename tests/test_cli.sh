@@ -204,8 +204,10 @@ fi
 # ---- signals: an interrupted upload leaves nothing behind ----
 # 12 MiB arrive, then the pipe goes quiet: two 5 MiB parts are on the
 # server in an open multipart upload when SIGINT lands.
-(head -c $((12 << 20)) "$tmp/12m.bin"; sleep 60.$$) |
-  timeout 120 "$SLUICE" put "$s3/int/a.bin" --chunk 5MiB --json >"$tmp/sigint.out" 2>"$tmp/sigint.err" &
+# The producer goes in a process substitution so that $! and wait are
+# about sluice alone, not a pipeline that lasts as long as the sleep.
+timeout 120 "$SLUICE" put "$s3/int/a.bin" --chunk 5MiB --json >"$tmp/sigint.out" 2>"$tmp/sigint.err" \
+  < <(head -c $((12 << 20)) "$tmp/12m.bin"; sleep 60.$$) &
 pid=$!
 if wait_for "an upload in progress" bash -c '"$1" "$2" | grep -q .' _ "$UPLOADS" "$prefix/int/a.bin"; then
   ok "SIGINT: the multipart upload is open on the server before the signal"
@@ -222,8 +224,8 @@ else not_ok "SIGINT: an upload is still in progress" "$tmp/uploads.out"; fi
 run sigint_stat "$SLUICE" stat "$s3/int/a.bin"; expect sigint_stat 4
 
 mkdir -p "$tmp/termdst"
-(head -c $((3 << 20)) "$tmp/12m.bin"; sleep 60.$$) |
-  timeout 120 "$SLUICE" put "$tmp/termdst/out.bin" --chunk 1MiB 2>"$tmp/sigterm.err" &
+timeout 120 "$SLUICE" put "$tmp/termdst/out.bin" --chunk 1MiB 2>"$tmp/sigterm.err" \
+  < <(head -c $((3 << 20)) "$tmp/12m.bin"; sleep 60.$$) &
 pid=$!
 wait_for "a temporary file" bash -c '[ -n "$(ls -A "$1")" ]' _ "$tmp/termdst"
 kill -TERM "$pid"

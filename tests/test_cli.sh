@@ -7,7 +7,7 @@
 # Every wait is bounded: commands run under timeout(1), polls give up after
 # 20 s.
 set -u
-builddir=${top_builddir:-.}
+builddir=$(cd "${top_builddir:-.}" && pwd)  # absolute: some checks cd elsewhere
 SLUICE=$builddir/tools/sluice
 UPLOADS=$builddir/tests/s3_uploads
 for v in SLUICE_S3_ENDPOINT SLUICE_S3_BUCKET SLUICE_S3_ACCESS_KEY SLUICE_S3_SECRET_KEY \

@@ -14,6 +14,16 @@ static void fmt_time(int64_t t, char *buf, size_t len) {
     snprintf(buf, len, "%-20s", "-");
 }
 
+/* path as a directory: "" stays "", anything else ends in one '/'.
+ * Owned by the caller. */
+static char *as_dir(const char *path) {
+  size_t n = strlen(path);
+  char *dir = malloc(n + 2);
+  if (!dir) cli_oom();
+  snprintf(dir, n + 2, "%s%s", path, n && path[n - 1] != '/' ? "/" : "");
+  return dir;
+}
+
 /* ls prints one line per entry, "SIZE  MTIME  PATH", sizes in bytes so
  * that awk and sort can use them; directories show "DIR" and end in '/'. */
 int cmd_ls(const struct cli_settings *s, const char *uri) {
@@ -23,11 +33,7 @@ int cmd_ls(const struct cli_settings *s, const char *uri) {
   sluice_options *o = sluice_options_new();
   sluice_lister *l = NULL;
   if (!o) cli_oom();
-  size_t n = strlen(e.path);
-  /* "ls dir" lists the directory, as a shell user means it. */
-  char *dir = malloc(n + 2);
-  if (!dir) cli_oom();
-  snprintf(dir, n + 2, "%s%s", e.path, n && e.path[n - 1] != '/' ? "/" : "");
+  char *dir = as_dir(e.path); /* "ls dir" lists the directory, as a shell user means it */
   sluice_error *err = sluice_options_set(o, "recursive", s->recursive ? "true" : "false");
   if (!err) err = sluice_list(e.op, dir, o, &l);
   const sluice_entry *ent;
@@ -94,10 +100,7 @@ int cmd_rm(const struct cli_settings *s, const char *uri) {
   if (rc) return rc;
   sluice_error *err;
   if (s->recursive) {
-    size_t n = strlen(e.path);
-    char *dir = malloc(n + 2);
-    if (!dir) cli_oom();
-    snprintf(dir, n + 2, "%s%s", e.path, n && e.path[n - 1] != '/' ? "/" : "");
+    char *dir = as_dir(e.path);
     err = sluice_delete_all(e.op, dir);
     free(dir);
   } else {

@@ -53,19 +53,26 @@ static int bad(const char *where, const char *name, const char *value, const cha
   return -1;
 }
 
-/* Copies value into *slot after checking it is a count in [lo, hi]. */
-static int set_count(char **slot, const char *where, const char *name, const char *value,
-                     uint64_t lo, uint64_t hi) {
-  uint64_t n;
+/* Reads value as a whole number in [lo, hi] into *out. */
+static int get_count(const char *where, const char *name, const char *value, uint64_t lo,
+                     uint64_t hi, uint64_t *out) {
   char *end;
   errno = 0;
   if (!value || !isdigit((unsigned char)*value)) return bad(where, name, value, "not a number");
-  n = strtoull(value, &end, 10);
-  if (errno || *end || n < lo || n > hi) {
+  *out = strtoull(value, &end, 10);
+  if (errno || *end || *out < lo || *out > hi) {
     char why[64];
     snprintf(why, sizeof why, "must be %llu..%llu", (unsigned long long)lo, (unsigned long long)hi);
     return bad(where, name, value, why);
   }
+  return 0;
+}
+
+/* Copies value into *slot after checking it is a count in [lo, hi]. */
+static int set_count(char **slot, const char *where, const char *name, const char *value,
+                     uint64_t lo, uint64_t hi) {
+  uint64_t n;
+  if (get_count(where, name, value, lo, hi, &n)) return -1;
   free(*slot);
   *slot = strdup(value);
   return *slot ? 0 : -1;
@@ -122,19 +129,11 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
   if (!strcmp(name, "json")) return set_flag(&s->json, where, name, value);
   if (!strcmp(name, "stream")) return set_flag(&s->stream, where, name, value);
   if (!strcmp(name, "retries")) {
-    char *end;
-    long r = value && isdigit((unsigned char)*value) ? strtol(value, &end, 10) : -1;
-    if (r < 0 || *end || r > 19) return bad(where, name, value, "must be 0..19");
-    s->retries = (int)r;
+    if (get_count(where, name, value, 0, 19, &n)) return -1;
+    s->retries = (int)n;
     return 0;
   }
-  if (!strcmp(name, "expires")) {
-    char *end;
-    unsigned long long e = value && isdigit((unsigned char)*value) ? strtoull(value, &end, 10) : 0;
-    if (e < 1 || *end || e > 604800) return bad(where, name, value, "seconds, 1..604800");
-    s->expires = e;
-    return 0;
-  }
+  if (!strcmp(name, "expires")) return get_count(where, name, value, 1, 604800, &s->expires);
   if (!strcmp(name, "progress")) {
     static const char *const modes[] = {"auto", "bar", "plain", "none"};
     for (int i = 0; i < 4; i++)

@@ -19,7 +19,7 @@ import sys
 
 GIB = 1024 ** 3
 MIB = 1024 ** 2
-COLS = "section case server tool run bytes wall user sys rss status note".split()
+COLS = "section case server tool run bytes wall user sys rss status note load".split()
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = {"main": "sluice", "growth": "sluice", "curves": "sluice",
              "article": "xfer-write_from"}
@@ -39,7 +39,7 @@ def load(path):
             r = dict(zip(COLS, v))
             for k in ("run", "bytes", "rss", "status"):
                 r[k] = int(r[k])
-            for k in ("wall", "user", "sys"):
+            for k in ("wall", "user", "sys", "load"):
                 r[k] = float(r[k])
             rows.append(r)
     return rows
@@ -146,7 +146,7 @@ def ring_tables(rows):
         return []
     cap = next(r["server"] for r in rows if r["section"] == "ring" and r["case"] != "idle")
     out = ["Millions of items per second through one queue (%s; median of runs, range):" % cap, "",
-           "| producers x consumers | sluice ring | ÷ ck_ring | ÷ mutex+condvars | ck_ring | mutex+condvars |",
+           "| producers x consumers | sluice ring | sluice's rate ÷ ck_ring's | sluice's rate ÷ mutex's | ck_ring | mutex+condvars |",
            "|---|---|---|---|---|---|"]
     timeouts = []
     for case, qs in rate.items():
@@ -174,6 +174,14 @@ def ring_tables(rows):
         out.append("| %s | %s | %s |" % (q, spread([r["user"] / r["wall"] for r in rs], "%.4f"),
                                          spread([r["sys"] / r["wall"] for r in rs], "%.4f")))
     return out
+
+
+def load_note(rows, section):
+    loads = sorted(r["load"] for r in rows if r["section"] == section)
+    return ("1-minute load average as the commands started: median %.2f, range %.2f-%.2f "
+            "(the benchmark's own clients and servers keep it near 1-2.5 on 2 cores; more "
+            "means something else was running)." % (
+                statistics.median(loads), loads[0], loads[-1]))
 
 
 def plots(rows, out_dir):
@@ -226,7 +234,7 @@ def gnuplot(out_dir, name, series, xlabel, ylabel, title, logx=False, bound=None
             f.write("\n\n")
     plot = ['"%s" index %d with linespoints title "%s"' % (dat, i, t) for i, t in enumerate(series)]
     if bound:
-        plot.append('%d with lines dashtype 2 title "sluice bound: 8 MiB x (4+4+1)"' % bound)
+        plot.append('%d with lines dashtype 2 title "sluice buffer bound: 8 MiB x (4+4+1); RSS adds ~14 MiB of code and libraries"' % bound)
     script = "\n".join([
         "set terminal pngcairo size 900,560 font ',10'" if has_cairo() else "set terminal png size 900,560",
         'set output "%s"' % os.path.join(out_dir, name + ".png"),
@@ -263,10 +271,10 @@ def main():
                            ("growth", "Cost and memory as the object grows (items 4 and 5)")):
         t = transfer_table(rows, section, known, problems)
         if t:
-            md += ["", "## " + title, ""] + t
+            md += ["", "## " + title, "", load_note(rows, section), ""] + t
     t = ring_tables(rows)
     if t:
-        md += ["", "## The ring alone (item 6)", ""] + t
+        md += ["", "## The ring alone (item 6)", "", load_note(rows, "ring"), ""] + t
     pngs = plots(rows, out_dir)
     if pngs:
         md += ["", "## Plots", ""] + ["![%s](%s)" % (p[:-4], p) for p in pngs]

@@ -145,7 +145,8 @@ section_ring() {
 # measure's (case = producers x consumers or "idle"; wall = seconds;
 # user/sys = the waiting consumer's / producer's CPU seconds when idle)
 ring_row() {
-  local run=$1 rc=$2 kv q p c n s ci pi
+  local run=$1 rc=$2 kv q p c n s ci pi load
+  read -r load _ < /proc/loadavg
   for kv in $3; do
     case $kv in
       queue=*) q=${kv#*=} ;; producers=*) p=${kv#*=} ;; consumers=*) c=${kv#*=} ;;
@@ -155,8 +156,8 @@ ring_row() {
   done
   [ -n "${q:-}" ] && [ -n "${s:-}" ] || die "cannot parse ringbench output: $3"
   if [ -n "${p:-}" ]; then
-    printf 'ring\t%sP x %sC\tcap %s\t%s\t%s\t%s\t%s\t0\t0\t0\t%s\t\n' "$p" "$c" "$RING_CAP" "$q" "$run" "$n" "$s" "$rc"
+    printf 'ring\t%sP x %sC\tcap %s\t%s\t%s\t%s\t%s\t0\t0\t0\t%s\t\t%s\n' "$p" "$c" "$RING_CAP" "$q" "$run" "$n" "$s" "$rc" "$load"
   else
-    printf 'ring\tidle\twait\t%s\t%s\t0\t%s\t%s\t%s\t0\t0\t\n' "$q" "$run" "$s" "$ci" "$pi"
+    printf 'ring\tidle\twait\t%s\t%s\t0\t%s\t%s\t%s\t0\t0\t\t%s\n' "$q" "$run" "$s" "$ci" "$pi" "$load"
   fi >> "$RESULTS"
 }

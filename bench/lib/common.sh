@@ -40,7 +40,9 @@ rotate() {
 # measure SECTION CASE SERVER TOOL RUN BYTES STDIN -- CMD...
 # Runs CMD once (stdin from the file STDIN, or /dev/null for "-"; stdout to
 # /dev/null) under /usr/bin/time and `timeout`, and appends a TSV row:
-#   section case server tool run bytes wall_s user_s sys_s maxrss_kib status note
+#   section case server tool run bytes wall_s user_s sys_s maxrss_kib status note load
+# (load: the 1-minute load average as the command started, to show when
+# something else was using the machine)
 # Wall time comes from the monotonic clock around the command (time's %e has
 # 10 ms steps); CPU and peak RSS from time (the child's getrusage).  A failed
 # command is recorded with its exit status and the last line it printed;
@@ -48,8 +50,9 @@ rotate() {
 measure() {
   local section=$1 case=$2 server=$3 tool=$4 run=$5 bytes=$6 in=$7
   shift 8
-  local tf=$WORK/time.out ef=$WORK/stderr.out t0 t1 rc=0 note=""
+  local tf=$WORK/time.out ef=$WORK/stderr.out t0 t1 rc=0 note="" load
   [ "$in" = - ] && in=/dev/null
+  read -r load _ < /proc/loadavg
   t0=$(date +%s%N)
   /usr/bin/time -f '%U %S %M' -o "$tf" timeout -k 5 "$TIMEOUT" "$@" < "$in" > /dev/null 2> "$ef" || rc=$?
   t1=$(date +%s%N)
@@ -61,7 +64,7 @@ measure() {
     [ $rc = 124 ] && note="timeout after ${TIMEOUT}s"
     log "FAIL $section/$case/$server/$tool (exit $rc): $note"
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$case" "$server" "$tool" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$case" "$server" "$tool" \
     "$run" "$bytes" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')" \
-    "$user" "$sys" "$rss" "$rc" "$note" >> "$RESULTS"
+    "$user" "$sys" "$rss" "$rc" "$note" "$load" >> "$RESULTS"
 }

@@ -132,6 +132,31 @@ def transfer_table(rows, section, known, problems):
     return out
 
 
+def headline(rows, section):
+    """One line per transfer: each peer's median time ratio to sluice."""
+    g = grouped(rows, section)
+    peers = [t for t in ("aws", "rclone", "s3cmd", "curl") if any(t in ts for ts in g.values())]
+    if not g or not peers:
+        return []
+    out = ["| transfer | server | sluice MiB/s | " + " | ".join(peers) + " |",
+           "|---|---|---|" + "---|" * len(peers)]
+    for (case, server), tools in g.items():
+        ref = tools.get("sluice", [])
+        s = stats(ref) if ref else None
+        cells = []
+        for t in peers:
+            trs = tools.get(t, [])
+            if not trs:
+                cells.append("")
+            elif stats(trs) is None:
+                cells.append("fails")
+            else:
+                cells.append("**%s**" % ratio(trs, ref).split(" ")[0])
+        out.append("| %s | %s | %s | %s |" % (case, server, "%.0f" % s["mibs_med"] if s else "fails",
+                                             " | ".join(cells)))
+    return out
+
+
 def ring_tables(rows):
     rate = collections.OrderedDict()
     idle = collections.OrderedDict()
@@ -197,6 +222,12 @@ def plots(rows, out_dir):
             s = stats(trs)
             if s:
                 curves[(m.group(1), tool)][int(m.group(2))] = s["mibs_med"]
+    # 8 MiB parts, 4 in flight is the "concurrent 4" case (s3cmd: its one
+    # stream, under "concurrent 1"): the chunk curve's missing point
+    for (kind, tool), pts in list(curves.items()):
+        at = 1 if tool == "s3cmd" else 4
+        if kind == "concurrent" and at in pts and ("chunk", tool) in curves:
+            curves[("chunk", tool)][8] = pts[at]
     mem = collections.defaultdict(dict)
     # the main table's big upload to the sink is the last point of the curve
     sized = list(grouped(rows, "growth").items()) + list(grouped(rows, "main").items())
@@ -265,6 +296,9 @@ def main():
     md = ["# Benchmark results", "",
           "Run took %s s.  Machine and versions: see machine.txt.  Ratios: a tool's wall time "
           "divided by the reference's in the same run (> 1: the reference was faster)." % sys.argv[3]]
+    t = headline(rows, "main")
+    if t:
+        md += ["", "## Headline: each peer's wall time ÷ sluice's (median of the runs; > 1: sluice faster)", ""] + t
     for section, title in (("main", "Transfers (item 1)"),
                            ("article", "Read-then-write loop vs write_from (item 2)"),
                            ("curves", "Latency-bound curves (item 3)"),

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Packages, the library under test and the bench programs (sourced by run).
 
-BENCH_PKGS="awscli rclone s3cmd curl time nginx-light libnginx-mod-http-echo libnginx-mod-stream
+BENCH_PKGS="awscli rclone s3cmd curl time nginx-light libnginx-mod-http-echo libnginx-mod-http-lua
             libck-dev gnuplot-nox pkg-config gcc"
 
 install_packages() {

@@ -266,11 +266,8 @@ static sluice_error *remove_listed(sluice_operator *op, const char *dir) {
   sluice_error *err = op->vt->list(op->svc, dir, 1, &l);
   if (err) return sluice_error_kind(err) == SLUICE_ERR_NOT_FOUND ? (sluice_error_free(err), NULL) : err;
   for (;;) {
-    char *path = NULL;
-    sluice_metadata m = {.mtime = -1};
-    err = l->vt->next(l, &path, &m);
-    sluice__metadata_clear(&m);
-    if (err || !path) break;
+    char *path;
+    if ((err = sluice__list_next_path(l, &path)) || !path) break;
     err = op->vt->remove(op->svc, path);
     free(path);
     if (err) break;

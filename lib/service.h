@@ -39,6 +39,10 @@ struct sluice__list {
   const struct sluice__list_vt *vt;
 };
 
+/* The next path of l (*path_out NULL at the end), its metadata dropped:
+ * for callers that act on names only, such as a recursive delete. */
+sluice_error *sluice__list_next_path(sluice__list *l, char **path_out);
+
 /* ---- sources: what a reader reads from ---- */
 typedef struct sluice__source sluice__source;
 struct sluice__source_vt {

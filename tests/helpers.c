@@ -294,3 +294,20 @@ int th_proxy_log_count(const th_proxy *px, const char *needle, const char *needl
   fclose(f);
   return n;
 }
+
+static const char *env_required(const char *name) {
+  const char *v = getenv(name);
+  cr_assert(v && *v, "SLUICE_S3_ENDPOINT is set but %s is not", name);
+  return v;
+}
+
+void th_s3_need_server(th_s3_server *out) {
+  const char *ep = getenv("SLUICE_S3_ENDPOINT");
+  if (!ep || !*ep) cr_skip_test("no S3 server: run through tests/check-servers.sh");
+  out->endpoint = ep;
+  out->region = env_required("SLUICE_S3_REGION");
+  out->bucket = env_required("SLUICE_S3_BUCKET");
+  out->access_key = env_required("SLUICE_S3_ACCESS_KEY");
+  out->secret_key = env_required("SLUICE_S3_SECRET_KEY");
+  unsetenv("AWS_PROFILE");
+}

@@ -8,6 +8,15 @@
 
 #include "sluice.h"
 
+/* The S3 server tests/check-servers.sh started (its SLUICE_S3_* variables). */
+typedef struct th_s3_server {
+  const char *endpoint, *region, *bucket, *access_key, *secret_key;
+} th_s3_server;
+/* Skips the test unless a server was started, else fills *out.  The keys
+ * come as options, so AWS_PROFILE is dropped: a profile named in the
+ * caller's environment would still have to exist in ~/.aws. */
+void th_s3_need_server(th_s3_server *out);
+
 /* Fails the test with the error's kind and message unless err is NULL. */
 #define TH_OK(expr)                                                                        \
   do {                                                                                     \

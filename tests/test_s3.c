@@ -46,28 +46,10 @@ TestSuite(s3, .timeout = 240);
 /* The server, operators and key prefixes                              */
 /* ------------------------------------------------------------------ */
 
-static struct {
-  const char *endpoint, *region, *bucket, *access_key, *secret_key;
-} E;
+static th_s3_server E;
 
-static const char *env_required(const char *name) {
-  const char *v = getenv(name);
-  cr_assert(v && *v, "SLUICE_S3_ENDPOINT is set but %s is not", name);
-  return v;
-}
-
-/* Skips the test unless tests/check-servers.sh started a server. */
 static void need_server(void) {
-  const char *ep = getenv("SLUICE_S3_ENDPOINT");
-  if (!ep || !*ep) cr_skip_test("no S3 server: run through tests/check-servers.sh");
-  E.endpoint = ep;
-  E.region = env_required("SLUICE_S3_REGION");
-  E.bucket = env_required("SLUICE_S3_BUCKET");
-  E.access_key = env_required("SLUICE_S3_ACCESS_KEY");
-  E.secret_key = env_required("SLUICE_S3_SECRET_KEY");
-  /* The keys come as options; a profile named in the caller's environment
-   * would still have to exist in ~/.aws (config.h), so drop it. */
-  unsetenv("AWS_PROFILE");
+  th_s3_need_server(&E);
 }
 
 static unsigned prefix_counter;
@@ -1944,6 +1926,37 @@ Test(s3, stalled_upload_is_retried, .fini = proxy_fini) {
   ctx_close(&c);
 }
 
+/* An operator on the test bucket whose requests pass through the fault
+ * proxy started with args, with one attempt and a 2 s low-speed limit. */
+static sluice_operator *op_through_stalling_proxy(struct ctx *c, const char *const *args) {
+  proxy_start(args);
+  char ep[64];
+  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", PX.port);
+  sluice_options *o = server_opts(c->prefix);
+  TH_OK(sluice_options_set(o, "endpoint", ep));
+  TH_OK(sluice_options_set(o, "low_speed_time", "2"));
+  TH_OK(sluice_options_set(o, "max_attempts", "1"));
+  return op_from(o);
+}
+
+/* Waits until the proxy stalls the job's transfer (what: "GET", "upload"),
+ * checks the job is still running, cancels it and returns its outcome and
+ * how long the cancel took. */
+static sluice_error *cancel_when_stalled(sluice_job *job, const char *what, double *took) {
+  double end = now_s() + 20;
+  while (proxy_log_count("FAULT stall") == 0) {
+    cr_assert(now_s() < end, "the proxy did not stall the %s", what);
+    sleep_ms(20);
+  }
+  sleep_ms(200);
+  cr_assert(!sluice_job_done(job), "the job ended on a stalled %s", what);
+  double t0 = now_s();
+  sluice_job_cancel(job);
+  sluice_error *err = sluice_job_wait(job);
+  *took = now_s() - t0;
+  return err;
+}
+
 /* sluice_job_cancel: "it ends soon".  A job whose S3 source is waiting on a
  * GET that stopped moving must end when cancelled, not when the stalled
  * transfer finally times out (here low_speed_time=2 bounds that wait to
@@ -1956,14 +1969,7 @@ Test(s3, cancel_interrupts_a_stalled_read, .fini = proxy_fini) {
   TH_OK(sluice_write(c.op, "stalled-read.bin", buf, len, NULL));
   free(buf);
   const char *args[] = {"--stall-after-bytes", "1000000", "--direction", "down", NULL};
-  proxy_start(args);
-  char ep[64];
-  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", PX.port);
-  sluice_options *o = server_opts(c.prefix);
-  TH_OK(sluice_options_set(o, "endpoint", ep));
-  TH_OK(sluice_options_set(o, "low_speed_time", "2"));
-  TH_OK(sluice_options_set(o, "max_attempts", "1"));
-  sluice_operator *op = op_from(o);
+  sluice_operator *op = op_through_stalling_proxy(&c, args);
   char *dir = th_tmpdir();
   sluice_operator *fs = th_fs_op(dir);
   sluice_reader *r;
@@ -1972,17 +1978,8 @@ Test(s3, cancel_interrupts_a_stalled_read, .fini = proxy_fini) {
   TH_OK(sluice_writer_open(fs, "out.bin", NULL, &w));
   sluice_job *job;
   TH_OK(sluice_job_start(w, r, NULL, &job));
-  double end = now_s() + 20;
-  while (proxy_log_count("FAULT stall") == 0) {
-    cr_assert(now_s() < end, "the proxy did not stall the GET");
-    sleep_ms(20);
-  }
-  sleep_ms(200);
-  cr_assert(!sluice_job_done(job), "the job ended on a stalled GET");
-  double t0 = now_s();
-  sluice_job_cancel(job);
-  sluice_error *err = sluice_job_wait(job);
-  double took = now_s() - t0;
+  double took;
+  sluice_error *err = cancel_when_stalled(job, "GET", &took);
   sluice_errkind kind = sluice_error_kind(err);
   char *msg = strdup(sluice_error_message(err));
   sluice_error_free(err);
@@ -2008,14 +2005,7 @@ static void cancel_stalled_upload(size_t len, const char *name) {
   struct ctx c;
   ctx_open(&c);
   const char *args[] = {"--stall-after-bytes", "1000000", NULL};
-  proxy_start(args);
-  char ep[64];
-  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", PX.port);
-  sluice_options *o = server_opts(c.prefix);
-  TH_OK(sluice_options_set(o, "endpoint", ep));
-  TH_OK(sluice_options_set(o, "low_speed_time", "2"));
-  TH_OK(sluice_options_set(o, "max_attempts", "1"));
-  sluice_operator *op = op_from(o);
+  sluice_operator *op = op_through_stalling_proxy(&c, args);
   char *dir = th_tmpdir();
   char *src = th_join(dir, "src.bin");
   th_make_file(src, len, 28);
@@ -2028,17 +2018,8 @@ static void cancel_stalled_upload(size_t len, const char *name) {
   sluice_options_free(wo);
   sluice_job *job;
   TH_OK(sluice_job_start(w, r, NULL, &job));
-  double end = now_s() + 20;
-  while (proxy_log_count("FAULT stall") == 0) {
-    cr_assert(now_s() < end, "the proxy did not stall the upload");
-    sleep_ms(20);
-  }
-  sleep_ms(200);
-  cr_assert(!sluice_job_done(job), "the job ended on a stalled upload");
-  double t0 = now_s();
-  sluice_job_cancel(job);
-  sluice_error *err = sluice_job_wait(job);
-  double took = now_s() - t0;
+  double took;
+  sluice_error *err = cancel_when_stalled(job, "upload", &took);
   sluice_errkind kind = sluice_error_kind(err);
   char *msg = strdup(sluice_error_message(err));
   sluice_error_free(err);

@@ -38,24 +38,10 @@ TestSuite(s3_bulk, .timeout = 120);
 /* The server, operators and key prefixes (as in test_s3.c)            */
 /* ------------------------------------------------------------------ */
 
-static struct {
-  const char *endpoint, *region, *bucket, *access_key, *secret_key;
-} E;
-
-static const char *env_required(const char *name) {
-  const char *v = getenv(name);
-  cr_assert(v && *v, "SLUICE_S3_ENDPOINT is set but %s is not", name);
-  return v;
-}
+static th_s3_server E;
 
 static void need_server(void) {
-  const char *ep = getenv("SLUICE_S3_ENDPOINT");
-  if (!ep || !*ep) cr_skip_test("no S3 server: run through tests/check-servers.sh");
-  E.endpoint = ep;
-  E.region = env_required("SLUICE_S3_REGION");
-  E.bucket = env_required("SLUICE_S3_BUCKET");
-  E.access_key = env_required("SLUICE_S3_ACCESS_KEY");
-  E.secret_key = env_required("SLUICE_S3_SECRET_KEY");
+  th_s3_need_server(&E);
 }
 
 /* "b-<pid>-<stamp>/": each test runs in its own process. */

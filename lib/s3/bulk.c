@@ -153,11 +153,8 @@ sluice_error *sluice__s3_remove_all(void *svc, const char *dir) {
   b->rootlen = strlen(s3->cfg.root);
   b->dir = dir;
   for (;;) {
-    char *path = NULL;
-    sluice_metadata m = {.mtime = -1};
-    err = l->vt->next(l, &path, &m);
-    sluice__metadata_clear(&m);
-    if (err || !path) break;
+    char *path;
+    if ((err = sluice__list_next_path(l, &path)) || !path) break;
     char *key = sluice__s3_key(s3, path);
     free(path);
     if (!key) {

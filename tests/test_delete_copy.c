@@ -91,8 +91,8 @@ static void end(void) {
  * runner leak (see tests/test_services.c). */
 TestSuite(delete_copy, .timeout = 60);
 
-/* SHARED(name) { body }: one test per service, delete_copy::<svc>_<name>. */
-#define SHARED(name)                                          \
+/* The fs tests of name: with openat2 and with its fallback. */
+#define FS_TESTS(name)                                        \
   static void name##_body(void);                              \
   Test(delete_copy, fs_##name, .fini = end) {                 \
     begin("fs");                                              \
@@ -101,7 +101,11 @@ TestSuite(delete_copy, .timeout = 60);
   Test(delete_copy, fs_fallback_##name, .fini = end) {        \
     begin("fs_fallback");                                     \
     name##_body();                                            \
-  }                                                           \
+  }
+
+/* SHARED(name) { body }: one test per service, delete_copy::<svc>_<name>. */
+#define SHARED(name)                                          \
+  FS_TESTS(name)                                              \
   Test(delete_copy, memory_##name, .fini = end) {             \
     begin("memory");                                          \
     name##_body();                                            \
@@ -109,16 +113,8 @@ TestSuite(delete_copy, .timeout = 60);
   static void name##_body(void)
 
 /* FS_CASE(name) { body }: fs only, with and without openat2. */
-#define FS_CASE(name)                                         \
-  static void name##_body(void);                              \
-  Test(delete_copy, fs_##name, .fini = end) {                 \
-    begin("fs");                                              \
-    name##_body();                                            \
-  }                                                           \
-  Test(delete_copy, fs_fallback_##name, .fini = end) {        \
-    begin("fs_fallback");                                     \
-    name##_body();                                            \
-  }                                                           \
+#define FS_CASE(name) \
+  FS_TESTS(name)      \
   static void name##_body(void)
 
 /* Error assertions naming the service; the error is freed before any

@@ -64,16 +64,14 @@ static sluice_error *watch(sluice_job *job, struct cli_progress *pg, sluice_prog
   return err;
 }
 
+/* readers was checked when it was set: only memory can fail here. */
 static sluice_options *job_options(const struct copy *c, const struct cli_endpoint *src) {
   sluice_options *o = sluice_options_new();
   const char *readers = readers_for(c, src);
-  if (o && readers) {
+  if (!o) cli_oom();
+  if (readers) {
     sluice_error *err = sluice_options_set(o, "readers", readers);
-    if (err) {
-      sluice_error_free(err);
-      sluice_options_free(o);
-      return NULL;
-    }
+    if (err) cli_oom();
   }
   return o;
 }
@@ -87,7 +85,6 @@ static sluice_error *transfer(struct copy *c, struct cli_endpoint *src, const ch
   sluice_progress snap = {.struct_size = sizeof snap};
   c->moved = 0;
   sluice_options *wopts = cli_writer_options(c->s), *jopts = job_options(c, src);
-  if (!wopts || !jopts) cli_oom();
   sluice_error *err = src->is_stdio ? sluice_reader_from_fd(STDIN_FILENO, &r)
                                 : sluice_reader_open(src->op, spath, NULL, &r);
   if (!err) err = dst->is_stdio ? sluice_writer_from_fd(STDOUT_FILENO, wopts, &w)
@@ -118,7 +115,6 @@ static sluice_error *server_copy(struct copy *c, struct cli_endpoint *src, const
   sluice_metadata *m = NULL;
   sluice_error *err = sluice_stat(src->op, spath, &m);
   sluice_options *o = err ? NULL : cli_writer_options(c->s);
-  if (!err && !o) cli_oom();
   if (!err) err = sluice_copy(src->op, spath, dpath, o);
   if (!err) {
     c->sum.bytes += sluice_metadata_size(m);

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Turns bench/run's results.tsv into tables (OUT/tables.md) and plots
 (OUT/*.png, with gnuplot).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * poll_job: a copy driven from an event loop, the way a daemon does it.
  *

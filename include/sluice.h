@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsluice: stream data between storage services with bounded memory.
  *

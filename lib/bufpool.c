@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The free chunks live in a ring, so get() and put() inherit its lock-free
  * fast path and its sleeping slow path.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A fixed set of chunk-sized buffers with their descriptors, allocated once
  * per writer.  The pool's size is the writer's memory bound: a producer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error objects: a kind, a message, a retryable flag and an HTTP status. */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal error construction.  Public accessors live in sluice.h. */
 #ifndef SLUICE_LIB_ERROR_H
 #define SLUICE_LIB_ERROR_H

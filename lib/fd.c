@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Streams over a caller's file descriptor (a pipe, a socket, stdin/stdout):
  * a source that reads it sequentially and a sink that writes parts to it in

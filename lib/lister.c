@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Listing: a public iterator over a service's lister. */
 #include <stdlib.h>
 

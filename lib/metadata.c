@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Metadata objects and their accessors. */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The operator: one handle over any service, and its one-shot calls. */
 #include <stdlib.h>
 #include <string.h>

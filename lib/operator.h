@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Operator internals shared with the reader and writer layers. */
 #ifndef SLUICE_LIB_OPERATOR_H
 #define SLUICE_LIB_OPERATOR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Name/value options with typed parsing and a check for unknown names. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal view of sluice_options. */
 #ifndef SLUICE_LIB_OPTIONS_H
 #define SLUICE_LIB_OPTIONS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Path normalisation: every service sees the same, already-safe form. */
 #include <stdlib.h>
 #include <string.h>

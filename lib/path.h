@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Path normalisation shared by every service (see lib/service.h). */
 #ifndef SLUICE_LIB_PATH_H
 #define SLUICE_LIB_PATH_H

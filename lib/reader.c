@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Readers: a cursor over a service's source. */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef SLUICE_LIB_READER_H
 #define SLUICE_LIB_READER_H
 

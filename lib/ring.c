@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Bounded MPMC ring after Dmitry Vyukov's design: each cell carries a
  * sequence number that says whose turn it is.  A cell holds seq == pos while

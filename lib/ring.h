@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Bounded lock-free multi-producer multi-consumer queue of pointers
  * (Dmitry Vyukov's per-cell sequence design), with blocking push/pop that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The one interface every service implements (fs, memory, later s3 and
  * http).  The operator, reader, writer and pipeline know only this table,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sluice_copy: server-side where the service can, else a streamed copy. */
 #include <stdlib.h>
 

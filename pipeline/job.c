@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Copy jobs: write_from + close on a thread of their own, ending on an fd. */
 #include <errno.h>
 #include <stdlib.h>

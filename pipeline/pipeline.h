@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The copy engine.  A writer owns one pipe while data flows:
  *

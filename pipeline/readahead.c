@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Read-ahead for a reader read sequentially (sluice_reader_read): up to
  * `concurrent` threads fetch the next chunks with positioned reads (ranged

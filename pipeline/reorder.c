@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * In-order delivery for sinks that need it (a pipe, stdout).  Chunks come
  * out of the ring in any order; each waits in a slot until every earlier

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The pipe: buffer pool, ring and the upload workers that drain it. */
 #include <stdlib.h>
 #include <string.h>

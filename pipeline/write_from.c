@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* write_from: reader threads fill chunks from a source into a writer's pipe. */
 #include <stdlib.h>
 

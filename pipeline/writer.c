@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writers: the public face of the pipe, with the commit/abort state machine. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The memory bound, as the kernel sees it: copy a large file fs->fs with
 # 8 MiB chunks, concurrent=4, queue_depth=4, readers=1 and check that peak
 # RSS grows by at most chunk x (queue_depth + concurrent + readers) plus

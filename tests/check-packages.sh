@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the Debian packages (debian/) as a distribution would, from the
 # release tarball: dpkg-buildpackage -us -uc -b.  Then installs them into
 # this machine, checks what a user of each package gets (sluice --version,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the suites that need real servers: starts OpenStack Swift with the
 # s3api middleware and nginx on free loopback ports (tests/servers/, which
 # install what they need), plus a second nginx serving the same docroot over

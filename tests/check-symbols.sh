@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Fails when libsluice.so exports a name without the sluice_ prefix, or
 # exports an internal sluice__ name: only the public API may leak.
 so=$(ls "$top_builddir"/.libs/libsluice.so.*.*.* 2>/dev/null | head -n 1)

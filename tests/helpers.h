@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared test helpers: temp trees, generated data, digests, error asserts. */
 #ifndef SLUICE_TESTS_HELPERS_H
 #define SLUICE_TESTS_HELPERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rss_copy SIZE CHUNK CONCURRENT QUEUE_DEPTH READERS
  *

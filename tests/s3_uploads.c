@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* s3_uploads PREFIX: prints the multipart uploads in progress whose key
  * starts with PREFIX on the test server (SLUICE_S3_* from
  * tests/servers/swift-s3api.sh), one "KEY UPLOAD_ID" a line, and exits 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Bad input for every public function of sluice.h, with the error kind the
  * header promises, plus the idempotence of close/abort/free.

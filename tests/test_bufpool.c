@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The chunk pool: bounded hand-out, blocking get, close as cancel. */
 #include <criterion/criterion.h>
 #include <pthread.h>

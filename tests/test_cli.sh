@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The sluice command end to end, as a user runs it: real processes, real
 # pipes, the real S3 (Swift s3api) and HTTP (nginx) servers that
 # tests/check-servers.sh starts (SLUICE_S3_*, SLUICE_HTTP_* in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Errors, options and the version: the conventions block of sluice.h.
  *

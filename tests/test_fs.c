@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fs service: containment beneath the root (symlinks, ".."), atomic
  * writes through a temporary file, fsync, FIFOs as streams, directories

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The http service against a real server: nginx on loopback serving a
  * directory (tests/servers/nginx-http.sh).  tests/check-servers.sh starts

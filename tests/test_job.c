@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Copy jobs: sluice_job_start and its fd, progress, cancel, wait and free,
  * the way a daemon with its own event loop uses them.

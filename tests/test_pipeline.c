@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The copy engine end to end: sluice_write_from and sluice_writer_write
  * through the public API, checked by content (SHA-256), by what is left

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The MPMC ring: single-threaded contract, multi-threaded delivery and
  * ordering, close, wake-ups and sleeping. */
 #include <criterion/criterion.h>

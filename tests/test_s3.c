@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The s3 service against a real server: OpenStack Swift with the s3api
  * middleware on loopback (tests/servers/swift-s3api.sh), which checks SigV4

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The s3 service's remove_all (sluice_delete_all: ListObjectsV2 +
  * DeleteObjects in batches of 1,000) and server-side copy (sluice_copy:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * S3 configuration: where each setting comes from (options, environment,
  * shared credentials and config files, profiles), the errors and what they

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * S3 XML replies and request bodies (lib/s3/xml.c) and the mapping of S3
  * replies and libcurl failures to sluice errors (lib/s3/s3_error.c).

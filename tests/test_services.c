@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One behaviour suite, run against every service.
  *

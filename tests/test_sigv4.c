@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * AWS Signature Version 4: every case of the AWS signing test suite in both
  * forms, compared bit for bit (canonical request, string to sign, signature,

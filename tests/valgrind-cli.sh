@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The sluice command under valgrind memcheck: copies through files, pipes
 # and memory, and its error paths (usage, not found, bad config).  No
 # server: the S3 and HTTP paths are the library's, covered by the suites.

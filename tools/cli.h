@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sluice command's shared pieces: its settings, how a URI becomes an
  * operator and a path, progress display and exit statuses.  The command
  * uses only the public API (include/sluice.h), as any other program would. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sluice cp / put / cat: one or many transfers, each a non-blocking job
  * (sluice_job_start) that the main thread watches with poll(2) beside the
  * signal pipe, drawing progress as it goes.  That is the same loop a daemon

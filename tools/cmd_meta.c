@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sluice ls / stat / rm / presign: one library call each, printed for a
  * shell user. */
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Progress display: a bar redrawn in place on a terminal, or a line every
  * few seconds for logs.  It reads a sluice_progress snapshot that the copy
  * loop takes with sluice_job_progress() on the main thread, so nothing here

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Settings of the sluice command, from its options and its config file.
  * Both use the same names (the long options without "--"), so a line in
  * the file means exactly what the option means on the command line. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SIGINT and SIGTERM become a request to cancel.  The handler only
  * records the signal and writes a byte to a pipe (async-signal-safe); the
  * copy loop polls that pipe beside the job's fd and cancels the job, which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sluice: the command-line face of libsluice.  This file reads the command
  * line and dispatches; each command lives in cmd_*.c.  sluice(1)
  * (docs/sluice.1) is the user's documentation and must follow any change

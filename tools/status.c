@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exit statuses and one-line errors.  The table in sluice(1), EXIT STATUS,
  * documents the same mapping: keep the two in step. */
 #include <stdio.h>

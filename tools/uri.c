@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* From a URI on the command line to an operator and a path.  The library
  * parses URIs (sluice_operator_from_uri); the command adds what a shell
  * user expects of it: relative paths, "-" for stdin/stdout, and the

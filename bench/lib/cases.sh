@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # The measurements (sourced by run).  Each section appends rows to RESULTS;
 # report.py turns them into tables.  Sizes, runs and settings come from run.

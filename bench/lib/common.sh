@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Shared by bench/run and the case scripts (sourced).  Globals set by run:
 #   WORK (scratch dir), RESULTS (the TSV every measurement appends to),

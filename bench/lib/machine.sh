@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The machine and every version a result depends on, as KEY: VALUE lines.
 #   bench/lib/machine.sh PREFIX
 set -euo pipefail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Packages, the library under test and the bench programs (sourced by run).
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # A fast fake S3 endpoint on 127.0.0.1 for benchmarks: it measures a client's
 # own ceiling, which a real (Python) S3 server on the same 2 cores hides.
 #

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Body of a PUT (object or part) for the nginx sink: read it all, keep none,
 -- then answer with the ETag S3 would give, the hex MD5 of the body.  Clients
 -- check that ETag (s3cmd and rclone retry or fail on a mismatch), so the

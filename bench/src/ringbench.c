@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ringbench: the ring (lib/ring.c) on its own, against Concurrency Kit's
  * ck_ring MPMC and a mutex + two condition variables queue.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xfer: one transfer through libsluice, either through the pipeline
  * (sluice_write_from) or through the read-a-chunk-then-write-it loop that a

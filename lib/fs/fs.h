@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Internals shared by the fs service's two files: fs.c (operator, stat,
  * remove, create_dir, sources, sinks) and fs_list.c (the lister).

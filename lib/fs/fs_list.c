@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fs lister.  A recursive listing walks depth-first with a stack of
  * open directories (one DIR per level), so memory grows with the depth of

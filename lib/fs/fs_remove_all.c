@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fs service's remove_all: rm -rf of a directory beneath the root,
  * without ever following a symlink.

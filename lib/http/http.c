@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The http service: files on an HTTP(S) server, read-only.
  *

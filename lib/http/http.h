@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The http service: read-only access to files served over plain HTTP(S),
  * on the s3 service's request engine (lib/s3/http.c) without signing, so a

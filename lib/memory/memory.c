@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The "memory" service: a private, thread-safe object store in process
  * memory, for tests, caches and examples.  It has no directories and no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Operations on many keys or whole objects that never move the bytes
  * through this process: remove_all (ListObjectsV2 + DeleteObjects) and

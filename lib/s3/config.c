@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * S3 configuration: options, then the AWS environment variables, then the
  * shared credentials and config files (see config.h for the order).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The S3 service's configuration (internal): operator options resolved
  * against the environment and the shared AWS files, the way the AWS CLI and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* S3 requests over libcurl: signing, bodies, response headers, retries. */
 #include <errno.h>
 #include <openssl/evp.h>

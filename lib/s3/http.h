@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One S3 request over libcurl: URL and signature, body in and out,
  * response headers, classification of the outcome, and retries.  Used

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Writing an S3 object.  An object that fits in its first chunk is one
  * PutObject, sent at close (the chunk is kept until then, so nothing is

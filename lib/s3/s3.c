@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The s3 service: operator calls, listing and ranged reads. */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internals shared by the s3 service's files. */
 #ifndef SLUICE_LIB_S3_S3_H
 #define SLUICE_LIB_S3_S3_H

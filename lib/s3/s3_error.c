@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* S3 replies and libcurl failures as sluice errors; see s3_error.h. */
 #include <curl/curl.h>
 #include <stdio.h>

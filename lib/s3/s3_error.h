@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * S3 failures as sluice errors (internal): an HTTP status plus the S3 error
  * code of the reply body, or a libcurl transport failure, becomes a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * AWS Signature Version 4.  The steps follow AWS's description: canonical
  * request -> string to sign -> HMAC chain over the date, region and service

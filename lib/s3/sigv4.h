@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * AWS Signature Version 4 (internal): canonical request, string to sign and
  * signature for the Authorization-header form and the presigned-URL (query)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reading one object over the request engine: ranged GETs pinned to the
  * version the first HEAD saw, so an object replaced mid-read fails with

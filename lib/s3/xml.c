@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* S3 XML replies and request bodies with libxml2's tree API; see xml.h. */
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h> /* xmlCreateMemoryParserCtxt */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * S3 XML (internal): parses the replies S3 sends and builds the request
  * bodies it takes, with libxml2's tree API on in-memory documents.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Helpers shared by swift-s3api.sh and nginx-http.sh (sourced, not run).
 # Everything here logs to stderr: the scripts' stdout carries only the env

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Fault-injecting TCP proxy for libsluice's fault tests (standard library only).
 
 Listens on 127.0.0.1 (a free port unless --listen-port) and forwards every

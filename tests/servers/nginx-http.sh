@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # nginx (Debian's nginx-light) serving a directory over plain HTTP (or HTTPS) on
 # 127.0.0.1 only, for the HTTP-source tests: GET with Range (single and
 # multiple ranges, 416 when unsatisfiable), HEAD with Content-Length, strong

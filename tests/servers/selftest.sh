@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Self-test of the server harness (curl only, no awscli): two Swift+s3api
 # instances side by side, nginx-http.sh, fault-proxy.py.  Prints one line per
 # check; exit 0 = all passed, 1 = a check failed, 99 = a server did not start.

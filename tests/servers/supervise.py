@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Per-instance supervisor for the test servers (python3 standard library).
 
 usage: supervise.py --state DIR [--ttl S] [--owner PID] [--stop PROG]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # OpenStack Swift (Debian 12 packages, 2.30) with the s3api middleware and
 # tempauth, on 127.0.0.1 only, as a real S3-compatible server for the tests.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Test runner for the ThreadSanitizer build (see criterion/criterion.h for
  * why Criterion itself is not used there).  Each test (each parameter of a

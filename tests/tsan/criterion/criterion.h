@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A stand-in for the part of Criterion's API our suites use, for the
  * ThreadSanitizer build only.  Criterion itself cannot start under TSan:

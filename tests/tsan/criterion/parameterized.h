@@ -1,2 +1,3 @@
+/* SPDX-License-Identifier: MIT */
 /* See criterion.h: the parameterized macros live there. */
 #include "criterion.h"

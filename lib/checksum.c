@@ -131,11 +131,19 @@ void sluice__ck_crc_b64(sluice__ck_alg alg, uint64_t crc, char b64[SLUICE__CK_MA
   sluice__ck_b64(raw, sluice__ck_is_crc(alg) ? crc_bytes(alg, crc, raw) : 0, b64);
 }
 
-int sluice__ck_crc_from_b64(sluice__ck_alg alg, const char *b64, uint64_t *crc) {
+int sluice__ck_raw_from_b64(sluice__ck_alg alg, const char *b64, unsigned char raw[SLUICE__CK_MAX_RAW]) {
   size_t len = strlen(b64), n = algs[valid(alg) ? alg : 0].size;
-  unsigned char raw[SLUICE__CK_MAX_B64];
-  if (!sluice__ck_is_crc(alg) || len != 4 * ((n + 2) / 3)) return -1;
-  if (EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len) < 0) return -1;
+  unsigned char tmp[SLUICE__CK_MAX_B64];
+  if (!n || len != 4 * ((n + 2) / 3)) return -1;
+  if (EVP_DecodeBlock(tmp, (const unsigned char *)b64, (int)len) < 0) return -1;
+  memcpy(raw, tmp, n);
+  return 0;
+}
+
+int sluice__ck_crc_from_b64(sluice__ck_alg alg, const char *b64, uint64_t *crc) {
+  size_t n = algs[valid(alg) ? alg : 0].size;
+  unsigned char raw[SLUICE__CK_MAX_RAW];
+  if (!sluice__ck_is_crc(alg) || sluice__ck_raw_from_b64(alg, b64, raw) != 0) return -1;
   uint64_t v = 0;
   for (size_t i = 0; i < n; i++) v = (v << 8) | raw[i];
   *crc = v;

@@ -67,6 +67,9 @@ void sluice__ck_b64(const unsigned char *raw, size_t n, char b64[SLUICE__CK_MAX_
  * 0, or -1 when b64 is not a value of alg's size. */
 void sluice__ck_crc_b64(sluice__ck_alg alg, uint64_t crc, char b64[SLUICE__CK_MAX_B64]);
 int sluice__ck_crc_from_b64(sluice__ck_alg alg, const char *b64, uint64_t *crc);
+/* The raw value of any algorithm from its base64 form; 0, or -1 when b64
+ * is not a value of alg's size. */
+int sluice__ck_raw_from_b64(sluice__ck_alg alg, const char *b64, unsigned char raw[SLUICE__CK_MAX_RAW]);
 
 /* CRC of the next len bytes continuing from crc (0 to start). */
 uint64_t sluice__ck_crc(sluice__ck_alg alg, uint64_t crc, const void *buf, size_t len);

@@ -177,6 +177,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *u) {
   if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
     /* A new response (after 100 Continue or a redirect): forget the last. */
     r->etag[0] = r->content_type[0] = '\0';
+    r->checksum_name[0] = r->checksum[0] = r->checksum_type[0] = r->checksum_algorithm[0] = '\0';
     r->content_length = r->range_total = UINT64_MAX;
     r->last_modified = -1;
     return len;
@@ -198,6 +199,16 @@ static size_t on_header(char *data, size_t size, size_t n, void *u) {
     copy_value(tmp, sizeof(tmp), v, vlen);
     const char *slash = strrchr(tmp, '/');
     if (slash && slash[1] != '*') r->range_total = strtoull(slash + 1, NULL, 10);
+  } else if (nlen > 15 && strncasecmp(data, "x-amz-checksum-", 15) == 0) {
+    const char *sub = data + 15;
+    size_t slen = nlen - 15;
+    if (slen == 4 && strncasecmp(sub, "type", 4) == 0) copy_value(r->checksum_type, sizeof(r->checksum_type), v, vlen);
+    else if (slen == 9 && strncasecmp(sub, "algorithm", 9) == 0)
+      copy_value(r->checksum_algorithm, sizeof(r->checksum_algorithm), v, vlen);
+    else if (slen < sizeof(r->checksum_name)) {
+      copy_value(r->checksum_name, sizeof(r->checksum_name), sub, slen);
+      copy_value(r->checksum, sizeof(r->checksum), v, vlen);
+    }
   } else if (nlen == 13 && strncasecmp(data, "Last-Modified", 13) == 0) {
     copy_value(tmp, sizeof(tmp), v, vlen);
     time_t t = curl_getdate(tmp, NULL);
@@ -284,6 +295,7 @@ sluice_error *sluice__s3_req_setup(sluice__s3 *s3, sluice__s3_req *r) {
   r->body_off = 0;
   r->resp.len = 0;
   r->etag[0] = r->content_type[0] = '\0';
+  r->checksum_name[0] = r->checksum[0] = r->checksum_type[0] = r->checksum_algorithm[0] = '\0';
   r->content_length = r->range_total = UINT64_MAX;
   r->last_modified = -1;
   r->errbuf[0] = '\0';

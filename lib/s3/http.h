@@ -94,6 +94,9 @@ typedef struct sluice__s3_req {
   sluice__s3_buf resp;       /* error or XML body */
   unsigned attempts;
   int range_ignored;         /* range_required and the server answered 200 */
+  /* x-amz-checksum-<name>: <value> (the last such header other than
+   * -type, -algorithm), x-amz-checksum-type and -algorithm; "" when absent. */
+  char checksum_name[16], checksum[64], checksum_type[24], checksum_algorithm[16];
 
   /* ---- internal ---- */
   CURL *easy;

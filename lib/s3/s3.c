@@ -258,7 +258,7 @@ static sluice_error *s3_presign(void *svc, const char *method, const char *path,
   return err;
 }
 
-static const char *const s3_writer_keys[] = {"cache_control", "user_metadata", NULL};
+static const char *const s3_writer_keys[] = {"cache_control", "user_metadata", "checksum", NULL};
 
 const sluice__service_vt sluice__s3_service = {
     .scheme = "s3",

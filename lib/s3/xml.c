@@ -778,6 +778,11 @@ static int finish_body(xmlTextWriterPtr w, xmlBufferPtr buf, int ok, char **body
 
 sluice_error *sluice__s3_xml_complete_body(const char *const *etags, size_t n, char **body,
                                            size_t *len) {
+  return sluice__s3_xml_complete_body_checksums(etags, NULL, NULL, n, body, len);
+}
+
+sluice_error *sluice__s3_xml_complete_body_checksums(const char *const *etags, const char *const *checksums,
+                                                     const char *element, size_t n, char **body, size_t *len) {
   static const char what[] = "s3: CompleteMultipartUpload body";
   if (body) *body = NULL;
   if (len) *len = 0;
@@ -801,6 +806,8 @@ sluice_error *sluice__s3_xml_complete_body(const char *const *etags, size_t n, c
     ok = xmlTextWriterStartElement(w, BAD_CAST "Part") >= 0 &&
          xmlTextWriterWriteFormatElement(w, BAD_CAST "PartNumber", "%zu", i + 1) >= 0 &&
          xmlTextWriterWriteElement(w, BAD_CAST "ETag", BAD_CAST etags[i]) >= 0 &&
+         (!checksums || !element || !checksums[i] ||
+          xmlTextWriterWriteElement(w, BAD_CAST element, BAD_CAST checksums[i]) >= 0) &&
          xmlTextWriterEndElement(w) >= 0;
   }
   if (!finish_body(w, buf, ok, body, len))
@@ -868,6 +875,27 @@ sluice_error *sluice__s3_xml_complete_result(const char *body, size_t len, const
   else if (!named(root, "CompleteMultipartUploadResult"))
     err = bad(&r, "expected <CompleteMultipartUploadResult>, got <%.64s>",
               (const char *)root->name);
+  xmlFreeDoc(doc);
+  return err;
+}
+
+sluice_error *sluice__s3_xml_complete_checksum(const char *body, size_t len, const char *element,
+                                               char **value) {
+  const reply r = {"CompleteMultipartUpload", NULL};
+  *value = NULL;
+  xmlDoc *doc = NULL;
+  sluice_error *err = parse(&r, body, len, &doc);
+  if (err) return err;
+  xmlNode *root = xmlDocGetRootElement(doc);
+  char *t = NULL;
+  if (named(root, "CompleteMultipartUploadResult")) err = opt_text(&r, root, element, &t);
+  if (t) {
+    size_t n;
+    const char *p = trimmed(t, &n);
+    *value = strndup(p, n);
+    free(t);
+    if (!*value) err = oom(&r);
+  }
   xmlFreeDoc(doc);
   return err;
 }

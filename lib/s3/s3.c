@@ -67,11 +67,22 @@ static void fill_meta(const sluice__s3_req *r, sluice_metadata *out) {
 
 /* HEAD of an object: metadata, or NOT_FOUND. */
 sluice_error *sluice__s3_head(sluice__s3 *s3, const char *path, sluice_metadata *out) {
+  return sluice__s3_head_checksum(s3, path, out, NULL);
+}
+
+sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_metadata *out,
+                                       sluice__s3_stored_checksum *ck) {
   char *key = sluice__s3_key(s3, path);
   if (!key) return sluice__error_oom();
   sluice__s3_req r = {.op = "HeadObject", .path = path, .method = "HEAD", .key = key, .head = 1};
+  if (ck) sluice__s3_req_header(&r, "x-amz-checksum-mode", "ENABLED");
   sluice_error *err = sluice__s3_perform(s3, &r);
   if (!err) fill_meta(&r, out);
+  if (!err && ck) {
+    memcpy(ck->name, r.checksum_name, sizeof(ck->name));
+    memcpy(ck->value, r.checksum, sizeof(ck->value));
+    memcpy(ck->type, r.checksum_type, sizeof(ck->type));
+  }
   sluice__s3_req_cleanup(&r);
   free(key);
   return err;

@@ -21,14 +21,24 @@
  * In every case the object size in each reply's Content-Range must still be
  * the one the HEAD saw.  A 200 reply to a ranged GET (a server that ignores
  * Range) is refused by the engine (range_required): unsupported.
+ *
+ * A read of a whole S3 object whose store reports a full-object CRC (HEAD
+ * with x-amz-checksum-mode) is verified: each GET's bytes get their CRC as
+ * they arrive, the pieces are merged with the CRC combine as neighbours
+ * arrive (GETs finish in any order), and the GET that completes the object
+ * fails when the whole differs from the stored value, so the copy fails and
+ * its destination is aborted.
  */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "checksum.h"
 #include "error.h"
 #include "s3/s3.h"
 
@@ -49,7 +59,73 @@ typedef struct s3_source {
   uint64_t buf_off;
   size_t buf_len;
   atomic_int interrupted;  /* sticky: every request from now on stops */
+  /* Verification of a whole-object read (ck_alg NONE: none). */
+  sluice__ck_alg ck_alg;
+  uint64_t ck_want;
+  pthread_mutex_t ck_lock; /* the pieces: preads run on several threads */
+  struct ck_piece {
+    uint64_t off, len, crc;
+  } *pieces;               /* received ranges, sorted, adjacent ones merged */
+  size_t npieces, cap_pieces;
+  int ck_off;              /* overlapping reads: no verification */
 } s3_source;
+
+/* Adds the CRC of [off, off+len) and, when the whole object is there,
+ * compares it with the stored value. */
+static sluice_error *ck_received(s3_source *ss, const void *buf, size_t len, uint64_t off) {
+  uint64_t crc = sluice__ck_crc(ss->ck_alg, 0, buf, len);
+  sluice_error *err = NULL;
+  pthread_mutex_lock(&ss->ck_lock);
+  size_t i = 0;
+  while (i < ss->npieces && ss->pieces[i].off < off) i++;
+  struct ck_piece *l = i ? &ss->pieces[i - 1] : NULL, *r = i < ss->npieces ? &ss->pieces[i] : NULL;
+  if ((l && l->off + l->len > off) || (r && off + len > r->off)) ss->ck_off = 1;
+  if (ss->ck_off) goto out;
+  if (l && l->off + l->len == off) {
+    l->crc = sluice__ck_combine(ss->ck_alg, l->crc, crc, len);
+    l->len += len;
+    if (r && l->off + l->len == r->off) { /* the gap is closed: l absorbs r */
+      l->crc = sluice__ck_combine(ss->ck_alg, l->crc, r->crc, r->len);
+      l->len += r->len;
+      memmove(r, r + 1, (ss->npieces - i - 1) * sizeof(*r));
+      ss->npieces--;
+    }
+  } else if (r && off + len == r->off) {
+    r->crc = sluice__ck_combine(ss->ck_alg, crc, r->crc, r->len);
+    r->off = off;
+    r->len += len;
+  } else {
+    if (ss->npieces == ss->cap_pieces) {
+      size_t n = ss->cap_pieces ? 2 * ss->cap_pieces : 16;
+      struct ck_piece *p = realloc(ss->pieces, n * sizeof(*p));
+      if (!p) {
+        ss->ck_off = 1; /* no memory to verify with: the read itself goes on */
+        goto out;
+      }
+      ss->pieces = p;
+      ss->cap_pieces = n;
+    }
+    memmove(ss->pieces + i + 1, ss->pieces + i, (ss->npieces - i) * sizeof(*ss->pieces));
+    ss->pieces[i] = (struct ck_piece){off, len, crc};
+    ss->npieces++;
+  }
+  if (ss->npieces == 1 && ss->pieces[0].off == 0 && ss->pieces[0].len == ss->total) {
+    char want[SLUICE__CK_MAX_B64], got[SLUICE__CK_MAX_B64];
+    if (ss->pieces[0].crc != ss->ck_want) {
+      sluice__ck_crc_b64(ss->ck_alg, ss->ck_want, want);
+      sluice__ck_crc_b64(ss->ck_alg, ss->pieces[0].crc, got);
+      err = sluice__error(SLUICE_ERR_IO,
+                          "%s: %s '%s': the data received does not match the object's stored "
+                          "checksum (%s %s, received %s): corrupted in transit or in the store",
+                          sluice__s3_svc(ss->s3), ss->get_op, ss->path, sluice__ck_s3_name(ss->ck_alg), want,
+                          got);
+    }
+    ss->ck_off = 1; /* checked once */
+  }
+out:
+  pthread_mutex_unlock(&ss->ck_lock);
+  return err;
+}
 
 static sluice_error *s3_pread(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n) {
   s3_source *ss = (s3_source *)s;
@@ -80,6 +156,7 @@ static sluice_error *s3_pread(sluice__source *s, void *buf, size_t len, uint64_t
                         "%s: %s '%s': asked for %zu bytes at %" PRIu64 ", got %zu", svc,
                         ss->get_op, ss->path, len, off, r.dst_len);
   if (!err) *n = r.dst_len;
+  if (!err && ss->ck_alg) err = ck_received(ss, buf, r.dst_len, off);
   sluice__s3_req_cleanup(&r);
   return err;
 }
@@ -113,6 +190,8 @@ static sluice_error *s3_read(sluice__source *s, void *buf, size_t len, size_t *n
 
 static void s3_source_free(sluice__source *s) {
   s3_source *ss = (s3_source *)s;
+  pthread_mutex_destroy(&ss->ck_lock);
+  free(ss->pieces);
   free(ss->buf);
   free(ss->key);
   free(ss->path);
@@ -148,6 +227,7 @@ sluice_error *sluice__s3_source_new(sluice__s3 *s3, const char *path, const slui
                          "%s: read '%s': offset %" PRIu64 " is past the end (%" PRIu64 " bytes)",
                          sluice__s3_svc(s3), path, offset, total);
   s3_source *ss = calloc(1, sizeof(*ss));
+  if (ss) pthread_mutex_init(&ss->ck_lock, NULL);
   if (!ss || !(ss->key = sluice__s3_key(s3, path)) || !(ss->path = strdup(path))) {
     if (ss) s3_source_free(&ss->base);
     return sluice__error_oom();
@@ -175,8 +255,21 @@ sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offse
                                      uint64_t length, sluice__source **out) {
   sluice__s3 *s3 = svc;
   sluice_metadata meta = {.mtime = -1};
-  sluice_error *err = sluice__s3_head(s3, path, &meta);
+  sluice__s3_stored_checksum ck;
+  sluice_error *err = sluice__s3_head_checksum(s3, path, &meta, &ck);
   if (!err) err = sluice__s3_source_new(s3, path, &meta, offset, length, "GetObject", out);
+  if (!err) {
+    /* Only a CRC of the whole object can be checked: a COMPOSITE value
+     * (type COMPOSITE, or "...-N" from stores that name no type) depends on
+     * the uploader's parts. */
+    s3_source *ss = (s3_source *)*out;
+    sluice__ck_alg alg;
+    int full = !strcasecmp(ck.type, "FULL_OBJECT") || (!ck.type[0] && !strchr(ck.value, '-'));
+    if (ck.value[0] && full && sluice__ck_parse(ck.name, &alg) == 0 && sluice__ck_is_crc(alg) &&
+        sluice__ck_crc_from_b64(alg, ck.value, &ss->ck_want) == 0 && ss->start == 0 &&
+        ss->base.size == ss->total && ss->total > 0)
+      ss->ck_alg = alg;
+  }
   sluice__metadata_clear(&meta);
   return err;
 }

@@ -149,6 +149,13 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts,
  *   if_not_exists  "true": fail with ALREADY_EXISTS rather than replace
  *   cache_control  s3: the object's Cache-Control
  *   user_metadata  s3: "name=value&name2=value2" (up to 8), as x-amz-meta-*
+ *   checksum       s3: auto (default), crc64nvme, crc32c, crc32, md5, sha256 or
+ *                  none: what every part carries for the store to verify.
+ *                  auto is a full-object CRC64NVME where the store shows it
+ *                  checks x-amz-checksum-*, else Content-MD5.  A store that
+ *                  reports another object checksum than the one sent fails
+ *                  the write with SLUICE_ERR_IO: the object is committed but
+ *                  did not verify.
  * Buffer memory of a writer is at most chunk x (queue_depth + concurrent +
  * readers), whatever the object size.
  * Reader options: offset, length (a byte range; length absent = to the end),

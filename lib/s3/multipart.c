@@ -281,6 +281,7 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
   p->req.body = c->buf;
   p->req.body_len = c->len;
   p->ck_b64[0] = '\0';
+  p->crc = 0;
   if (c->index == 0 && c->last) {
     /* The whole object is this chunk: one PutObject, at commit. */
     p->chunk = NULL;

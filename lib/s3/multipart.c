@@ -195,7 +195,7 @@ static void start_attempt(s3_worker *w, part *p) {
   if (err) {
     sluice__chunk *c = p->chunk;
     p->chunk = NULL;
-    sluice__part_done(c, err);
+    w->sink->base.part_done(c, err);
     return;
   }
   p->active = 1;
@@ -206,7 +206,7 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
   s3_sink *ss = (s3_sink *)s;
   part *p = free_slot(w);
   if (!p) { /* cannot happen: the pipeline keeps at most per_worker here */
-    sluice__part_done(c, sluice__error(SLUICE_ERR_UNEXPECTED, "s3: no free part slot"));
+    s->part_done(c, sluice__error(SLUICE_ERR_UNEXPECTED, "s3: no free part slot"));
     return;
   }
   CURL *easy = p->req.easy;
@@ -229,12 +229,12 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
     ss->single_len = c->len;
     ss->have_single = !err;
     pthread_mutex_unlock(&ss->lock);
-    sluice__part_done(c, err);
+    s->part_done(c, err);
     return;
   } else {
     if (c->index >= SLUICE__S3_MAX_PARTS) {
       p->chunk = NULL;
-      sluice__part_done(c, sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+      s->part_done(c, sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                                          "s3: write '%s': more than %u parts; use a larger chunk "
                                          "(a stream can hold at most chunk x %u bytes)",
                                          ss->path, SLUICE__S3_MAX_PARTS, SLUICE__S3_MAX_PARTS));
@@ -243,7 +243,7 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
     sluice_error *err = ensure_upload(ss);
     if (err) {
       p->chunk = NULL;
-      sluice__part_done(c, err);
+      s->part_done(c, err);
       return;
     }
     p->req.op = "UploadPart";
@@ -262,7 +262,7 @@ static void finish_part(s3_worker *w, part *p, CURLcode rc) {
   sluice_error *err = sluice__httpreq_finish(&ss->s3->net, &p->req, rc, &retry);
   if (err && retry && p->req.attempts < ss->s3->cfg.net.max_attempts) {
     sluice_error_free(err);
-    sluice__part_retry(p->chunk);
+    ss->base.part_retry(p->chunk);
     p->waiting = 1;
     p->req.retry_at_ms = sluice__httpreq_now_ms() + sluice__httpreq_backoff_ms(p->req.attempts);
     return;
@@ -273,7 +273,7 @@ static void finish_part(s3_worker *w, part *p, CURLcode rc) {
   if (!err) err = record_etag(ss, c->index, p->req.etag);
   sluice__httpreq_req_cleanup(&p->req);
   p->chunk = NULL;
-  sluice__part_done(c, err);
+  ss->base.part_done(c, err);
 }
 
 /* Runs curl and reports finished parts; returns how many finished. */
@@ -328,15 +328,14 @@ static void w_fini(sluice__sink *s, void *wctx) {
       if (p->active) curl_multi_remove_handle(w->multi, p->req.easy);
       sluice__chunk *c = p->chunk;
       p->chunk = NULL;
-      sluice__part_done(c, sluice__error(SLUICE_ERR_CANCELED, "s3: %s '%s': canceled",
-                                         p->req.op ? p->req.op : "UploadPart", w->sink->path));
+      s->part_done(c, sluice__error(SLUICE_ERR_CANCELED, "s3: %s '%s': canceled",
+                                  p->req.op ? p->req.op : "UploadPart", w->sink->path));
     }
     sluice__httpreq_req_cleanup(&p->req);
     if (p->req.easy) curl_easy_cleanup(p->req.easy);
   }
   curl_multi_cleanup(w->multi);
   free(w);
-  (void)s;
 }
 
 /* ---- commit and abort, on the caller's thread ---- */

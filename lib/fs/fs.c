@@ -269,17 +269,6 @@ static void fs_close(void *svc)
   free(fs);
 }
 
-/* Options parse errors are invalid-argument; for an operator they are a bad
- * configuration. */
-static sluice_error *as_config_error(sluice_error *err)
-{
-  if (err == NULL || sluice_error_kind(err) == SLUICE_ERR_OUT_OF_MEMORY)
-    return err;
-  sluice_error *c = sluice__error(SLUICE_ERR_CONFIG_INVALID, "%s", sluice_error_message(err));
-  sluice_error_free(err);
-  return c;
-}
-
 static sluice_error *open_root(sluice__fs *fs, const char *root)
 {
   fs->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -330,7 +319,7 @@ static sluice_error *fs_open(const sluice_options *config, void **svc)
   fs->rootfd = -1;
   sluice_error *err = NULL;
   if (config != NULL)
-    err = as_config_error(sluice__opt_bool(config, "fsync", 0, "fs", &fs->fsync));
+    err = sluice__opt_as_config(sluice__opt_bool(config, "fsync", 0, "fs", &fs->fsync));
   if (err == NULL)
     err = open_root(fs, root);
   if (err != NULL) {

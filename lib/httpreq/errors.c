@@ -76,9 +76,7 @@ static int is_tls(int c) {
   case CURLE_SSL_CIPHER:
   case CURLE_SSL_ENGINE_INITFAILED:
   case CURLE_SSL_SHUTDOWN_FAILED:
-#if LIBCURL_VERSION_NUM >= 0x074d00 /* 7.77.0 */
   case CURLE_SSL_CLIENTCERT:
-#endif
     return 1;
   default: return is_tls_verification(c);
   }

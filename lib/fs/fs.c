@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -616,10 +617,12 @@ static void random_suffix(char out[TEMP_SUFFIX + 1])
 {
   static const char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  static unsigned long counter;
+  static atomic_ulong counter;
   unsigned char r[TEMP_SUFFIX];
   if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-    unsigned long c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    /* Relaxed: the count only has to differ between calls; it orders
+     * nothing else. */
+    unsigned long c = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) + 1;
     unsigned long x = c * 2654435761UL ^ (unsigned long)getpid() ^ (unsigned long)time(NULL);
     for (size_t i = 0; i < sizeof r; i++, x >>= 5)
       r[i] = (unsigned char)x;

@@ -2138,6 +2138,79 @@ Test(s3, slow_copy_that_keeps_moving_outlives_the_stall_budget, .fini = proxy_fi
   ctx_close(&c);
 }
 
+/* ---- retries in the progress ---- */
+
+/* Copies src_path on src to dst_path on dst with a job; returns the job's
+ * final progress. */
+static sluice_progress copy_with_job(sluice_operator *src, const char *src_path,
+                                     sluice_operator *dst, const char *dst_path) {
+  sluice_reader *r;
+  sluice_writer *w;
+  sluice_job *job;
+  TH_OK(sluice_reader_open(src, src_path, NULL, &r));
+  TH_OK(sluice_writer_open(dst, dst_path, NULL, &w));
+  TH_OK(sluice_job_start(w, r, NULL, &job));
+  TH_OK(sluice_job_wait(job));
+  sluice_progress pr = {.struct_size = sizeof pr};
+  TH_OK(sluice_job_progress(job, &pr));
+  sluice_job_free(job);
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  return pr;
+}
+
+/* sluice_progress.retries counts every request of the copy that was sent
+ * again: a CompleteMultipartUpload answered 503 once. */
+Test(s3, progress_counts_a_resent_complete, .fini = proxy_fini) {
+  struct ctx c;
+  ctx_open(&c);
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  size_t len = 12 * MiB;
+  unsigned char *buf = gen(len, 33);
+  TH_OK(sluice_write(fs, "in.bin", buf, len, NULL));
+  const char *args[] = {"--http-status", "503", "--match", "^POST .*uploadId=", "--times", "1",
+                        NULL};
+  proxy_start(args);
+  sluice_operator *op = proxied_op(c.prefix, NULL);
+  sluice_progress pr = copy_with_job(fs, "in.bin", op, "completed.bin");
+  cr_assert_eq(proxy_log_count("FAULT http-status 503"), 1, "the proxy did not fail the Complete");
+  cr_assert_eq(pr.retries, 1, "retries %llu, expected 1 (the Complete)",
+               (unsigned long long)pr.retries);
+  expect_content(c.op, "completed.bin", buf, len);
+  free(buf);
+  sluice_operator_free(op);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  ctx_close(&c);
+}
+
+/* ... and ranged GETs of the source answered 503. */
+Test(s3, progress_counts_resent_ranged_gets, .fini = proxy_fini) {
+  struct ctx c;
+  ctx_open(&c);
+  size_t len = 12 * MiB;
+  unsigned char *buf = gen(len, 34);
+  TH_OK(sluice_write(c.op, "source.bin", buf, len, NULL));
+  const char *args[] = {"--http-status", "503", "--match", "^GET ", "--times", "2", NULL};
+  proxy_start(args);
+  sluice_operator *op = proxied_op(c.prefix, NULL);
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  sluice_progress pr = copy_with_job(op, "source.bin", fs, "out.bin");
+  cr_assert_eq(proxy_log_count("FAULT http-status 503"), 2, "the proxy did not fail two GETs");
+  cr_assert_eq(pr.retries, 2, "retries %llu, expected 2 (the GETs)",
+               (unsigned long long)pr.retries);
+  expect_content(fs, "out.bin", buf, len);
+  free(buf);
+  sluice_operator_free(op);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  ctx_close(&c);
+}
+
 /* ================================================================== */
 /* 11. s3:// URIs                                                      */
 /* ================================================================== */

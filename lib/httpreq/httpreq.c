@@ -280,6 +280,8 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   r->stalled = 0;
   r->stall_ms = (int64_t)e->set->stall_timeout * 1000;
   if (r->attempts == 0) r->moved_ms = sluice__httpreq_now_ms();
+  /* Relaxed: a statistic, read for progress only. */
+  if (r->attempts > 0 && r->retries) atomic_fetch_add_explicit(r->retries, 1, memory_order_relaxed);
 
   if (r->attempts == 0 && r->content_md5 && r->body) {
     /* Once per request, not per attempt. */

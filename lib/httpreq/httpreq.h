@@ -99,6 +99,9 @@ struct sluice__httpreq_req {
    * ignored Range and sends the whole object) is refused with UNSUPPORTED
    * as soon as it starts, rather than read into dst. */
   int range_required;
+  /* When set, every attempt after the first adds one here (a copy's
+   * sluice_progress.retries). */
+  atomic_uint_fast64_t *retries;
 
   /* ---- what came back ---- */
   long status;

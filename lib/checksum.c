@@ -21,13 +21,15 @@ static const struct {
   unsigned width;
   size_t size;
 } algs[] = {
-  [SLUICE__CK_NONE] = {"none", NULL, NULL, NULL, 0, 0, 0},
-  [SLUICE__CK_CRC64NVME] = {"crc64nvme", "CRC64NVME", "x-amz-checksum-crc64nvme", "ChecksumCRC64NVME",
-                            UINT64_C(0xAD93D23594C93659), 64, 8},
-  [SLUICE__CK_CRC32C] = {"crc32c", "CRC32C", "x-amz-checksum-crc32c", "ChecksumCRC32C", 0x1EDC6F41, 32, 4},
-  [SLUICE__CK_CRC32] = {"crc32", "CRC32", "x-amz-checksum-crc32", "ChecksumCRC32", 0x04C11DB7, 32, 4},
-  [SLUICE__CK_MD5] = {"md5", "MD5", NULL, NULL, 0, 0, 16},
-  [SLUICE__CK_SHA256] = {"sha256", "SHA256", "x-amz-checksum-sha256", "ChecksumSHA256", 0, 0, 32},
+    [SLUICE__CK_NONE] = {"none", NULL, NULL, NULL, 0, 0, 0},
+    [SLUICE__CK_CRC64NVME] = {"crc64nvme", "CRC64NVME", "x-amz-checksum-crc64nvme",
+                              "ChecksumCRC64NVME", UINT64_C(0xAD93D23594C93659), 64, 8},
+    [SLUICE__CK_CRC32C] = {"crc32c", "CRC32C", "x-amz-checksum-crc32c", "ChecksumCRC32C",
+                           0x1EDC6F41, 32, 4},
+    [SLUICE__CK_CRC32] = {"crc32", "CRC32", "x-amz-checksum-crc32", "ChecksumCRC32", 0x04C11DB7, 32,
+                          4},
+    [SLUICE__CK_MD5] = {"md5", "MD5", NULL, NULL, 0, 0, 16},
+    [SLUICE__CK_SHA256] = {"sha256", "SHA256", "x-amz-checksum-sha256", "ChecksumSHA256", 0, 0, 32},
 };
 
 static int valid(sluice__ck_alg alg) { return alg >= SLUICE__CK_NONE && alg <= SLUICE__CK_SHA256; }
@@ -41,7 +43,9 @@ int sluice__ck_parse(const char *name, sluice__ck_alg *alg) {
   return -1;
 }
 
-const char *sluice__ck_name(sluice__ck_alg alg) { return valid(alg) && alg ? algs[alg].name : NULL; }
+const char *sluice__ck_name(sluice__ck_alg alg) {
+  return valid(alg) && alg ? algs[alg].name : NULL;
+}
 const char *sluice__ck_s3_name(sluice__ck_alg alg) { return valid(alg) ? algs[alg].s3 : NULL; }
 const char *sluice__ck_header(sluice__ck_alg alg) { return valid(alg) ? algs[alg].header : NULL; }
 const char *sluice__ck_xml(sluice__ck_alg alg) { return valid(alg) ? algs[alg].xml : NULL; }
@@ -51,8 +55,7 @@ size_t sluice__ck_size(sluice__ck_alg alg) { return valid(alg) ? algs[alg].size 
 uint64_t sluice__ck_crc(sluice__ck_alg alg, uint64_t crc, const void *buf, size_t len) {
   const unsigned char *p = buf;
   switch (alg) {
-  case SLUICE__CK_CRC64NVME:
-    return sluice__crc64nvme(crc, buf, len);
+  case SLUICE__CK_CRC64NVME: return sluice__crc64nvme(crc, buf, len);
   case SLUICE__CK_CRC32C: {
     /* ISA-L's iSCSI CRC takes and returns the raw register, and an int
      * length. */
@@ -64,10 +67,8 @@ uint64_t sluice__ck_crc(sluice__ck_alg alg, uint64_t crc, const void *buf, size_
     }
     return (uint32_t)~reg;
   }
-  case SLUICE__CK_CRC32:
-    return crc32_gzip_refl((uint32_t)crc, p, len);
-  default:
-    return 0;
+  case SLUICE__CK_CRC32: return crc32_gzip_refl((uint32_t)crc, p, len);
+  default: return 0;
   }
 }
 
@@ -86,7 +87,8 @@ sluice_error *sluice__ck_init(sluice__checksum *ck, sluice__ck_alg alg) {
   if (!ctx) return sluice__error_oom();
   if (EVP_DigestInit_ex(ctx, alg == SLUICE__CK_MD5 ? EVP_md5() : EVP_sha256(), NULL) != 1) {
     EVP_MD_CTX_free(ctx);
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "checksum: %s unavailable in OpenSSL", algs[alg].name);
+    return sluice__error(SLUICE_ERR_UNEXPECTED, "checksum: %s unavailable in OpenSSL",
+                         algs[alg].name);
   }
   ck->md = ctx;
   return NULL;
@@ -131,7 +133,8 @@ void sluice__ck_crc_b64(sluice__ck_alg alg, uint64_t crc, char b64[SLUICE__CK_MA
   sluice__ck_b64(raw, sluice__ck_is_crc(alg) ? crc_bytes(alg, crc, raw) : 0, b64);
 }
 
-int sluice__ck_raw_from_b64(sluice__ck_alg alg, const char *b64, unsigned char raw[SLUICE__CK_MAX_RAW]) {
+int sluice__ck_raw_from_b64(sluice__ck_alg alg, const char *b64,
+                            unsigned char raw[SLUICE__CK_MAX_RAW]) {
   size_t len = strlen(b64), n = algs[valid(alg) ? alg : 0].size;
   unsigned char tmp[SLUICE__CK_MAX_B64];
   if (!n || len != 4 * ((n + 2) / 3)) return -1;

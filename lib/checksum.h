@@ -27,8 +27,8 @@ typedef enum {
 
 typedef struct sluice__checksum {
   sluice__ck_alg alg;
-  uint64_t crc;   /* the CRCs: the value so far, as the CRC's own function returns it */
-  void *md;       /* MD5, SHA-256: an EVP_MD_CTX, owned */
+  uint64_t crc; /* the CRCs: the value so far, as the CRC's own function returns it */
+  void *md;     /* MD5, SHA-256: an EVP_MD_CTX, owned */
 } sluice__checksum;
 
 /* "crc64nvme", "crc32c", "crc32", "md5", "sha256", "none" (case-insensitive)
@@ -69,7 +69,8 @@ void sluice__ck_crc_b64(sluice__ck_alg alg, uint64_t crc, char b64[SLUICE__CK_MA
 int sluice__ck_crc_from_b64(sluice__ck_alg alg, const char *b64, uint64_t *crc);
 /* The raw value of any algorithm from its base64 form; 0, or -1 when b64
  * is not a value of alg's size. */
-int sluice__ck_raw_from_b64(sluice__ck_alg alg, const char *b64, unsigned char raw[SLUICE__CK_MAX_RAW]);
+int sluice__ck_raw_from_b64(sluice__ck_alg alg, const char *b64,
+                            unsigned char raw[SLUICE__CK_MAX_RAW]);
 
 /* CRC of the next len bytes continuing from crc (0 to start). */
 uint64_t sluice__ck_crc(sluice__ck_alg alg, uint64_t crc, const void *buf, size_t len);

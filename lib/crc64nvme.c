@@ -41,7 +41,8 @@ static void init_tables(void) {
     table[0][i] = c;
   }
   for (unsigned i = 0; i < 256; i++)
-    for (int t = 1; t < 8; t++) table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
+    for (int t = 1; t < 8; t++)
+      table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
   k512[0] = sluice__crc_reflect(sluice__crc_xpow(512 + 63, POLY, 64), 64);
   k512[1] = sluice__crc_reflect(sluice__crc_xpow(512 - 1, POLY, 64), 64);
   k128[0] = sluice__crc_reflect(sluice__crc_xpow(128 + 63, POLY, 64), 64);
@@ -78,18 +79,21 @@ static uint64_t update_table(uint64_t reg, const unsigned char *p, size_t len) {
 
 /* x*x^D + next, reduced to 128 bits: the low half of x (the higher-degree
  * coefficients, reflected) times x^(D+64), the high half times x^D. */
-__attribute__((target("pclmul,sse2"))) static inline __m128i fold(__m128i x, __m128i k, __m128i next) {
-  return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)),
-                       next);
+__attribute__((target("pclmul,sse2"))) static inline __m128i fold(__m128i x, __m128i k,
+                                                                  __m128i next) {
+  return _mm_xor_si128(
+      _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
 }
 
-__attribute__((target("pclmul,sse2"))) static uint64_t update_clmul(uint64_t reg, const unsigned char *p,
-                                                                   size_t len) {
+__attribute__((target("pclmul,sse2"))) static uint64_t update_clmul(uint64_t reg,
+                                                                    const unsigned char *p,
+                                                                    size_t len) {
   /* The register enters as the first 8 bytes of the message xored with it;
    * callers pass len >= 64. */
   __m128i K512 = _mm_set_epi64x((long long)k512[1], (long long)k512[0]);
   __m128i K128 = _mm_set_epi64x((long long)k128[1], (long long)k128[0]);
-  __m128i x0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_cvtsi64_si128((long long)reg));
+  __m128i x0 =
+      _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_cvtsi64_si128((long long)reg));
   __m128i x1 = _mm_loadu_si128((const __m128i *)(p + 16));
   __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32));
   __m128i x3 = _mm_loadu_si128((const __m128i *)(p + 48));

@@ -12,7 +12,9 @@
  */
 #include "crc_math.h"
 
-static uint64_t width_mask(unsigned width) { return width == 64 ? ~(uint64_t)0 : ((uint64_t)1 << width) - 1; }
+static uint64_t width_mask(unsigned width) {
+  return width == 64 ? ~(uint64_t)0 : ((uint64_t)1 << width) - 1;
+}
 
 uint64_t sluice__crc_reflect(uint64_t v, unsigned width) {
   uint64_t r = 0;

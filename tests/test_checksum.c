@@ -18,8 +18,8 @@
 
 #define CHECK "123456789"
 #define NALGS 5
-static const sluice__ck_alg all_algs[NALGS] = {SLUICE__CK_CRC64NVME, SLUICE__CK_CRC32C, SLUICE__CK_CRC32,
-                                               SLUICE__CK_MD5, SLUICE__CK_SHA256};
+static const sluice__ck_alg all_algs[NALGS] = {SLUICE__CK_CRC64NVME, SLUICE__CK_CRC32C,
+                                               SLUICE__CK_CRC32, SLUICE__CK_MD5, SLUICE__CK_SHA256};
 static const sluice__ck_alg crcs[3] = {SLUICE__CK_CRC64NVME, SLUICE__CK_CRC32C, SLUICE__CK_CRC32};
 
 /* xorshift: reproducible random bytes without touching rand()'s state. */
@@ -41,7 +41,8 @@ static void hex(const unsigned char *raw, size_t n, char *out) {
   for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", raw[i]);
 }
 
-static void digest_hex(sluice__ck_alg alg, const void *buf, size_t len, char out[2 * SLUICE__CK_MAX_RAW + 1]) {
+static void digest_hex(sluice__ck_alg alg, const void *buf, size_t len,
+                       char out[2 * SLUICE__CK_MAX_RAW + 1]) {
   sluice__checksum ck;
   unsigned char raw[SLUICE__CK_MAX_RAW];
   cr_assert_null(sluice__ck_init(&ck, alg));
@@ -75,8 +76,9 @@ Test(checksum, check_values) {
 
 /* Lengths around every boundary of the carry-less path (16-byte blocks,
  * 64-byte groups) and some large ones. */
-static const size_t lengths[] = {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 79, 80, 127, 128, 129, 191, 255, 256,
-                                 1000, 4099, 65536, 1048576 + 13};
+static const size_t lengths[] = {0,   1,   7,   8,    9,    15,    16,          17,
+                                 63,  64,  65,  79,   80,   127,   128,         129,
+                                 191, 255, 256, 1000, 4099, 65536, 1048576 + 13};
 
 Test(checksum, against_crcmod_and_hashlib) {
   if (access("/usr/bin/python3", X_OK) != 0) cr_skip_test("no /usr/bin/python3");
@@ -91,19 +93,21 @@ Test(checksum, against_crcmod_and_hashlib) {
   /* The file holds the buffers back to back; Python prints one line per
    * buffer with each algorithm's value in hex. */
   char cmd[2048];
-  snprintf(cmd, sizeof cmd,
-           "/usr/bin/python3 -c '\n"
-           "import sys, crcmod, hashlib\n"
-           "c64 = crcmod.mkCrcFun(0x1AD93D23594C93659, initCrc=0, rev=True, xorOut=0xFFFFFFFFFFFFFFFF)\n"
-           "c32c = crcmod.mkCrcFun(0x11EDC6F41, initCrc=0, rev=True, xorOut=0xFFFFFFFF)\n"
-           "c32 = crcmod.mkCrcFun(0x104C11DB7, initCrc=0, rev=True, xorOut=0xFFFFFFFF)\n"
-           "data = open(sys.argv[1], \"rb\").read(); off = 0\n"
-           "for n in map(int, sys.argv[2:]):\n"
-           "  b = data[off:off + n]; off += n\n"
-           "  print(\"%%016x %%08x %%08x %%s %%s\" %% (c64(b), c32c(b), c32(b), hashlib.md5(b).hexdigest(), "
-           "hashlib.sha256(b).hexdigest()))\n"
-           "' %s",
-           path);
+  snprintf(
+      cmd, sizeof cmd,
+      "/usr/bin/python3 -c '\n"
+      "import sys, crcmod, hashlib\n"
+      "c64 = crcmod.mkCrcFun(0x1AD93D23594C93659, initCrc=0, rev=True, xorOut=0xFFFFFFFFFFFFFFFF)\n"
+      "c32c = crcmod.mkCrcFun(0x11EDC6F41, initCrc=0, rev=True, xorOut=0xFFFFFFFF)\n"
+      "c32 = crcmod.mkCrcFun(0x104C11DB7, initCrc=0, rev=True, xorOut=0xFFFFFFFF)\n"
+      "data = open(sys.argv[1], \"rb\").read(); off = 0\n"
+      "for n in map(int, sys.argv[2:]):\n"
+      "  b = data[off:off + n]; off += n\n"
+      "  print(\"%%016x %%08x %%08x %%s %%s\" %% (c64(b), c32c(b), c32(b), "
+      "hashlib.md5(b).hexdigest(), "
+      "hashlib.sha256(b).hexdigest()))\n"
+      "' %s",
+      path);
   for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++)
     snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %zu", lengths[i]);
   FILE *py = popen(cmd, "r");
@@ -111,7 +115,8 @@ Test(checksum, against_crcmod_and_hashlib) {
   size_t off = 0;
   for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
     char line[512], mine[512], d[NALGS][2 * SLUICE__CK_MAX_RAW + 1];
-    cr_assert(fgets(line, sizeof line, py), "python3 crcmod gave no line for length %zu", lengths[i]);
+    cr_assert(fgets(line, sizeof line, py), "python3 crcmod gave no line for length %zu",
+              lengths[i]);
     for (int a = 0; a < NALGS; a++) digest_hex(all_algs[a], buf + off, lengths[i], d[a]);
     snprintf(mine, sizeof mine, "%s %s %s %s %s\n", d[0], d[1], d[2], d[3], d[4]);
     cr_assert_str_eq(mine, line, "length %zu", lengths[i]);
@@ -123,13 +128,15 @@ Test(checksum, against_crcmod_and_hashlib) {
 }
 
 Test(checksum, clmul_equals_table) {
-  if (!sluice__crc64nvme_has_clmul()) fprintf(stderr, "note: no PCLMULQDQ here, both paths are the table\n");
+  if (!sluice__crc64nvme_has_clmul())
+    fprintf(stderr, "note: no PCLMULQDQ here, both paths are the table\n");
   unsigned char *buf = random_buf(4096 + 64);
   for (size_t off = 0; off < 16; off++)
     for (size_t len = 0; len <= 1100; len++) {
       uint64_t seed = (len * 0x100000001b3u) ^ off; /* a running CRC enters too */
-      cr_assert_eq(sluice__crc64nvme(seed, buf + off, len), sluice__crc64nvme_table(seed, buf + off, len),
-                   "offset %zu length %zu", off, len);
+      cr_assert_eq(sluice__crc64nvme(seed, buf + off, len),
+                   sluice__crc64nvme_table(seed, buf + off, len), "offset %zu length %zu", off,
+                   len);
     }
   cr_assert_eq(sluice__crc64nvme(0, buf, 4096 + 64), sluice__crc64nvme_table(0, buf, 4096 + 64));
   free(buf);

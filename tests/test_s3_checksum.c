@@ -42,9 +42,9 @@ static int endpoint_port(void) {
 static sluice_operator *op_at(const char *prefix, int proxied) {
   char ep[64];
   snprintf(ep, sizeof ep, "http://127.0.0.1:%d", PX.port);
-  sluice_options *o = th_opts("endpoint", proxied ? ep : E.endpoint, "region", E.region, "bucket", E.bucket,
-                              "access_key_id", E.access_key, "secret_access_key", E.secret_key, "root",
-                              prefix, NULL);
+  sluice_options *o = th_opts("endpoint", proxied ? ep : E.endpoint, "region", E.region, "bucket",
+                              E.bucket, "access_key_id", E.access_key, "secret_access_key",
+                              E.secret_key, "root", prefix, NULL);
   sluice_operator *op;
   TH_OK(sluice_operator_new("s3", o, &op));
   sluice_options_free(o);
@@ -55,7 +55,8 @@ static sluice_operator *op_at(const char *prefix, int proxied) {
 static void start(const char *const *faults) {
   th_s3_need_server(&E);
   /* The keys: the front end signs again the Complete it rewrites. */
-  const char *args[16] = {"--access-key", E.access_key, "--secret-key", E.secret_key, "--region", E.region};
+  const char *args[16] = {"--access-key", E.access_key, "--secret-key",
+                          E.secret_key,   "--region",   E.region};
   size_t n = 6;
   for (size_t i = 0; faults[i] && n < 15; i++) args[n++] = faults[i];
   args[n] = NULL;
@@ -109,9 +110,11 @@ static void corrupted_part_is_resent(const char *alg) {
     cr_assert_eq(th_proxy_log_count(&PX, "CHECKED", NULL), 0);
   } else {
     snprintf(want, sizeof want, "REFUSED %s ", alg);
-    cr_assert_eq(th_proxy_log_count(&PX, want, "partNumber=2&"), 1, "the corrupted part was not refused");
+    cr_assert_eq(th_proxy_log_count(&PX, want, "partNumber=2&"), 1,
+                 "the corrupted part was not refused");
     snprintf(want, sizeof want, "CHECKED %s ", alg);
-    cr_assert_eq(th_proxy_log_count(&PX, want, "partNumber="), 3, "every part is checked once it arrives whole");
+    cr_assert_eq(th_proxy_log_count(&PX, want, "partNumber="), 3,
+                 "every part is checked once it arrives whole");
     snprintf(want, sizeof want, "CHECKED complete %s", alg);
     cr_assert_eq(th_proxy_log_count(&PX, want, NULL), 1, "Complete did not carry the checksums");
   }
@@ -215,7 +218,8 @@ Test(s3_checksum, wrong_checksum_after_complete_fails_the_write, .fini = stop) {
   sluice_error *err = write_obj(op, "lied.bin", data, BIG, "crc32c");
   cr_assert_not_null(err, "the write succeeded though the store reported a wrong checksum");
   cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_IO, "%s", sluice_error_message(err));
-  cr_assert(strstr(sluice_error_message(err), "committed but did not verify"), "%s", sluice_error_message(err));
+  cr_assert(strstr(sluice_error_message(err), "committed but did not verify"), "%s",
+            sluice_error_message(err));
   cr_assert(strstr(sluice_error_message(err), "lied.bin"), "%s", sluice_error_message(err));
   sluice_error_free(err);
   free(data);
@@ -224,7 +228,8 @@ Test(s3_checksum, wrong_checksum_after_complete_fails_the_write, .fini = stop) {
 
 /* Copies src (an object of op) to a file dst under dir with 4 readers:
  * ranged GETs that finish in any order. */
-static sluice_error *download(sluice_operator *op, const char *src, sluice_operator *fs, const char *dst) {
+static sluice_error *download(sluice_operator *op, const char *src, sluice_operator *fs,
+                              const char *dst) {
   sluice_reader *r;
   sluice_writer *w;
   TH_OK(sluice_reader_open(op, src, NULL, &r));

@@ -32,7 +32,8 @@ static void report(const char *name, size_t len, double s) {
 }
 
 int main(int argc, char **argv) {
-  size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256, part_mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 8;
+  size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256,
+         part_mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 8;
   if (!mib || !part_mib) {
     fprintf(stderr, "usage: cksumbench [MiB] [part MiB]\n");
     return 2;
@@ -45,8 +46,8 @@ int main(int argc, char **argv) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     memcpy(buf + i, &x, len - i < 8 ? len - i : 8);
   }
-  static const sluice__ck_alg algs[] = {SLUICE__CK_CRC64NVME, SLUICE__CK_CRC32C, SLUICE__CK_CRC32, SLUICE__CK_MD5,
-                                        SLUICE__CK_SHA256};
+  static const sluice__ck_alg algs[] = {SLUICE__CK_CRC64NVME, SLUICE__CK_CRC32C, SLUICE__CK_CRC32,
+                                        SLUICE__CK_MD5, SLUICE__CK_SHA256};
   volatile uint64_t sink = 0;
   for (size_t a = 0; a < sizeof algs / sizeof algs[0]; a++) {
     double t0 = cpu_s();
@@ -66,10 +67,11 @@ int main(int argc, char **argv) {
   report("crc64nvme-table", len, cpu_s() - t0);
   t0 = cpu_s();
   uint64_t acc = 0;
-  for (int i = 0; i < 10000; i++) acc = sluice__ck_combine(SLUICE__CK_CRC64NVME, acc, (uint64_t)i, part);
+  for (int i = 0; i < 10000; i++)
+    acc = sluice__ck_combine(SLUICE__CK_CRC64NVME, acc, (uint64_t)i, part);
   sink += acc;
-  printf("combine crc64nvme part=%zu us_per_call=%.2f clmul=%d\n", part, (cpu_s() - t0) / 10000 * 1e6,
-         sluice__crc64nvme_has_clmul());
+  printf("combine crc64nvme part=%zu us_per_call=%.2f clmul=%d\n", part,
+         (cpu_s() - t0) / 10000 * 1e6, sluice__crc64nvme_has_clmul());
   free(buf);
   return sink == 42; /* keeps the work */
 }

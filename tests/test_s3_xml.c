@@ -821,6 +821,38 @@ Test(s3_xml, complete_result_success, .timeout = 10) {
   TH_OK(sluice__s3_xml_complete_result(plain, strlen(plain), NULL, NULL));
 }
 
+/* The per-part checksums AWS requires in Complete when the upload was
+ * created with x-amz-checksum-algorithm, and the object's checksum read
+ * back from the reply. */
+Test(s3_xml, complete_checksums, .timeout = 10) {
+  const char *etags[] = {"\"a\"", "\"b\""}, *cks[] = {"rosUhgp5mIg=", "AAAAAAAAAAA="};
+  char *body = NULL;
+  size_t len = 0;
+  TH_OK(sluice__s3_xml_complete_body_checksums(etags, cks, "ChecksumCRC64NVME", 2, &body, &len));
+  cr_assert(strstr(body, "<PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag>"
+                         "<ChecksumCRC64NVME>rosUhgp5mIg=</ChecksumCRC64NVME></Part>") ||
+                strstr(body, "<PartNumber>1</PartNumber><ETag>\"a\"</ETag>"
+                             "<ChecksumCRC64NVME>rosUhgp5mIg=</ChecksumCRC64NVME></Part>"),
+            "%s", body);
+  cr_assert(strstr(body, "<ChecksumCRC64NVME>AAAAAAAAAAA=</ChecksumCRC64NVME>"), "%s", body);
+  free(body);
+  /* Without checksums: the plain body. */
+  TH_OK(sluice__s3_xml_complete_body_checksums(etags, NULL, "ChecksumCRC64NVME", 2, &body, &len));
+  cr_assert_null(strstr(body, "Checksum"), "%s", body);
+  free(body);
+
+  static const char reply[] = "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag>"
+                              "<ChecksumCRC64NVME> rosUhgp5mIg= </ChecksumCRC64NVME>"
+                              "<ChecksumType>FULL_OBJECT</ChecksumType></CompleteMultipartUploadResult>";
+  char *v = NULL;
+  TH_OK(sluice__s3_xml_complete_checksum(reply, strlen(reply), "ChecksumCRC64NVME", &v));
+  cr_assert_str_eq(v, "rosUhgp5mIg=");
+  free(v);
+  TH_OK(sluice__s3_xml_complete_checksum(reply, strlen(reply), "ChecksumCRC32C", &v));
+  cr_assert_null(v, "a checksum the reply does not carry");
+  expect_err(sluice__s3_xml_complete_checksum("<a", 2, "ChecksumCRC32C", &v), SLUICE_ERR_UNEXPECTED, NULL, NULL);
+}
+
 Test(s3_xml, complete_result_200_with_internal_error, .timeout = 10) {
   sluice_error *e = sluice__s3_xml_complete_result(
       complete_internal_error, strlen(complete_internal_error), "CompleteMultipartUpload",

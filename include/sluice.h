@@ -48,12 +48,26 @@ extern "C" {
 #define SLUICE_EXTERN
 #endif
 
+/* The version of this header.  These three lines are the only place the
+ * version is written: configure.ac reads them for AC_INIT (and so for
+ * sluice.pc and the tarball name), and a test fails if the two disagree. */
 #define SLUICE_VERSION_MAJOR 0
 #define SLUICE_VERSION_MINOR 1
 #define SLUICE_VERSION_PATCH 0
+/* The same as one number that grows with every release, for comparisons
+ * in code and in #if: 0xMMmmpp, one byte per component (0.1.0 is
+ * 0x000100, 1.12.3 would be 0x010c03), as libcurl's LIBCURL_VERSION_NUM. */
+#define SLUICE_VERSION_NUM \
+  ((SLUICE_VERSION_MAJOR << 16) | (SLUICE_VERSION_MINOR << 8) | SLUICE_VERSION_PATCH)
 
-/* "0.1.0".  Static storage; any thread. */
+/* The version of the library actually loaded, which may be newer than the
+ * header a program was built with:
+ *   if (sluice_version_num() < SLUICE_VERSION_NUM) -> older than the header
+ * sluice_version() returns it as text ("0.1.0"), in static storage.  Both
+ * are constant, cannot fail, and may be called from any thread at any
+ * time, before any other call. */
 SLUICE_EXTERN const char *sluice_version(void);
+SLUICE_EXTERN unsigned int sluice_version_num(void);
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */

@@ -160,5 +160,3 @@ void sluice_error_free(sluice_error *err) {
 }
 
 void sluice_free(void *ptr) { free(ptr); }
-
-const char *sluice_version(void) { return PACKAGE_VERSION; }

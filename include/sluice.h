@@ -73,6 +73,12 @@ SLUICE_EXTERN unsigned int sluice_version_num(void);
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
+/* What went wrong, in terms a caller can act on.  New kinds are only ever
+ * appended at the end; none is renumbered or removed, so a value keeps its
+ * meaning in every later version and may be stored, logged or sent over
+ * the wire.  A program built against an older header may therefore
+ * see a kind it has no name for; sluice_strerror() and sluice_err_name()
+ * still answer for it. */
 typedef enum sluice_errkind {
   SLUICE_OK = 0,
   SLUICE_ERR_NOT_FOUND,
@@ -95,8 +101,17 @@ typedef enum sluice_errkind {
 
 typedef struct sluice_error sluice_error;
 
-/* Short constant name of a kind ("not found").  Static; any thread. */
+/* A short description of a kind for people ("not found"), lower case, to
+ * be read rather than parsed: the wording may improve between versions.
+ * For a value outside the enum (a newer library's kind): "unknown error
+ * kind".  Never NULL; static storage; any thread; cannot fail. */
 SLUICE_EXTERN const char *sluice_strerror(sluice_errkind kind);
+/* The kind's identifier, exactly as the enum constant is spelt
+ * ("SLUICE_ERR_NOT_FOUND", "SLUICE_OK"): stable across versions, for logs,
+ * metrics labels and language bindings.  For a value outside the enum:
+ * "SLUICE_ERR_UNKNOWN", a name that no kind will ever be given.  Never
+ * NULL; static storage; any thread; cannot fail. */
+SLUICE_EXTERN const char *sluice_err_name(sluice_errkind kind);
 /* Accessors.  NULL means success: kind SLUICE_OK, message "ok", not
  * retryable.  The message is owned by the error and lives until it is
  * freed.  Any thread. */

@@ -122,28 +122,38 @@ sluice_error *sluice__error_copy(const sluice_error *err) {
   return e;
 }
 
-const char *sluice_strerror(sluice_errkind kind) {
+/* One switch for both names, so a kind cannot get one without the other;
+ * -Wswitch flags a kind appended to the enum but missing here.  #k makes
+ * the identifier the constant's own spelling. */
+static const char *kind_name(sluice_errkind kind, int identifier) {
   switch (kind) {
-  case SLUICE_OK: return "ok";
-  case SLUICE_ERR_NOT_FOUND: return "not found";
-  case SLUICE_ERR_PERMISSION_DENIED: return "permission denied";
-  case SLUICE_ERR_ALREADY_EXISTS: return "already exists";
-  case SLUICE_ERR_IS_A_DIRECTORY: return "is a directory";
-  case SLUICE_ERR_INVALID_ARGUMENT: return "invalid argument";
-  case SLUICE_ERR_CONFIG_INVALID: return "config invalid";
-  case SLUICE_ERR_UNSUPPORTED: return "unsupported";
-  case SLUICE_ERR_RATE_LIMITED: return "rate limited";
-  case SLUICE_ERR_CONDITION_NOT_MATCH: return "condition not match";
-  case SLUICE_ERR_RANGE_NOT_SATISFIABLE: return "range not satisfiable";
-  case SLUICE_ERR_IO: return "i/o error";
-  case SLUICE_ERR_NETWORK: return "network error";
-  case SLUICE_ERR_TIMEOUT: return "timed out";
-  case SLUICE_ERR_CANCELED: return "canceled";
-  case SLUICE_ERR_OUT_OF_MEMORY: return "out of memory";
-  case SLUICE_ERR_UNEXPECTED: return "unexpected";
+#define KIND(k, text) \
+  case k: return identifier ? #k : text
+    KIND(SLUICE_OK, "ok");
+    KIND(SLUICE_ERR_NOT_FOUND, "not found");
+    KIND(SLUICE_ERR_PERMISSION_DENIED, "permission denied");
+    KIND(SLUICE_ERR_ALREADY_EXISTS, "already exists");
+    KIND(SLUICE_ERR_IS_A_DIRECTORY, "is a directory");
+    KIND(SLUICE_ERR_INVALID_ARGUMENT, "invalid argument");
+    KIND(SLUICE_ERR_CONFIG_INVALID, "config invalid");
+    KIND(SLUICE_ERR_UNSUPPORTED, "unsupported");
+    KIND(SLUICE_ERR_RATE_LIMITED, "rate limited");
+    KIND(SLUICE_ERR_CONDITION_NOT_MATCH, "condition not match");
+    KIND(SLUICE_ERR_RANGE_NOT_SATISFIABLE, "range not satisfiable");
+    KIND(SLUICE_ERR_IO, "i/o error");
+    KIND(SLUICE_ERR_NETWORK, "network error");
+    KIND(SLUICE_ERR_TIMEOUT, "timed out");
+    KIND(SLUICE_ERR_CANCELED, "canceled");
+    KIND(SLUICE_ERR_OUT_OF_MEMORY, "out of memory");
+    KIND(SLUICE_ERR_UNEXPECTED, "unexpected");
+#undef KIND
   }
-  return "unknown error kind";
+  return identifier ? "SLUICE_ERR_UNKNOWN" : "unknown error kind";
 }
+
+const char *sluice_strerror(sluice_errkind kind) { return kind_name(kind, 0); }
+
+const char *sluice_err_name(sluice_errkind kind) { return kind_name(kind, 1); }
 
 sluice_errkind sluice_error_kind(const sluice_error *err) { return err ? err->kind : SLUICE_OK; }
 

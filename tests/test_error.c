@@ -89,6 +89,56 @@ Test(error, strerror_distinct_non_empty) {
   cr_assert_not_null(u);
 }
 
+/* The identifier of every kind is its constant's spelling, so a log line
+ * can be grepped for in sluice.h; the table is written out here rather
+ * than derived, so that a renamed or renumbered kind fails this test. */
+Test(error, err_name_is_the_constant) {
+  static const struct {
+    sluice_errkind kind;
+    int value;
+    const char *name;
+  } want[] = {
+      {SLUICE_OK, 0, "SLUICE_OK"},
+      {SLUICE_ERR_NOT_FOUND, 1, "SLUICE_ERR_NOT_FOUND"},
+      {SLUICE_ERR_PERMISSION_DENIED, 2, "SLUICE_ERR_PERMISSION_DENIED"},
+      {SLUICE_ERR_ALREADY_EXISTS, 3, "SLUICE_ERR_ALREADY_EXISTS"},
+      {SLUICE_ERR_IS_A_DIRECTORY, 4, "SLUICE_ERR_IS_A_DIRECTORY"},
+      {SLUICE_ERR_INVALID_ARGUMENT, 5, "SLUICE_ERR_INVALID_ARGUMENT"},
+      {SLUICE_ERR_CONFIG_INVALID, 6, "SLUICE_ERR_CONFIG_INVALID"},
+      {SLUICE_ERR_UNSUPPORTED, 7, "SLUICE_ERR_UNSUPPORTED"},
+      {SLUICE_ERR_RATE_LIMITED, 8, "SLUICE_ERR_RATE_LIMITED"},
+      {SLUICE_ERR_CONDITION_NOT_MATCH, 9, "SLUICE_ERR_CONDITION_NOT_MATCH"},
+      {SLUICE_ERR_RANGE_NOT_SATISFIABLE, 10, "SLUICE_ERR_RANGE_NOT_SATISFIABLE"},
+      {SLUICE_ERR_IO, 11, "SLUICE_ERR_IO"},
+      {SLUICE_ERR_NETWORK, 12, "SLUICE_ERR_NETWORK"},
+      {SLUICE_ERR_TIMEOUT, 13, "SLUICE_ERR_TIMEOUT"},
+      {SLUICE_ERR_CANCELED, 14, "SLUICE_ERR_CANCELED"},
+      {SLUICE_ERR_OUT_OF_MEMORY, 15, "SLUICE_ERR_OUT_OF_MEMORY"},
+      {SLUICE_ERR_UNEXPECTED, 16, "SLUICE_ERR_UNEXPECTED"},
+  };
+  cr_assert_eq(sizeof want / sizeof want[0], NKINDS, "a kind is missing from this table");
+  for (size_t i = 0; i < NKINDS; i++) {
+    /* Kinds are only appended: the values a program may have stored. */
+    cr_assert_eq((int)want[i].kind, want[i].value, "%s renumbered to %d", want[i].name,
+                 (int)want[i].kind);
+    const char *n = sluice_err_name(want[i].kind);
+    cr_assert_not_null(n);
+    cr_assert_str_eq(n, want[i].name);
+    cr_assert_eq(sluice_err_name(want[i].kind), n, "static storage: the same pointer");
+  }
+  /* A value a newer library may return, or garbage: a fixed identifier
+   * that is no kind's name. */
+  static const int outside[] = {(int)NKINDS, 9999, -1, (int)0x7fffffff};
+  for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+    const char *n = sluice_err_name((sluice_errkind)outside[i]);
+    cr_assert_not_null(n, "err_name(%d)", outside[i]);
+    cr_assert_str_eq(n, "SLUICE_ERR_UNKNOWN", "err_name(%d)", outside[i]);
+    cr_assert_str_eq(sluice_strerror((sluice_errkind)outside[i]), "unknown error kind");
+  }
+  for (size_t i = 0; i < NKINDS; i++)
+    cr_assert_str_neq(sluice_err_name(all_kinds[i]), "SLUICE_ERR_UNKNOWN");
+}
+
 Test(error, accessors_on_null_mean_success) {
   cr_assert_eq(sluice_error_kind(NULL), SLUICE_OK);
   cr_assert_str_eq(sluice_error_message(NULL), "ok");

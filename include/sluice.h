@@ -392,6 +392,43 @@ SLUICE_EXTERN sluice_error *sluice_job_wait(sluice_job *job);
 /* Cancels the job if it is running, waits for it and frees it. */
 SLUICE_EXTERN void sluice_job_free(sluice_job *job);
 
+/* ------------------------------------------------------------------ */
+/* The cause behind an error                                           */
+/* ------------------------------------------------------------------ */
+
+/* Beneath its kind, an error may record what the layer below reported, so
+ * a program can act on it without parsing the message (which also names
+ * it).  Values are only ever appended, as for sluice_errkind. */
+typedef enum sluice_cause_type {
+  SLUICE_CAUSE_NONE = 0, /* the library's own finding (a bad argument, a
+                          * missing object in a memory store...) */
+  SLUICE_CAUSE_ERRNO,    /* a system call failed: sluice_error_errno() */
+  SLUICE_CAUSE_CURL,     /* the transfer failed inside libcurl (no reply,
+                          * or a broken one): sluice_error_curl_code() */
+  SLUICE_CAUSE_SERVICE,  /* the server replied with an error code of its
+                          * own: sluice_error_service_code(), and the HTTP
+                          * status beside it */
+  SLUICE_CAUSE_HTTP      /* the server replied with an HTTP status and no
+                          * code: sluice_error_http_status() */
+} sluice_cause_type;
+
+/* Which of the accessors below has an answer; SLUICE_CAUSE_NONE for NULL
+ * (success), for the static out-of-memory error and for errors the library
+ * found itself.  The cause stays with the error through every layer: a
+ * copy that fails in its writer reports the writer's cause.  Like the other
+ * accessors, these read the error only: any thread, never fail. */
+SLUICE_EXTERN sluice_cause_type sluice_error_cause_type(const sluice_error *err);
+/* The errno value (ENOENT, ENOSPC...) for SLUICE_CAUSE_ERRNO, else 0. */
+SLUICE_EXTERN int sluice_error_errno(const sluice_error *err);
+/* libcurl's CURLcode (CURLE_COULDNT_CONNECT...) for SLUICE_CAUSE_CURL,
+ * else 0 (CURLE_OK).  An int, so that this header needs no curl.h. */
+SLUICE_EXTERN int sluice_error_curl_code(const sluice_error *err);
+/* The service's own error code, exactly as the server sent it (S3's
+ * <Error><Code>: "NoSuchKey", "SlowDown"...), for SLUICE_CAUSE_SERVICE,
+ * else NULL.  Owned by err and valid until sluice_error_free(err).  It is
+ * the server's text: escape it before showing it to a person. */
+SLUICE_EXTERN const char *sluice_error_service_code(const sluice_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -157,7 +157,8 @@ static const char *sf_name(const struct shared_file *f) { return f->path ? f->pa
 
 static sluice_error *cannot_read(const struct shared_file *f, int err) {
   char buf[128];
-  return BAD("s3: cannot read %s %s: %s", f->label, f->path, strerror_r(err, buf, sizeof(buf)));
+  return sluice__error_set_errno(
+      BAD("s3: cannot read %s %s: %s", f->label, f->path, strerror_r(err, buf, sizeof(buf))), err);
 }
 
 static int sf_add(struct shared_file *f, const char *section, const char *key, const char *value) {
@@ -629,9 +630,11 @@ sluice_error *sluice__s3_config_load_transport(const sluice_options *o, const ch
   out->max_attempts = (unsigned)attempts;
   out->low_speed_limit = (long)speed;
   if (ca && access(ca, R_OK) != 0) {
+    int e = errno;
     char buf[128];
-    return BAD("%s: option ca_file='%s' cannot be read: %s", svc, ca,
-               strerror_r(errno, buf, sizeof(buf)));
+    return sluice__error_set_errno(BAD("%s: option ca_file='%s' cannot be read: %s", svc, ca,
+                                       strerror_r(e, buf, sizeof(buf))),
+                                   e);
   }
   return set_str(&out->ca_file, ca) ? sluice__error_oom() : NULL;
 }

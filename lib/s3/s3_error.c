@@ -174,6 +174,7 @@ sluice_error *sluice__s3_error_from_reply_svc(const char *svc, int http_status, 
   else
     e = sluice__error(kind, "%s: %s%s%s%s%s: HTTP %d", svc, o, sp, q, p, q, http_status);
   sluice__error_set_http_status(e, http_status);
+  sluice__error_set_service_code(e, code);
   return sluice__error_set_retryable(e, retryable);
 }
 
@@ -257,6 +258,7 @@ sluice_error *sluice__s3_error_from_transport_svc(const char *svc, int curl_code
                                   path ? "'" : "", what, dn ? ": " : "", (int)dn,
                                   dn ? detail : "", curl_code, after);
   sluice__error_set_http_status(e, 0);
+  sluice__error_set_curl_code(e, curl_code);
   return sluice__error_set_retryable(e, retryable);
 }
 
@@ -267,6 +269,7 @@ sluice_error *sluice__s3_error_note_attempts(sluice_error *err, int attempts) {
   if (e == sluice__error_oom()) return err; /* keep the original kind */
   sluice__error_set_retryable(e, sluice_error_retryable(err));
   sluice__error_set_http_status(e, sluice_error_http_status(err));
+  sluice__error_copy_cause(e, err);
   sluice_error_free(err);
   return e;
 }

@@ -914,6 +914,7 @@ sluice_error *sluice__s3_xml_delete_result(const char *body, size_t len, const c
         if (more != sluice__error_oom()) {
           sluice__error_set_retryable(more, sluice_error_retryable(err));
           sluice__error_set_http_status(more, sluice_error_http_status(err));
+          sluice__error_copy_cause(more, err);
           sluice_error_free(err);
           err = more;
         }

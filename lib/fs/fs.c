@@ -246,9 +246,11 @@ static sluice_error *mkdirs_error(const char *op, const char *path, const char *
   if (bad > 0 && dir[bad - 1] == '/')
     bad--;
   if (err == ENOTDIR || err == EEXIST)
-    return sluice__error(SLUICE_ERR_ALREADY_EXISTS,
-                         "fs: %s '%s': '%.*s' exists and is not a directory", op, path,
-                         (int)bad, dir);
+    return sluice__error_set_errno(sluice__error(SLUICE_ERR_ALREADY_EXISTS,
+                                                 "fs: %s '%s': '%.*s' exists and is not a "
+                                                 "directory",
+                                                 op, path, (int)bad, dir),
+                                   err);
   return sluice__fs_error(op, path, err);
 }
 

@@ -494,10 +494,10 @@ typedef struct sluice_reader sluice_reader;
  * length, chunk and concurrent (reader options in the reference above).
  * The object's size is read here (a HEAD on s3 and http), and on s3 and
  * http every later read is pinned to that version, so a replaced object
- * fails with condition not match rather than mixing two versions.  *out owned by the
- * caller (sluice_reader_free).  Any thread.  Errors: invalid argument (bad
- * option or path), not found, is a directory, range not satisfiable,
- * permission denied, network failures. */
+ * fails with condition not match rather than mixing two versions.  *out
+ * owned by the caller (sluice_reader_free).  Any thread.  Errors: invalid
+ * argument (bad option or path), not found, is a directory, range not
+ * satisfiable, permission denied, network failures. */
 SLUICE_EXTERN sluice_error *sluice_reader_open(sluice_operator *op, const char *path,
                                                const sluice_options *opts, sluice_reader **out);
 /* A reader over an open file descriptor (a pipe, a socket, stdin): read
@@ -507,10 +507,9 @@ SLUICE_EXTERN sluice_error *sluice_reader_open(sluice_operator *op, const char *
  * an fd not open for reading). */
 SLUICE_EXTERN sluice_error *sluice_reader_from_fd(int fd, sluice_reader **out);
 /* Reads up to len bytes into buf; *n_out = 0 means the end (and stays
- * so).  Blocks until
- * at least one byte or the end.  Memory: see the reader options (at most
- * 2 x concurrent chunks with read-ahead, else one 8 MiB block on s3 and
- * http, nothing on fs, memory and fds).  One thread at a time per reader.
+ * so).  Blocks until at least one byte or the end.  Memory: see the reader
+ * options (at most 2 x concurrent chunks with read-ahead, else one 8 MiB
+ * block on s3 and http, nothing on fs, memory and fds).  One thread at a time per reader.
  * Errors: the service's (network, timeout, condition not match when the
  * object changed, I/O from an fd); the reader should then be freed. */
 SLUICE_EXTERN sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len,

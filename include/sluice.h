@@ -36,7 +36,10 @@
  * default and range is listed under "Option reference" below.
  *
  * Threads.  The library has no global state to initialise and no call that
- * must come first.  An operator may be used from any number of threads at
+ * must come first.  (The first s3 or http operator calls libcurl's
+ * curl_global_init() once; a program that uses libcurl itself on other
+ * threads should call curl_global_init() before starting them, as libcurl
+ * asks of every program.)  An operator may be used from any number of threads at
  * once, and so may the one-shot calls on it (sluice_stat(), sluice_read(),
  * sluice_write(), ...).  A reader, writer or lister belongs to one thread at
  * a time: the caller serialises calls on it, though it may pass it between

@@ -133,7 +133,7 @@ SLUICE_EXTERN const char *sluice_strerror(sluice_errkind kind);
 SLUICE_EXTERN const char *sluice_err_name(sluice_errkind kind);
 /* Accessors.  NULL means success: kind SLUICE_OK, message "ok", not
  * retryable, HTTP status 0.  The message is owned by the error and lives
- * until the error is freed; it may quote server text, already escaped.
+ * until the error is freed; it may quote text a server sent.
  * They read the error only: any thread, never fail.
  * sluice_error_retryable(): non-zero when the same call may succeed if
  * made again (a timeout, a throttled or dropped request); the library has

@@ -39,14 +39,15 @@
  * must come first.  (The first s3 or http operator calls libcurl's
  * curl_global_init() once; a program that uses libcurl itself on other
  * threads should call curl_global_init() before starting them, as libcurl
- * asks of every program.)  An operator may be used from any number of threads at
- * once, and so may the one-shot calls on it (sluice_stat(), sluice_read(),
- * sluice_write(), ...).  A reader, writer or lister belongs to one thread at
- * a time: the caller serialises calls on it, though it may pass it between
- * threads.  A job may be queried, waited for and cancelled from any thread.
- * Errors, metadata and entries are not changed by any call but their
- * *_free, so any number of threads may read them.  An options object may be
- * read by any number of calls at once while nobody sets anything on it.
+ * asks of every program.)  An operator may be used from any number of
+ * threads at once, and so may the one-shot calls on it (sluice_stat(),
+ * sluice_read(), sluice_write(), ...).  A reader, writer or lister belongs
+ * to one thread at a time: the caller serialises calls on it, though it may
+ * pass it between threads.  A job may be queried, waited for and cancelled
+ * from any thread.  Errors and metadata are not changed by any call but
+ * their *_free, so any number of threads may read them (a lister's entry
+ * belongs to the lister).  An options object may be read by any number of
+ * calls at once while nobody sets anything on it.
  *
  * Paths.  Paths are relative to the operator's root; a leading '/' is
  * ignored; a trailing '/' names a directory.  ".." never escapes the root.

@@ -165,13 +165,13 @@ typedef struct sluice_options sluice_options;
  * Fields may be added at the end only; struct_size tells the library how
  * much the caller has. */
 typedef struct sluice_progress {
-  size_t struct_size;        /* caller sets to sizeof(sluice_progress) */
-  uint64_t bytes_read;       /* read from the source so far */
-  uint64_t bytes_written;    /* acknowledged by the destination */
-  uint64_t total_bytes;      /* UINT64_MAX when the source size is unknown */
+  size_t struct_size;     /* caller sets to sizeof(sluice_progress) */
+  uint64_t bytes_read;    /* read from the source so far */
+  uint64_t bytes_written; /* acknowledged by the destination */
+  uint64_t total_bytes;   /* UINT64_MAX when the source size is unknown */
   uint64_t parts_done;
   uint32_t parts_in_flight;
-  uint32_t ring_used;        /* chunks queued between readers and workers */
+  uint32_t ring_used; /* chunks queued between readers and workers */
   uint32_t ring_capacity;
   uint64_t retries;
 } sluice_progress;
@@ -206,8 +206,7 @@ SLUICE_EXTERN const char *sluice_options_get(const sluice_options *opts, const c
 /* Progress callback (NULL: none) and its userdata for sluice_write_from(),
  * sluice_job_start() and sluice_copy(); userdata stays the caller's.
  * Errors: invalid argument for a NULL opts. */
-SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts,
-                                                        sluice_progress_cb cb,
+SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sluice_progress_cb cb,
                                                         void *userdata);
 
 /* Option reference.  Every option is optional unless marked required.
@@ -246,6 +245,18 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts,
  *                                                  names of letters, digits,
  *                                                  '-' and '_', values without
  *                                                  control characters
+ *   checksum       text   auto     auto, crc64nvme, s3 only: what each part
+ *                                  crc32c, crc32,  carries for the store to
+ *                                  md5, sha256,    verify.  auto: a full-object
+ *                                  none            CRC64NVME where the store
+ *                                                  shows it checks
+ *                                                  x-amz-checksum-*, else
+ *                                                  Content-MD5.  A store that
+ *                                                  reports another object
+ *                                                  checksum than the one sent
+ *                                                  fails the write with IO:
+ *                                                  the object is committed but
+ *                                                  did not verify
  * Buffer memory of a writer is at most chunk x (queue_depth + concurrent +
  * readers), whatever the object size (readers is 1 without write_from).
  *
@@ -320,7 +331,7 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts,
  *                                                  failures
  *   payload_signing
  *                  text   unsigned unsigned|sha256 UNSIGNED-PAYLOAD (each part
- *                                                  still carries Content-MD5)
+ *                                                  still carries its checksum)
  *                                                  or a SHA-256 of each body
  *   connect_timeout
  *                  count  10000    1..600000       milliseconds to connect
@@ -330,13 +341,25 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts,
  *                                                  (0: never)
  *   low_speed_time count  30       1..3600         seconds a transfer may stay
  *                                                  below low_speed_limit before
- *                                                  it is abandoned (TIMEOUT,
- *                                                  retried)
+ *                                                  the attempt is abandoned
+ *                                                  (TIMEOUT, retried)
+ *   stall_timeout  count  50       0..86400        seconds a request may move
+ *                                                  no byte, across all its
+ *                                                  attempts, before it fails
+ *                                                  with TIMEOUT and is not
+ *                                                  tried again (0: no limit).
+ *                                                  A copy to a server that
+ *                                                  stops answering then ends
+ *                                                  in about two budgets (the
+ *                                                  transfer, then the abort of
+ *                                                  its multipart upload); a
+ *                                                  transfer whose bytes keep
+ *                                                  moving is never cut by it
  * http (read-only)
  *   endpoint       text   required                 http[s]://host[:port][/base]
  *                                                  (from a URI: the URI's)
- *   ca_file, max_attempts, connect_timeout, low_speed_limit, low_speed_time
- *                         as for s3
+ *   ca_file, max_attempts, connect_timeout, low_speed_limit, low_speed_time,
+ *   stall_timeout         as for s3
  */
 
 /* ------------------------------------------------------------------ */
@@ -459,8 +482,9 @@ SLUICE_EXTERN sluice_error *sluice_create_dir(sluice_operator *op, const char *p
  * caller (sluice_free).  Any thread.  Errors: unsupported for services
  * without signed URLs (fs, memory, http), config invalid for an anonymous
  * s3 operator, invalid argument (method, expiry, path). */
-SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *method, const char *path,
-                                           uint64_t expires_seconds, char **url_out);
+SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *method,
+                                           const char *path, uint64_t expires_seconds,
+                                           char **url_out);
 
 /* Lists entries under path (a directory: "" or "dir/").  Option
  * recursive=true walks the whole tree and yields objects only; otherwise
@@ -535,8 +559,9 @@ typedef struct sluice_writer sluice_writer;
  * *out owned by the caller (sluice_writer_free).  Any thread.  Errors:
  * invalid argument (bad option, naming it; bad path), unsupported
  * (content_type or if_not_exists on a service without them; http), is a
- * directory, already exists (if_not_exists on fs, where it is checked
- * now; elsewhere at close), permission denied, network failures. */
+ * directory, already exists (if_not_exists and something is there now; on
+ * fs, memory and s3 it is checked again when close commits), permission
+ * denied, network failures. */
 SLUICE_EXTERN sluice_error *sluice_writer_open(sluice_operator *op, const char *path,
                                                const sluice_options *opts, sluice_writer **out);
 /* Copies len bytes into chunk buffers (buf stays the caller's); each full

@@ -99,6 +99,9 @@ struct sluice__httpreq_req {
    * ignored Range and sends the whole object) is refused with UNSUPPORTED
    * as soon as it starts, rather than read into dst. */
   int range_required;
+  /* When set, every attempt after the first adds one here (a copy's
+   * sluice_progress.retries). */
+  atomic_uint_fast64_t *retries;
 
   /* ---- what came back ---- */
   long status;
@@ -111,6 +114,9 @@ struct sluice__httpreq_req {
   sluice__strbuf resp;       /* error or XML body (at most 64 MiB kept) */
   unsigned attempts;
   int range_ignored;         /* range_required and the server answered 200 */
+  /* x-amz-checksum-<name>: <value> (the last such header other than
+   * -type, -algorithm), x-amz-checksum-type and -algorithm; "" when absent. */
+  char checksum_name[16], checksum[64], checksum_type[24], checksum_algorithm[16];
 
   /* ---- for the signer: kept across attempts, zero before the first ---- */
   char payload_hash[65];
@@ -122,6 +128,10 @@ struct sluice__httpreq_req {
   char md5_b64[32];
   size_t body_off;
   int64_t retry_at_ms;       /* async: when to send again */
+  int64_t moved_ms;          /* when a byte last moved (or the request started) */
+  curl_off_t seen_down, seen_up; /* this attempt's byte counts at the last look */
+  int64_t stall_ms;          /* the stall budget (settings), 0: none */
+  int stalled;               /* this attempt was ended by the stall budget */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -173,6 +183,11 @@ sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, co
                                          const sluice_metadata *meta, uint64_t offset,
                                          uint64_t length, const char *get_op,
                                          sluice__source **out);
+/* Makes a source from sluice__httpreq_source_new, before its first read,
+ * check that the whole object it reads has this CRC (alg: a CRC of
+ * lib/checksum.h): the read that completes the object fails with IO when
+ * it does not.  Does nothing for a source of part of the object. */
+void sluice__httpreq_source_expect_crc(sluice__source *s, int alg, uint64_t crc);
 
 /* ---- errors (lib/httpreq/errors.c) ----
  * Pure functions, any thread.  Each returns a new error owned by the caller;

@@ -21,14 +21,24 @@
  * In every case the object size in each reply's Content-Range must still be
  * the one the HEAD saw.  A 200 reply to a ranged GET (a server that ignores
  * Range) is refused by the engine (range_required): unsupported.
+ *
+ * A read of a whole object with an expected CRC (the s3 service's HEAD
+ * found a full-object checksum: sluice__httpreq_source_expect_crc) is
+ * verified: each GET's bytes get their CRC as they arrive, the pieces are
+ * merged with the CRC combine as neighbours arrive (GETs finish in any
+ * order), and the GET that completes the object fails when the whole
+ * differs from the expected value, so the copy fails and its destination
+ * is aborted.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "checksum.h"
 #include "error.h"
 #include "httpreq/httpreq.h"
 
@@ -49,7 +59,72 @@ typedef struct http_source {
   uint64_t buf_off;
   size_t buf_len;
   atomic_int interrupted;  /* sticky: every request from now on stops */
+  /* Verification of a whole-object read (ck_alg NONE: none). */
+  sluice__ck_alg ck_alg;
+  uint64_t ck_want;
+  pthread_mutex_t ck_lock; /* the pieces: preads run on several threads */
+  struct ck_piece {
+    uint64_t off, len, crc;
+  } *pieces;               /* received ranges, sorted, adjacent ones merged */
+  size_t npieces, cap_pieces;
+  int ck_off;              /* overlapping reads, or checked: no more verification */
 } http_source;
+
+/* Adds the CRC of [off, off+len) and, when the whole object is there,
+ * compares it with the expected value. */
+static sluice_error *ck_received(http_source *ss, const void *buf, size_t len, uint64_t off) {
+  uint64_t crc = sluice__ck_crc(ss->ck_alg, 0, buf, len);
+  sluice_error *err = NULL;
+  pthread_mutex_lock(&ss->ck_lock);
+  size_t i = 0;
+  while (i < ss->npieces && ss->pieces[i].off < off) i++;
+  struct ck_piece *l = i ? &ss->pieces[i - 1] : NULL, *r = i < ss->npieces ? &ss->pieces[i] : NULL;
+  if ((l && l->off + l->len > off) || (r && off + len > r->off)) ss->ck_off = 1;
+  if (ss->ck_off) goto out;
+  if (l && l->off + l->len == off) {
+    l->crc = sluice__ck_combine(ss->ck_alg, l->crc, crc, len);
+    l->len += len;
+    if (r && l->off + l->len == r->off) { /* the gap is closed: l absorbs r */
+      l->crc = sluice__ck_combine(ss->ck_alg, l->crc, r->crc, r->len);
+      l->len += r->len;
+      memmove(r, r + 1, (ss->npieces - i - 1) * sizeof(*r));
+      ss->npieces--;
+    }
+  } else if (r && off + len == r->off) {
+    r->crc = sluice__ck_combine(ss->ck_alg, crc, r->crc, r->len);
+    r->off = off;
+    r->len += len;
+  } else {
+    if (ss->npieces == ss->cap_pieces) {
+      size_t n = ss->cap_pieces ? 2 * ss->cap_pieces : 16;
+      struct ck_piece *p = realloc(ss->pieces, n * sizeof(*p));
+      if (!p) {
+        ss->ck_off = 1; /* no memory to verify with: the read itself goes on */
+        goto out;
+      }
+      ss->pieces = p;
+      ss->cap_pieces = n;
+    }
+    memmove(ss->pieces + i + 1, ss->pieces + i, (ss->npieces - i) * sizeof(*ss->pieces));
+    ss->pieces[i] = (struct ck_piece){off, len, crc};
+    ss->npieces++;
+  }
+  if (ss->npieces == 1 && ss->pieces[0].off == 0 && ss->pieces[0].len == ss->total) {
+    char want[SLUICE__CK_MAX_B64], got[SLUICE__CK_MAX_B64];
+    if (ss->pieces[0].crc != ss->ck_want) {
+      sluice__ck_crc_b64(ss->ck_alg, ss->ck_want, want);
+      sluice__ck_crc_b64(ss->ck_alg, ss->pieces[0].crc, got);
+      err = sluice__error(SLUICE_ERR_IO,
+                          "%s: %s '%s': the data received does not match the object's stored "
+                          "checksum (%s %s, received %s): corrupted in transit or in the store",
+                          ss->engine->svc, ss->get_op, ss->path, sluice__ck_s3_name(ss->ck_alg), want, got);
+    }
+    ss->ck_off = 1; /* checked once */
+  }
+out:
+  pthread_mutex_unlock(&ss->ck_lock);
+  return err;
+}
 
 static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n) {
   http_source *ss = (http_source *)s;
@@ -61,7 +136,7 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
   snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, ss->start + off,
            ss->start + off + len - 1);
   sluice__httpreq_req r = {.op = ss->get_op, .path = ss->path, .method = "GET", .key = ss->key,
-                      .cancel = &ss->interrupted,
+                      .cancel = &ss->interrupted, .retries = s->retries,
                       .dst = buf, .dst_cap = len};
   /* Asking for the whole object, a 200 is the right answer too. */
   r.range_required = !(ss->start + off == 0 && len == ss->total);
@@ -80,6 +155,7 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
                         "%s: %s '%s': asked for %zu bytes at %" PRIu64 ", got %zu", svc,
                         ss->get_op, ss->path, len, off, r.dst_len);
   if (!err) *n = r.dst_len;
+  if (!err && ss->ck_alg) err = ck_received(ss, buf, r.dst_len, off);
   sluice__httpreq_req_cleanup(&r);
   return err;
 }
@@ -113,6 +189,8 @@ static sluice_error *source_read(sluice__source *s, void *buf, size_t len, size_
 
 static void source_free(sluice__source *s) {
   http_source *ss = (http_source *)s;
+  pthread_mutex_destroy(&ss->ck_lock);
+  free(ss->pieces);
   free(ss->buf);
   free(ss->key);
   free(ss->path);
@@ -149,6 +227,7 @@ sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, co
                          "%s: read '%s': offset %" PRIu64 " is past the end (%" PRIu64 " bytes)",
                          e->svc, path, offset, total);
   http_source *ss = calloc(1, sizeof(*ss));
+  if (ss) pthread_mutex_init(&ss->ck_lock, NULL);
   if (!ss || !(ss->key = strdup(key)) || !(ss->path = strdup(path))) {
     if (ss) source_free(&ss->base);
     return sluice__error_oom();
@@ -170,4 +249,13 @@ sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, co
   ss->base.path = ss->path;
   *out = &ss->base;
   return NULL;
+}
+
+void sluice__httpreq_source_expect_crc(sluice__source *s, int alg, uint64_t crc) {
+  http_source *ss = (http_source *)s;
+  /* Only a read of the whole object can be compared with it. */
+  if (sluice__ck_is_crc((sluice__ck_alg)alg) && ss->start == 0 && s->size == ss->total && ss->total > 0) {
+    ss->ck_alg = (sluice__ck_alg)alg;
+    ss->ck_want = crc;
+  }
 }

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "checksum.h"
 #include "error.h"
 #include "s3/s3.h"
 #include "s3/s3_error.h"
@@ -127,11 +129,22 @@ static void fill_meta(const sluice__httpreq_req *r, sluice_metadata *out) {
 
 /* HEAD of an object: metadata, or NOT_FOUND. */
 sluice_error *sluice__s3_head(sluice__s3 *s3, const char *path, sluice_metadata *out) {
+  return sluice__s3_head_checksum(s3, path, out, NULL);
+}
+
+sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_metadata *out,
+                                       sluice__s3_stored_checksum *ck) {
   char *key = sluice__s3_key(s3, path);
   if (!key) return sluice__error_oom();
   sluice__httpreq_req r = {.op = "HeadObject", .path = path, .method = "HEAD", .key = key, .head = 1};
+  if (ck) sluice__httpreq_header(&r, "x-amz-checksum-mode", "ENABLED");
   sluice_error *err = sluice__s3_perform(s3, &r);
   if (!err) fill_meta(&r, out);
+  if (!err && ck) {
+    memcpy(ck->name, r.checksum_name, sizeof(ck->name));
+    memcpy(ck->value, r.checksum, sizeof(ck->value));
+    memcpy(ck->type, r.checksum_type, sizeof(ck->type));
+  }
   sluice__httpreq_req_cleanup(&r);
   free(key);
   return err;
@@ -142,10 +155,22 @@ sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offse
   sluice__s3 *s3 = svc;
   sluice_metadata meta = {.mtime = -1};
   char *key = NULL;
-  sluice_error *err = sluice__s3_head(s3, path, &meta);
+  sluice__s3_stored_checksum ck;
+  sluice_error *err = sluice__s3_head_checksum(s3, path, &meta, &ck);
   if (!err && !(key = sluice__s3_key(s3, path))) err = sluice__error_oom();
   if (!err)
     err = sluice__httpreq_source_new(&s3->net, key, path, &meta, offset, length, "GetObject", out);
+  if (!err) {
+    /* Only a CRC of the whole object can be checked: a COMPOSITE value
+     * (type COMPOSITE, or "...-N" from stores that name no type) depends on
+     * the uploader's parts. */
+    sluice__ck_alg alg;
+    uint64_t want;
+    int full = !strcasecmp(ck.type, "FULL_OBJECT") || (!ck.type[0] && !strchr(ck.value, '-'));
+    if (ck.value[0] && full && sluice__ck_parse(ck.name, &alg) == 0 && sluice__ck_is_crc(alg) &&
+        sluice__ck_crc_from_b64(alg, ck.value, &want) == 0)
+      sluice__httpreq_source_expect_crc(*out, alg, want);
+  }
   free(key);
   sluice__metadata_clear(&meta);
   return err;
@@ -332,7 +357,7 @@ static sluice_error *s3_presign(void *svc, const char *method, const char *path,
   return err;
 }
 
-static const char *const s3_writer_keys[] = {"cache_control", "user_metadata", NULL};
+static const char *const s3_writer_keys[] = {"cache_control", "user_metadata", "checksum", NULL};
 
 const sluice__service_vt sluice__s3_service = {
     .scheme = "s3",

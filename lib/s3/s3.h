@@ -35,6 +35,14 @@ sluice_error *sluice__s3_perform(sluice__s3 *s3, sluice__httpreq_req *r);
 char *sluice__s3_key(const sluice__s3 *s3, const char *path);
 /* HeadObject into out. */
 sluice_error *sluice__s3_head(sluice__s3 *s3, const char *path, sluice_metadata *out);
+/* The checksum a store keeps with an object (x-amz-checksum-<name>,
+ * x-amz-checksum-type), "" where it reports none. */
+typedef struct sluice__s3_stored_checksum {
+  char name[16], value[64], type[24];
+} sluice__s3_stored_checksum;
+/* Same HEAD, asking for the stored checksum (x-amz-checksum-mode) into *ck. */
+sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_metadata *out,
+                                       sluice__s3_stored_checksum *ck);
 void sluice__s3_close(void *svc);
 
 /* HeadObject, then a source over the object (sluice__httpreq_source_new). */

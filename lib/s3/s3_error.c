@@ -48,7 +48,7 @@ static const code_row code_rows[] = {
     {"InvalidPart", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"InvalidPartOrder", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"InvalidArgument", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {"BadDigest", SLUICE_ERR_INVALID_ARGUMENT, 0},
+    {"BadDigest", SLUICE_ERR_INVALID_ARGUMENT, 1}, /* corrupted on the way: resend */
     {"InvalidDigest", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"MalformedXML", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"KeyTooLongError", SLUICE_ERR_INVALID_ARGUMENT, 0},
@@ -56,7 +56,7 @@ static const code_row code_rows[] = {
     {"InvalidBucketName", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"MetadataTooLarge", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"MissingContentLength", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {"XAmzContentSHA256Mismatch", SLUICE_ERR_INVALID_ARGUMENT, 0},
+    {"XAmzContentSHA256Mismatch", SLUICE_ERR_INVALID_ARGUMENT, 1},
 
     {"RequestTimeout", SLUICE_ERR_TIMEOUT, 1},
     /* 400: fewer bytes arrived than Content-Length announced. */

@@ -2,32 +2,52 @@
 /*
  * libsluice: stream data between storage services with bounded memory.
  *
- * Conventions that hold for every function below (read these once):
+ * Conventions that hold for every function below (read these once); a
+ * function's own comment says only where it differs or adds to them.
  *
  * Handles.  Every type is opaque.  Callers hold pointers and never see a
- * layout, so new fields never break the ABI.  A handle is freed by the
- * matching sluice_*_free(); passing NULL to any *_free is a no-op.
+ * layout, so new fields never break the ABI.  A handle returned through an
+ * out-parameter belongs to the caller, who frees it with the matching
+ * sluice_*_free(); passing NULL to any *_free is a no-op.  Strings and
+ * buffers returned through `char **` / `void **` out-parameters belong to
+ * the caller too (sluice_free()).  A `const char *` a function returns
+ * belongs to the object it was read from and lives as long as that object
+ * (or is static where the comment says so): never free it.
  *
  * Errors.  Every fallible function returns a `sluice_error *`: NULL means
  * success; anything else is a newly allocated error that the caller owns and
  * releases with sluice_error_free().  An error keeps its kind
- * (sluice_error_kind()) all the way up, carries a retryable flag and a
- * NUL-terminated message naming the operation, the path and the cause.  On
- * failure, out-parameters are set to NULL/0.  No function aborts the process
- * on a NULL or malformed argument: it returns SLUICE_ERR_INVALID_ARGUMENT.
- * When even the error cannot be allocated, a static out-of-memory error is
- * returned; sluice_error_free() on it is a no-op, so callers need not care.
+ * (sluice_error_kind()) all the way up, carries a retryable flag, the cause
+ * beneath it (errno, libcurl code, the server's error code or HTTP status:
+ * sluice_error_cause_type()) and a NUL-terminated message naming the
+ * operation, the path and the cause.  On failure, out-parameters are set to
+ * NULL/0 and nothing the call would have created is left behind.  No
+ * function aborts the process on a NULL or malformed argument: it returns
+ * SLUICE_ERR_INVALID_ARGUMENT.  When even the error cannot be allocated, a
+ * static out-of-memory error is returned; sluice_error_free() on it is a
+ * no-op, so callers need not care.  Functions that return no error (the
+ * accessors) answer NULL, 0 or -1 for a NULL handle, as each says.
  *
  * Options.  Options are name/value pairs on an opaque sluice_options object
  * (setters, not a struct), so adding an option never changes the ABI and a
  * program built against an older header keeps working.  A consumer rejects
  * names it does not know with SLUICE_ERR_INVALID_ARGUMENT, so a typo is an
- * error rather than a silently ignored setting.
+ * error rather than a silently ignored setting.  Every option, its unit,
+ * default and range is listed under "Option reference" below.
  *
- * Threads.  Unless a function says otherwise, an operator may be used from
- * any number of threads at once; a reader, writer or lister belongs to one
- * thread at a time (the caller serialises); a job may be queried and
- * cancelled from any thread.
+ * Threads.  The library has no global state to initialise and no call that
+ * must come first.  (The first s3 or http operator calls libcurl's
+ * curl_global_init() once; a program that uses libcurl itself on other
+ * threads should call curl_global_init() before starting them, as libcurl
+ * asks of every program.)  An operator may be used from any number of
+ * threads at once, and so may the one-shot calls on it (sluice_stat(),
+ * sluice_read(), sluice_write(), ...).  A reader, writer or lister belongs
+ * to one thread at a time: the caller serialises calls on it, though it may
+ * pass it between threads.  A job may be queried, waited for and cancelled
+ * from any thread.  Errors and metadata are not changed by any call but
+ * their *_free, so any number of threads may read them (a lister's entry
+ * belongs to the lister).  An options object may be read by any number of
+ * calls at once while nobody sets anything on it.
  *
  * Paths.  Paths are relative to the operator's root; a leading '/' is
  * ignored; a trailing '/' names a directory.  ".." never escapes the root.
@@ -48,17 +68,37 @@ extern "C" {
 #define SLUICE_EXTERN
 #endif
 
+/* The version of this header.  These three lines are the only place the
+ * version is written: configure.ac reads them for AC_INIT (and so for
+ * sluice.pc and the tarball name), and a test fails if the two disagree. */
 #define SLUICE_VERSION_MAJOR 0
 #define SLUICE_VERSION_MINOR 1
 #define SLUICE_VERSION_PATCH 0
+/* The same as one number that grows with every release, for comparisons
+ * in code and in #if: 0xMMmmpp, one byte per component (0.1.0 is
+ * 0x000100, 1.12.3 would be 0x010c03), as libcurl's LIBCURL_VERSION_NUM. */
+#define SLUICE_VERSION_NUM \
+  ((SLUICE_VERSION_MAJOR << 16) | (SLUICE_VERSION_MINOR << 8) | SLUICE_VERSION_PATCH)
 
-/* "0.1.0".  Static storage; any thread. */
+/* The version of the library actually loaded, which may be newer than the
+ * header a program was built with:
+ *   if (sluice_version_num() < SLUICE_VERSION_NUM) -> older than the header
+ * sluice_version() returns it as text ("0.1.0"), in static storage.  Both
+ * are constant, cannot fail, and may be called from any thread at any
+ * time, before any other call. */
 SLUICE_EXTERN const char *sluice_version(void);
+SLUICE_EXTERN unsigned int sluice_version_num(void);
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
+/* What went wrong, in terms a caller can act on.  New kinds are only ever
+ * appended at the end; none is renumbered or removed, so a value keeps its
+ * meaning in every later version and may be stored, logged or sent over
+ * the wire.  A program built against an older header may therefore
+ * see a kind it has no name for; sluice_strerror() and sluice_err_name()
+ * still answer for it. */
 typedef enum sluice_errkind {
   SLUICE_OK = 0,
   SLUICE_ERR_NOT_FOUND,
@@ -81,19 +121,38 @@ typedef enum sluice_errkind {
 
 typedef struct sluice_error sluice_error;
 
-/* Short constant name of a kind ("not found").  Static; any thread. */
+/* A short description of a kind for people ("not found"), lower case, to
+ * be read rather than parsed: the wording may improve between versions.
+ * For a value outside the enum (a newer library's kind): "unknown error
+ * kind".  Never NULL; static storage; any thread; cannot fail. */
 SLUICE_EXTERN const char *sluice_strerror(sluice_errkind kind);
+/* The kind's identifier, exactly as the enum constant is spelt
+ * ("SLUICE_ERR_NOT_FOUND", "SLUICE_OK"): stable across versions, for logs,
+ * metrics labels and language bindings.  For a value outside the enum:
+ * "SLUICE_ERR_UNKNOWN", a name that no kind will ever be given.  Never
+ * NULL; static storage; any thread; cannot fail. */
+SLUICE_EXTERN const char *sluice_err_name(sluice_errkind kind);
 /* Accessors.  NULL means success: kind SLUICE_OK, message "ok", not
- * retryable.  The message is owned by the error and lives until it is
- * freed.  Any thread. */
+ * retryable, HTTP status 0.  The message is owned by the error and lives
+ * until the error is freed; it may quote text a server sent.
+ * They read the error only: any thread, never fail.
+ * sluice_error_retryable(): non-zero when the same call may succeed if
+ * made again (a timeout, a throttled or dropped request); the library has
+ * already retried such requests max_attempts times before giving up. */
 SLUICE_EXTERN sluice_errkind sluice_error_kind(const sluice_error *err);
 SLUICE_EXTERN const char *sluice_error_message(const sluice_error *err);
 SLUICE_EXTERN int sluice_error_retryable(const sluice_error *err);
-/* HTTP status behind the error, or 0 when there was none. */
+/* HTTP status of the reply behind the error, or 0 when there was none
+ * (no reply, or a service that does not speak HTTP). */
 SLUICE_EXTERN int sluice_error_http_status(const sluice_error *err);
+/* Frees err and its message.  Once per error, from any thread; NULL and
+ * the static out-of-memory error are no-ops. */
 SLUICE_EXTERN void sluice_error_free(sluice_error *err);
 
-/* Frees memory the library returned to the caller (strings, buffers). */
+/* Frees a string or buffer the library returned to the caller
+ * (sluice_read()'s buffer, path_out, url_out).  Any thread; NULL is a
+ * no-op.  Only for memory the library returned: handles have their own
+ * *_free. */
 SLUICE_EXTERN void sluice_free(void *ptr);
 
 /* ------------------------------------------------------------------ */
@@ -102,67 +161,206 @@ SLUICE_EXTERN void sluice_free(void *ptr);
 
 typedef struct sluice_options sluice_options;
 
-/* Progress of a copy; see sluice_job_progress().  Fields may be added at
- * the end only; struct_size tells the library how much the caller has. */
+/* Progress of a copy; see sluice_job_progress() and the progress callback.
+ * Fields may be added at the end only; struct_size tells the library how
+ * much the caller has. */
 typedef struct sluice_progress {
-  size_t struct_size;        /* caller sets to sizeof(sluice_progress) */
-  uint64_t bytes_read;       /* read from the source so far */
-  uint64_t bytes_written;    /* acknowledged by the destination */
-  uint64_t total_bytes;      /* UINT64_MAX when the source size is unknown */
+  size_t struct_size;     /* caller sets to sizeof(sluice_progress) */
+  uint64_t bytes_read;    /* read from the source so far */
+  uint64_t bytes_written; /* acknowledged by the destination */
+  uint64_t total_bytes;   /* UINT64_MAX when the source size is unknown */
   uint64_t parts_done;
   uint32_t parts_in_flight;
-  uint32_t ring_used;        /* chunks queued between readers and workers */
+  uint32_t ring_used; /* chunks queued between readers and workers */
   uint32_t ring_capacity;
   uint64_t retries;
 } sluice_progress;
 
-/* Called once per completed chunk, on a worker thread, while the copy runs.
- * Keep it short: the worker waits for it.  It must not call back into the
- * job's writer or reader. */
+/* Called once per completed chunk, on one of the writer's worker threads,
+ * while the copy runs; never twice at once (calls are serialised).  progress
+ * is valid during the call only.  Keep it short: the worker waits for it.
+ * It must not call into the library for the same writer, reader or job:
+ * to stop the copy, set a flag that the thread running it acts on. */
 typedef void (*sluice_progress_cb)(const sluice_progress *progress, void *userdata);
 
-/* Returns a new empty options object (NULL only when out of memory).  The
- * caller owns it; consumers copy what they need, so it may be freed right
- * after the call it was passed to.  One thread at a time. */
+/* Returns a new empty options object, or NULL when out of memory (the one
+ * constructor that returns no error).  The caller owns it
+ * (sluice_options_free); consumers copy what they need, so it may be freed
+ * or changed right after the call it was passed to returns.  Any thread;
+ * see Threads above for sharing one. */
 SLUICE_EXTERN sluice_options *sluice_options_new(void);
 SLUICE_EXTERN void sluice_options_free(sluice_options *opts);
-/* Sets name to a copy of value (replacing an earlier value).  Sizes accept
- * the suffixes K, M, G, KiB, MiB, GiB (all powers of 1024).  Errors:
- * invalid argument for NULL or empty name, out of memory. */
+/* Sets name to a copy of value, replacing an earlier value; name and value
+ * are copied.  Names and values are checked by the call that reads them,
+ * not here.  Errors: invalid argument (NULL opts, name or value, empty
+ * name), out of memory; opts is unchanged on error.  One thread at a time
+ * per opts. */
 SLUICE_EXTERN sluice_error *sluice_options_set(sluice_options *opts, const char *name,
                                                const char *value);
+/* The same with value written in decimal ("65536"). */
 SLUICE_EXTERN sluice_error *sluice_options_set_uint(sluice_options *opts, const char *name,
                                                     uint64_t value);
-/* The value last set for name, or NULL.  Owned by opts. */
+/* The value last set for name, or NULL (also for a NULL opts or name).
+ * Owned by opts: valid until name is set again or opts is freed. */
 SLUICE_EXTERN const char *sluice_options_get(const sluice_options *opts, const char *name);
-/* Progress callback for sluice_write_from() and sluice_job_start(). */
-SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts,
-                                                        sluice_progress_cb cb,
+/* Progress callback (NULL: none) and its userdata for sluice_write_from(),
+ * sluice_job_start() and sluice_copy(); userdata stays the caller's.
+ * Errors: invalid argument for a NULL opts. */
+SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sluice_progress_cb cb,
                                                         void *userdata);
 
-/* Writer and copy options (all optional):
- *   chunk          bytes per chunk/part            default 8 MiB (64 KiB..5 GiB)
- *   concurrent     chunks in flight to the service default 4     (1..1024)
- *   queue_depth    chunks queued between stages    default 4     (1..1024)
- *   readers        source threads in write_from    default 1     (1..64)
- *   content_type   stored type, where supported
- *   if_not_exists  "true": fail with ALREADY_EXISTS rather than replace
- *   cache_control  s3: the object's Cache-Control
- *   user_metadata  s3: "name=value&name2=value2" (up to 8), as x-amz-meta-*
- *   checksum       s3: auto (default), crc64nvme, crc32c, crc32, md5, sha256 or
- *                  none: what every part carries for the store to verify.
- *                  auto is a full-object CRC64NVME where the store shows it
- *                  checks x-amz-checksum-*, else Content-MD5.  A store that
- *                  reports another object checksum than the one sent fails
- *                  the write with SLUICE_ERR_IO: the object is committed but
- *                  did not verify.
+/* Option reference.  Every option is optional unless marked required.
+ * Values are strings, parsed by the call that reads them:
+ *   size    a whole number of bytes, optionally followed by K, M, G or T
+ *           (or KB/KiB, MB/MiB, GB/GiB, TB/TiB; any case; every one a power
+ *           of 1024): "65536", "64K", "8MiB"
+ *   count   a whole decimal number
+ *   bool    true/false, yes/no, on/off or 1/0 (any case)
+ *   text    taken as given
+ * A value that does not parse or is out of range fails the call reading it
+ * with INVALID_ARGUMENT (writer, copy, reader and list options) or
+ * CONFIG_INVALID (operator options), naming the option and the range.
+ *
+ * Writer options: sluice_writer_open(), sluice_write(),
+ * sluice_writer_from_fd() and sluice_copy().
+ *   name           unit   default  range           meaning
+ *   chunk          size   8 MiB    64 KiB..5 GiB   bytes per chunk; on S3 the
+ *                                                  size of each multipart part
+ *   concurrent     count  4        1..1024         chunks written to the
+ *                                                  service at once
+ *   queue_depth    count  4        1..1024         filled chunks waiting
+ *                                                  between readers and workers
+ *   content_type   text   none     no control      the stored Content-Type
+ *                                  characters      (s3, memory; UNSUPPORTED on
+ *                                                  fs and fds); none: S3 stores
+ *                                                  its own default
+ *   if_not_exists  bool   false                    fail with ALREADY_EXISTS
+ *                                                  instead of replacing what is
+ *                                                  at the path (s3, fs, memory;
+ *                                                  UNSUPPORTED on fds)
+ *   cache_control  text   none     no control      s3 only: the object's
+ *                                  characters      Cache-Control
+ *   user_metadata  text   none     up to 8 pairs   s3 only: "name=value&n2=v2",
+ *                                                  stored as x-amz-meta-<name>;
+ *                                                  names of letters, digits,
+ *                                                  '-' and '_', values without
+ *                                                  control characters
+ *   checksum       text   auto     auto, crc64nvme, s3 only: what each part
+ *                                  crc32c, crc32,  carries for the store to
+ *                                  md5, sha256,    verify.  auto: a full-object
+ *                                  none            CRC64NVME where the store
+ *                                                  shows it checks
+ *                                                  x-amz-checksum-*, else
+ *                                                  Content-MD5.  A store that
+ *                                                  reports another object
+ *                                                  checksum than the one sent
+ *                                                  fails the write with IO:
+ *                                                  the object is committed but
+ *                                                  did not verify
  * Buffer memory of a writer is at most chunk x (queue_depth + concurrent +
- * readers), whatever the object size.
- * Reader options: offset, length (a byte range; length absent = to the end),
- * and for sequential reads of a large object, concurrent (default 1) and
- * chunk (default 8 MiB): concurrent > 1 fetches the next chunks in parallel
- * (ranged GETs on S3) and delivers them in order, holding at most
- * 2 x concurrent chunks. */
+ * readers), whatever the object size (readers is 1 without write_from).
+ *
+ * Copy options: sluice_write_from(), sluice_job_start(), and sluice_copy()
+ * beside the writer options.
+ *   readers        count  1        1..64           threads filling chunks from
+ *                                                  the source in parallel
+ *                                                  (positioned reads; a stream
+ *                                                  is always read by one)
+ *   plus the progress callback (sluice_options_set_progress()).
+ *
+ * Reader options: sluice_reader_open().
+ *   offset         size   0        any             first byte to read
+ *   length         size   to the   any             bytes to read from offset
+ *                         end                      (the object may end sooner)
+ *   concurrent     count  1        1..256          chunks fetched ahead of the
+ *                                                  caller in parallel (ranged
+ *                                                  GETs on S3 and HTTP)
+ *   chunk          size   8 MiB    64 KiB..1 GiB   bytes per fetch ahead; used
+ *                                                  only when concurrent > 1
+ * A reader holds at most 2 x concurrent chunks when concurrent > 1;
+ * otherwise one 8 MiB block on s3 and http, and no buffer of its own on fs,
+ * memory and fds.
+ *
+ * List options: sluice_list().
+ *   recursive      bool   false                    walk the whole tree and
+ *                                                  yield objects only
+ *
+ * Operator options: sluice_operator_new(), sluice_operator_from_uri().
+ * fs
+ *   root           text   required                 the directory every path is
+ *                                                  under; must exist (from a
+ *                                                  URI: "/")
+ *   fsync          bool   false                    a write's data, its name
+ *                                                  and any directory it made
+ *                                                  reach stable storage before
+ *                                                  close returns
+ * memory: no options.
+ * s3 (settings not given as options come from the AWS environment
+ * variables and ~/.aws files, in the order the AWS CLI uses; an option set
+ * to "" is refused, being most likely an unexpanded variable)
+ *   bucket         text   required                 1..255 letters, digits,
+ *                                                  '.', '-', '_' (from a URI:
+ *                                                  the URI's)
+ *   root           text   ""                       key prefix every path is
+ *                                                  under ("backups/2026/");
+ *                                                  no ".."
+ *   region         text   $AWS_REGION, $AWS_DEFAULT_REGION, the profile's
+ *                         region; us-east-1 when only an endpoint is known;
+ *                         one of them is required
+ *   endpoint       text   $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, the
+ *                         profile's endpoint_url, else
+ *                         https://s3.<region>.amazonaws.com; http:// or
+ *                         https://host[:port], for S3-compatible stores
+ *   access_key_id, secret_access_key, session_token
+ *                  text   $AWS_ACCESS_KEY_ID..., then the profile in the
+ *                         shared credentials and config files; both keys
+ *                         or neither; never shown in any message
+ *   profile        text   $AWS_PROFILE, else "default"; a named profile
+ *                         must exist
+ *   anonymous      bool   false                    unsigned requests, for
+ *                                                  public buckets; excludes
+ *                                                  credentials
+ *   virtual_host_style
+ *                  bool   true on AWS for a bucket that is a DNS label,
+ *                         false for a given endpoint: bucket.host/key
+ *                         rather than host/bucket/key
+ *   ca_file        text   system CAs               PEM file of CAs to trust
+ *                                                  (must be readable)
+ *   max_attempts   count  5        1..20           tries per request, the first
+ *                                                  included, for retryable
+ *                                                  failures
+ *   payload_signing
+ *                  text   unsigned unsigned|sha256 UNSIGNED-PAYLOAD (each part
+ *                                                  still carries its checksum)
+ *                                                  or a SHA-256 of each body
+ *   connect_timeout
+ *                  count  10000    1..600000       milliseconds to connect
+ *   low_speed_limit
+ *                  size   1024     0..1 GiB        bytes per second below which
+ *                                                  a transfer counts as stalled
+ *                                                  (0: never)
+ *   low_speed_time count  30       1..3600         seconds a transfer may stay
+ *                                                  below low_speed_limit before
+ *                                                  the attempt is abandoned
+ *                                                  (TIMEOUT, retried)
+ *   stall_timeout  count  50       0..86400        seconds a request may move
+ *                                                  no byte, across all its
+ *                                                  attempts, before it fails
+ *                                                  with TIMEOUT and is not
+ *                                                  tried again (0: no limit).
+ *                                                  A copy to a server that
+ *                                                  stops answering then ends
+ *                                                  in about two budgets (the
+ *                                                  transfer, then the abort of
+ *                                                  its multipart upload); a
+ *                                                  transfer whose bytes keep
+ *                                                  moving is never cut by it
+ * http (read-only)
+ *   endpoint       text   required                 http[s]://host[:port][/base]
+ *                                                  (from a URI: the URI's)
+ *   ca_file, max_attempts, connect_timeout, low_speed_limit, low_speed_time,
+ *   stall_timeout         as for s3
+ */
 
 /* ------------------------------------------------------------------ */
 /* Operator                                                            */
@@ -173,20 +371,16 @@ typedef struct sluice_metadata sluice_metadata;
 typedef struct sluice_lister sluice_lister;
 typedef struct sluice_entry sluice_entry;
 
-/* Opens a service by scheme: "fs" (option root, required: an existing
- * directory), "memory" (no options; a private, thread-safe store), "s3"
- * (bucket, region, endpoint, credentials...: see README) or "http"
- * (endpoint; read-only).
- * s3 and http take option stall_timeout: seconds, default 50, 0..86400 (0:
- * none).  A request that moves no byte for that long, across all its
- * attempts, fails with SLUICE_ERR_TIMEOUT and is not tried again, so a copy
- * to a server that stops answering ends in about two budgets (the transfer,
- * then the abort of a multipart upload) instead of waiting out every
- * attempt's low-speed window.  A transfer whose bytes keep moving, however
- * slowly overall, is never cut by it.
- * *out is owned by the caller: sluice_operator_free().  Errors: invalid
- * argument, unsupported (unknown scheme), config invalid (bad or missing
- * option, naming it). */
+/* Opens a service by scheme: "fs", "memory" (a private, thread-safe store
+ * that lives as long as the operator), "s3" or "http" (read-only), with the
+ * operator options of the reference above.  Nothing is sent to a server
+ * here: a wrong endpoint or key shows at the first request.  opts may be
+ * NULL and may be freed once this returns.  *out is owned by the caller
+ * (sluice_operator_free).  Any thread.  Errors: invalid argument (NULL
+ * scheme or out; an option the service does not know), unsupported
+ * (unknown scheme), config invalid (bad or missing option value, no
+ * credentials, an unreadable ~/.aws file: naming the setting and where it
+ * was looked for), out of memory. */
 SLUICE_EXTERN sluice_error *sluice_operator_new(const char *scheme, const sluice_options *opts,
                                                 sluice_operator **out);
 /* Opens the service a URI names and returns the path inside it:
@@ -194,82 +388,127 @@ SLUICE_EXTERN sluice_error *sluice_operator_new(const char *scheme, const sluice
  *   memory://path, mem://path                  -> a new memory store
  *   s3://bucket/key                            -> s3 (opts: credentials, region...)
  *   http://host[:port]/path, https://...       -> http (read-only)
- * *path_out is owned by the caller (sluice_free).  opts may be NULL. */
+ * opts (may be NULL) are the service's operator options; the URI's bucket
+ * (s3) or endpoint (http) replaces the option of that name.  *out is owned
+ * by the caller (sluice_operator_free), *path_out too (sluice_free; the
+ * http path is %-decoded).  Any thread.  Errors: as sluice_operator_new(),
+ * plus invalid argument for a malformed URI (no bucket, no host, a relative
+ * file path, a query string) and unsupported for another scheme. */
 SLUICE_EXTERN sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *opts,
                                                      sluice_operator **out, char **path_out);
-/* Frees the operator.  Readers, writers, listers and jobs opened on it keep
- * it alive until they are freed, so the order of frees does not matter. */
+/* Releases the caller's reference; call it once, after the calls made on
+ * op have returned.  Readers, writers, listers and jobs opened on it keep
+ * it alive until they are freed, so the order of frees does not matter;
+ * the last one closes the service (connections, the memory store's
+ * contents). */
 SLUICE_EXTERN void sluice_operator_free(sluice_operator *op);
-/* "fs", "memory", ...  Owned by op. */
+/* "fs", "memory", "s3" or "http": static storage; NULL for a NULL op. */
 SLUICE_EXTERN const char *sluice_operator_scheme(const sluice_operator *op);
 
-/* Metadata of path.  *out owned by caller (sluice_metadata_free). */
+/* Metadata of path.  *out owned by the caller (sluice_metadata_free).  Any
+ * thread.  Errors: invalid argument (NULL op or out, a path with ".." or
+ * control characters), not found, permission denied, and a service's
+ * network or I/O failures. */
 SLUICE_EXTERN sluice_error *sluice_stat(sluice_operator *op, const char *path,
                                         sluice_metadata **out);
+/* Metadata accessors.  They read m only (any thread) and answer for a NULL
+ * m: size 0, is_dir 0, mtime -1, strings NULL. */
 SLUICE_EXTERN uint64_t sluice_metadata_size(const sluice_metadata *m);
 SLUICE_EXTERN int sluice_metadata_is_dir(const sluice_metadata *m);
 /* Seconds since the epoch, or -1 when the service does not say. */
 SLUICE_EXTERN int64_t sluice_metadata_mtime(const sluice_metadata *m);
-/* Owned by m; NULL when the service does not say. */
+/* Owned by m; NULL when the service does not say.  The ETag is the
+ * service's, as it gave it: compare it, do not parse it. */
 SLUICE_EXTERN const char *sluice_metadata_etag(const sluice_metadata *m);
 SLUICE_EXTERN const char *sluice_metadata_content_type(const sluice_metadata *m);
+/* Frees metadata from sluice_stat().  Not for sluice_entry_metadata()'s,
+ * which the lister owns. */
 SLUICE_EXTERN void sluice_metadata_free(sluice_metadata *m);
 
 /* Reads bytes [offset, offset+length) (length UINT64_MAX: to the end) into a
- * new buffer, *buf_out owned by the caller (sluice_free); *len_out may be
- * shorter than asked when the object ends.  This holds the range in memory:
- * use a reader for large objects.  Errors: not found, is a directory, range
- * not satisfiable (offset past the end of a non-empty object). */
+ * new buffer, *buf_out owned by the caller (sluice_free; never NULL on
+ * success, even for 0 bytes); *len_out may be shorter than asked when the
+ * object ends.  This holds the range in memory: use a reader for large
+ * objects.  Any thread.  Errors: invalid argument, not found, is a
+ * directory, range not satisfiable (offset past the end of a non-empty
+ * object), condition not match (the object changed during the read), out of
+ * memory (a range larger than memory), network and I/O failures. */
 SLUICE_EXTERN sluice_error *sluice_read(sluice_operator *op, const char *path, uint64_t offset,
                                         uint64_t length, void **buf_out, size_t *len_out);
-/* Writes a whole object from memory (a writer under the hood).  opts may
- * be NULL.  Nothing is visible at path unless the whole write succeeds. */
+/* Writes a whole object from memory (a writer under the hood) with writer
+ * options (opts may be NULL).  buf stays the caller's and is not used after
+ * the return.  Nothing is visible at path unless the whole write succeeds;
+ * on error a multipart upload is aborted and a temporary file removed.
+ * Any thread.  Errors: as sluice_writer_open() and sluice_writer_close(). */
 SLUICE_EXTERN sluice_error *sluice_write(sluice_operator *op, const char *path, const void *buf,
                                          size_t len, const sluice_options *opts);
 /* Deletes an object, or an empty directory (trailing '/').  Deleting what
- * does not exist succeeds, as it does on S3. */
+ * does not exist succeeds, as it does on S3.  Any thread.  Errors: invalid
+ * argument (the root, a bad path), is a directory (a directory named
+ * without its '/'), i/o (a directory that is not empty), permission denied,
+ * unsupported (http), network failures. */
 SLUICE_EXTERN sluice_error *sluice_delete(sluice_operator *op, const char *path);
 /* Deletes everything under path: a directory ("dir/", its contents and,
  * where the service has directories, the directory itself) or, on object
  * stores, every key with that prefix (S3: DeleteObjects, 1,000 keys a
  * request).  Deleting what does not exist succeeds.  The root itself
- * ("" or "/") is refused: delete what is in it by name.  Not atomic: on
- * error some objects may already be gone; the error names the first that
- * could not be deleted. */
+ * ("" or "/") is refused (invalid argument): delete what is in it by name.
+ * Not atomic: on error some objects may already be gone; the error names
+ * the first that could not be deleted.  Any thread; blocks until done. */
 SLUICE_EXTERN sluice_error *sluice_delete_all(sluice_operator *op, const char *path);
 /* Copies object src to dst within one operator.  Where the service can,
  * the bytes never pass through this process (S3: CopyObject, or
  * UploadPartCopy parts for objects over 5 GiB); elsewhere they stream
  * through a reader and a writer with bounded memory.  opts: writer options
  * (content_type, if_not_exists, chunk, concurrent...), and readers and a
- * progress callback for a streamed copy.  dst appears only
- * when the copy is complete. */
+ * progress callback for a streamed copy.  dst appears only when the copy
+ * is complete; on error nothing is left at dst (a multipart copy is
+ * aborted).  Any thread; blocks until done.  Errors: as sluice_stat() for
+ * src and sluice_writer_open() for dst, plus condition not match when src
+ * changes during the copy. */
 SLUICE_EXTERN sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
                                         const sluice_options *opts);
-/* Creates a directory (path must end in '/') and its parents.  Services
- * without directories return unsupported. */
+/* Creates a directory (path must end in '/') and its parents; one that
+ * exists already is success.  Any thread.  Errors: invalid argument (no
+ * trailing '/'), already exists (a file is in the way), permission denied,
+ * unsupported on services without directories (s3, memory, http). */
 SLUICE_EXTERN sluice_error *sluice_create_dir(sluice_operator *op, const char *path);
 
 /* A presigned URL: anyone holding it may perform that one request (method
  * "GET", "PUT", "HEAD" or "DELETE" on path) without credentials until it
  * expires, expires_seconds from now (1 .. 604800, S3's limit of 7 days).
- * *url_out owned by the caller (sluice_free).  Errors: unsupported for
- * services without signed URLs (fs, memory), config invalid for an
- * anonymous s3 operator, invalid argument. */
-SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *method, const char *path,
-                                           uint64_t expires_seconds, char **url_out);
+ * Computed locally: nothing is sent, and the object need not exist.  The
+ * URL carries a signature, not the secret key.  *url_out owned by the
+ * caller (sluice_free).  Any thread.  Errors: unsupported for services
+ * without signed URLs (fs, memory, http), config invalid for an anonymous
+ * s3 operator, invalid argument (method, expiry, path). */
+SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *method,
+                                           const char *path, uint64_t expires_seconds,
+                                           char **url_out);
 
 /* Lists entries under path (a directory: "" or "dir/").  Option
  * recursive=true walks the whole tree and yields objects only; otherwise
  * one level, with sub-directories as entries ending in '/'.  Order is
- * unspecified.  *out owned by caller (sluice_lister_free). */
+ * unspecified.  Entries are fetched as sluice_lister_next() asks (a page
+ * at a time on S3), so listing a huge tree holds little memory.
+ * *out owned by the caller (sluice_lister_free).  Any thread.  Errors:
+ * invalid argument (bad path or option), not found (a directory that does
+ * not exist, on fs), and the service's failures (these may also come from
+ * sluice_lister_next() instead). */
 SLUICE_EXTERN sluice_error *sluice_list(sluice_operator *op, const char *path,
                                         const sluice_options *opts, sluice_lister **out);
-/* Next entry, or *entry_out = NULL at the end.  The entry is owned by the
- * lister and valid until the next call or the free. */
+/* Next entry, or *entry_out = NULL at the end (and on every call after
+ * it).  The entry is owned by the lister and valid until the next call or
+ * the free.  One thread at a time per lister.  Errors: the service's
+ * (permission denied, not found for a missing bucket, network...); the
+ * lister may be freed after one. */
 SLUICE_EXTERN sluice_error *sluice_lister_next(sluice_lister *l, const sluice_entry **entry_out);
-/* Path relative to the operator's root, owned by the entry. */
+/* Path relative to the operator's root, owned by the entry; NULL for a
+ * NULL e. */
 SLUICE_EXTERN const char *sluice_entry_path(const sluice_entry *e);
+/* The entry's metadata, owned by the entry (do not sluice_metadata_free
+ * it); NULL for a NULL e.  Fields a listing does not give (content type,
+ * often mtime) read as absent. */
 SLUICE_EXTERN const sluice_metadata *sluice_entry_metadata(const sluice_entry *e);
 SLUICE_EXTERN void sluice_lister_free(sluice_lister *l);
 
@@ -280,21 +519,33 @@ SLUICE_EXTERN void sluice_lister_free(sluice_lister *l);
 typedef struct sluice_reader sluice_reader;
 
 /* Opens a streaming reader on path; opts (may be NULL) takes offset,
- * length, chunk and concurrent (see the reader options above).  Nothing is read until sluice_reader_read().  *out owned by the
- * caller (sluice_reader_free).  Errors: not found, is a directory, range
- * not satisfiable. */
+ * length, chunk and concurrent (reader options in the reference above).
+ * The object's size is read here (a HEAD on s3 and http), and on s3 and
+ * http every later read is pinned to that version, so a replaced object
+ * fails with condition not match rather than mixing two versions.  *out
+ * owned by the caller (sluice_reader_free).  Any thread.  Errors: invalid
+ * argument (bad option or path), not found, is a directory, range not
+ * satisfiable, permission denied, network failures. */
 SLUICE_EXTERN sluice_error *sluice_reader_open(sluice_operator *op, const char *path,
                                                const sluice_options *opts, sluice_reader **out);
 /* A reader over an open file descriptor (a pipe, a socket, stdin): read
  * sequentially, size unknown.  The fd stays the caller's: it is not
- * closed by sluice_reader_free(). */
+ * closed by sluice_reader_free(), and must stay open until then.  *out
+ * owned by the caller.  Any thread.  Errors: invalid argument (negative fd,
+ * an fd not open for reading). */
 SLUICE_EXTERN sluice_error *sluice_reader_from_fd(int fd, sluice_reader **out);
-/* Reads up to len bytes into buf; *n_out = 0 means the end.  Blocks until
- * at least one byte or the end.  Never holds more than one chunk. */
+/* Reads up to len bytes into buf; *n_out = 0 means the end (and stays
+ * so).  Blocks until at least one byte or the end.  Memory: see the reader
+ * options (at most 2 x concurrent chunks with read-ahead, else one 8 MiB
+ * block on s3 and http, nothing on fs, memory and fds).  One thread at a time per reader.
+ * Errors: the service's (network, timeout, condition not match when the
+ * object changed, I/O from an fd); the reader should then be freed. */
 SLUICE_EXTERN sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len,
                                                size_t *n_out);
-/* Bytes left to read when known, else UINT64_MAX. */
+/* Bytes left to read when known, else UINT64_MAX (also for a NULL r and
+ * for fd readers).  Does not block. */
 SLUICE_EXTERN uint64_t sluice_reader_size(const sluice_reader *r);
+/* Stops any read-ahead threads, waits for them and frees the reader. */
 SLUICE_EXTERN void sluice_reader_free(sluice_reader *r);
 
 /* ------------------------------------------------------------------ */
@@ -303,34 +554,48 @@ SLUICE_EXTERN void sluice_reader_free(sluice_reader *r);
 
 typedef struct sluice_writer sluice_writer;
 
-/* Opens a writer on path with writer options (see above; may be NULL).
- * Nothing appears at path until sluice_writer_close() succeeds.  *out
- * owned by the caller (sluice_writer_free).  Errors: invalid argument
- * (bad option, naming it), unsupported (content_type or if_not_exists on a
- * service without them), is a directory, already exists (if_not_exists). */
+/* Opens a writer on path with writer options (see the reference above; may
+ * be NULL).  Nothing appears at path until sluice_writer_close() succeeds.
+ * *out owned by the caller (sluice_writer_free).  Any thread.  Errors:
+ * invalid argument (bad option, naming it; bad path), unsupported
+ * (content_type or if_not_exists on a service without them; http), is a
+ * directory, already exists (if_not_exists and something is there now; on
+ * fs, memory and s3 it is checked again when close commits), permission
+ * denied, network failures. */
 SLUICE_EXTERN sluice_error *sluice_writer_open(sluice_operator *op, const char *path,
                                                const sluice_options *opts, sluice_writer **out);
-/* Copies len bytes into chunk buffers; each full chunk goes to the upload
- * workers.  Blocks only while every buffer is queued or in flight
- * (backpressure).  An error from an earlier chunk is reported here or at
- * close, and the writer is then aborted. */
+/* Copies len bytes into chunk buffers (buf stays the caller's); each full
+ * chunk goes to the upload workers.  Blocks only while every buffer is
+ * queued or in flight (backpressure).  One thread at a time per writer.
+ * Errors: invalid argument after close or write_from, canceled after
+ * abort, and the first error of an earlier chunk, reported here or at
+ * close; the writer is then aborted and every later write or close returns
+ * that error again. */
 SLUICE_EXTERN sluice_error *sluice_writer_write(sluice_writer *w, const void *buf, size_t len);
 /* Sends what is buffered, waits for every chunk and commits the object.
- * Returns the first error of the writer's life (after aborting).
- * Idempotent: a second close returns the same outcome again. */
+ * Returns the first error of the writer's life (after aborting: nothing
+ * appears at path).  Idempotent: a second close returns the same outcome
+ * again.  One thread at a time per writer. */
 SLUICE_EXTERN sluice_error *sluice_writer_close(sluice_writer *w);
-/* Discards everything; nothing appears at path.  Idempotent; after a
- * successful close it does nothing (the object stays). */
+/* Discards everything; nothing appears at path (the S3 multipart upload
+ * is aborted, a temporary file removed).  Idempotent; after a successful
+ * close it does nothing (the object stays).  One thread at a time per
+ * writer.  Returns an error only for a NULL w: cleaning up is best effort,
+ * and an AbortMultipartUpload the server refused leaves the upload open
+ * there. */
 SLUICE_EXTERN sluice_error *sluice_writer_abort(sluice_writer *w);
 /* A writer onto an open file descriptor (a pipe, stdout): bytes arrive in
  * order, through a bounded reorder stage when chunks finish out of order.
  * A stream cannot be un-written, so abort only stops it: what was already
- * written stays written.  The fd stays the caller's.  opts as for
- * sluice_writer_open (content_type and if_not_exists are unsupported). */
+ * written stays written.  The fd stays the caller's (not closed by the
+ * writer) and must stay open until sluice_writer_free().  opts as for
+ * sluice_writer_open (content_type and if_not_exists are unsupported).
+ * *out owned by the caller.  Any thread.  Errors: invalid argument (bad
+ * option, an fd not open for writing), unsupported. */
 SLUICE_EXTERN sluice_error *sluice_writer_from_fd(int fd, const sluice_options *opts,
                                                   sluice_writer **out);
 /* Frees the writer, aborting it first unless it was closed: a writer is
- * never committed by accident. */
+ * never committed by accident.  Waits for its worker threads. */
 SLUICE_EXTERN void sluice_writer_free(sluice_writer *w);
 
 /* ------------------------------------------------------------------ */
@@ -343,8 +608,11 @@ SLUICE_EXTERN void sluice_writer_free(sluice_writer *w);
  * queue them in a bounded ring; the writer's workers send them, up to
  * `concurrent` at once, in any order.  opts (may be NULL) takes readers and
  * a progress callback.  w must have had nothing written yet; afterwards it
- * accepts only close (which commits) or abort.  On error, the writer is
- * aborted and the first error is returned.  Blocks the calling thread. */
+ * accepts only close (which commits) or abort.  r and w stay the caller's
+ * (free them after).  Blocks the calling thread until r is drained; no
+ * other thread may use r or w meanwhile.  Errors: invalid argument (bad
+ * option; w already written to), and the first error of the reader or the
+ * writer, kind and cause kept; the writer is then aborted. */
 SLUICE_EXTERN sluice_error *sluice_write_from(sluice_writer *w, sluice_reader *r,
                                               const sluice_options *opts);
 
@@ -357,25 +625,69 @@ typedef struct sluice_job sluice_job;
 /* Starts sluice_write_from(w, r, opts) followed by sluice_writer_close(w)
  * on a thread of its own and returns at once.  The job borrows w and r:
  * do not use or free them until the job has ended (sluice_job_wait() or
- * fd readable).  *out owned by the caller (sluice_job_free). */
+ * fd readable).  *out owned by the caller (sluice_job_free).  Any thread.
+ * Errors: invalid argument (bad option), and failure to start the thread
+ * or its eventfd (the errno is the cause); w and r are then untouched. */
 SLUICE_EXTERN sluice_error *sluice_job_start(sluice_writer *w, sluice_reader *r,
                                              const sluice_options *opts, sluice_job **out);
 /* A file descriptor that becomes readable (and stays so) when the job has
  * ended, for poll/epoll/libuv.  Owned by the job; do not read or close it.
- * Returns -1 for a NULL job. */
+ * Returns -1 for a NULL job.  Any thread. */
 SLUICE_EXTERN int sluice_job_fd(const sluice_job *job);
-/* Non-zero once the job has ended.  Any thread. */
+/* Non-zero once the job has ended; 0 for a NULL job.  Any thread. */
 SLUICE_EXTERN int sluice_job_done(const sluice_job *job);
-/* Fills *out (set out->struct_size first).  Any thread, any time. */
+/* Fills *out (set out->struct_size first; fields beyond it are left
+ * alone).  Any thread, any time, also after the end.  Errors: invalid
+ * argument (NULL job or out, struct_size 0). */
 SLUICE_EXTERN sluice_error *sluice_job_progress(const sluice_job *job, sluice_progress *out);
 /* Asks the job to stop; it ends soon with SLUICE_ERR_CANCELED and the
- * destination aborted.  Any thread; harmless after the end. */
+ * destination aborted.  Does not wait.  Any thread; harmless after the
+ * end or for NULL. */
 SLUICE_EXTERN void sluice_job_cancel(sluice_job *job);
 /* Blocks until the job ends and returns a copy of its outcome (NULL for
- * success), owned by the caller.  May be called more than once. */
+ * success), owned by the caller.  May be called more than once, from any
+ * thread.  Errors: invalid argument for a NULL job. */
 SLUICE_EXTERN sluice_error *sluice_job_wait(sluice_job *job);
-/* Cancels the job if it is running, waits for it and frees it. */
+/* Cancels the job if it is running, waits for it and frees it; w and r are
+ * then the caller's again.  No other call on the job may run meanwhile. */
 SLUICE_EXTERN void sluice_job_free(sluice_job *job);
+
+/* ------------------------------------------------------------------ */
+/* The cause behind an error                                           */
+/* ------------------------------------------------------------------ */
+
+/* Beneath its kind, an error may record what the layer below reported, so
+ * a program can act on it without parsing the message (which also names
+ * it).  Values are only ever appended, as for sluice_errkind. */
+typedef enum sluice_cause_type {
+  SLUICE_CAUSE_NONE = 0, /* the library's own finding (a bad argument, a
+                          * missing object in a memory store...) */
+  SLUICE_CAUSE_ERRNO,    /* a system call failed: sluice_error_errno() */
+  SLUICE_CAUSE_CURL,     /* the transfer failed inside libcurl (no reply,
+                          * or a broken one): sluice_error_curl_code() */
+  SLUICE_CAUSE_SERVICE,  /* the server replied with an error code of its
+                          * own: sluice_error_service_code(), and the HTTP
+                          * status beside it */
+  SLUICE_CAUSE_HTTP      /* the server replied with an HTTP status and no
+                          * code: sluice_error_http_status() */
+} sluice_cause_type;
+
+/* Which of the accessors below has an answer; SLUICE_CAUSE_NONE for NULL
+ * (success), for the static out-of-memory error and for errors the library
+ * found itself.  The cause stays with the error through every layer: a
+ * copy that fails in its writer reports the writer's cause.  Like the other
+ * accessors, these read the error only: any thread, never fail. */
+SLUICE_EXTERN sluice_cause_type sluice_error_cause_type(const sluice_error *err);
+/* The errno value (ENOENT, ENOSPC...) for SLUICE_CAUSE_ERRNO, else 0. */
+SLUICE_EXTERN int sluice_error_errno(const sluice_error *err);
+/* libcurl's CURLcode (CURLE_COULDNT_CONNECT...) for SLUICE_CAUSE_CURL,
+ * else 0 (CURLE_OK).  An int, so that this header needs no curl.h. */
+SLUICE_EXTERN int sluice_error_curl_code(const sluice_error *err);
+/* The service's own error code, exactly as the server sent it (S3's
+ * <Error><Code>: "NoSuchKey", "SlowDown"...), for SLUICE_CAUSE_SERVICE,
+ * else NULL.  Owned by err and valid until sluice_error_free(err).  It is
+ * the server's text: escape it before showing it to a person. */
+SLUICE_EXTERN const char *sluice_error_service_code(const sluice_error *err);
 
 #ifdef __cplusplus
 }

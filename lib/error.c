@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Error objects: a kind, a message, a retryable flag and an HTTP status. */
+/* Error objects: a kind, a message, a retryable flag, an HTTP status and
+ * the cause beneath them (errno, libcurl code or the service's own code). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,11 +14,16 @@ struct sluice_error {
   int retryable;
   int http_status;
   char *message;
+  /* The cause: at most one of these is set (see sluice_error_cause_type). */
+  int sys_errno;
+  int curl_code;
+  char *service_code;
 };
 
 /* Returned when the error itself cannot be allocated, so a caller always
  * gets a kind; sluice_error_free() recognises it and does nothing. */
-static struct sluice_error oom_error = {SLUICE_ERR_OUT_OF_MEMORY, 0, 0, (char *)"out of memory"};
+static struct sluice_error oom_error = {.kind = SLUICE_ERR_OUT_OF_MEMORY,
+                                        .message = (char *)"out of memory"};
 
 sluice_error *sluice__error_oom(void) { return &oom_error; }
 
@@ -82,6 +88,7 @@ sluice_error *sluice__error_errno(int errno_value, const char *fmt, ...) {
   va_start(ap, fmt);
   sluice_error *e = verror(sluice__errno_kind(errno_value), why, fmt, ap);
   va_end(ap);
+  sluice__error_set_errno(e, errno_value);
   if (e != &oom_error && (errno_value == EINTR || errno_value == EAGAIN)) e->retryable = 1;
   return e;
 }
@@ -94,6 +101,35 @@ sluice_error *sluice__error_set_retryable(sluice_error *err, int retryable) {
 sluice_error *sluice__error_set_http_status(sluice_error *err, int status) {
   if (err && err != &oom_error) err->http_status = status;
   return err;
+}
+
+sluice_error *sluice__error_set_errno(sluice_error *err, int errno_value) {
+  if (err && err != &oom_error) err->sys_errno = errno_value;
+  return err;
+}
+
+sluice_error *sluice__error_set_curl_code(sluice_error *err, int curl_code) {
+  if (err && err != &oom_error) err->curl_code = curl_code;
+  return err;
+}
+
+sluice_error *sluice__error_set_service_code(sluice_error *err, const char *code) {
+  if (!err || err == &oom_error || !code || !*code) return err;
+  /* Out of memory here costs only the code: the kind and the message,
+   * which already names it, stay. */
+  char *copy = strdup(code);
+  if (!copy) return err;
+  free(err->service_code);
+  err->service_code = copy;
+  return err;
+}
+
+sluice_error *sluice__error_copy_cause(sluice_error *dst, const sluice_error *src) {
+  if (!dst || dst == &oom_error || !src) return dst;
+  dst->sys_errno = src->sys_errno;
+  dst->curl_code = src->curl_code;
+  sluice__error_set_service_code(dst, src->service_code);
+  return dst;
 }
 
 sluice_error *sluice__error_append(sluice_error *err, const char *fmt, ...) {
@@ -118,32 +154,43 @@ sluice_error *sluice__error_copy(const sluice_error *err) {
   if (e != &oom_error) {
     e->retryable = err->retryable;
     e->http_status = err->http_status;
+    sluice__error_copy_cause(e, err);
   }
   return e;
 }
 
-const char *sluice_strerror(sluice_errkind kind) {
+/* One switch for both names, so a kind cannot get one without the other;
+ * -Wswitch flags a kind appended to the enum but missing here.  #k makes
+ * the identifier the constant's own spelling. */
+static const char *kind_name(sluice_errkind kind, int identifier) {
   switch (kind) {
-  case SLUICE_OK: return "ok";
-  case SLUICE_ERR_NOT_FOUND: return "not found";
-  case SLUICE_ERR_PERMISSION_DENIED: return "permission denied";
-  case SLUICE_ERR_ALREADY_EXISTS: return "already exists";
-  case SLUICE_ERR_IS_A_DIRECTORY: return "is a directory";
-  case SLUICE_ERR_INVALID_ARGUMENT: return "invalid argument";
-  case SLUICE_ERR_CONFIG_INVALID: return "config invalid";
-  case SLUICE_ERR_UNSUPPORTED: return "unsupported";
-  case SLUICE_ERR_RATE_LIMITED: return "rate limited";
-  case SLUICE_ERR_CONDITION_NOT_MATCH: return "condition not match";
-  case SLUICE_ERR_RANGE_NOT_SATISFIABLE: return "range not satisfiable";
-  case SLUICE_ERR_IO: return "i/o error";
-  case SLUICE_ERR_NETWORK: return "network error";
-  case SLUICE_ERR_TIMEOUT: return "timed out";
-  case SLUICE_ERR_CANCELED: return "canceled";
-  case SLUICE_ERR_OUT_OF_MEMORY: return "out of memory";
-  case SLUICE_ERR_UNEXPECTED: return "unexpected";
+#define KIND(k, text) \
+  case k: return identifier ? #k : text
+    KIND(SLUICE_OK, "ok");
+    KIND(SLUICE_ERR_NOT_FOUND, "not found");
+    KIND(SLUICE_ERR_PERMISSION_DENIED, "permission denied");
+    KIND(SLUICE_ERR_ALREADY_EXISTS, "already exists");
+    KIND(SLUICE_ERR_IS_A_DIRECTORY, "is a directory");
+    KIND(SLUICE_ERR_INVALID_ARGUMENT, "invalid argument");
+    KIND(SLUICE_ERR_CONFIG_INVALID, "config invalid");
+    KIND(SLUICE_ERR_UNSUPPORTED, "unsupported");
+    KIND(SLUICE_ERR_RATE_LIMITED, "rate limited");
+    KIND(SLUICE_ERR_CONDITION_NOT_MATCH, "condition not match");
+    KIND(SLUICE_ERR_RANGE_NOT_SATISFIABLE, "range not satisfiable");
+    KIND(SLUICE_ERR_IO, "i/o error");
+    KIND(SLUICE_ERR_NETWORK, "network error");
+    KIND(SLUICE_ERR_TIMEOUT, "timed out");
+    KIND(SLUICE_ERR_CANCELED, "canceled");
+    KIND(SLUICE_ERR_OUT_OF_MEMORY, "out of memory");
+    KIND(SLUICE_ERR_UNEXPECTED, "unexpected");
+#undef KIND
   }
-  return "unknown error kind";
+  return identifier ? "SLUICE_ERR_UNKNOWN" : "unknown error kind";
 }
+
+const char *sluice_strerror(sluice_errkind kind) { return kind_name(kind, 0); }
+
+const char *sluice_err_name(sluice_errkind kind) { return kind_name(kind, 1); }
 
 sluice_errkind sluice_error_kind(const sluice_error *err) { return err ? err->kind : SLUICE_OK; }
 
@@ -153,12 +200,30 @@ int sluice_error_retryable(const sluice_error *err) { return err ? err->retryabl
 
 int sluice_error_http_status(const sluice_error *err) { return err ? err->http_status : 0; }
 
+/* The most specific cause wins: a service code comes with an HTTP status,
+ * and only the status is left when the reply carried no code. */
+sluice_cause_type sluice_error_cause_type(const sluice_error *err) {
+  if (!err) return SLUICE_CAUSE_NONE;
+  if (err->service_code) return SLUICE_CAUSE_SERVICE;
+  if (err->curl_code) return SLUICE_CAUSE_CURL;
+  if (err->sys_errno) return SLUICE_CAUSE_ERRNO;
+  if (err->http_status) return SLUICE_CAUSE_HTTP;
+  return SLUICE_CAUSE_NONE;
+}
+
+int sluice_error_errno(const sluice_error *err) { return err ? err->sys_errno : 0; }
+
+int sluice_error_curl_code(const sluice_error *err) { return err ? err->curl_code : 0; }
+
+const char *sluice_error_service_code(const sluice_error *err) {
+  return err ? err->service_code : NULL;
+}
+
 void sluice_error_free(sluice_error *err) {
   if (!err || err == &oom_error) return;
   free(err->message);
+  free(err->service_code);
   free(err);
 }
 
 void sluice_free(void *ptr) { free(ptr); }
-
-const char *sluice_version(void) { return PACKAGE_VERSION; }

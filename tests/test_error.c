@@ -3,15 +3,24 @@
  * Errors, options and the version: the conventions block of sluice.h.
  *
  * This binary is linked without tests/helpers.c, so only the macros of
- * helpers.h (TH_OK, TH_KIND) are used here, never its functions.
+ * helpers.h (TH_OK, TH_KIND) are used here, never its functions.  It
+ * includes lib/error.h to reach the static out-of-memory error and the
+ * cause setters, which no public call can be made to produce on demand.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "helpers.h"
 #include "sluice.h"
 
@@ -87,6 +96,56 @@ Test(error, strerror_distinct_non_empty) {
   cr_assert(u[0] != '\0');
   u = sluice_strerror((sluice_errkind)-1);
   cr_assert_not_null(u);
+}
+
+/* The identifier of every kind is its constant's spelling, so a log line
+ * can be grepped for in sluice.h; the table is written out here rather
+ * than derived, so that a renamed or renumbered kind fails this test. */
+Test(error, err_name_is_the_constant) {
+  static const struct {
+    sluice_errkind kind;
+    int value;
+    const char *name;
+  } want[] = {
+      {SLUICE_OK, 0, "SLUICE_OK"},
+      {SLUICE_ERR_NOT_FOUND, 1, "SLUICE_ERR_NOT_FOUND"},
+      {SLUICE_ERR_PERMISSION_DENIED, 2, "SLUICE_ERR_PERMISSION_DENIED"},
+      {SLUICE_ERR_ALREADY_EXISTS, 3, "SLUICE_ERR_ALREADY_EXISTS"},
+      {SLUICE_ERR_IS_A_DIRECTORY, 4, "SLUICE_ERR_IS_A_DIRECTORY"},
+      {SLUICE_ERR_INVALID_ARGUMENT, 5, "SLUICE_ERR_INVALID_ARGUMENT"},
+      {SLUICE_ERR_CONFIG_INVALID, 6, "SLUICE_ERR_CONFIG_INVALID"},
+      {SLUICE_ERR_UNSUPPORTED, 7, "SLUICE_ERR_UNSUPPORTED"},
+      {SLUICE_ERR_RATE_LIMITED, 8, "SLUICE_ERR_RATE_LIMITED"},
+      {SLUICE_ERR_CONDITION_NOT_MATCH, 9, "SLUICE_ERR_CONDITION_NOT_MATCH"},
+      {SLUICE_ERR_RANGE_NOT_SATISFIABLE, 10, "SLUICE_ERR_RANGE_NOT_SATISFIABLE"},
+      {SLUICE_ERR_IO, 11, "SLUICE_ERR_IO"},
+      {SLUICE_ERR_NETWORK, 12, "SLUICE_ERR_NETWORK"},
+      {SLUICE_ERR_TIMEOUT, 13, "SLUICE_ERR_TIMEOUT"},
+      {SLUICE_ERR_CANCELED, 14, "SLUICE_ERR_CANCELED"},
+      {SLUICE_ERR_OUT_OF_MEMORY, 15, "SLUICE_ERR_OUT_OF_MEMORY"},
+      {SLUICE_ERR_UNEXPECTED, 16, "SLUICE_ERR_UNEXPECTED"},
+  };
+  cr_assert_eq(sizeof want / sizeof want[0], NKINDS, "a kind is missing from this table");
+  for (size_t i = 0; i < NKINDS; i++) {
+    /* Kinds are only appended: the values a program may have stored. */
+    cr_assert_eq((int)want[i].kind, want[i].value, "%s renumbered to %d", want[i].name,
+                 (int)want[i].kind);
+    const char *n = sluice_err_name(want[i].kind);
+    cr_assert_not_null(n);
+    cr_assert_str_eq(n, want[i].name);
+    cr_assert_eq(sluice_err_name(want[i].kind), n, "static storage: the same pointer");
+  }
+  /* A value a newer library may return, or garbage: a fixed identifier
+   * that is no kind's name. */
+  static const int outside[] = {(int)NKINDS, 9999, -1, (int)0x7fffffff};
+  for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+    const char *n = sluice_err_name((sluice_errkind)outside[i]);
+    cr_assert_not_null(n, "err_name(%d)", outside[i]);
+    cr_assert_str_eq(n, "SLUICE_ERR_UNKNOWN", "err_name(%d)", outside[i]);
+    cr_assert_str_eq(sluice_strerror((sluice_errkind)outside[i]), "unknown error kind");
+  }
+  for (size_t i = 0; i < NKINDS; i++)
+    cr_assert_str_neq(sluice_err_name(all_kinds[i]), "SLUICE_ERR_UNKNOWN");
 }
 
 Test(error, accessors_on_null_mean_success) {
@@ -423,10 +482,221 @@ Test(error, options_freed_after_use) {
 Test(error, version) {
   const char *v = sluice_version();
   cr_assert_not_null(v);
-  cr_assert_str_eq(v, "0.1.0");
   char want[32];
   snprintf(want, sizeof want, "%d.%d.%d", SLUICE_VERSION_MAJOR, SLUICE_VERSION_MINOR,
            SLUICE_VERSION_PATCH);
   cr_assert_str_eq(v, want, "sluice_version() %s does not match the header's macros %s", v, want);
   cr_assert_eq(sluice_version(), v, "static storage: the same string every time");
+  /* configure.ac reads its version from the header: a configure generated
+   * before a version bump (autoreconf not re-run) shows up here. */
+  cr_assert_str_eq(PACKAGE_VERSION, want, "configure says %s, include/sluice.h says %s",
+                   PACKAGE_VERSION, want);
+}
+
+Test(error, version_num) {
+  cr_assert_eq(sluice_version_num(), (unsigned)SLUICE_VERSION_NUM,
+               "library 0x%06x, header 0x%06x", sluice_version_num(), (unsigned)SLUICE_VERSION_NUM);
+  cr_assert_eq(SLUICE_VERSION_NUM, (SLUICE_VERSION_MAJOR << 16) | (SLUICE_VERSION_MINOR << 8) |
+                                       SLUICE_VERSION_PATCH);
+  /* Usable in #if, and orders as the version does. */
+#if SLUICE_VERSION_NUM < 0x000100
+  cr_assert_fail("SLUICE_VERSION_NUM 0x%06x is below 0.1.0", (unsigned)SLUICE_VERSION_NUM);
+#endif
+  cr_assert(SLUICE_VERSION_MINOR < 256 && SLUICE_VERSION_PATCH < 256,
+            "a component does not fit its byte");
+  /* The number and the text name the same version. */
+  unsigned n = sluice_version_num();
+  char text[32];
+  snprintf(text, sizeof text, "%u.%u.%u", n >> 16, (n >> 8) & 0xff, n & 0xff);
+  cr_assert_str_eq(text, sluice_version());
+}
+
+/* ------------------------------------------------------------------ */
+/* The cause behind an error                                           */
+/* ------------------------------------------------------------------ */
+
+/* Asserts err has exactly the cause described (every other accessor
+ * empty), then frees it. */
+static void expect_cause(sluice_error *err, sluice_cause_type type, int sys_errno, int curl_code,
+                         const char *service_code, const char *what) {
+  cr_assert_not_null(err, "%s succeeded", what);
+  const char *msg = sluice_error_message(err);
+  cr_assert_eq(sluice_error_cause_type(err), type, "%s: cause type %d, expected %d: %s", what,
+               (int)sluice_error_cause_type(err), (int)type, msg);
+  cr_assert_eq(sluice_error_errno(err), sys_errno, "%s: errno %d, expected %d: %s", what,
+               sluice_error_errno(err), sys_errno, msg);
+  cr_assert_eq(sluice_error_curl_code(err), curl_code, "%s: curl code %d, expected %d: %s", what,
+               sluice_error_curl_code(err), curl_code, msg);
+  if (service_code) {
+    cr_assert_not_null(sluice_error_service_code(err), "%s: no service code: %s", what, msg);
+    cr_assert_str_eq(sluice_error_service_code(err), service_code, "%s", what);
+  } else {
+    cr_assert_null(sluice_error_service_code(err), "%s: service code '%s': %s", what,
+                   sluice_error_service_code(err), msg);
+  }
+  sluice_error_free(err);
+}
+
+Test(error, cause_accessors_on_null_and_oom) {
+  cr_assert_eq(sluice_error_cause_type(NULL), SLUICE_CAUSE_NONE);
+  cr_assert_eq(sluice_error_errno(NULL), 0);
+  cr_assert_eq(sluice_error_curl_code(NULL), 0);
+  cr_assert_null(sluice_error_service_code(NULL));
+  /* The static out-of-memory error: no cause, and the setters leave it
+   * alone (it is shared by every thread). */
+  sluice_error *oom = sluice__error_oom();
+  cr_assert_eq(sluice__error_set_errno(oom, ENOMEM), oom);
+  cr_assert_eq(sluice__error_set_curl_code(oom, CURLE_OUT_OF_MEMORY), oom);
+  cr_assert_eq(sluice__error_set_service_code(oom, "SlowDown"), oom);
+  cr_assert_eq(sluice__error_copy_cause(oom, NULL), oom);
+  cr_assert_eq(sluice_error_kind(oom), SLUICE_ERR_OUT_OF_MEMORY);
+  expect_cause(oom, SLUICE_CAUSE_NONE, 0, 0, NULL, "oom");
+  /* NULL is accepted everywhere and stays NULL. */
+  cr_assert_null(sluice__error_set_errno(NULL, EIO));
+  cr_assert_null(sluice__error_set_curl_code(NULL, 7));
+  cr_assert_null(sluice__error_set_service_code(NULL, "X"));
+  cr_assert_null(sluice__error_copy_cause(NULL, NULL));
+}
+
+/* The library's own findings carry no cause. */
+Test(error, cause_none_for_the_library_s_own_findings) {
+  sluice_operator *op = mem_op();
+  sluice_metadata *m;
+  expect_cause(sluice_stat(op, "absent", &m), SLUICE_CAUSE_NONE, 0, 0, NULL, "memory stat");
+  expect_cause(sluice_stat(NULL, "absent", &m), SLUICE_CAUSE_NONE, 0, 0, NULL, "NULL operator");
+  sluice_operator_free(op);
+}
+
+Test(error, cause_errno_from_the_filesystem) {
+  const char *base = getenv("TMPDIR");
+  char tmpl[4096];
+  snprintf(tmpl, sizeof tmpl, "%s/sluice-cause-XXXXXX", base && *base ? base : "/tmp");
+  cr_assert_not_null(mkdtemp(tmpl), "mkdtemp %s", tmpl);
+  sluice_options *o = opts1("root", tmpl);
+  sluice_operator *op = NULL;
+  TH_OK(sluice_operator_new("fs", o, &op));
+  sluice_options_free(o);
+  void *buf;
+  size_t len;
+  expect_cause(sluice_read(op, "missing", 0, UINT64_MAX, &buf, &len), SLUICE_CAUSE_ERRNO, ENOENT,
+               0, NULL, "fs read of a missing file");
+  /* A file where a directory should be: the kernel says ENOTDIR. */
+  TH_OK(sluice_write(op, "file", "x", 1, NULL));
+  expect_cause(sluice_read(op, "file/below", 0, UINT64_MAX, &buf, &len), SLUICE_CAUSE_ERRNO,
+               ENOTDIR, 0, NULL, "fs read below a file");
+  TH_OK(sluice_delete(op, "file"));
+  sluice_operator_free(op);
+  rmdir(tmpl);
+}
+
+/* Reads from a descriptor on a directory: read(2) says EISDIR, and the
+ * errno survives the pipeline's copies of the error (write_from, a job). */
+Test(error, cause_errno_from_a_descriptor_through_the_pipeline) {
+  int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cr_assert(fd >= 0);
+  sluice_reader *r;
+  TH_OK(sluice_reader_from_fd(fd, &r));
+  char b[16];
+  size_t n;
+  expect_cause(sluice_reader_read(r, b, sizeof b, &n), SLUICE_CAUSE_ERRNO, EISDIR, 0, NULL,
+               "reader_read");
+  sluice_reader_free(r);
+
+  sluice_operator *op = mem_op();
+  sluice_writer *w;
+  TH_OK(sluice_reader_from_fd(fd, &r));
+  TH_OK(sluice_writer_open(op, "dst", NULL, &w));
+  expect_cause(sluice_write_from(w, r, NULL), SLUICE_CAUSE_ERRNO, EISDIR, 0, NULL, "write_from");
+  /* The writer failed with it too, and close reports it again. */
+  expect_cause(sluice_writer_close(w), SLUICE_CAUSE_ERRNO, EISDIR, 0, NULL, "close after");
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+
+  TH_OK(sluice_reader_from_fd(fd, &r));
+  TH_OK(sluice_writer_open(op, "dst", NULL, &w));
+  sluice_job *j;
+  TH_OK(sluice_job_start(w, r, NULL, &j));
+  expect_cause(sluice_job_wait(j), SLUICE_CAUSE_ERRNO, EISDIR, 0, NULL, "job_wait");
+  sluice_job_free(j);
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  sluice_operator_free(op);
+  close(fd);
+}
+
+/* A loopback port that refuses connections: bound, so nobody else takes it
+ * while the test runs, but not listening.  Returns the socket. */
+static int refusing_port(unsigned *port) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  cr_assert(s >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0, "bind: %s", strerror(errno));
+  socklen_t al = sizeof a;
+  cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+  *port = ntohs(a.sin_port);
+  return s;
+}
+
+/* No server to talk to: libcurl's code, no HTTP status, for both
+ * services on the request engine. */
+Test(error, cause_curl_connection_refused) {
+  unsigned port;
+  int s = refusing_port(&port);
+  char endpoint[64];
+  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u", port);
+  sluice_options *o = opts1("endpoint", endpoint);
+  TH_OK(sluice_options_set(o, "bucket", "b"));
+  TH_OK(sluice_options_set(o, "region", "us-east-1"));
+  TH_OK(sluice_options_set(o, "access_key_id", "AKIDEXAMPLE"));
+  TH_OK(sluice_options_set(o, "secret_access_key", "secret"));
+  TH_OK(sluice_options_set(o, "max_attempts", "1"));
+  sluice_operator *op;
+  TH_OK(sluice_operator_new("s3", o, &op));
+  sluice_options_free(o);
+  sluice_metadata *m;
+  sluice_error *err = sluice_stat(op, "k", &m);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_NETWORK, "[%s] %s",
+               sluice_err_name(sluice_error_kind(err)), sluice_error_message(err));
+  cr_assert_eq(sluice_error_http_status(err), 0);
+  expect_cause(err, SLUICE_CAUSE_CURL, 0, CURLE_COULDNT_CONNECT, NULL, "s3 stat");
+  sluice_operator_free(op);
+
+  char uri[96];
+  snprintf(uri, sizeof uri, "%s/file.bin", endpoint);
+  o = opts1("max_attempts", "1");
+  char *path;
+  TH_OK(sluice_operator_from_uri(uri, o, &op, &path));
+  sluice_options_free(o);
+  expect_cause(sluice_stat(op, path, &m), SLUICE_CAUSE_CURL, 0, CURLE_COULDNT_CONNECT, NULL,
+               "http stat");
+  sluice_free(path);
+  sluice_operator_free(op);
+  close(s);
+}
+
+/* The setters the services use, and what a rebuilt error keeps. */
+Test(error, cause_set_copied_and_ranked) {
+  sluice_error *e = sluice__error(SLUICE_ERR_NOT_FOUND, "s3: GetObject 'k': NoSuchKey");
+  sluice__error_set_http_status(e, 404);
+  cr_assert_eq(sluice_error_cause_type(e), SLUICE_CAUSE_HTTP, "a status alone is an HTTP cause");
+  /* An empty code is no code. */
+  sluice__error_set_service_code(e, "");
+  cr_assert_eq(sluice_error_cause_type(e), SLUICE_CAUSE_HTTP);
+  char code[] = "NoSuchKey";
+  sluice__error_set_service_code(e, code);
+  code[0] = 'X'; /* copied, not borrowed */
+  cr_assert_eq(sluice_error_cause_type(e), SLUICE_CAUSE_SERVICE);
+  cr_assert_str_eq(sluice_error_service_code(e), "NoSuchKey");
+  cr_assert_eq(sluice_error_http_status(e), 404, "the status stays beside the code");
+  /* A deep copy (what writers and jobs hand out) has its own code. */
+  sluice_error *c = sluice__error_copy(e);
+  cr_assert_neq(sluice_error_service_code(c), sluice_error_service_code(e));
+  sluice_error_free(e);
+  cr_assert_eq(sluice_error_http_status(c), 404);
+  expect_cause(c, SLUICE_CAUSE_SERVICE, 0, 0, "NoSuchKey", "copy");
+
+  e = sluice__error_set_curl_code(sluice__error(SLUICE_ERR_NETWORK, "x"), CURLE_RECV_ERROR);
+  sluice_error *r = sluice__error_copy_cause(sluice__error(SLUICE_ERR_NETWORK, "x; more"), e);
+  sluice_error_free(e);
+  expect_cause(r, SLUICE_CAUSE_CURL, 0, CURLE_RECV_ERROR, NULL, "copy_cause");
 }

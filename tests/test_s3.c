@@ -1428,6 +1428,70 @@ Test(s3, missing_key_is_not_found_and_named) {
   ctx_close(&c);
 }
 
+/* The S3 error code behind an error is reachable as data, not only in the
+ * message: an object deleted under an open reader makes the next ranged
+ * GET fail with NoSuchKey (a HEAD, which stat and open send, has no body
+ * and so leaves only its status), and a missing bucket is NoSuchBucket. */
+Test(s3, error_cause_is_the_s3_code) {
+  struct ctx c;
+  ctx_open(&c);
+  size_t len = 2 * MiB; /* 32 chunks: far more than the read-ahead holds */
+  unsigned char *data = gen(len, 21);
+  TH_OK(sluice_write(c.op, "vanishing.bin", data, len, NULL));
+  sluice_options *o = th_opts("chunk", "64KiB", "concurrent", "2", NULL);
+  sluice_reader *r;
+  TH_OK(sluice_reader_open(c.op, "vanishing.bin", o, &r));
+  sluice_options_free(o);
+  unsigned char *got = malloc(len);
+  size_t have = 0, n;
+  TH_OK(sluice_reader_read(r, got, 1024, &n));
+  have = n;
+  TH_OK(sluice_delete(c.op, "vanishing.bin"));
+  sluice_error *err = NULL;
+  while (have < len) {
+    err = sluice_reader_read(r, got + have, len - have, &n);
+    if (err || n == 0) break;
+    have += n;
+  }
+  cr_assert_not_null(err, "read all %zu bytes of a deleted object", have);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_NOT_FOUND, "[%s] %s",
+               sluice_err_name(sluice_error_kind(err)), sluice_error_message(err));
+  cr_assert_eq(sluice_error_cause_type(err), SLUICE_CAUSE_SERVICE, "%s", sluice_error_message(err));
+  cr_assert_str_eq(sluice_error_service_code(err), "NoSuchKey");
+  cr_assert_eq(sluice_error_http_status(err), 404);
+  cr_assert_eq(sluice_error_errno(err), 0);
+  cr_assert_eq(sluice_error_curl_code(err), 0);
+  sluice_error_free(err);
+  sluice_reader_free(r);
+  free(got);
+  free(data);
+
+  sluice_metadata *m;
+  err = sluice_stat(c.op, "vanishing.bin", &m);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_NOT_FOUND);
+  cr_assert_eq(sluice_error_cause_type(err), SLUICE_CAUSE_HTTP, "%s", sluice_error_message(err));
+  cr_assert_null(sluice_error_service_code(err));
+  cr_assert_eq(sluice_error_http_status(err), 404);
+  sluice_error_free(err);
+  ctx_close(&c);
+
+  char bucket[64];
+  snprintf(bucket, sizeof bucket, "no-such-bucket-%ld", (long)getpid());
+  o = server_opts(NULL);
+  TH_OK(sluice_options_set(o, "bucket", bucket));
+  sluice_operator *op = op_from(o);
+  sluice_lister *l;
+  TH_OK(sluice_list(op, "", NULL, &l));
+  const sluice_entry *e;
+  err = sluice_lister_next(l, &e);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_NOT_FOUND);
+  cr_assert_eq(sluice_error_cause_type(err), SLUICE_CAUSE_SERVICE, "%s", sluice_error_message(err));
+  cr_assert_str_eq(sluice_error_service_code(err), "NoSuchBucket");
+  sluice_error_free(err);
+  sluice_lister_free(l);
+  sluice_operator_free(op);
+}
+
 Test(s3, no_credentials_is_config_invalid) {
   need_server();
   static const char *const vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",

@@ -1084,6 +1084,9 @@ Test(s3_xml, delete_result_errors_name_the_key, .timeout = 10) {
                    "1 more keys failed");
   cr_assert_eq(sluice_error_retryable(e), 0);
   cr_assert_eq(sluice_error_http_status(e), 200);
+  /* The first key's code stays reachable after "more keys failed". */
+  cr_assert_eq(sluice_error_cause_type(e), SLUICE_CAUSE_SERVICE);
+  cr_assert_str_eq(sluice_error_service_code(e), "AccessDenied");
   expect_err(e, SLUICE_ERR_PERMISSION_DENIED, NULL, NULL);
 
   static const char slow[] =
@@ -1091,6 +1094,7 @@ Test(s3_xml, delete_result_errors_name_the_key, .timeout = 10) {
       "rate.</Message></Error></DeleteResult>";
   e = sluice__s3_xml_delete_result(slow, strlen(slow), NULL);
   cr_assert_eq(sluice_error_retryable(e), 1);
+  cr_assert_str_eq(sluice_error_service_code(e), "SlowDown");
   expect_err(e, SLUICE_ERR_RATE_LIMITED, "s3: DeleteObjects 'k': SlowDown", NULL);
 
   static const char whole[] =
@@ -1250,6 +1254,17 @@ Test(s3_xml, status_and_code_mapping_table, .timeout = 10) {
     snprintf(http, sizeof(http), "(HTTP %d)", r->status);
     cr_expect(strstr(m, http) != NULL, "%s", m);
     cr_expect(!r->code || strstr(m, r->code) != NULL, "%s", m);
+    /* The code as the server sent it, known to the table or not; with no
+     * code, the status is the cause. */
+    if (r->code) {
+      cr_expect_eq(sluice_error_cause_type(e), SLUICE_CAUSE_SERVICE, "%s", m);
+      cr_expect(sluice_error_service_code(e) && !strcmp(sluice_error_service_code(e), r->code),
+                "%s: service code %s", m, sluice_error_service_code(e));
+    } else {
+      cr_expect_eq(sluice_error_cause_type(e), r->status ? SLUICE_CAUSE_HTTP : SLUICE_CAUSE_NONE,
+                   "%s", m);
+      cr_expect_null(sluice_error_service_code(e));
+    }
     sluice_error_free(e);
   }
 }
@@ -1331,6 +1346,9 @@ Test(s3_xml, transport_mapping_table, .timeout = 10) {
     cr_expect_eq(sluice_error_retryable(e), rows[i].retryable, "curl %d x%d: %s", rows[i].code,
                  rows[i].attempts, m);
     cr_expect_eq(sluice_error_http_status(e), 0);
+    cr_expect_eq(sluice_error_cause_type(e), SLUICE_CAUSE_CURL, "curl %d: %s", rows[i].code, m);
+    cr_expect_eq(sluice_error_curl_code(e), rows[i].code, "%s", m);
+    cr_expect_null(sluice_error_service_code(e));
     cr_expect(strncmp(m, "s3: GetObject 'dir/f': ", 23) == 0, "%s", m);
     cr_expect(strstr(m, "detail text") != NULL, "%s", m);
     cr_expect(strstr(m, "after") == NULL || rows[i].attempts > 1, "%s", m);
@@ -1391,7 +1409,13 @@ Test(s3_xml, note_attempts_keeps_kind_and_flags, .timeout = 10) {
                    "after 10 attempts");
   cr_assert_eq(sluice_error_retryable(e), 1);
   cr_assert_eq(sluice_error_http_status(e), 503);
+  cr_assert_str_eq(sluice_error_service_code(e), "SlowDown", "the S3 code survives the retries");
   expect_err(e, SLUICE_ERR_RATE_LIMITED, NULL, NULL);
+  e = sluice__httpreq_error_note_attempts(
+      sluice__httpreq_error_from_transport("s3", CURLE_RECV_ERROR, NULL, "GetObject", "k", 1), 3);
+  cr_assert_eq(sluice_error_cause_type(e), SLUICE_CAUSE_CURL);
+  cr_assert_eq(sluice_error_curl_code(e), CURLE_RECV_ERROR);
+  sluice_error_free(e);
   cr_assert_null(sluice__httpreq_error_note_attempts(NULL, 3));
 }
 

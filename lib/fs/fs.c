@@ -158,10 +158,12 @@ int sluice__fs_open_parent(const sluice__fs *fs, const char *path, char **base)
 sluice_error *sluice__fs_error(const char *op, const char *path, int err)
 {
   if (err == EXDEV)
-    return sluice__error(SLUICE_ERR_PERMISSION_DENIED, "fs: %s '%s': path escapes root", op,
-                         path);
+    return sluice__error_set_errno(
+        sluice__error(SLUICE_ERR_PERMISSION_DENIED, "fs: %s '%s': path escapes root", op, path),
+        err);
   if (err == ENOTDIR)
-    return sluice__error(SLUICE_ERR_NOT_FOUND, "fs: %s '%s': %s", op, path, strerror(err));
+    return sluice__error_set_errno(
+        sluice__error(SLUICE_ERR_NOT_FOUND, "fs: %s '%s': %s", op, path, strerror(err)), err);
   return sluice__error_errno(err, "fs: %s '%s'", op, path);
 }
 
@@ -245,9 +247,11 @@ static sluice_error *mkdirs_error(const char *op, const char *path, const char *
   if (bad > 0 && dir[bad - 1] == '/')
     bad--;
   if (err == ENOTDIR || err == EEXIST)
-    return sluice__error(SLUICE_ERR_ALREADY_EXISTS,
-                         "fs: %s '%s': '%.*s' exists and is not a directory", op, path,
-                         (int)bad, dir);
+    return sluice__error_set_errno(sluice__error(SLUICE_ERR_ALREADY_EXISTS,
+                                                 "fs: %s '%s': '%.*s' exists and is not a "
+                                                 "directory",
+                                                 op, path, (int)bad, dir),
+                                   err);
   return sluice__fs_error(op, path, err);
 }
 
@@ -283,8 +287,9 @@ static sluice_error *open_root(sluice__fs *fs, const char *root)
                            "fs: option 'root': '%s' is not a directory", root);
     if (e == ENOMEM)
       return sluice__error_oom();
-    return sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root': '%s': %s", root,
-                         strerror(e));
+    return sluice__error_set_errno(sluice__error(SLUICE_ERR_CONFIG_INVALID,
+                                                 "fs: option 'root': '%s': %s", root, strerror(e)),
+                                   e);
   }
   fs->root = strdup(root);
   fs->root_real = realpath(root, NULL);   /* NULL is tolerated: see open_fallback */
@@ -302,8 +307,10 @@ static sluice_error *open_root(sluice__fs *fs, const char *root)
     }
   }
   if (!fs->use_openat2 && fs->root_real == NULL)
-    return sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root': '%s': %s", root,
-                         strerror(real_errno));
+    return sluice__error_set_errno(sluice__error(SLUICE_ERR_CONFIG_INVALID,
+                                                 "fs: option 'root': '%s': %s", root,
+                                                 strerror(real_errno)),
+                                   real_errno);
   return NULL;
 }
 
@@ -385,7 +392,8 @@ static sluice_error *fs_remove(void *svc, const char *path)
   /* errno's own mapping says "already exists" for ENOTEMPTY (right for a
    * rename onto a full directory); for a delete it is a plain failure. */
   if (e == ENOTEMPTY || e == EEXIST)
-    return sluice__error(SLUICE_ERR_IO, "fs: remove '%s': %s", path, strerror(ENOTEMPTY));
+    return sluice__error_set_errno(
+        sluice__error(SLUICE_ERR_IO, "fs: remove '%s': %s", path, strerror(ENOTEMPTY)), e);
   return sluice__fs_error("remove", path, e);
 }
 

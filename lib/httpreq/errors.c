@@ -127,6 +127,7 @@ sluice_error *sluice__httpreq_error_from_transport(const char *svc, int curl_cod
                                   path ? "'" : "", what, dn ? ": " : "", (int)dn,
                                   dn ? detail : "", curl_code, after);
   sluice__error_set_http_status(e, 0);
+  sluice__error_set_curl_code(e, curl_code);
   return sluice__error_set_retryable(e, retryable);
 }
 

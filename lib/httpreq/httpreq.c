@@ -31,8 +31,10 @@ static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_D
 sluice_error *sluice__httpreq_init(sluice__httpreq *e) {
   pthread_once(&curl_once, curl_init_once);
   if (curl_init_rc != CURLE_OK)
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "%s: curl_global_init failed: %s",
-                         e->svc, curl_easy_strerror(curl_init_rc));
+    return sluice__error_set_curl_code(
+        sluice__error(SLUICE_ERR_UNEXPECTED, "%s: curl_global_init failed: %s", e->svc,
+                      curl_easy_strerror(curl_init_rc)),
+        curl_init_rc);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&e->share_locks[i], NULL);
   pthread_mutex_init(&e->pool_lock, NULL);
   e->share = curl_share_init();

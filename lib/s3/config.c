@@ -123,7 +123,8 @@ static const char *sf_name(const struct shared_file *f) { return f->path ? f->pa
 
 static sluice_error *cannot_read(const struct shared_file *f, int err) {
   char buf[128];
-  return BAD("s3: cannot read %s %s: %s", f->label, f->path, strerror_r(err, buf, sizeof(buf)));
+  return sluice__error_set_errno(
+      BAD("s3: cannot read %s %s: %s", f->label, f->path, strerror_r(err, buf, sizeof(buf))), err);
 }
 
 static int sf_add(struct shared_file *f, const char *section, const char *key, const char *value) {

@@ -133,6 +133,7 @@ sluice_error *sluice__s3_error_from_reply(int http_status, const char *code, con
   else
     e = sluice__error(kind, "%s: %s%s%s%s%s: HTTP %d", svc, o, sp, q, p, q, http_status);
   sluice__error_set_http_status(e, http_status);
+  sluice__error_set_service_code(e, code);
   return sluice__error_set_retryable(e, retryable);
 }
 

@@ -50,14 +50,19 @@ cleanup() {
 }
 trap cleanup EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$work"/*.deb >/dev/null
-# What each package must hold.
-dpkg -L libsluice0 | grep -q '/libsluice\.so\.0$'
-dpkg -L libsluice-dev | grep -q '/usr/include/sluice.h$'
-dpkg -L libsluice-dev | grep -q '/pkgconfig/sluice.pc$'
-dpkg -L libsluice-dev | grep -q '/man3/libsluice.3'
-dpkg -L sluice | grep -q '^/usr/bin/sluice$'
-dpkg -L sluice | grep -q '/man1/sluice.1'
-dpkg -L sluice | grep -q '^/usr/share/bash-completion/completions/sluice$'
+# What each package must hold.  (No "cmd | grep -q" under pipefail: grep
+# leaving early can kill cmd with SIGPIPE and fail a good check.)
+while read -r pkg re; do
+  grep -q "$re" <<<"$(dpkg -L "$pkg")" || { echo "packages: $pkg holds nothing like $re"; exit 1; }
+done <<'EOF'
+libsluice0 /libsluice\.so\.0$
+libsluice-dev ^/usr/include/sluice\.h$
+libsluice-dev /pkgconfig/sluice\.pc$
+libsluice-dev /man3/libsluice\.3
+sluice ^/usr/bin/sluice$
+sluice /man1/sluice\.1
+sluice ^/usr/share/bash-completion/completions/sluice$
+EOF
 bash -c '. /usr/share/bash-completion/bash_completion
          . /usr/share/bash-completion/completions/sluice && complete -p sluice' >/dev/null
 # sluice.pc's Requires.private must resolve on a machine that got only
@@ -65,7 +70,8 @@ bash -c '. /usr/share/bash-completion/bash_completion
 deps=$(dpkg-query -W -f='${Depends}' libsluice-dev)
 for m in $(pkg-config --print-requires-private sluice | awk '{print $1}'); do
   pc=$(pkg-config --variable=pcfiledir "$m")/$m.pc
-  owner=$(dpkg -S "$(readlink -f "$pc")" | head -n 1 | cut -d: -f1)
+  owner=$(dpkg -S "$(readlink -f "$pc")")
+  owner=${owner%%:*}
   grep -Eq "(^|[ ,|])$owner([ ,(]|\$)" <<<"$deps" ||
     { echo "packages: sluice.pc needs $m ($owner), which libsluice-dev does not depend on"; exit 1; }
 done
@@ -74,6 +80,6 @@ pkg-config --cflags --libs sluice >/dev/null
 man -w sluice >/dev/null && man -w 3 libsluice >/dev/null
 # The examples against the installed packages only: no build tree paths.
 env -u PKG_CONFIG_PATH -u LD_LIBRARY_PATH make -C "$here/examples" -s clean all
-ldd "$here/examples/copy" | grep -Eq '=> /(usr/)?lib/[^ ]*libsluice\.so\.0 '
+grep -Eq '=> /(usr/)?lib/[^ ]*libsluice\.so\.0 ' <<<"$(ldd "$here/examples/copy")"
 env -u LD_LIBRARY_PATH "$here/scripts/examples-check" "$here/examples"
 echo "packages: ok (${pkgs[*]} built, installed, used and removed)"

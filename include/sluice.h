@@ -12,7 +12,9 @@
  * success; anything else is a newly allocated error that the caller owns and
  * releases with sluice_error_free().  An error keeps its kind
  * (sluice_error_kind()) all the way up, carries a retryable flag and a
- * NUL-terminated message naming the operation, the path and the cause.  On
+ * NUL-terminated message naming the operation, the path and the cause (one
+ * printable line: control characters and bytes that are not UTF-8, from a
+ * key or a server's reply, appear escaped as \n, \033...).  On
  * failure, out-parameters are set to NULL/0.  No function aborts the process
  * on a NULL or malformed argument: it returns SLUICE_ERR_INVALID_ARGUMENT.
  * When even the error cannot be allocated, a static out-of-memory error is

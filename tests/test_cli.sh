@@ -163,6 +163,41 @@ run rm_r "$SLUICE" rm -r "$s3/tree"; expect rm_r 0
 run ls_empty "$SLUICE" ls -r "$s3/tree/"
 [ $rc = 0 ] && ! grep -q . "$tmp/ls_empty.out" && ok "rm -r emptied the prefix" || not_ok "rm -r" "$tmp/ls_empty.out"
 
+# ---- names a server sends, printed for a person ----
+# Keys holding a newline, an ESC sequence and a backslash, put with curl's
+# own signer (the library refuses control characters in paths it is given):
+# ls must neither split an entry over two lines nor let a bucket forge one,
+# nor pass the escape to the terminal; --json keeps every key exact.
+put_raw() { # ENCODED_KEY: a 1-byte object under $prefix/esc/
+  curl -sf --netrc-file "$SLUICE_S3_NETRC" --aws-sigv4 "aws:amz:${SLUICE_S3_REGION:-us-east-1}:s3" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --data-binary x -X PUT \
+    "$SLUICE_S3_ENDPOINT/$SLUICE_S3_BUCKET/$prefix/esc/$1" -o /dev/null
+}
+raw_keys=("a%0Ab" "e%1B%5B31mred" "x%0A%20%20%20%20%20%20%20%20%20%209%20%202026-01-01T00%3A00%3A00Z%20%20forged"
+          "back%5Cslash")
+esc_ok=1
+for k in "${raw_keys[@]}"; do put_raw "$k" || esc_ok=0; done
+[ $esc_ok = 1 ] && ok "keys with control characters stored through curl" || not_ok "curl could not store the test keys"
+run ls_escaped "$SLUICE" ls "$s3/esc/"; expect ls_escaped 0
+printf '%s\n' 'a\nb' 'back\\slash' 'e\033[31mred' 'x\n          9  2026-01-01T00:00:00Z  forged' >"$tmp/esc.want"
+awk '{ sub(/^ *[0-9]+  [^ ]+  /, ""); print }' "$tmp/ls_escaped.out" | sort >"$tmp/esc.got"
+if [ "$(wc -l <"$tmp/ls_escaped.out")" = 4 ] && cmp -s "$tmp/esc.want" "$tmp/esc.got" &&
+   ! LC_ALL=C grep -q $'[\x01-\x1f\x7f]' "$tmp/ls_escaped.out"; then
+  ok "ls: one line per key, control characters escaped as \\n \\033 \\\\"
+else not_ok "ls escaping" "$tmp/ls_escaped.out"; fi
+run ls_json "$SLUICE" ls --json "$s3/esc/"; expect ls_json 0
+if /usr/bin/python3 - "$tmp/ls_json.out" <<'PY'
+import json, sys
+got = sorted(json.loads(line)["path"] for line in open(sys.argv[1]))
+want = sorted(["a\nb", "e\x1b[31mred", "x\n          9  2026-01-01T00:00:00Z  forged", "back\\slash"])
+sys.exit(got != want)
+PY
+then ok "ls --json: every key exact"; else not_ok "ls --json keys" "$tmp/ls_json.out"; fi
+run rm_escaped "$SLUICE" rm -r "$s3/esc/"; expect rm_escaped 0
+run ls_escaped_gone "$SLUICE" ls "$s3/esc/"
+[ $rc = 0 ] && ! grep -q . "$tmp/ls_escaped_gone.out" && ok "rm -r removed keys with control characters" ||
+  not_ok "rm -r of keys with control characters" "$tmp/ls_escaped_gone.out" "$tmp/rm_escaped.err"
+
 # ---- HTTP source ----
 mkdir -p "$SLUICE_HTTP_ROOT/cli-$$"
 cp "$tmp/12m.bin" "$SLUICE_HTTP_ROOT/cli-$$/f.bin"

@@ -101,6 +101,15 @@ _Noreturn void cli_oom(void);
 /* Writes s as a JSON string literal (quotes included). */
 void cli_json_string(FILE *f, const char *s);
 
+/* ---- text from a server, for a person (escape.c) ---- */
+
+/* s with controls, backslashes and bytes that are not UTF-8 written as
+ * `ls -b` does (\n, \033, \\): one entry, one line, no terminal escapes.
+ * Malloc'd (free()); NULL s is "".  Out of memory ends the process. */
+char *cli_escape(const char *s);
+/* Writes cli_escape(s) to f. */
+void cli_put_escaped(FILE *f, const char *s);
+
 /* ---- signals (signals.c) ---- */
 
 /* Installs SIGINT/SIGTERM handlers that only record the signal and wake

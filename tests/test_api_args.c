@@ -642,6 +642,34 @@ Test(api_args, list_bad) {
   sluice_lister_free(l);
 }
 
+Test(api_args, uploads_bad) {
+  sluice_upload_lister *l = SENTINEL;
+  TH_KIND(sluice_uploads_list(NULL, "", &l), SLUICE_ERR_INVALID_ARGUMENT);
+  cr_assert_null(l);
+  FOR_EACH_OP(op) {
+    l = SENTINEL;
+    TH_KIND(sluice_uploads_list(op, NULL, &l), SLUICE_ERR_INVALID_ARGUMENT);
+    cr_assert_null(l);
+    TH_KIND(sluice_uploads_list(op, "", NULL), SLUICE_ERR_INVALID_ARGUMENT);
+    /* fs and memory have no multipart uploads. */
+    l = SENTINEL;
+    TH_KIND(sluice_uploads_list(op, "", &l), SLUICE_ERR_UNSUPPORTED);
+    cr_assert_null(l);
+    TH_KIND(sluice_upload_abort(op, "f", "id"), SLUICE_ERR_UNSUPPORTED);
+    TH_KIND(sluice_upload_abort(op, NULL, "id"), SLUICE_ERR_INVALID_ARGUMENT);
+    TH_KIND(sluice_upload_abort(op, "f", NULL), SLUICE_ERR_INVALID_ARGUMENT);
+    TH_KIND(sluice_upload_abort(op, "f", ""), SLUICE_ERR_INVALID_ARGUMENT);
+  }
+  TH_KIND(sluice_upload_abort(NULL, "f", "id"), SLUICE_ERR_INVALID_ARGUMENT);
+  const sluice_upload *u = SENTINEL;
+  TH_KIND(sluice_upload_lister_next(NULL, &u), SLUICE_ERR_INVALID_ARGUMENT);
+  cr_assert_null(u);
+  cr_assert_null(sluice_upload_path(NULL));
+  cr_assert_null(sluice_upload_id(NULL));
+  cr_assert_eq(sluice_upload_initiated(NULL), -1);
+  sluice_upload_lister_free(NULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* Readers                                                             */
 /* ------------------------------------------------------------------ */

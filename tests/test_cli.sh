@@ -29,7 +29,7 @@ ro_mount=
 cleanup() {
   [ -n "$ro_mount" ] && umount "$ro_mount" 2>/dev/null
   timeout 60 "$SLUICE" rm -r "$s3/" >/dev/null 2>&1
-  rm -rf "$tmp" "$HOME"
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp" "$HOME"
 }
 trap cleanup EXIT
 
@@ -258,6 +258,41 @@ expect sigint 130 "interrupted by SIGINT; the destination was not written \(uplo
 if [ $? = 0 ] && ! grep -q . "$tmp/uploads.out"; then ok "SIGINT: the multipart upload was aborted on the server"
 else not_ok "SIGINT: an upload is still in progress" "$tmp/uploads.out"; fi
 run sigint_stat "$SLUICE" stat "$s3/int/a.bin"; expect sigint_stat 4
+
+# ---- SIGKILL leaves an upload open: sluice uploads finds and aborts it ----
+# No timeout(1) in between: SIGKILL must reach sluice itself.  The input
+# ends after 60 s, which bounds it anyway.
+"$SLUICE" put "$s3/kill/a.bin" --chunk 5MiB 2>"$tmp/sigkill.err" \
+  < <(head -c $((12 << 20)) "$tmp/12m.bin"; sleep 60.$$) &
+pid=$!
+wait_for "an upload in progress" bash -c '"$1" "$2" | grep -q .' _ "$UPLOADS" "$prefix/kill/a.bin"
+{ kill -KILL "$pid"; wait "$pid"; } 2>/dev/null
+pkill -f "sleep 60.$$" 2>/dev/null
+"$UPLOADS" "$prefix/kill/" >"$tmp/killed.oracle" 2>&1
+run uploads_ls "$SLUICE" uploads ls "$s3/kill/"; expect uploads_ls 0
+want_id=$(awk '{print $2}' "$tmp/killed.oracle")
+if [ -n "$want_id" ] && [ "$(wc -l <"$tmp/uploads_ls.out")" = 1 ] &&
+   grep -Eq "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +$want_id +$prefix/kill/a.bin\$" "$tmp/uploads_ls.out"; then
+  ok "uploads ls: the upload SIGKILL left open, with its id and start time"
+else not_ok "uploads ls after SIGKILL" "$tmp/killed.oracle" "$tmp/uploads_ls.out"; fi
+run uploads_json "$SLUICE" uploads ls --json "$s3/"; expect uploads_json 0
+[ "$(json_field "$tmp/uploads_json.out" upload_id 2>/dev/null)" = "$want_id" ] &&
+  [ "$(json_field "$tmp/uploads_json.out" path)" = "$prefix/kill/a.bin" ] &&
+  ok "uploads ls --json: path and upload_id" || not_ok "uploads ls --json" "$tmp/uploads_json.out"
+run uploads_young "$SLUICE" uploads abort --older-than 1d "$s3/kill/"; expect uploads_young 0
+[ ! -s "$tmp/uploads_young.out" ] && [ "$("$UPLOADS" "$prefix/kill/")" = "$(cat "$tmp/killed.oracle")" ] &&
+  ok "uploads abort --older-than 1d keeps a fresh upload" || not_ok "--older-than 1d aborted" "$tmp/uploads_young.out"
+run uploads_bad_id "$SLUICE" uploads abort "$s3/kill/" no-such-upload-id; expect uploads_bad_id 4 "no upload 'no-such-upload-id'"
+run uploads_abort "$SLUICE" uploads abort --older-than 0s "$s3/kill/"; expect uploads_abort 0
+grep -q "$want_id" "$tmp/uploads_abort.out" && ok "uploads abort prints what it aborted" ||
+  not_ok "uploads abort output" "$tmp/uploads_abort.out"
+run uploads_after "$SLUICE" uploads ls "$s3/kill/"
+"$UPLOADS" "$prefix/kill/" >"$tmp/killed.after" 2>&1
+[ $rc = 0 ] && [ ! -s "$tmp/uploads_after.out" ] && [ ! -s "$tmp/killed.after" ] &&
+  ok "uploads abort: nothing left on the server" || not_ok "uploads left after abort" "$tmp/killed.after"
+run uploads_fs "$SLUICE" uploads ls "$tmp/"; expect uploads_fs 1 "no multipart uploads"
+run uploads_usage "$SLUICE" uploads rm "$s3/"; expect uploads_usage 2 "usage: sluice uploads"
+run uploads_bad_age "$SLUICE" uploads abort --older-than 3x "$s3/"; expect uploads_bad_age 2 "older-than"
 
 mkdir -p "$tmp/termdst"
 timeout 120 "$SLUICE" put "$tmp/termdst/out.bin" --chunk 1MiB 2>"$tmp/sigterm.err" \

@@ -41,6 +41,7 @@ struct cli_settings {
   enum progress_mode progress;
   double progress_interval; /* seconds between plain lines */
   uint64_t expires;         /* presign */
+  int64_t older_than;       /* uploads abort: seconds; -1 unset */
   char *method;             /* presign */
 };
 
@@ -58,6 +59,8 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
 int cli_config_load(struct cli_settings *s, const char *path);
 /* "8MiB" -> 8388608; K/M/G, KiB/MiB/GiB (powers of 1024), optional B. */
 int cli_parse_size(const char *text, uint64_t *out);
+/* "90m" -> 5400 seconds; s, m, h, d, w (no unit: seconds). */
+int cli_parse_duration(const char *text, uint64_t *out);
 
 /* ---- endpoints (uri.c) ---- */
 
@@ -147,5 +150,7 @@ int cmd_ls(const struct cli_settings *s, const char *uri);
 int cmd_stat(const struct cli_settings *s, const char *uri);
 int cmd_rm(const struct cli_settings *s, const char *uri);
 int cmd_presign(const struct cli_settings *s, const char *uri);
+/* uploads ls URI | uploads abort URI [UPLOAD_ID...]: args after "uploads". */
+int cmd_uploads(const struct cli_settings *s, int nargs, char **args);
 
 #endif

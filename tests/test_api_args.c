@@ -220,6 +220,16 @@ Test(api_args, operator_from_uri) {
   uri_bad("", SLUICE_ERR_INVALID_ARGUMENT);
   uri_bad("file://relative/x", SLUICE_ERR_INVALID_ARGUMENT);
   uri_bad(NULL, SLUICE_ERR_INVALID_ARGUMENT);
+  /* A bucket no S3 accepts is a malformed URI, as sluice(1) documents it
+   * (exit status 2); given as an option, the same name is bad config. */
+  uri_bad("s3://bad bucket/key", SLUICE_ERR_INVALID_ARGUMENT);
+  uri_bad("s3://a!b/key", SLUICE_ERR_INVALID_ARGUMENT);
+  uri_bad("s3:///key", SLUICE_ERR_INVALID_ARGUMENT);
+  sluice_options *bo = th_opts("bucket", "a!b", "region", "us-east-1", NULL);
+  sluice_operator *bop = SENTINEL;
+  TH_KIND(sluice_operator_new("s3", bo, &bop), SLUICE_ERR_CONFIG_INVALID);
+  cr_assert_null(bop);
+  sluice_options_free(bo);
   sluice_operator *op = SENTINEL;
   char *p = SENTINEL;
   TH_KIND(sluice_operator_from_uri("/tmp/x", NULL, NULL, &p), SLUICE_ERR_INVALID_ARGUMENT);

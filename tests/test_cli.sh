@@ -92,6 +92,8 @@ run bad_size_suffix "$SLUICE" cp --chunk 8XB a b; expect bad_size_suffix 2 "chun
 run missing_value "$SLUICE" cp a b --concurrent; expect missing_value 2 "needs a value"
 run bad_scheme "$SLUICE" cp "$tmp/small.bin" ftp://host/x; expect bad_scheme 2 "unsupported scheme 'ftp'"
 run no_bucket "$SLUICE" cp "$tmp/small.bin" s3:///key; expect no_bucket 2 "no bucket"
+run bad_bucket "$SLUICE" ls "s3://bad bucket!/"; expect bad_bucket 2 "the bucket has byte 0x20"
+run bad_bucket_srv "$SLUICE" ls "s3://Not_A_Valid_Bucket/"; expect bad_bucket_srv 2 "InvalidBucketName"
 run stdin_to_dir "$SLUICE" put "$tmp/"; expect stdin_to_dir 2 "name the object"
 
 # ---- local files and pipes ----

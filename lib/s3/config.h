@@ -86,5 +86,8 @@ sluice_error *sluice__s3_config_load(const sluice_options *opts, sluice__s3_conf
 sluice_error *sluice__s3_config_load_transport(const sluice_options *o, const char *svc,
                                                sluice__s3_config *out);
 void sluice__s3_config_clear(sluice__s3_config *c);
+/* NULL when b could be a bucket name; else an error of kind whose message
+ * begins with what ("s3: option 'bucket'") and says why. */
+sluice_error *sluice__s3_check_bucket(const char *b, sluice_errkind kind, const char *what);
 
 #endif

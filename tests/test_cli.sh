@@ -239,6 +239,19 @@ else
   echo "# SKIP read-only destination: root here cannot mount a read-only tmpfs"
 fi
 
+# ---- a full disk: the error names the path as the user gave it ----
+mkdir -p "$tmp/full"
+if mount -t tmpfs -o size=1m tmpfs "$tmp/full" 2>/dev/null; then
+  ro_mount=$tmp/full
+  run disk_full "$SLUICE" cp "$tmp/12m.bin" "$tmp/full/x/out.bin"
+  expect disk_full 1 "fs: write '$tmp/full/x/out.bin': No space left on device"
+  [ -z "$(ls -A "$tmp/full/x")" ] && ok "disk full: no partial file left" ||
+    { ls -la "$tmp/full/x" >"$tmp/full.ls"; not_ok "disk full: files left behind" "$tmp/full.ls"; }
+  umount "$tmp/full"; ro_mount=
+else
+  echo "# SKIP disk full: cannot mount a 1 MiB tmpfs here (needs root)"
+fi
+
 # ---- signals: an interrupted upload leaves nothing behind ----
 # 12 MiB arrive, then the pipe goes quiet: two 5 MiB parts are on the
 # server in an open multipart upload when SIGINT lands.

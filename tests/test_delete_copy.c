@@ -588,7 +588,7 @@ FS_CASE(delete_all_stops_at_first_error) {
   snprintf(msg, sizeof msg, "%s", sluice_error_message(err));
   sluice_error_free(err);
   cr_assert_eq(k, SLUICE_ERR_PERMISSION_DENIED, "got [%s] %s", sluice_strerror(k), msg);
-  cr_assert(strstr(msg, "'d/ro/f'") != NULL, "the message does not name d/ro/f: %s", msg);
+  cr_assert(strstr(msg, "/d/ro/f'") != NULL, "the message does not name d/ro/f: %s", msg);
   cr_assert(strstr(msg, geteuid() == 0 ? "not permitted" : "denied") != NULL,
             "the message does not give the cause: %s", msg);
   file_expect(root, "d/ro/f", "stays");

@@ -6,9 +6,14 @@
 # environment), signals delivered mid-upload, a pseudo-terminal for the
 # progress bar.  Prints "ok"/"not ok" lines; exits 1 if any check failed.
 # Every wait is bounded: commands run under timeout(1), polls give up after
-# 20 s.
+# 20 s; all of these times x $tscale, so a slow (sanitized, busy) machine
+# never fails a check: $SLUICE_TIMEOUT_SCALE, else 10 with SLUICE_SANITIZED=1.
 set -u
 builddir=$(cd "${top_builddir:-.}" && pwd)  # absolute: some checks cd elsewhere
+tscale=${SLUICE_TIMEOUT_SCALE:-1}
+[ -z "${SLUICE_TIMEOUT_SCALE:-}" ] && [ "${SLUICE_SANITIZED:-0}" = 1 ] && tscale=10
+T60=$((60 * tscale)) T120=$((120 * tscale))
+hold=$((60 * tscale)).$$  # how long a held-open input lasts: sleep $hold
 SLUICE=$builddir/tools/sluice
 UPLOADS=$builddir/tests/s3_uploads
 for v in SLUICE_S3_ENDPOINT SLUICE_S3_BUCKET SLUICE_S3_ACCESS_KEY SLUICE_S3_SECRET_KEY \
@@ -28,7 +33,7 @@ s3=$bucket/$prefix
 ro_mount=
 cleanup() {
   [ -n "$ro_mount" ] && umount "$ro_mount" 2>/dev/null
-  timeout 60 "$SLUICE" rm -r "$s3/" >/dev/null 2>&1
+  timeout $T60 "$SLUICE" rm -r "$s3/" >/dev/null 2>&1
   [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp" "$HOME"
 }
 trap cleanup EXIT
@@ -46,7 +51,7 @@ not_ok() {
 # $tmp/NAME.err; its exit status in $rc.
 run() {
   local name=$1; shift
-  timeout 120 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+  timeout $T120 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
   rc=$?
 }
 # expect NAME STATUS [REGEX]: the last run of NAME exited STATUS and its
@@ -69,7 +74,7 @@ json_field() { # FILE FIELD: the field of the last JSON line of FILE
 }
 wait_for() { # DESC CMD...: polls CMD until it succeeds, 20 s at most
   local i
-  for i in $(seq 200); do "${@:2}" && return 0; sleep 0.1; done
+  for i in $(seq $((200 * tscale))); do "${@:2}" && return 0; sleep 0.1; done
   echo "# gave up waiting for $1"
   return 1
 }
@@ -100,17 +105,17 @@ run stdin_to_dir "$SLUICE" put "$tmp/"; expect stdin_to_dir 2 "name the object"
 run fs_copy "$SLUICE" cp "$tmp/12m.bin" "$tmp/copy.bin" --chunk 1MiB; expect fs_copy 0
 same "fs copy is byte-identical" "$tmp/12m.bin" "$tmp/copy.bin"
 mkdir -p "$tmp/into"
-(cd "$tmp" && timeout 60 "$SLUICE" cp small.bin into/ 2>"$tmp/rel.err"); rc=$?; expect rel 0
+(cd "$tmp" && timeout $T60 "$SLUICE" cp small.bin into/ 2>"$tmp/rel.err"); rc=$?; expect rel 0
 same "relative source into an existing directory keeps its name" "$tmp/small.bin" "$tmp/into/small.bin"
 run fs_missing "$SLUICE" cp "$tmp/nothere" "$tmp/x"; expect fs_missing 4 "cp $tmp/nothere -> $tmp/x: .*No such file"
 
 # ---- S3 ----
-head -c $((12 << 20)) "$tmp/12m.bin" | timeout 120 "$SLUICE" put "$s3/piped.bin" --chunk 5MiB \
+head -c $((12 << 20)) "$tmp/12m.bin" | timeout $T120 "$SLUICE" put "$s3/piped.bin" --chunk 5MiB \
   2>"$tmp/put.err"; rc=$?; expect put 0
-timeout 120 "$SLUICE" cat "$s3/piped.bin" >"$tmp/piped.back" 2>"$tmp/cat.err"; rc=$?; expect cat 0
+timeout $T120 "$SLUICE" cat "$s3/piped.bin" >"$tmp/piped.back" 2>"$tmp/cat.err"; rc=$?; expect cat 0
 same "put from a pipe then cat: byte-identical" "$tmp/12m.bin" "$tmp/piped.back"
 # cat | head: the reader closes early; sluice ends at once, like cat.
-timeout 60 bash -c '"$1" cat "$2" | head -c 1000 | wc -c' _ "$SLUICE" "$s3/piped.bin" >"$tmp/head.out" 2>"$tmp/head.err"
+timeout $T60 bash -c '"$1" cat "$2" | head -c 1000 | wc -c' _ "$SLUICE" "$s3/piped.bin" >"$tmp/head.out" 2>"$tmp/head.err"
 if [ "$(cat "$tmp/head.out")" = 1000 ] && ! grep -q . "$tmp/head.err"; then ok "cat | head ends quietly"
 else not_ok "cat | head" "$tmp/head.out" "$tmp/head.err"; fi
 
@@ -257,15 +262,15 @@ fi
 # server in an open multipart upload when SIGINT lands.
 # The producer goes in a process substitution so that $! and wait are
 # about sluice alone, not a pipeline that lasts as long as the sleep.
-timeout 120 "$SLUICE" put "$s3/int/a.bin" --chunk 5MiB --json >"$tmp/sigint.out" 2>"$tmp/sigint.err" \
-  < <(head -c $((12 << 20)) "$tmp/12m.bin"; sleep 60.$$) &
+timeout $T120 "$SLUICE" put "$s3/int/a.bin" --chunk 5MiB --json >"$tmp/sigint.out" 2>"$tmp/sigint.err" \
+  < <(head -c $((12 << 20)) "$tmp/12m.bin"; sleep $hold) &
 pid=$!
 if wait_for "an upload in progress" bash -c '"$1" "$2" | grep -q .' _ "$UPLOADS" "$prefix/int/a.bin"; then
   ok "SIGINT: the multipart upload is open on the server before the signal"
 else not_ok "SIGINT: no upload seen in progress" "$tmp/sigint.err"; fi
 kill -INT "$pid"
 wait "$pid"; rc=$?
-pkill -f "sleep 60.$$" 2>/dev/null
+pkill -f "sleep $hold" 2>/dev/null
 expect sigint 130 "interrupted by SIGINT; the destination was not written \(upload aborted\)"
 [ "$(json_field "$tmp/sigint.out" exit_code 2>/dev/null)" = 130 ] && ok "SIGINT: --json says exit_code 130" ||
   not_ok "SIGINT json" "$tmp/sigint.out"
@@ -278,11 +283,11 @@ run sigint_stat "$SLUICE" stat "$s3/int/a.bin"; expect sigint_stat 4
 # No timeout(1) in between: SIGKILL must reach sluice itself.  The input
 # ends after 60 s, which bounds it anyway.
 "$SLUICE" put "$s3/kill/a.bin" --chunk 5MiB 2>"$tmp/sigkill.err" \
-  < <(head -c $((12 << 20)) "$tmp/12m.bin"; sleep 60.$$) &
+  < <(head -c $((12 << 20)) "$tmp/12m.bin"; sleep $hold) &
 pid=$!
 wait_for "an upload in progress" bash -c '"$1" "$2" | grep -q .' _ "$UPLOADS" "$prefix/kill/a.bin"
 { kill -KILL "$pid"; wait "$pid"; } 2>/dev/null
-pkill -f "sleep 60.$$" 2>/dev/null
+pkill -f "sleep $hold" 2>/dev/null
 "$UPLOADS" "$prefix/kill/" >"$tmp/killed.oracle" 2>&1
 run uploads_ls "$SLUICE" uploads ls "$s3/kill/"; expect uploads_ls 0
 want_id=$(awk '{print $2}' "$tmp/killed.oracle")
@@ -310,20 +315,20 @@ run uploads_usage "$SLUICE" uploads rm "$s3/"; expect uploads_usage 2 "usage: sl
 run uploads_bad_age "$SLUICE" uploads abort --older-than 3x "$s3/"; expect uploads_bad_age 2 "older-than"
 
 mkdir -p "$tmp/termdst"
-timeout 120 "$SLUICE" put "$tmp/termdst/out.bin" --chunk 1MiB 2>"$tmp/sigterm.err" \
-  < <(head -c $((3 << 20)) "$tmp/12m.bin"; sleep 60.$$) &
+timeout $T120 "$SLUICE" put "$tmp/termdst/out.bin" --chunk 1MiB 2>"$tmp/sigterm.err" \
+  < <(head -c $((3 << 20)) "$tmp/12m.bin"; sleep $hold) &
 pid=$!
 wait_for "a temporary file" bash -c '[ -n "$(ls -A "$1")" ]' _ "$tmp/termdst"
 kill -TERM "$pid"
 wait "$pid"; rc=$?
-pkill -f "sleep 60.$$" 2>/dev/null
+pkill -f "sleep $hold" 2>/dev/null
 expect sigterm 143 "interrupted by SIGTERM"
 [ -z "$(ls -A "$tmp/termdst")" ] && ok "SIGTERM: no partial file left" || {
   ls -la "$tmp/termdst" >"$tmp/termdst.ls"; not_ok "SIGTERM: files left behind" "$tmp/termdst.ls"; }
 
 # ---- progress ----
 # A terminal: the bar, redrawn in place with \r.
-script -qfec "timeout 120 '$SLUICE' cp --chunk 5MiB --concurrent 1 '$tmp/12m.bin' '$s3/bar.bin'" /dev/null \
+script -qfec "timeout $T120 '$SLUICE' cp --chunk 5MiB --concurrent 1 '$tmp/12m.bin' '$s3/bar.bin'" /dev/null \
   >"$tmp/bar.out" 2>&1; rc=$?
 if [ $rc = 0 ] && grep -q $'\r' "$tmp/bar.out" && grep -Eq '\[=*>? *\] +[0-9]+% ' "$tmp/bar.out" &&
    grep -Eq 'ring [0-9]+/[0-9]+' "$tmp/bar.out" && grep -Eq 'ETA [0-9-]' "$tmp/bar.out" &&
@@ -335,7 +340,7 @@ run no_tty "$SLUICE" cp --chunk 5MiB "$tmp/12m.bin" "$s3/quiet.bin"; expect no_t
   not_ok "progress output without a terminal" "$tmp/no_tty.err"
 # Plain lines for logs: a line per interval, then a last line.
 (head -c $((6 << 20)) "$tmp/12m.bin"; sleep 1.5; head -c $((6 << 20)) "$tmp/12m.bin") |
-  timeout 120 "$SLUICE" put --chunk 5MiB --progress=plain --progress-interval 0.2 "$s3/plain.bin" \
+  timeout $T120 "$SLUICE" put --chunk 5MiB --progress=plain --progress-interval 0.2 "$s3/plain.bin" \
   2>"$tmp/plain.err"; rc=$?
 lines=$(grep -Ec "^sluice: - -> $s3/plain.bin: [0-9.]+ (B|KiB|MiB), [0-9.]+ (B|KiB|MiB)/s, [0-9]+ in flight, ring [0-9]+/[0-9]+$" "$tmp/plain.err")
 if [ $rc = 0 ] && [ "$lines" -ge 3 ] && tail -n 1 "$tmp/plain.err" | grep -q "done, 12.00 MiB in"; then

@@ -1,9 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Errors, options and the version: the conventions block of sluice.h.
- *
- * This binary is linked without tests/helpers.c, so only the macros of
- * helpers.h (TH_OK, TH_KIND) are used here, never its functions.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>

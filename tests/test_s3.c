@@ -174,7 +174,7 @@ static size_t parts_uploaded(sluice_operator *op, const char *key, const char *u
  * `parts` parts.  Returns how many it holds. */
 static size_t wait_for_parts(sluice_operator *op, const char *prefix, size_t parts,
                              double seconds) {
-  double end = now_s() + seconds;
+  double end = now_s() + th_seconds(seconds);
   size_t n = 0;
   for (;;) {
     sluice__s3_uploads_page page = {0};
@@ -1143,7 +1143,7 @@ Test(s3, job_cancel_on_a_slow_stream_leaves_nothing) {
   TH_OK(sluice_job_start(w, r, NULL, &job));
 
   /* Until a few MiB were acknowledged by the server. */
-  double end = now_s() + 120;
+  double end = now_s() + th_seconds(120);
   sluice_progress p;
   for (;;) {
     memset(&p, 0, sizeof p);
@@ -2050,7 +2050,7 @@ static sluice_operator *op_through_stalling_proxy(struct ctx *c, const char *con
  * checks the job is still running, cancels it and returns its outcome and
  * how long the cancel took. */
 static sluice_error *cancel_when_stalled(sluice_job *job, const char *what, double *took) {
-  double end = now_s() + 20;
+  double end = now_s() + th_seconds(20);
   while (proxy_log_count("FAULT stall") == 0) {
     cr_assert(now_s() < end, "the proxy did not stall the %s", what);
     sleep_ms(20);
@@ -2094,7 +2094,7 @@ Test(s3, cancel_interrupts_a_stalled_read, .fini = proxy_fini) {
   sluice_writer_free(w);
   sluice_reader_free(r);
   cr_assert_eq(th_count_files(dir), 0, "the canceled copy left a file");
-  cr_assert(kind == SLUICE_ERR_CANCELED && took < 1.5,
+  cr_assert(kind == SLUICE_ERR_CANCELED && took < th_seconds(1.5),
             "cancel took %.2f s and the job ended with [%s] %s: the stalled GET was not "
             "interrupted",
             took, sluice_strerror(kind), msg);
@@ -2135,7 +2135,7 @@ static void cancel_stalled_upload(size_t len, const char *name) {
   sluice_reader_free(r);
   expect_not_found(c.op, name);
   cr_assert_eq(uploads_left(c.op, c.prefix), 0);
-  cr_assert(kind == SLUICE_ERR_CANCELED && took < 1.5,
+  cr_assert(kind == SLUICE_ERR_CANCELED && took < th_seconds(1.5),
             "cancel took %.2f s and the job ended with [%s] %s: the stalled request was not "
             "interrupted",
             took, sluice_strerror(kind), msg);

@@ -22,17 +22,17 @@ typedef struct s3_upload_lister {
 /* One page, starting after (key_marker, id_marker) when they are set. */
 static sluice_error *uploads_page(s3_upload_lister *ul, const char *key_marker,
                                   const char *id_marker) {
-  sluice__s3_req r = {.op = "ListMultipartUploads", .path = ul->shown, .method = "GET"};
-  sluice__s3_req_query(&r, "uploads", "");
+  sluice__httpreq_req r = {.op = "ListMultipartUploads", .path = ul->shown, .method = "GET"};
+  sluice__httpreq_query(&r, "uploads", "");
   /* Keys may hold bytes XML 1.0 cannot carry; url-encoded keys always parse. */
-  sluice__s3_req_query(&r, "encoding-type", "url");
-  sluice__s3_req_query(&r, "prefix", ul->prefix);
-  if (key_marker) sluice__s3_req_query(&r, "key-marker", key_marker);
-  if (id_marker) sluice__s3_req_query(&r, "upload-id-marker", id_marker);
+  sluice__httpreq_query(&r, "encoding-type", "url");
+  sluice__httpreq_query(&r, "prefix", ul->prefix);
+  if (key_marker) sluice__httpreq_query(&r, "key-marker", key_marker);
+  if (id_marker) sluice__httpreq_query(&r, "upload-id-marker", id_marker);
   sluice_error *err = sluice__s3_perform(ul->s3, &r);
   if (!err)
     err = sluice__s3_xml_list_uploads(r.resp.data ? r.resp.data : "", r.resp.len, &ul->page);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   return err;
 }
 
@@ -112,10 +112,10 @@ sluice_error *sluice__s3_abort_upload(void *svc, const char *path, const char *u
   sluice__s3 *s3 = svc;
   char *key = sluice__s3_key(s3, path);
   if (!key) return sluice__error_oom();
-  sluice__s3_req r = {.op = "AbortMultipartUpload", .path = path, .method = "DELETE", .key = key};
-  sluice__s3_req_query(&r, "uploadId", upload_id);
+  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .path = path, .method = "DELETE", .key = key};
+  sluice__httpreq_query(&r, "uploadId", upload_id);
   sluice_error *err = sluice__s3_perform(s3, &r);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   free(key);
   return err;
 }

@@ -20,7 +20,9 @@
  * (sluice_error_kind()) all the way up, carries a retryable flag, the cause
  * beneath it (errno, libcurl code, the server's error code or HTTP status:
  * sluice_error_cause_type()) and a NUL-terminated message naming the
- * operation, the path and the cause.  On failure, out-parameters are set to
+ * operation, the path and the cause (one printable line: control
+ * characters and bytes that are not UTF-8, from a key or a server's reply,
+ * appear escaped as \n, \033...).  On failure, out-parameters are set to
  * NULL/0 and nothing the call would have created is left behind.  No
  * function aborts the process on a NULL or malformed argument: it returns
  * SLUICE_ERR_INVALID_ARGUMENT.  When even the error cannot be allocated, a
@@ -688,6 +690,54 @@ SLUICE_EXTERN int sluice_error_curl_code(const sluice_error *err);
  * else NULL.  Owned by err and valid until sluice_error_free(err).  It is
  * the server's text: escape it before showing it to a person. */
 SLUICE_EXTERN const char *sluice_error_service_code(const sluice_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Multipart uploads left open                                         */
+/* ------------------------------------------------------------------ */
+
+/* A writer that is closed or aborted leaves nothing behind, but a process
+ * killed mid-upload (SIGKILL, power loss) leaves its multipart upload open
+ * on the server, which keeps, and bills, the parts already sent until the
+ * upload is aborted.  These calls find such uploads and remove them. */
+
+typedef struct sluice_upload_lister sluice_upload_lister;
+typedef struct sluice_upload sluice_upload;
+
+/* Lists the multipart uploads in progress whose path starts with prefix
+ * (relative to the operator's root; "" for all, "dir/" for a directory,
+ * "dir/na" for every path beginning so).  Pages are fetched as
+ * sluice_upload_lister_next() needs them (S3: ListMultipartUploads, up to
+ * 1,000 a page), so memory does not grow with the number of uploads.
+ * Uploads started after the call may or may not be listed.  *out is owned
+ * by the caller (sluice_upload_lister_free) and keeps op alive; like a
+ * lister, it belongs to one thread at a time.  Errors: invalid argument
+ * (NULL, a prefix with ".." or a control character), unsupported (a service
+ * without multipart uploads: fs, memory, http); errors from the server
+ * (no such bucket, permission denied) come from the first next(). */
+SLUICE_EXTERN sluice_error *sluice_uploads_list(sluice_operator *op, const char *prefix,
+                                                sluice_upload_lister **out);
+/* Next upload, or *upload_out = NULL at the end.  The upload is owned by
+ * the lister and valid until the next call or the free.  An error leaves
+ * the lister usable only for free. */
+SLUICE_EXTERN sluice_error *sluice_upload_lister_next(sluice_upload_lister *l,
+                                                      const sluice_upload **upload_out);
+/* The upload's path (relative to the root) and its id, owned by the
+ * upload; NULL for a NULL upload. */
+SLUICE_EXTERN const char *sluice_upload_path(const sluice_upload *u);
+SLUICE_EXTERN const char *sluice_upload_id(const sluice_upload *u);
+/* When the upload was started, seconds since the epoch (the server's
+ * clock), or -1 when the server does not say. */
+SLUICE_EXTERN int64_t sluice_upload_initiated(const sluice_upload *u);
+SLUICE_EXTERN void sluice_upload_lister_free(sluice_upload_lister *l);
+
+/* Aborts the multipart upload upload_id of path: the server drops its
+ * parts and the id stops being valid.  Aborting an upload that a writer is
+ * still sending makes that writer fail.  Any thread.  Errors: invalid
+ * argument, is a directory (path ends in '/'), unsupported (as above), not
+ * found (no such upload: already completed or aborted), and the server's
+ * errors. */
+SLUICE_EXTERN sluice_error *sluice_upload_abort(sluice_operator *op, const char *path,
+                                                const char *upload_id);
 
 #ifdef __cplusplus
 }

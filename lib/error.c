@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "escape.h"
 
 struct sluice_error {
   sluice_errkind kind;
@@ -27,6 +28,15 @@ static struct sluice_error oom_error = {.kind = SLUICE_ERR_OUT_OF_MEMORY,
 
 sluice_error *sluice__error_oom(void) { return &oom_error; }
 
+/* Messages quote keys and server text; a person reads them on a terminal,
+ * so no message ever carries a control character (takes msg). */
+static char *safe_message(char *msg) {
+  if (!msg || !sluice__text_needs_escape(msg)) return msg;
+  char *safe = sluice__text_escape(msg);
+  free(msg);
+  return safe;
+}
+
 static sluice_error *verror(sluice_errkind kind, const char *suffix, const char *fmt, va_list ap) {
   sluice_error *e = calloc(1, sizeof(*e));
   if (!e) return &oom_error;
@@ -38,6 +48,7 @@ static sluice_error *verror(sluice_errkind kind, const char *suffix, const char 
     free(msg);
     msg = full;
   }
+  msg = safe_message(msg);
   if (!msg) {
     free(e);
     return &oom_error;
@@ -139,7 +150,7 @@ sluice_error *sluice__error_append(sluice_error *err, const char *fmt, ...) {
   va_start(ap, fmt);
   if (vasprintf(&more, fmt, ap) < 0) more = NULL;
   va_end(ap);
-  if (more && asprintf(&full, "%s%s", err->message, more) >= 0) {
+  if (more && asprintf(&full, "%s%s", err->message, more) >= 0 && (full = safe_message(full))) {
     free(err->message);
     err->message = full;
   }

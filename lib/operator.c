@@ -131,12 +131,18 @@ sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *op
     size_t blen = slash ? (size_t)(slash - rest) : strlen(rest);
     if (blen == 0)
       return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "operator_from_uri '%s': no bucket", uri);
-    char *bucket = strndup(rest, blen);
-    if (!bucket || !(own = sluice__options_dup(opts))) {
+    char *bucket = strndup(rest, blen), *what = NULL;
+    if (!bucket || !(own = sluice__options_dup(opts)) ||
+        asprintf(&what, "operator_from_uri '%s': the bucket", uri) < 0) {
       free(bucket);
+      sluice_options_free(own);
       return sluice__error_oom();
     }
-    sluice_error *err = sluice_options_set(own, "bucket", bucket);
+    /* The bucket is part of the URI: a bad one is a malformed URI (the
+     * caller's argument), not a bad configuration. */
+    sluice_error *err = sluice__s3_check_bucket(bucket, SLUICE_ERR_INVALID_ARGUMENT, what);
+    free(what);
+    if (!err) err = sluice_options_set(own, "bucket", bucket);
     free(bucket);
     if (err) {
       sluice_options_free(own);

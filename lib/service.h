@@ -44,6 +44,20 @@ struct sluice__list {
  * for callers that act on names only, such as a recursive delete. */
 sluice_error *sluice__list_next_path(sluice__list *l, char **path_out);
 
+/* ---- multipart uploads left open (lib/uploads.c) ---- */
+
+/* A service's upload lister: next() sets *path (malloc'd, from the root),
+ * *upload_id (malloc'd) and *initiated (seconds since the epoch, -1
+ * unknown), or *path = NULL at the end. */
+typedef struct sluice__upload_list sluice__upload_list;
+struct sluice__upload_list_vt {
+  sluice_error *(*next)(sluice__upload_list *l, char **path, char **upload_id, int64_t *initiated);
+  void (*free)(sluice__upload_list *l);
+};
+struct sluice__upload_list {
+  const struct sluice__upload_list_vt *vt;
+};
+
 /* ---- sources: what a reader reads from ---- */
 typedef struct sluice__source sluice__source;
 struct sluice__source_vt {
@@ -162,6 +176,10 @@ typedef struct sluice__service_vt {
   /* NULL when the service has no signed URLs. */
   sluice_error *(*presign)(void *svc, const char *method, const char *path, uint64_t expires,
                            char **url);
+  /* Multipart uploads in progress whose path starts with prefix, and
+   * aborting one.  NULL when the service has no multipart uploads. */
+  sluice_error *(*list_uploads)(void *svc, const char *prefix, sluice__upload_list **out);
+  sluice_error *(*abort_upload)(void *svc, const char *path, const char *upload_id);
 } sluice__service_vt;
 
 extern const sluice__service_vt sluice__fs_service;

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "helpers.h"
 
+#ifndef SLUICE_TSAN_CRITERION_H
+#include <criterion/hooks.h>
+#include <criterion/internal/ordered-set.h>
+#endif
+
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -165,6 +170,34 @@ sluice_options *th_opts(const char *name, ...) {
   va_end(ap);
   return o;
 }
+
+double th_time_scale(void) {
+  const char *s = getenv("SLUICE_TIMEOUT_SCALE");
+  double k = s && *s ? atof(s) : 0;
+  if (k > 0) return k;
+  s = getenv("SLUICE_SANITIZED");
+  return s && !strcmp(s, "1") ? 10 : 1;
+}
+
+double th_seconds(double seconds) { return seconds * th_time_scale(); }
+
+#ifndef SLUICE_TSAN_CRITERION_H
+/* Criterion reads each test's timeout (or its suite's) in the runner, after
+ * the PRE_ALL hooks: scaling them here covers every .timeout at once. */
+ReportHook(PRE_ALL)(struct criterion_test_set *set) {
+  double k = th_time_scale();
+  if (k == 1) return;
+  for (struct criterion_ordered_set_node *sn = set->suites->first; sn; sn = sn->next) {
+    struct criterion_suite_set *suite = (struct criterion_suite_set *)(sn + 1);
+    if (suite->suite.data) suite->suite.data->timeout *= k;
+    if (!suite->tests) continue;
+    for (struct criterion_ordered_set_node *tn = suite->tests->first; tn; tn = tn->next) {
+      struct criterion_test *t = (struct criterion_test *)(tn + 1);
+      if (t->data) t->data->timeout *= k;
+    }
+  }
+}
+#endif
 
 uint64_t th_big_size(uint64_t dflt) {
   const char *s = getenv("SLUICE_TEST_BIG");

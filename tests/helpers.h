@@ -65,6 +65,17 @@ sluice_options *th_opts(const char *name, ...);
 /* Bytes for large end-to-end tests: $SLUICE_TEST_BIG (size suffixes
  * allowed) or dflt.  Sanitizer runs set it smaller. */
 uint64_t th_big_size(uint64_t dflt);
+
+/* Tests never fail because the machine is slow.  How much slower than a
+ * plain build on an idle machine this run may be: $SLUICE_TIMEOUT_SCALE,
+ * else 10 when $SLUICE_SANITIZED=1 (ASan, TSan, valgrind), else 1.  Every
+ * Criterion .timeout of a suite linked with helpers.c is multiplied by it
+ * before the run starts (a PRE_ALL hook here; the TSan stand-in runner
+ * reads the same variable), and every "within N seconds" bound inside a
+ * test goes through th_seconds(). */
+double th_time_scale(void);
+/* seconds x th_time_scale(). */
+double th_seconds(double seconds);
 /* tests/servers/fault-proxy.py running in front of a loopback server. */
 typedef struct th_proxy {
   int pid;                      /* 0 when not running */

@@ -220,6 +220,16 @@ Test(api_args, operator_from_uri) {
   uri_bad("", SLUICE_ERR_INVALID_ARGUMENT);
   uri_bad("file://relative/x", SLUICE_ERR_INVALID_ARGUMENT);
   uri_bad(NULL, SLUICE_ERR_INVALID_ARGUMENT);
+  /* A bucket no S3 accepts is a malformed URI, as sluice(1) documents it
+   * (exit status 2); given as an option, the same name is bad config. */
+  uri_bad("s3://bad bucket/key", SLUICE_ERR_INVALID_ARGUMENT);
+  uri_bad("s3://a!b/key", SLUICE_ERR_INVALID_ARGUMENT);
+  uri_bad("s3:///key", SLUICE_ERR_INVALID_ARGUMENT);
+  sluice_options *bo = th_opts("bucket", "a!b", "region", "us-east-1", NULL);
+  sluice_operator *bop = SENTINEL;
+  TH_KIND(sluice_operator_new("s3", bo, &bop), SLUICE_ERR_CONFIG_INVALID);
+  cr_assert_null(bop);
+  sluice_options_free(bo);
   sluice_operator *op = SENTINEL;
   char *p = SENTINEL;
   TH_KIND(sluice_operator_from_uri("/tmp/x", NULL, NULL, &p), SLUICE_ERR_INVALID_ARGUMENT);
@@ -640,6 +650,34 @@ Test(api_args, list_bad) {
   TH_OK(sluice_lister_next(l, &e));
   cr_assert_null(e);
   sluice_lister_free(l);
+}
+
+Test(api_args, uploads_bad) {
+  sluice_upload_lister *l = SENTINEL;
+  TH_KIND(sluice_uploads_list(NULL, "", &l), SLUICE_ERR_INVALID_ARGUMENT);
+  cr_assert_null(l);
+  FOR_EACH_OP(op) {
+    l = SENTINEL;
+    TH_KIND(sluice_uploads_list(op, NULL, &l), SLUICE_ERR_INVALID_ARGUMENT);
+    cr_assert_null(l);
+    TH_KIND(sluice_uploads_list(op, "", NULL), SLUICE_ERR_INVALID_ARGUMENT);
+    /* fs and memory have no multipart uploads. */
+    l = SENTINEL;
+    TH_KIND(sluice_uploads_list(op, "", &l), SLUICE_ERR_UNSUPPORTED);
+    cr_assert_null(l);
+    TH_KIND(sluice_upload_abort(op, "f", "id"), SLUICE_ERR_UNSUPPORTED);
+    TH_KIND(sluice_upload_abort(op, NULL, "id"), SLUICE_ERR_INVALID_ARGUMENT);
+    TH_KIND(sluice_upload_abort(op, "f", NULL), SLUICE_ERR_INVALID_ARGUMENT);
+    TH_KIND(sluice_upload_abort(op, "f", ""), SLUICE_ERR_INVALID_ARGUMENT);
+  }
+  TH_KIND(sluice_upload_abort(NULL, "f", "id"), SLUICE_ERR_INVALID_ARGUMENT);
+  const sluice_upload *u = SENTINEL;
+  TH_KIND(sluice_upload_lister_next(NULL, &u), SLUICE_ERR_INVALID_ARGUMENT);
+  cr_assert_null(u);
+  cr_assert_null(sluice_upload_path(NULL));
+  cr_assert_null(sluice_upload_id(NULL));
+  cr_assert_eq(sluice_upload_initiated(NULL), -1);
+  sluice_upload_lister_free(NULL);
 }
 
 /* ------------------------------------------------------------------ */

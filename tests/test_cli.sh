@@ -6,9 +6,14 @@
 # environment), signals delivered mid-upload, a pseudo-terminal for the
 # progress bar.  Prints "ok"/"not ok" lines; exits 1 if any check failed.
 # Every wait is bounded: commands run under timeout(1), polls give up after
-# 20 s.
+# 20 s; all of these times x $tscale, so a slow (sanitized, busy) machine
+# never fails a check: $SLUICE_TIMEOUT_SCALE, else 10 with SLUICE_SANITIZED=1.
 set -u
 builddir=$(cd "${top_builddir:-.}" && pwd)  # absolute: some checks cd elsewhere
+tscale=${SLUICE_TIMEOUT_SCALE:-1}
+[ -z "${SLUICE_TIMEOUT_SCALE:-}" ] && [ "${SLUICE_SANITIZED:-0}" = 1 ] && tscale=10
+T60=$((60 * tscale)) T120=$((120 * tscale))
+hold=$((60 * tscale)).$$  # how long a held-open input lasts: sleep $hold
 SLUICE=$builddir/tools/sluice
 UPLOADS=$builddir/tests/s3_uploads
 for v in SLUICE_S3_ENDPOINT SLUICE_S3_BUCKET SLUICE_S3_ACCESS_KEY SLUICE_S3_SECRET_KEY \
@@ -28,8 +33,8 @@ s3=$bucket/$prefix
 ro_mount=
 cleanup() {
   [ -n "$ro_mount" ] && umount "$ro_mount" 2>/dev/null
-  timeout 60 "$SLUICE" rm -r "$s3/" >/dev/null 2>&1
-  rm -rf "$tmp" "$HOME"
+  timeout $T60 "$SLUICE" rm -r "$s3/" >/dev/null 2>&1
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp" "$HOME"
 }
 trap cleanup EXIT
 
@@ -46,7 +51,7 @@ not_ok() {
 # $tmp/NAME.err; its exit status in $rc.
 run() {
   local name=$1; shift
-  timeout 120 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+  timeout $T120 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
   rc=$?
 }
 # expect NAME STATUS [REGEX]: the last run of NAME exited STATUS and its
@@ -69,7 +74,7 @@ json_field() { # FILE FIELD: the field of the last JSON line of FILE
 }
 wait_for() { # DESC CMD...: polls CMD until it succeeds, 20 s at most
   local i
-  for i in $(seq 200); do "${@:2}" && return 0; sleep 0.1; done
+  for i in $(seq $((200 * tscale))); do "${@:2}" && return 0; sleep 0.1; done
   echo "# gave up waiting for $1"
   return 1
 }
@@ -92,23 +97,25 @@ run bad_size_suffix "$SLUICE" cp --chunk 8XB a b; expect bad_size_suffix 2 "chun
 run missing_value "$SLUICE" cp a b --concurrent; expect missing_value 2 "needs a value"
 run bad_scheme "$SLUICE" cp "$tmp/small.bin" ftp://host/x; expect bad_scheme 2 "unsupported scheme 'ftp'"
 run no_bucket "$SLUICE" cp "$tmp/small.bin" s3:///key; expect no_bucket 2 "no bucket"
+run bad_bucket "$SLUICE" ls "s3://bad bucket!/"; expect bad_bucket 2 "the bucket has byte 0x20"
+run bad_bucket_srv "$SLUICE" ls "s3://Not_A_Valid_Bucket/"; expect bad_bucket_srv 2 "InvalidBucketName"
 run stdin_to_dir "$SLUICE" put "$tmp/"; expect stdin_to_dir 2 "name the object"
 
 # ---- local files and pipes ----
 run fs_copy "$SLUICE" cp "$tmp/12m.bin" "$tmp/copy.bin" --chunk 1MiB; expect fs_copy 0
 same "fs copy is byte-identical" "$tmp/12m.bin" "$tmp/copy.bin"
 mkdir -p "$tmp/into"
-(cd "$tmp" && timeout 60 "$SLUICE" cp small.bin into/ 2>"$tmp/rel.err"); rc=$?; expect rel 0
+(cd "$tmp" && timeout $T60 "$SLUICE" cp small.bin into/ 2>"$tmp/rel.err"); rc=$?; expect rel 0
 same "relative source into an existing directory keeps its name" "$tmp/small.bin" "$tmp/into/small.bin"
 run fs_missing "$SLUICE" cp "$tmp/nothere" "$tmp/x"; expect fs_missing 4 "cp $tmp/nothere -> $tmp/x: .*No such file"
 
 # ---- S3 ----
-head -c $((12 << 20)) "$tmp/12m.bin" | timeout 120 "$SLUICE" put "$s3/piped.bin" --chunk 5MiB \
+head -c $((12 << 20)) "$tmp/12m.bin" | timeout $T120 "$SLUICE" put "$s3/piped.bin" --chunk 5MiB \
   2>"$tmp/put.err"; rc=$?; expect put 0
-timeout 120 "$SLUICE" cat "$s3/piped.bin" >"$tmp/piped.back" 2>"$tmp/cat.err"; rc=$?; expect cat 0
+timeout $T120 "$SLUICE" cat "$s3/piped.bin" >"$tmp/piped.back" 2>"$tmp/cat.err"; rc=$?; expect cat 0
 same "put from a pipe then cat: byte-identical" "$tmp/12m.bin" "$tmp/piped.back"
 # cat | head: the reader closes early; sluice ends at once, like cat.
-timeout 60 bash -c '"$1" cat "$2" | head -c 1000 | wc -c' _ "$SLUICE" "$s3/piped.bin" >"$tmp/head.out" 2>"$tmp/head.err"
+timeout $T60 bash -c '"$1" cat "$2" | head -c 1000 | wc -c' _ "$SLUICE" "$s3/piped.bin" >"$tmp/head.out" 2>"$tmp/head.err"
 if [ "$(cat "$tmp/head.out")" = 1000 ] && ! grep -q . "$tmp/head.err"; then ok "cat | head ends quietly"
 else not_ok "cat | head" "$tmp/head.out" "$tmp/head.err"; fi
 
@@ -168,6 +175,41 @@ run rm_r "$SLUICE" rm -r "$s3/tree"; expect rm_r 0
 run ls_empty "$SLUICE" ls -r "$s3/tree/"
 [ $rc = 0 ] && ! grep -q . "$tmp/ls_empty.out" && ok "rm -r emptied the prefix" || not_ok "rm -r" "$tmp/ls_empty.out"
 
+# ---- names a server sends, printed for a person ----
+# Keys holding a newline, an ESC sequence and a backslash, put with curl's
+# own signer (the library refuses control characters in paths it is given):
+# ls must neither split an entry over two lines nor let a bucket forge one,
+# nor pass the escape to the terminal; --json keeps every key exact.
+put_raw() { # ENCODED_KEY: a 1-byte object under $prefix/esc/
+  curl -sf --netrc-file "$SLUICE_S3_NETRC" --aws-sigv4 "aws:amz:${SLUICE_S3_REGION:-us-east-1}:s3" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --data-binary x -X PUT \
+    "$SLUICE_S3_ENDPOINT/$SLUICE_S3_BUCKET/$prefix/esc/$1" -o /dev/null
+}
+raw_keys=("a%0Ab" "e%1B%5B31mred" "x%0A%20%20%20%20%20%20%20%20%20%209%20%202026-01-01T00%3A00%3A00Z%20%20forged"
+          "back%5Cslash")
+esc_ok=1
+for k in "${raw_keys[@]}"; do put_raw "$k" || esc_ok=0; done
+[ $esc_ok = 1 ] && ok "keys with control characters stored through curl" || not_ok "curl could not store the test keys"
+run ls_escaped "$SLUICE" ls "$s3/esc/"; expect ls_escaped 0
+printf '%s\n' 'a\nb' 'back\\slash' 'e\033[31mred' 'x\n          9  2026-01-01T00:00:00Z  forged' >"$tmp/esc.want"
+awk '{ sub(/^ *[0-9]+  [^ ]+  /, ""); print }' "$tmp/ls_escaped.out" | sort >"$tmp/esc.got"
+if [ "$(wc -l <"$tmp/ls_escaped.out")" = 4 ] && cmp -s "$tmp/esc.want" "$tmp/esc.got" &&
+   ! LC_ALL=C grep -q $'[\x01-\x1f\x7f]' "$tmp/ls_escaped.out"; then
+  ok "ls: one line per key, control characters escaped as \\n \\033 \\\\"
+else not_ok "ls escaping" "$tmp/ls_escaped.out"; fi
+run ls_json "$SLUICE" ls --json "$s3/esc/"; expect ls_json 0
+if /usr/bin/python3 - "$tmp/ls_json.out" <<'PY'
+import json, sys
+got = sorted(json.loads(line)["path"] for line in open(sys.argv[1]))
+want = sorted(["a\nb", "e\x1b[31mred", "x\n          9  2026-01-01T00:00:00Z  forged", "back\\slash"])
+sys.exit(got != want)
+PY
+then ok "ls --json: every key exact"; else not_ok "ls --json keys" "$tmp/ls_json.out"; fi
+run rm_escaped "$SLUICE" rm -r "$s3/esc/"; expect rm_escaped 0
+run ls_escaped_gone "$SLUICE" ls "$s3/esc/"
+[ $rc = 0 ] && ! grep -q . "$tmp/ls_escaped_gone.out" && ok "rm -r removed keys with control characters" ||
+  not_ok "rm -r of keys with control characters" "$tmp/ls_escaped_gone.out" "$tmp/rm_escaped.err"
+
 # ---- HTTP source ----
 mkdir -p "$SLUICE_HTTP_ROOT/cli-$$"
 cp "$tmp/12m.bin" "$SLUICE_HTTP_ROOT/cli-$$/f.bin"
@@ -207,20 +249,33 @@ else
   echo "# SKIP read-only destination: root here cannot mount a read-only tmpfs"
 fi
 
+# ---- a full disk: the error names the path as the user gave it ----
+mkdir -p "$tmp/full"
+if mount -t tmpfs -o size=1m tmpfs "$tmp/full" 2>/dev/null; then
+  ro_mount=$tmp/full
+  run disk_full "$SLUICE" cp "$tmp/12m.bin" "$tmp/full/x/out.bin"
+  expect disk_full 1 "fs: write '$tmp/full/x/out.bin': No space left on device"
+  [ -z "$(ls -A "$tmp/full/x")" ] && ok "disk full: no partial file left" ||
+    { ls -la "$tmp/full/x" >"$tmp/full.ls"; not_ok "disk full: files left behind" "$tmp/full.ls"; }
+  umount "$tmp/full"; ro_mount=
+else
+  echo "# SKIP disk full: cannot mount a 1 MiB tmpfs here (needs root)"
+fi
+
 # ---- signals: an interrupted upload leaves nothing behind ----
 # 12 MiB arrive, then the pipe goes quiet: two 5 MiB parts are on the
 # server in an open multipart upload when SIGINT lands.
 # The producer goes in a process substitution so that $! and wait are
 # about sluice alone, not a pipeline that lasts as long as the sleep.
-timeout 120 "$SLUICE" put "$s3/int/a.bin" --chunk 5MiB --json >"$tmp/sigint.out" 2>"$tmp/sigint.err" \
-  < <(head -c $((12 << 20)) "$tmp/12m.bin"; sleep 60.$$) &
+timeout $T120 "$SLUICE" put "$s3/int/a.bin" --chunk 5MiB --json >"$tmp/sigint.out" 2>"$tmp/sigint.err" \
+  < <(head -c $((12 << 20)) "$tmp/12m.bin"; sleep $hold) &
 pid=$!
 if wait_for "an upload in progress" bash -c '"$1" "$2" | grep -q .' _ "$UPLOADS" "$prefix/int/a.bin"; then
   ok "SIGINT: the multipart upload is open on the server before the signal"
 else not_ok "SIGINT: no upload seen in progress" "$tmp/sigint.err"; fi
 kill -INT "$pid"
 wait "$pid"; rc=$?
-pkill -f "sleep 60.$$" 2>/dev/null
+pkill -f "sleep $hold" 2>/dev/null
 expect sigint 130 "interrupted by SIGINT; the destination was not written \(upload aborted\)"
 [ "$(json_field "$tmp/sigint.out" exit_code 2>/dev/null)" = 130 ] && ok "SIGINT: --json says exit_code 130" ||
   not_ok "SIGINT json" "$tmp/sigint.out"
@@ -229,21 +284,56 @@ if [ $? = 0 ] && ! grep -q . "$tmp/uploads.out"; then ok "SIGINT: the multipart 
 else not_ok "SIGINT: an upload is still in progress" "$tmp/uploads.out"; fi
 run sigint_stat "$SLUICE" stat "$s3/int/a.bin"; expect sigint_stat 4
 
+# ---- SIGKILL leaves an upload open: sluice uploads finds and aborts it ----
+# No timeout(1) in between: SIGKILL must reach sluice itself.  The input
+# ends after 60 s, which bounds it anyway.
+"$SLUICE" put "$s3/kill/a.bin" --chunk 5MiB 2>"$tmp/sigkill.err" \
+  < <(head -c $((12 << 20)) "$tmp/12m.bin"; sleep $hold) &
+pid=$!
+wait_for "an upload in progress" bash -c '"$1" "$2" | grep -q .' _ "$UPLOADS" "$prefix/kill/a.bin"
+{ kill -KILL "$pid"; wait "$pid"; } 2>/dev/null
+pkill -f "sleep $hold" 2>/dev/null
+"$UPLOADS" "$prefix/kill/" >"$tmp/killed.oracle" 2>&1
+run uploads_ls "$SLUICE" uploads ls "$s3/kill/"; expect uploads_ls 0
+want_id=$(awk '{print $2}' "$tmp/killed.oracle")
+if [ -n "$want_id" ] && [ "$(wc -l <"$tmp/uploads_ls.out")" = 1 ] &&
+   grep -Eq "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +$want_id +$prefix/kill/a.bin\$" "$tmp/uploads_ls.out"; then
+  ok "uploads ls: the upload SIGKILL left open, with its id and start time"
+else not_ok "uploads ls after SIGKILL" "$tmp/killed.oracle" "$tmp/uploads_ls.out"; fi
+run uploads_json "$SLUICE" uploads ls --json "$s3/"; expect uploads_json 0
+[ "$(json_field "$tmp/uploads_json.out" upload_id 2>/dev/null)" = "$want_id" ] &&
+  [ "$(json_field "$tmp/uploads_json.out" path)" = "$prefix/kill/a.bin" ] &&
+  ok "uploads ls --json: path and upload_id" || not_ok "uploads ls --json" "$tmp/uploads_json.out"
+run uploads_young "$SLUICE" uploads abort --older-than 1d "$s3/kill/"; expect uploads_young 0
+[ ! -s "$tmp/uploads_young.out" ] && [ "$("$UPLOADS" "$prefix/kill/")" = "$(cat "$tmp/killed.oracle")" ] &&
+  ok "uploads abort --older-than 1d keeps a fresh upload" || not_ok "--older-than 1d aborted" "$tmp/uploads_young.out"
+run uploads_bad_id "$SLUICE" uploads abort "$s3/kill/" no-such-upload-id; expect uploads_bad_id 4 "no upload 'no-such-upload-id'"
+run uploads_abort "$SLUICE" uploads abort --older-than 0s "$s3/kill/"; expect uploads_abort 0
+grep -q "$want_id" "$tmp/uploads_abort.out" && ok "uploads abort prints what it aborted" ||
+  not_ok "uploads abort output" "$tmp/uploads_abort.out"
+run uploads_after "$SLUICE" uploads ls "$s3/kill/"
+"$UPLOADS" "$prefix/kill/" >"$tmp/killed.after" 2>&1
+[ $rc = 0 ] && [ ! -s "$tmp/uploads_after.out" ] && [ ! -s "$tmp/killed.after" ] &&
+  ok "uploads abort: nothing left on the server" || not_ok "uploads left after abort" "$tmp/killed.after"
+run uploads_fs "$SLUICE" uploads ls "$tmp/"; expect uploads_fs 1 "no multipart uploads"
+run uploads_usage "$SLUICE" uploads rm "$s3/"; expect uploads_usage 2 "usage: sluice uploads"
+run uploads_bad_age "$SLUICE" uploads abort --older-than 3x "$s3/"; expect uploads_bad_age 2 "older-than"
+
 mkdir -p "$tmp/termdst"
-timeout 120 "$SLUICE" put "$tmp/termdst/out.bin" --chunk 1MiB 2>"$tmp/sigterm.err" \
-  < <(head -c $((3 << 20)) "$tmp/12m.bin"; sleep 60.$$) &
+timeout $T120 "$SLUICE" put "$tmp/termdst/out.bin" --chunk 1MiB 2>"$tmp/sigterm.err" \
+  < <(head -c $((3 << 20)) "$tmp/12m.bin"; sleep $hold) &
 pid=$!
 wait_for "a temporary file" bash -c '[ -n "$(ls -A "$1")" ]' _ "$tmp/termdst"
 kill -TERM "$pid"
 wait "$pid"; rc=$?
-pkill -f "sleep 60.$$" 2>/dev/null
+pkill -f "sleep $hold" 2>/dev/null
 expect sigterm 143 "interrupted by SIGTERM"
 [ -z "$(ls -A "$tmp/termdst")" ] && ok "SIGTERM: no partial file left" || {
   ls -la "$tmp/termdst" >"$tmp/termdst.ls"; not_ok "SIGTERM: files left behind" "$tmp/termdst.ls"; }
 
 # ---- progress ----
 # A terminal: the bar, redrawn in place with \r.
-script -qfec "timeout 120 '$SLUICE' cp --chunk 5MiB --concurrent 1 '$tmp/12m.bin' '$s3/bar.bin'" /dev/null \
+script -qfec "timeout $T120 '$SLUICE' cp --chunk 5MiB --concurrent 1 '$tmp/12m.bin' '$s3/bar.bin'" /dev/null \
   >"$tmp/bar.out" 2>&1; rc=$?
 if [ $rc = 0 ] && grep -q $'\r' "$tmp/bar.out" && grep -Eq '\[=*>? *\] +[0-9]+% ' "$tmp/bar.out" &&
    grep -Eq 'ring [0-9]+/[0-9]+' "$tmp/bar.out" && grep -Eq 'ETA [0-9-]' "$tmp/bar.out" &&
@@ -255,7 +345,7 @@ run no_tty "$SLUICE" cp --chunk 5MiB "$tmp/12m.bin" "$s3/quiet.bin"; expect no_t
   not_ok "progress output without a terminal" "$tmp/no_tty.err"
 # Plain lines for logs: a line per interval, then a last line.
 (head -c $((6 << 20)) "$tmp/12m.bin"; sleep 1.5; head -c $((6 << 20)) "$tmp/12m.bin") |
-  timeout 120 "$SLUICE" put --chunk 5MiB --progress=plain --progress-interval 0.2 "$s3/plain.bin" \
+  timeout $T120 "$SLUICE" put --chunk 5MiB --progress=plain --progress-interval 0.2 "$s3/plain.bin" \
   2>"$tmp/plain.err"; rc=$?
 lines=$(grep -Ec "^sluice: - -> $s3/plain.bin: [0-9.]+ (B|KiB|MiB), [0-9.]+ (B|KiB|MiB)/s, [0-9]+ in flight, ring [0-9]+/[0-9]+$" "$tmp/plain.err")
 if [ $rc = 0 ] && [ "$lines" -ge 3 ] && tail -n 1 "$tmp/plain.err" | grep -q "done, 12.00 MiB in"; then

@@ -2,9 +2,7 @@
 /*
  * Errors, options and the version: the conventions block of sluice.h.
  *
- * This binary is linked without tests/helpers.c, so only the macros of
- * helpers.h (TH_OK, TH_KIND) are used here, never its functions.  It
- * includes lib/error.h to reach the static out-of-memory error and the
+ * It includes lib/error.h to reach the static out-of-memory error and the
  * cause setters, which no public call can be made to produce on demand.
  */
 #include <arpa/inet.h>

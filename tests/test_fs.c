@@ -583,6 +583,40 @@ Test(fs, create_dir_over_file) {
   free(s);
 }
 
+/* Messages name a path as the user named it: from a URI (an operator
+ * rooted at "/"), the absolute path with its leading '/'; under another
+ * root, the root joined to the path. */
+static void expect_names(sluice_error *err, const char *want) {
+  cr_assert_not_null(err);
+  char *quoted = NULL;
+  cr_assert(asprintf(&quoted, "'%s'", want) > 0);
+  cr_assert(strstr(sluice_error_message(err), quoted), "message does not name %s: %s", quoted,
+            sluice_error_message(err));
+  free(quoted);
+  sluice_error_free(err);
+}
+
+Test(fs, messages_name_the_path_as_given) {
+  file_put(root, "f", "file");
+  char *missing = at(root, "missing/x.bin"), *under_file = at(root, "f/sub/x.bin");
+  sluice_operator *abs = NULL;
+  char *path = NULL;
+  TH_OK(sluice_operator_from_uri(missing, NULL, &abs, &path));
+  sluice_reader *r = NULL;
+  sluice_metadata *m = NULL;
+  expect_names(sluice_reader_open(abs, path, NULL, &r), missing);
+  expect_names(sluice_stat(abs, path, &m), missing);
+  /* A write that cannot create its directory (a file is in the way). */
+  expect_names(sluice_write(abs, under_file, "x", 1, NULL), under_file);
+  sluice_free(path);
+  sluice_operator_free(abs);
+  /* Rooted elsewhere: the root joined to the path. */
+  expect_names(sluice_reader_open(op, "missing/x.bin", NULL, &r), missing);
+  expect_names(sluice_write(op, "f/sub/x.bin", "x", 1, NULL), under_file);
+  free(missing);
+  free(under_file);
+}
+
 Test(fs, delete_directories) {
   TH_OK(sluice_create_dir(op, "empty/"));
   TH_OK(sluice_delete(op, "empty/"));

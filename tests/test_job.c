@@ -40,7 +40,7 @@ static double now_s(void) {
 /* poll() on the job's fd until it is readable or `seconds` pass.  1 when
  * readable.  EINTR is retried. */
 static int wait_readable(sluice_job *j, double seconds) {
-  double end = now_s() + seconds;
+  double end = now_s() + th_seconds(seconds);
   for (;;) {
     struct pollfd pfd = {.fd = sluice_job_fd(j), .events = POLLIN};
     int rc = poll(&pfd, 1, 50);
@@ -194,7 +194,7 @@ Test(job, poll_until_done, .timeout = 300) {
   cr_assert(sluice_job_fd(j) >= 0);
 
   uint64_t last_written = 0, last_read = 0, ticks = 0;
-  double end = now_s() + 120;
+  double end = now_s() + th_seconds(120);
   int readable = 0;
   while (!readable && now_s() < end) {
     struct pollfd pfd = {.fd = sluice_job_fd(j), .events = POLLIN};
@@ -568,7 +568,7 @@ static void stream_close(struct stream_env *s) {
 
 /* Waits (bounded) until the job reports at least `bytes` written. */
 static void wait_written(sluice_job *j, uint64_t bytes, double seconds) {
-  double end = now_s() + seconds;
+  double end = now_s() + th_seconds(seconds);
   sluice_progress p;
   while ((p = job_progress(j)).bytes_written < bytes) {
     cr_assert(!sluice_job_done(j), "the job ended early");

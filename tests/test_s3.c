@@ -173,7 +173,7 @@ static size_t parts_uploaded(sluice_operator *op, const char *key, const char *u
  * `parts` parts.  Returns how many it holds. */
 static size_t wait_for_parts(sluice_operator *op, const char *prefix, size_t parts,
                              double seconds) {
-  double end = now_s() + seconds;
+  double end = now_s() + th_seconds(seconds);
   size_t n = 0;
   for (;;) {
     sluice__s3_uploads_page page = {0};
@@ -1021,6 +1021,111 @@ Test(s3, free_without_close_leaves_nothing) {
   ctx_close(&c);
 }
 
+/* A multipart upload started and left open, as a process killed
+ * mid-upload leaves it.  Returns its id (free()). */
+static char *start_upload(sluice_operator *op, const char *path) {
+  sluice__s3 *s3 = op->svc;
+  char *key = sluice__s3_key(s3, path), *id = NULL;
+  sluice__httpreq_req r = {.op = "CreateMultipartUpload", .path = path, .method = "POST", .key = key};
+  sluice__httpreq_query(&r, "uploads", "");
+  TH_OK(sluice__s3_perform(s3, &r));
+  TH_OK(sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &id));
+  sluice__httpreq_req_cleanup(&r);
+  free(key);
+  return id;
+}
+
+static int cmp_lines(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The uploads sluice_uploads_list() gives under prefix, as "path id" lines
+ * sorted; checks each one's start time is about now. */
+static char *uploads_listed(sluice_operator *op, const char *prefix) {
+  sluice_upload_lister *l;
+  TH_OK(sluice_uploads_list(op, prefix, &l));
+  const sluice_upload *u;
+  char *lines[8];
+  size_t n = 0, total = 1;
+  int64_t now = (int64_t)time(NULL);
+  for (;;) {
+    TH_OK(sluice_upload_lister_next(l, &u));
+    if (!u) break;
+    cr_assert_lt(n, 8);
+    int64_t t = sluice_upload_initiated(u);
+    cr_assert(t > now - 3600 && t < now + 3600, "initiated %lld, now %lld", (long long)t,
+              (long long)now);
+    cr_assert(asprintf(&lines[n], "%s %s\n", sluice_upload_path(u), sluice_upload_id(u)) > 0);
+    total += strlen(lines[n++]);
+  }
+  sluice_upload_lister_free(l);
+  qsort(lines, n, sizeof lines[0], cmp_lines);
+  char *all = calloc(1, total);
+  for (size_t i = 0; i < n; i++) {
+    strcat(all, lines[i]);
+    free(lines[i]);
+  }
+  return all;
+}
+
+Test(s3, uploads_left_open_are_listed_and_aborted) {
+  struct ctx c;
+  ctx_open(&c);
+  char *a1 = start_upload(c.op, "a/one.bin"), *a2 = start_upload(c.op, "a/two.bin");
+  char *b = start_upload(c.op, "b.bin"), *want = NULL, *got;
+  /* Sorted by path. */
+  cr_assert(asprintf(&want, "a/one.bin %s\na/two.bin %s\nb.bin %s\n", a1, a2, b) > 0);
+  got = uploads_listed(c.op, "");
+  cr_assert_str_eq(got, want);
+  free(got);
+  free(want);
+  /* A directory and a plain prefix. */
+  cr_assert(asprintf(&want, "a/one.bin %s\na/two.bin %s\n", a1, a2) > 0);
+  got = uploads_listed(c.op, "a/");
+  cr_assert_str_eq(got, want);
+  free(got);
+  got = uploads_listed(c.op, "/a");
+  cr_assert_str_eq(got, want);
+  free(got);
+  free(want);
+  got = uploads_listed(c.op, "c");
+  cr_assert_str_eq(got, "");
+  free(got);
+
+  TH_OK(sluice_upload_abort(c.op, "a/one.bin", a1));
+  cr_assert_eq(uploads_left(c.op, c.prefix), 2);
+  /* Gone already: not found, naming the path. */
+  sluice_error *err = sluice_upload_abort(c.op, "a/one.bin", a1);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_NOT_FOUND, "%s", sluice_error_message(err));
+  cr_assert(strstr(sluice_error_message(err), "a/one.bin"), "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  TH_KIND(sluice_upload_abort(c.op, "a/", a2), SLUICE_ERR_IS_A_DIRECTORY);
+  TH_OK(sluice_upload_abort(c.op, "a/two.bin", a2));
+  TH_OK(sluice_upload_abort(c.op, "b.bin", b));
+  cr_assert_eq(uploads_left(c.op, c.prefix), 0);
+  got = uploads_listed(c.op, "");
+  cr_assert_str_eq(got, "");
+  free(got);
+  free(a1);
+  free(a2);
+  free(b);
+  ctx_close(&c);
+}
+
+Test(s3, uploads_of_a_missing_bucket_are_not_found) {
+  need_server();
+  sluice_options *o = server_opts(NULL);
+  TH_OK(sluice_options_set(o, "bucket", "no-such-bucket-for-uploads"));
+  sluice_operator *op = op_from(o);
+  sluice_upload_lister *l;
+  TH_OK(sluice_uploads_list(op, "", &l));
+  const sluice_upload *u;
+  TH_KIND(sluice_upload_lister_next(l, &u), SLUICE_ERR_NOT_FOUND);
+  cr_assert_null(u);
+  sluice_upload_lister_free(l);
+  sluice_operator_free(op);
+}
+
 Test(s3, job_cancel_on_a_slow_stream_leaves_nothing) {
   struct ctx c;
   ctx_open(&c);
@@ -1037,7 +1142,7 @@ Test(s3, job_cancel_on_a_slow_stream_leaves_nothing) {
   TH_OK(sluice_job_start(w, r, NULL, &job));
 
   /* Until a few MiB were acknowledged by the server. */
-  double end = now_s() + 120;
+  double end = now_s() + th_seconds(120);
   sluice_progress p;
   for (;;) {
     memset(&p, 0, sizeof p);
@@ -2008,7 +2113,7 @@ static sluice_operator *op_through_stalling_proxy(struct ctx *c, const char *con
  * checks the job is still running, cancels it and returns its outcome and
  * how long the cancel took. */
 static sluice_error *cancel_when_stalled(sluice_job *job, const char *what, double *took) {
-  double end = now_s() + 20;
+  double end = now_s() + th_seconds(20);
   while (proxy_log_count("FAULT stall") == 0) {
     cr_assert(now_s() < end, "the proxy did not stall the %s", what);
     sleep_ms(20);
@@ -2052,7 +2157,7 @@ Test(s3, cancel_interrupts_a_stalled_read, .fini = proxy_fini) {
   sluice_writer_free(w);
   sluice_reader_free(r);
   cr_assert_eq(th_count_files(dir), 0, "the canceled copy left a file");
-  cr_assert(kind == SLUICE_ERR_CANCELED && took < 1.5,
+  cr_assert(kind == SLUICE_ERR_CANCELED && took < th_seconds(1.5),
             "cancel took %.2f s and the job ended with [%s] %s: the stalled GET was not "
             "interrupted",
             took, sluice_strerror(kind), msg);
@@ -2093,7 +2198,7 @@ static void cancel_stalled_upload(size_t len, const char *name) {
   sluice_reader_free(r);
   expect_not_found(c.op, name);
   cr_assert_eq(uploads_left(c.op, c.prefix), 0);
-  cr_assert(kind == SLUICE_ERR_CANCELED && took < 1.5,
+  cr_assert(kind == SLUICE_ERR_CANCELED && took < th_seconds(1.5),
             "cancel took %.2f s and the job ended with [%s] %s: the stalled request was not "
             "interrupted",
             took, sluice_strerror(kind), msg);

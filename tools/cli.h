@@ -42,6 +42,7 @@ struct cli_settings {
   enum progress_mode progress;
   double progress_interval; /* seconds between plain lines */
   uint64_t expires;         /* presign */
+  int64_t older_than;       /* uploads abort: seconds; -1 unset */
   char *method;             /* presign */
 };
 
@@ -59,6 +60,8 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
 int cli_config_load(struct cli_settings *s, const char *path);
 /* "8MiB" -> 8388608; K/M/G, KiB/MiB/GiB (powers of 1024), optional B. */
 int cli_parse_size(const char *text, uint64_t *out);
+/* "90m" -> 5400 seconds; s, m, h, d, w (no unit: seconds). */
+int cli_parse_duration(const char *text, uint64_t *out);
 
 /* ---- endpoints (uri.c) ---- */
 
@@ -102,6 +105,15 @@ _Noreturn void cli_oom(void);
 /* Writes s as a JSON string literal (quotes included). */
 void cli_json_string(FILE *f, const char *s);
 
+/* ---- text from a server, for a person (escape.c) ---- */
+
+/* s with controls, backslashes and bytes that are not UTF-8 written as
+ * `ls -b` does (\n, \033, \\): one entry, one line, no terminal escapes.
+ * Malloc'd (free()); NULL s is "".  Out of memory ends the process. */
+char *cli_escape(const char *s);
+/* Writes cli_escape(s) to f. */
+void cli_put_escaped(FILE *f, const char *s);
+
 /* ---- signals (signals.c) ---- */
 
 /* Installs SIGINT/SIGTERM handlers that only record the signal and wake
@@ -139,5 +151,7 @@ int cmd_ls(const struct cli_settings *s, const char *uri);
 int cmd_stat(const struct cli_settings *s, const char *uri);
 int cmd_rm(const struct cli_settings *s, const char *uri);
 int cmd_presign(const struct cli_settings *s, const char *uri);
+/* uploads ls URI | uploads abort URI [UPLOAD_ID...]: args after "uploads". */
+int cmd_uploads(const struct cli_settings *s, int nargs, char **args);
 
 #endif

@@ -258,9 +258,10 @@ static int copy_tree(struct copy *c, struct cli_endpoint *src, struct cli_endpoi
     const char *e = ns.v[i] + strspn(ns.v[i], "/");
     const char *rel = strncmp(e, prefix, plen) == 0 ? e + plen : e;
     char *spath = join(prefix, rel), *dpath = join(ddir, rel);
-    char label[1024];
+    char label[1024], *erel = cli_escape(rel); /* labels are shown: see escape.c */
     snprintf(label, sizeof label, "%s%s%s", src->uri,
-             src->uri[strlen(src->uri) - 1] == '/' ? "" : "/", rel);
+             src->uri[strlen(src->uri) - 1] == '/' ? "" : "/", erel);
+    free(erel);
     if (!spath || !dpath) cli_oom();
     int one_rc = one(c, src, spath, dst, dpath, label);
     free(spath);

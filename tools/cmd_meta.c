@@ -26,7 +26,9 @@ static char *as_dir(const char *path) {
 }
 
 /* ls prints one line per entry, "SIZE  MTIME  PATH", sizes in bytes so
- * that awk and sort can use them; directories show "DIR" and end in '/'. */
+ * that awk and sort can use them; directories show "DIR" and end in '/'.
+ * The path is escaped (a key may hold a newline); --json prints one JSON
+ * object a line instead, with the path exact. */
 int cmd_ls(const struct cli_settings *s, const char *uri) {
   struct cli_endpoint e;
   int rc = cli_endpoint_open(&e, uri, s, "ls");
@@ -45,13 +47,22 @@ int cmd_ls(const struct cli_settings *s, const char *uri) {
     const char *p = sluice_entry_path(ent);
     p += strspn(p, "/");
     if (!strncmp(p, skip, skip_len)) p += skip_len;
+    if (s->json) {
+      printf("{\"path\":");
+      cli_json_string(stdout, p);
+      printf(",\"size\":%" PRIu64 ",\"dir\":%s,\"mtime\":%" PRId64 "}\n", sluice_metadata_size(m),
+             sluice_metadata_is_dir(m) ? "true" : "false", sluice_metadata_mtime(m));
+      continue;
+    }
     char when[32], size[24];
     fmt_time(sluice_metadata_mtime(m), when, sizeof when);
     if (sluice_metadata_is_dir(m))
       snprintf(size, sizeof size, "DIR");
     else
       snprintf(size, sizeof size, "%" PRIu64, sluice_metadata_size(m));
-    printf("%12s  %s  %s\n", size, when, p);
+    printf("%12s  %s  ", size, when);
+    cli_put_escaped(stdout, p);
+    putchar('\n');
   }
   if (err) rc = cli_fail("ls", uri, err, 0);
   if (fflush(stdout)) rc = rc ? rc : CLI_FAILED;
@@ -83,10 +94,15 @@ int cmd_stat(const struct cli_settings *s, const char *uri) {
     char when[32];
     fmt_time(sluice_metadata_mtime(m), when, sizeof when);
     const char *etag = sluice_metadata_etag(m), *ct = sluice_metadata_content_type(m);
-    printf("uri:          %s\ntype:         %s\nsize:         %" PRIu64 "\nmodified:     %s\n", uri,
+    char *euri = cli_escape(uri), *eetag = etag ? cli_escape(etag) : NULL;
+    char *ect = ct ? cli_escape(ct) : NULL;
+    printf("uri:          %s\ntype:         %s\nsize:         %" PRIu64 "\nmodified:     %s\n", euri,
            sluice_metadata_is_dir(m) ? "directory" : "object", sluice_metadata_size(m), when);
-    if (etag) printf("etag:         %s\n", etag);
-    if (ct) printf("content-type: %s\n", ct);
+    if (eetag) printf("etag:         %s\n", eetag);
+    if (ect) printf("content-type: %s\n", ect);
+    free(euri);
+    free(eetag);
+    free(ect);
   }
   sluice_metadata_free(m);
   cli_endpoint_close(&e);

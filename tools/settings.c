@@ -16,6 +16,7 @@ void cli_settings_init(struct cli_settings *s) {
   s->progress = PROGRESS_AUTO;
   s->progress_interval = 5.0;
   s->expires = 3600;
+  s->older_than = -1;
 }
 
 void cli_settings_free(struct cli_settings *s) {
@@ -44,6 +45,25 @@ int cli_parse_size(const char *text, uint64_t *out) {
     if (strcmp(end, units[i].suffix) != 0) continue;
     if (units[i].shift && n > (UINT64_MAX >> units[i].shift)) return -1;
     *out = (uint64_t)n << units[i].shift;
+    return 0;
+  }
+  return -1;
+}
+
+int cli_parse_duration(const char *text, uint64_t *out) {
+  if (!text || !isdigit((unsigned char)*text)) return -1;
+  errno = 0;
+  char *end;
+  unsigned long long n = strtoull(text, &end, 10);
+  if (errno) return -1;
+  static const struct {
+    const char *suffix;
+    uint64_t seconds;
+  } units[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 604800}};
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+    if (strcmp(end, units[i].suffix) != 0) continue;
+    if (n > UINT64_MAX / units[i].seconds) return -1;
+    *out = n * units[i].seconds;
     return 0;
   }
   return -1;
@@ -149,6 +169,12 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
         return 0;
       }
     return bad(where, name, value, "one of auto, bar, plain, none");
+  }
+  if (!strcmp(name, "older-than")) {
+    if (cli_parse_duration(value, &n) || n > INT64_MAX)
+      return bad(where, name, value, "a duration such as 0s, 90m, 12h, 7d or 2w");
+    s->older_than = (int64_t)n;
+    return 0;
   }
   if (!strcmp(name, "progress-interval")) {
     char *end;

@@ -20,6 +20,9 @@ static const char usage_text[] =
     "  stat URI          show an object's metadata\n"
     "  rm [-r] URI       delete an object (with -r, everything under URI)\n"
     "  presign URI       print a presigned URL (s3)\n"
+    "  uploads ls URI    list multipart uploads left open under an s3 prefix\n"
+    "  uploads abort URI [UPLOAD_ID...]\n"
+    "                    abort them (all under URI, or those named)\n"
     "\n"
     "URIs: local paths, file:///path, s3://bucket/key, http(s)://host/path,\n"
     "mem://path, and '-' for standard input or output.\n"
@@ -45,6 +48,8 @@ static const char usage_text[] =
     "      --json               print a JSON summary when done\n"
     "      --expires SECONDS    presign: validity (default 3600)\n"
     "      --method METHOD      presign: GET, PUT, HEAD or DELETE (default GET)\n"
+    "      --older-than AGE     uploads abort: only uploads started AGE ago or more\n"
+    "                           (s, m, h, d, w: 30m, 12h, 7d)\n"
     "      --config FILE        settings file (default ~/.config/sluice/config)\n"
     "  -h, --help               this text\n"
     "  -V, --version            versions of sluice and libsluice\n"
@@ -72,6 +77,7 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, 0},
     {"expires", required_argument, NULL, 0},
     {"method", required_argument, NULL, 0},
+    {"older-than", required_argument, NULL, 0},
     {"config", required_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -104,6 +110,7 @@ static int run(const char *cmd, int nargs, char **args, const struct cli_setting
   } forms[] = {{"cp", 2, "cp SRC DST"},     {"put", 1, "put DST"},   {"cat", 1, "cat SRC"},
                {"ls", 1, "ls [-r] URI"},    {"stat", 1, "stat URI"}, {"rm", 1, "rm [-r] URI"},
                {"presign", 1, "presign URI"}};
+  if (!strcmp(cmd, "uploads")) return cmd_uploads(s, nargs, args);
   for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
     if (strcmp(cmd, forms[i].name)) continue;
     if (nargs != forms[i].nargs) return usage_error("usage: sluice %s", forms[i].form);

@@ -155,16 +155,45 @@ int sluice__fs_open_parent(const sluice__fs *fs, const char *path, char **base)
   return fd;
 }
 
-sluice_error *sluice__fs_error(const char *op, const char *path, int err)
+char *sluice__fs_shown(const sluice__fs *fs, const char *path, size_t len)
 {
+  const char *root = fs != NULL ? fs->root : "";
+  size_t rl = strlen(root);
+  const char *sep = rl > 0 && root[rl - 1] != '/' && *path != '\0' ? "/" : "";
+  char *out;
+  if (asprintf(&out, "%s%s%.*s", root, sep, (int)strnlen(path, len), path) < 0)
+    return NULL;
+  return out;
+}
+
+sluice_error *sluice__fs_error(const sluice__fs *fs, const char *op, const char *path, int err)
+{
+  char *p = sluice__fs_shown(fs, path, SIZE_MAX);
+  if (p == NULL)
+    return sluice__error_oom();
+  sluice_error *e;
   if (err == EXDEV)
-    return sluice__error_set_errno(
-        sluice__error(SLUICE_ERR_PERMISSION_DENIED, "fs: %s '%s': path escapes root", op, path),
-        err);
-  if (err == ENOTDIR)
-    return sluice__error_set_errno(
-        sluice__error(SLUICE_ERR_NOT_FOUND, "fs: %s '%s': %s", op, path, strerror(err)), err);
-  return sluice__error_errno(err, "fs: %s '%s'", op, path);
+    e = sluice__error_set_errno(
+        sluice__error(SLUICE_ERR_PERMISSION_DENIED, "fs: %s '%s': path escapes root", op, p), err);
+  else if (err == ENOTDIR)
+    e = sluice__error_set_errno(
+        sluice__error(SLUICE_ERR_NOT_FOUND, "fs: %s '%s': %s", op, p, strerror(err)), err);
+  else
+    e = sluice__error_errno(err, "fs: %s '%s'", op, p);
+  free(p);
+  return e;
+}
+
+/* "fs: OP 'PATH': why", PATH shown as the user named it (see fs.h). */
+static sluice_error *fs_fail(const sluice__fs *fs, sluice_errkind kind, const char *op,
+                             const char *path, const char *why)
+{
+  char *p = sluice__fs_shown(fs, path, SIZE_MAX);
+  if (p == NULL)
+    return sluice__error_oom();
+  sluice_error *e = sluice__error(kind, "fs: %s '%s': %s", op, p, why);
+  free(p);
+  return e;
 }
 
 void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m)
@@ -241,18 +270,24 @@ static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad)
 
 /* The error for a failed mkdirs() of dir (bad as it set) on behalf of op on
  * path. */
-static sluice_error *mkdirs_error(const char *op, const char *path, const char *dir, size_t bad,
-                                  int err)
+static sluice_error *mkdirs_error(const sluice__fs *fs, const char *op, const char *path,
+                                  const char *dir, size_t bad, int err)
 {
   if (bad > 0 && dir[bad - 1] == '/')
     bad--;
-  if (err == ENOTDIR || err == EEXIST)
-    return sluice__error_set_errno(sluice__error(SLUICE_ERR_ALREADY_EXISTS,
-                                                 "fs: %s '%s': '%.*s' exists and is not a "
-                                                 "directory",
-                                                 op, path, (int)bad, dir),
-                                   err);
-  return sluice__fs_error(op, path, err);
+  if (err != ENOTDIR && err != EEXIST)
+    return sluice__fs_error(fs, op, path, err);
+  char *p = sluice__fs_shown(fs, path, SIZE_MAX), *d = sluice__fs_shown(fs, dir, bad);
+  sluice_error *e = p == NULL || d == NULL
+                        ? sluice__error_oom()
+                        : sluice__error_set_errno(
+                              sluice__error(SLUICE_ERR_ALREADY_EXISTS,
+                                            "fs: %s '%s': '%s' exists and is not a directory", op,
+                                            p, d),
+                              err);
+  free(p);
+  free(d);
+  return e;
 }
 
 /* ------------------------------------------------------------------ */
@@ -351,13 +386,13 @@ static sluice_error *fs_stat(void *svc, const char *path, sluice_metadata *out)
    * block on a FIFO.  "x/" on a file fails with ENOTDIR: not found. */
   int fd = sluice__fs_open_beneath(fs, path, O_PATH, 0);
   if (fd < 0)
-    return sluice__fs_error("stat", path, -fd);
+    return sluice__fs_error(fs, "stat", path, -fd);
   struct stat st;
   int rc = fstat(fd, &st);
   int e = errno;
   close(fd);
   if (rc < 0)
-    return sluice__fs_error("stat", path, e);
+    return sluice__fs_error(fs, "stat", path, e);
   sluice__fs_fill_meta(&st, out);
   return NULL;
 }
@@ -366,14 +401,14 @@ static sluice_error *fs_remove(void *svc, const char *path)
 {
   sluice__fs *fs = svc;
   if (path[0] == '\0')
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fs: remove '': cannot remove the root");
+    return fs_fail(fs, SLUICE_ERR_INVALID_ARGUMENT, "remove", "", "cannot remove the root");
   char *base;
   int dirfd = sluice__fs_open_parent(fs, path, &base);
   if (dirfd < 0) {
     /* No parent (or a file where the parent should be): nothing to delete. */
     if (dirfd == -ENOENT || dirfd == -ENOTDIR)
       return NULL;
-    return sluice__fs_error("remove", path, -dirfd);
+    return sluice__fs_error(fs, "remove", path, -dirfd);
   }
   int is_dir = trailing_slash(path);
   /* unlinkat on the bare name removes a symlink itself, never its target. */
@@ -384,29 +419,28 @@ static sluice_error *fs_remove(void *svc, const char *path)
   if (rc == 0 || e == ENOENT)
     return NULL;
   if (e == EISDIR)
-    return sluice__error(SLUICE_ERR_IS_A_DIRECTORY,
-                         "fs: remove '%s': is a directory (remove '%s/' if it is empty)", path,
-                         path);
+    return fs_fail(fs, SLUICE_ERR_IS_A_DIRECTORY, "remove", path,
+                   "is a directory (name it with a trailing '/' to remove it if it is empty)");
   if (e == ENOTDIR)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fs: remove '%s': not a directory", path);
+    return fs_fail(fs, SLUICE_ERR_INVALID_ARGUMENT, "remove", path, "not a directory");
   /* errno's own mapping says "already exists" for ENOTEMPTY (right for a
    * rename onto a full directory); for a delete it is a plain failure. */
   if (e == ENOTEMPTY || e == EEXIST)
     return sluice__error_set_errno(
-        sluice__error(SLUICE_ERR_IO, "fs: remove '%s': %s", path, strerror(ENOTEMPTY)), e);
-  return sluice__fs_error("remove", path, e);
+        fs_fail(fs, SLUICE_ERR_IO, "remove", path, strerror(ENOTEMPTY)), e);
+  return sluice__fs_error(fs, "remove", path, e);
 }
 
 static sluice_error *fs_create_dir(void *svc, const char *path)
 {
   sluice__fs *fs = svc;
   if (path[0] != '\0' && !trailing_slash(path))
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "fs: create_dir '%s': a directory path must end in '/'", path);
+    return fs_fail(fs, SLUICE_ERR_INVALID_ARGUMENT, "create_dir", path,
+                   "a directory path must end in '/'");
   size_t bad;
   int fd = mkdirs(fs, path, &bad);
   if (fd < 0)
-    return mkdirs_error("create_dir", path, path, bad, -fd);
+    return mkdirs_error(fs, "create_dir", path, path, bad, -fd);
   close(fd);
   return NULL;
 }
@@ -438,7 +472,7 @@ static sluice_error *pread_full(fs_source *s, void *buf, size_t len, uint64_t of
       if (errno == EINTR)
         continue;
       *n = 0;
-      return sluice__fs_error("read", s->path, errno);
+      return sluice__fs_error(NULL, "read", s->path, errno);
     }
     if (r == 0) {
       *n = 0;
@@ -486,7 +520,7 @@ static sluice_error *fs_stream_read(sluice__source *src, void *buf, size_t len, 
     if (r < 0) {
       if (errno == EINTR)
         continue;
-      return sluice__fs_error("read", s->path, errno);
+      return sluice__fs_error(NULL, "read", s->path, errno);
     }
     if (r == 0)
       return NULL;
@@ -547,23 +581,23 @@ static sluice_error *fs_open_source(void *svc, const char *path, uint64_t offset
   sluice__fs *fs = svc;
   *out = NULL;
   fs_source *s = calloc(1, sizeof *s);
-  if (s == NULL || (s->path = strdup(path)) == NULL) {
+  if (s == NULL || (s->path = sluice__fs_shown(fs, path, SIZE_MAX)) == NULL) {
     free(s);
     return sluice__error_oom();
   }
   s->base.path = s->path;
   s->fd = sluice__fs_open_beneath(fs, path, O_RDONLY | O_NOCTTY, 0);
   if (s->fd < 0) {
-    sluice_error *err = sluice__fs_error("read", path, -s->fd);
+    sluice_error *err = sluice__fs_error(NULL, "read", s->path, -s->fd);
     fs_source_free(&s->base);
     return err;
   }
   struct stat st;
   sluice_error *err = NULL;
   if (fstat(s->fd, &st) < 0)
-    err = sluice__fs_error("read", path, errno);
+    err = sluice__fs_error(NULL, "read", s->path, errno);
   else if (S_ISDIR(st.st_mode))
-    err = sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: read '%s': is a directory", path);
+    err = sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: read '%s': is a directory", s->path);
   else if (S_ISREG(st.st_mode))
     err = set_file_range(s, (uint64_t)st.st_size, offset, length);
   else {
@@ -678,7 +712,7 @@ static sluice_error *check_target(fs_sink *s)
   if (fstatat(s->dirfd, s->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
     if (errno == ENOENT)
       return NULL;
-    return sluice__fs_error("write", s->path, errno);
+    return sluice__fs_error(NULL, "write", s->path, errno);
   }
   if (S_ISDIR(st.st_mode))
     return sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: write '%s': is a directory", s->path);
@@ -758,7 +792,7 @@ static sluice_error *fs_sink_write_part(sluice__sink *sink, const sluice__chunk 
     return sluice__error(SLUICE_ERR_CANCELED, "fs: write '%s': the writer is no longer open",
                          s->path);
   if (e != 0)
-    return sluice__fs_error("write", s->path, e);
+    return sluice__fs_error(NULL, "write", s->path, e);
   return NULL;
 }
 
@@ -805,7 +839,7 @@ static sluice_error *commit_locked(fs_sink *s, uint64_t total_size)
                          "fs: commit '%s': the writer was aborted or its commit failed", s->path);
   int e = finish_file(s, total_size);
   if (e != 0)
-    return sluice__fs_error("commit", s->path, e);   /* state stays open: abort unlinks */
+    return sluice__fs_error(NULL, "commit", s->path, e);   /* state stays open: abort unlinks */
 
   if (s->if_not_exists) {
     e = rename_noreplace(s->dirfd, s->tmpname, s->name);
@@ -818,7 +852,7 @@ static sluice_error *commit_locked(fs_sink *s, uint64_t total_size)
   if (e == EISDIR)
     return sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: commit '%s': is a directory", s->path);
   if (e != 0)
-    return sluice__fs_error("commit", s->path, e);
+    return sluice__fs_error(NULL, "commit", s->path, e);
   s->state = SINK_COMMITTED;
 
   if (s->fs->fsync && (e = fsync_dir(s->dirfd)) != 0)
@@ -862,14 +896,14 @@ static sluice_error *sink_prepare(fs_sink *s, const char *path)
   s->dirfd = mkdirs(s->fs, dir, &bad);
   sluice_error *err = NULL;
   if (s->dirfd < 0)
-    err = mkdirs_error("write", path, dir, bad, -s->dirfd);
+    err = mkdirs_error(s->fs, "write", path, dir, bad, -s->dirfd);
   free(dir);
   if (err == NULL)
     err = check_target(s);
   if (err == NULL) {
     int e = create_temp(s);
     if (e < 0)
-      err = sluice__fs_error("write", path, -e);
+      err = sluice__fs_error(NULL, "write", s->path, -e);
   }
   return err;
 }
@@ -880,10 +914,10 @@ static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__wri
   sluice__fs *fs = svc;
   *out = NULL;
   if (p->content_type != NULL)
-    return sluice__error(SLUICE_ERR_UNSUPPORTED,
-                         "fs: write '%s': content type is not stored by the fs service", path);
+    return fs_fail(fs, SLUICE_ERR_UNSUPPORTED, "write", path,
+                   "content type is not stored by the fs service");
   if (path[0] == '\0' || trailing_slash(path))
-    return sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: write '%s': is a directory", path);
+    return fs_fail(fs, SLUICE_ERR_IS_A_DIRECTORY, "write", path, "is a directory");
 
   fs_sink *s = calloc(1, sizeof *s);
   if (s == NULL)
@@ -902,7 +936,7 @@ static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__wri
   s->base.chunk = p->chunk;
   s->base.per_worker = 1;
   s->base.ordered = 0;
-  s->path = strdup(path);
+  s->path = sluice__fs_shown(fs, path, SIZE_MAX);
   s->base.path = s->path;
 
   sluice_error *err = s->path == NULL ? sluice__error_oom() : sink_prepare(s, path);

@@ -37,8 +37,15 @@ int sluice__fs_open_parent(const sluice__fs *fs, const char *path, char **base);
 
 /* The error for errno value err from operation op on path: EXDEV becomes
  * permission denied ("path escapes root"), ENOTDIR (a component is a file)
- * becomes not found, anything else goes through sluice__error_errno(). */
-sluice_error *sluice__fs_error(const char *op, const char *path, int err);
+ * becomes not found, anything else goes through sluice__error_errno().
+ * path is relative to fs's root, or with fs NULL already shown (below). */
+sluice_error *sluice__fs_error(const sluice__fs *fs, const char *op, const char *path, int err);
+
+/* path (the first len bytes; SIZE_MAX: all of it) as the user named it:
+ * joined to the root, so that an operator rooted at "/" shows "/tmp/x",
+ * not "tmp/x".  With fs NULL, path is already shown that way.  Messages
+ * name paths only like this.  Malloc'd; NULL when out of memory. */
+char *sluice__fs_shown(const sluice__fs *fs, const char *path, size_t len);
 
 /* size / is_dir / mtime from st.  Leaves etag and content_type alone:
  * the fs service never has them. */

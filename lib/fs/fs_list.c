@@ -138,7 +138,7 @@ static sluice_error *descend(fs_lister *l, const char *name)
     if (e == ENOENT || e == ELOOP || e == ENOTDIR)
       return NULL;
     char *rel = join(l, f->plen, name, 1);
-    sluice_error *err = rel ? sluice__fs_error("list", rel, e) : sluice__error_oom();
+    sluice_error *err = rel ? sluice__fs_error(l->fs, "list", rel, e) : sluice__error_oom();
     free(rel);
     return err;
   }
@@ -160,7 +160,7 @@ static sluice_error *visit(fs_lister *l, const char *name, char **path, sluice_m
     if (errno == ENOENT)
       return NULL;   /* removed since readdir */
     char *rel = join(l, plen, name, 0);
-    sluice_error *err = rel ? sluice__fs_error("list", rel, errno) : sluice__error_oom();
+    sluice_error *err = rel ? sluice__fs_error(l->fs, "list", rel, errno) : sluice__error_oom();
     free(rel);
     return err;
   }
@@ -194,7 +194,7 @@ static sluice_error *fs_list_next(sluice__list *list, char **path, sluice_metada
       int e = errno;
       sluice_error *err = NULL;
       if (e != 0)   /* named while the prefix still is this directory */
-        err = sluice__fs_error("list", l->prefix, e);
+        err = sluice__fs_error(l->fs, "list", l->prefix, e);
       pop(l);
       if (err != NULL)
         return err;
@@ -259,7 +259,7 @@ sluice_error *sluice__fs_list(void *svc, const char *dir, int recursive, sluice_
     if (fd >= 0)
       close(fd);
     fs_list_free(&l->base);
-    return sluice__fs_error("list", dir, e);
+    return sluice__fs_error(fs, "list", dir, e);
   }
   if (push(l, d, NULL, n) < 0) {
     closedir(d);

@@ -69,7 +69,8 @@ typedef struct level {
 } level;
 
 typedef struct walk {
-  const char *dir;     /* as given, for messages */
+  const sluice__fs *fs;
+  const char *dir;     /* shown as the user named it, for messages */
   size_t top_len;      /* strlen of dir's path with one trailing '/' */
   int parentfd;        /* O_PATH on the directory holding dir */
   char *base;          /* dir's name in parentfd */
@@ -129,8 +130,12 @@ static size_t cur_end(const walk *w)
  * message; a path from a very deep tree is shown by its end. */
 static char *show_path(const walk *w, size_t len, const char *name, int dir)
 {
-  char *s;
-  if (asprintf(&s, "%.*s%s%s", (int)len, w->path, name ? name : "", name && dir ? "/" : "") < 0)
+  char *s, *at = sluice__fs_shown(w->fs, w->path, len);
+  if (at == NULL)
+    return NULL;
+  int rc = asprintf(&s, "%s%s%s", at, name ? name : "", name && dir ? "/" : "");
+  free(at);
+  if (rc < 0)
     return NULL;
   size_t n = strlen(s);
   if (n > SHOW_MAX) {
@@ -355,7 +360,7 @@ static sluice_error *start(walk *w)
   ino_t ino;
   int e = identify(w->parentfd, &w->pdev, &ino, &mount_root);
   if (e != 0)
-    return sluice__fs_error("remove_all", w->dir, e);
+    return sluice__fs_error(NULL, "remove_all", w->dir, e);
   int fd = openat(w->parentfd, w->base, DIR_FLAGS);
   if (fd >= 0)
     return push(w, fd, NULL);
@@ -363,10 +368,10 @@ static sluice_error *start(walk *w)
   if (e == ENOENT)
     return NULL;   /* nothing to delete */
   if (e != ENOTDIR && e != ELOOP)
-    return sluice__fs_error("remove_all", w->dir, e);
+    return sluice__fs_error(NULL, "remove_all", w->dir, e);
   struct stat st;
   if (fstatat(w->parentfd, w->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return errno == ENOENT ? NULL : sluice__fs_error("remove_all", w->dir, errno);
+    return errno == ENOENT ? NULL : sluice__fs_error(NULL, "remove_all", w->dir, errno);
   if (S_ISLNK(st.st_mode))
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "fs: remove_all '%s': is a symbolic link, not a directory (delete "
@@ -375,7 +380,7 @@ static sluice_error *start(walk *w)
   if (!S_ISDIR(st.st_mode))
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fs: remove_all '%s': not a directory",
                          w->dir);
-  return sluice__fs_error("remove_all", w->dir, e);   /* replaced meanwhile */
+  return sluice__fs_error(NULL, "remove_all", w->dir, e);   /* replaced meanwhile */
 }
 
 static void walk_free(walk *w)
@@ -398,18 +403,23 @@ sluice_error *sluice__fs_remove_all(void *svc, const char *dir)
     n--;
   if (n == 0)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "fs: remove_all '%s': refusing to remove the root", dir);
+                         "fs: remove_all '%s': refusing to remove the root", fs->root);
 
   walk w;
   memset(&w, 0, sizeof w);
-  w.dir = dir;
+  char *shown = sluice__fs_shown(fs, dir, SIZE_MAX);
+  if (shown == NULL)
+    return sluice__error_oom();
+  w.fs = fs;
+  w.dir = shown;
   w.parentfd = sluice__fs_open_parent(fs, dir, &w.base);
   if (w.parentfd < 0) {
     /* No parent (or a file where one should be): nothing to delete. */
     int e = -w.parentfd;
+    free(shown);
     if (e == ENOENT || e == ENOTDIR)
       return NULL;
-    return sluice__fs_error("remove_all", dir, e);
+    return sluice__fs_error(fs, "remove_all", dir, e);
   }
   sluice_error *err = NULL;
   if (path_reserve(&w, n + 2) < 0) {
@@ -435,5 +445,6 @@ sluice_error *sluice__fs_remove_all(void *svc, const char *dir)
     err = visit(&w, nm, de->d_type);
   }
   walk_free(&w);
+  free(shown);
   return err;
 }

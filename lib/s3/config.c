@@ -315,19 +315,20 @@ struct ctx {
   struct shared_file creds, config;
 };
 
-static sluice_error *check_bucket(const char *b) {
-  if (!b || !*b) return BAD("s3: option 'bucket' is required");
+sluice_error *sluice__s3_check_bucket(const char *b, sluice_errkind kind, const char *what) {
+  if (!b || !*b) return sluice__error(kind, "%s is required", what);
   size_t n = strlen(b);
-  if (n > MAX_BUCKET) return BAD("s3: option 'bucket' is longer than %d characters", MAX_BUCKET);
+  if (n > MAX_BUCKET) return sluice__error(kind, "%s is longer than %d characters", what, MAX_BUCKET);
   if (strchr(b, '/'))
-    return BAD("s3: option bucket='%s' must not contain '/' (a key prefix goes in option 'root')",
-               b);
+    return sluice__error(kind, "%s '%s' must not contain '/' (a key prefix goes in option 'root')",
+                         what, b);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)b[i];
     if (!isalnum(c) && c != '.' && c != '-' && c != '_')
-      return BAD("s3: option 'bucket' has byte 0x%02x at offset %zu: bucket names use letters, "
-                 "digits, '.', '-' and '_'",
-                 c, i);
+      return sluice__error(kind,
+                           "%s has byte 0x%02x at offset %zu: bucket names use letters, digits, "
+                           "'.', '-' and '_'",
+                           what, c, i);
   }
   return NULL;
 }
@@ -600,7 +601,8 @@ static sluice_error *load(struct ctx *c, sluice__s3_config *out) {
   const sluice_options *o = c->opts;
   const char *bucket = sluice_options_get(o, "bucket");
   sluice_error *err;
-  if ((err = check_bucket(bucket))) return err;
+  if ((err = sluice__s3_check_bucket(bucket, SLUICE_ERR_CONFIG_INVALID, "s3: option 'bucket'")))
+    return err;
   if (set_str(&out->bucket, bucket)) return sluice__error_oom();
   if ((err = normalize_root(sluice_options_get(o, "root"), &out->root)) ||
       (err = resolve_tuning(o, out)))

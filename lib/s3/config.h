@@ -76,5 +76,8 @@ sluice_error *sluice__s3_config_load(const sluice_options *opts, sluice__s3_conf
 /* Frees every string of c (wiping the secret key and the session token
  * first) and zeroes it.  NULL and a zeroed config are no-ops. */
 void sluice__s3_config_clear(sluice__s3_config *c);
+/* NULL when b could be a bucket name; else an error of kind whose message
+ * begins with what ("s3: option 'bucket'") and says why. */
+sluice_error *sluice__s3_check_bucket(const char *b, sluice_errkind kind, const char *what);
 
 #endif

@@ -374,4 +374,6 @@ const sluice__service_vt sluice__s3_service = {
     .remove_all = sluice__s3_remove_all,
     .copy = sluice__s3_copy,
     .presign = s3_presign,
+    .list_uploads = sluice__s3_list_uploads,
+    .abort_upload = sluice__s3_abort_upload,
 };

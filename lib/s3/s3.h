@@ -70,4 +70,9 @@ void sluice__s3_set_copy_part_threshold(uint64_t bytes);
  * Adds at most one header to r. */
 sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req *r, int if_not_exists);
 
+/* lib/s3/uploads.c: ListMultipartUploads, one page at a time, and
+ * AbortMultipartUpload (the service's list_uploads and abort_upload). */
+sluice_error *sluice__s3_list_uploads(void *svc, const char *prefix, sluice__upload_list **out);
+sluice_error *sluice__s3_abort_upload(void *svc, const char *path, const char *upload_id);
+
 #endif

@@ -588,6 +588,12 @@ static sluice_error *fill_uploads(const reply *r, const xmlNode *root,
     if (!err) err = maybe_decode(r, url, u->key, "Key");
     if (!err) err = req_text(r, c, "UploadId", " in <Upload>", &u->upload_id);
     if (!err && !*u->upload_id) err = bad(r, "empty <UploadId> for '%s'", u->key);
+    char *t = NULL;
+    u->initiated = -1;
+    if (!err) err = opt_text(r, c, "Initiated", &t);
+    if (!err && t && sluice__s3_parse_iso8601(t, &u->initiated) != 0)
+      err = bad(r, "<Initiated> '%.64s' of '%s' is not an ISO-8601 time", t, u->key);
+    free(t);
   }
   if (!err) err = truncated_flag(r, root, &out->truncated);
   if (!err) err = opt_text(r, root, "NextKeyMarker", &out->next_key_marker);

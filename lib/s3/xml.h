@@ -107,6 +107,7 @@ void sluice__s3_list_page_clear(sluice__s3_list_page *p);
 typedef struct sluice__s3_upload {
   char *key;
   char *upload_id;
+  int64_t initiated; /* <Initiated> as seconds since the epoch; -1 when absent */
 } sluice__s3_upload;
 
 typedef struct sluice__s3_uploads_page {
@@ -118,7 +119,8 @@ typedef struct sluice__s3_uploads_page {
 } sluice__s3_uploads_page;
 
 /* Parses a ListMultipartUploadsResult into *out.  Required: <IsTruncated>,
- * <Key> and <UploadId> in every <Upload>, <NextKeyMarker> when truncated.
+ * <Key> and <UploadId> in every <Upload>, <NextKeyMarker> when truncated;
+ * <Initiated>, when present, must be an ISO-8601 time.
  * <EncodingType>url decodes keys and NextKeyMarker as above. */
 sluice_error *sluice__s3_xml_list_uploads(const char *body, size_t len,
                                           sluice__s3_uploads_page *out);

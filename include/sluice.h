@@ -247,8 +247,18 @@ SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *meth
 
 /* Lists entries under path (a directory: "" or "dir/").  Option
  * recursive=true walks the whole tree and yields objects only; otherwise
- * one level, with sub-directories as entries ending in '/'.  Order is
- * unspecified.  *out owned by caller (sluice_lister_free). */
+ * one level, with sub-directories as entries ending in '/'.
+ * Order, every service: entry paths ascend in the byte order of their
+ * UTF-8 bytes (strcmp, unsigned), S3's ListObjectsV2 order, so two
+ * listings of the same tree on different services give the same sequence
+ * and can be merged in one pass.  A recursive listing yields a
+ * directory's objects where "dir/" sorts: "a-b", "a.b", "a/x", "a0" ('-'
+ * and '.' sort before '/').  A one-level listing yields "sub/" entries at
+ * that place among the objects.  Memory: fs reads one directory at a time
+ * (its names, for each directory on the current path, never the tree);
+ * s3 holds one page of 1,000 keys; memory holds one entry.  Listings are
+ * not snapshots: what changes during one may or may not show.
+ * *out owned by caller (sluice_lister_free). */
 SLUICE_EXTERN sluice_error *sluice_list(sluice_operator *op, const char *path,
                                         const sluice_options *opts, sluice_lister **out);
 /* Next entry, or *entry_out = NULL at the end.  The entry is owned by the

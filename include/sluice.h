@@ -29,8 +29,17 @@
  * thread at a time (the caller serialises); a job may be queried and
  * cancelled from any thread.
  *
- * Paths.  Paths are relative to the operator's root; a leading '/' is
- * ignored; a trailing '/' names a directory.  ".." never escapes the root.
+ * Paths.  Paths are relative to the operator's root; a trailing '/' names
+ * a directory and "" the root.  On an object store (s3, memory) a path is
+ * the key, used byte for byte: "a//b", "a/./b", "a/../d" and "/x" are keys
+ * of their own, as S3 allows.  The fs service maps paths onto files, so it
+ * refuses (invalid argument, naming the path and why) a path that names no
+ * file as given: a leading '/', an empty component, "." or "..", and
+ * never goes outside its root.  The http service ignores a leading '/'
+ * (backward compatible: the URL joins endpoint and path with one) and
+ * refuses the same.  Every service refuses control characters and paths
+ * over 4096 bytes.  sluice_operator_from_uri() cleans a local file path
+ * as POSIX does ("/tmp//x" is "/tmp/x").
  */
 #ifndef SLUICE_H
 #define SLUICE_H
@@ -180,6 +189,10 @@ SLUICE_EXTERN sluice_error *sluice_operator_new(const char *scheme, const sluice
  *   memory://path, mem://path                  -> a new memory store
  *   s3://bucket/key                            -> s3 (opts: credentials, region...)
  *   http://host[:port]/path, https://...       -> http (read-only)
+ * The path of s3:// and mem:// is everything after the bucket's (or the
+ * scheme's) "/", byte for byte: s3://b/a//b is the key "a//b" and
+ * s3://b//x the key "/x".  A local path is cleaned as POSIX resolves it
+ * (repeated '/' and "." components go) and given relative to "/".
  * *path_out is owned by the caller (sluice_free).  opts may be NULL. */
 SLUICE_EXTERN sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *opts,
                                                      sluice_operator **out, char **path_out);

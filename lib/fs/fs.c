@@ -34,6 +34,7 @@
 #include "error.h"
 #include "fs/fs.h"
 #include "options.h"
+#include "path.h"
 #include "service.h"
 
 #ifndef RENAME_NOREPLACE
@@ -350,6 +351,9 @@ static int trailing_slash(const char *path)
 static sluice_error *fs_stat(void *svc, const char *path, sluice_metadata *out)
 {
   sluice__fs *fs = svc;
+  sluice_error *err = sluice__path_file_rules("fs: stat", path);
+  if (err != NULL)
+    return err;
   /* O_PATH follows a symlink only while it stays beneath root, and does not
    * block on a FIFO.  "x/" on a file fails with ENOTDIR: not found. */
   int fd = sluice__fs_open_beneath(fs, path, O_PATH, 0);
@@ -370,6 +374,9 @@ static sluice_error *fs_remove(void *svc, const char *path)
   sluice__fs *fs = svc;
   if (path[0] == '\0')
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fs: remove '': cannot remove the root");
+  sluice_error *err = sluice__path_file_rules("fs: remove", path);
+  if (err != NULL)
+    return err;
   char *base;
   int dirfd = sluice__fs_open_parent(fs, path, &base);
   if (dirfd < 0) {
@@ -405,6 +412,9 @@ static sluice_error *fs_create_dir(void *svc, const char *path)
   if (path[0] != '\0' && !trailing_slash(path))
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "fs: create_dir '%s': a directory path must end in '/'", path);
+  sluice_error *err = sluice__path_file_rules("fs: create_dir", path);
+  if (err != NULL)
+    return err;
   size_t bad;
   int fd = mkdirs(fs, path, &bad);
   if (fd < 0)
@@ -548,6 +558,9 @@ static sluice_error *fs_open_source(void *svc, const char *path, uint64_t offset
 {
   sluice__fs *fs = svc;
   *out = NULL;
+  sluice_error *err = sluice__path_file_rules("fs: read", path);
+  if (err != NULL)
+    return err;
   fs_source *s = calloc(1, sizeof *s);
   if (s == NULL || (s->path = strdup(path)) == NULL) {
     free(s);
@@ -556,12 +569,11 @@ static sluice_error *fs_open_source(void *svc, const char *path, uint64_t offset
   s->base.path = s->path;
   s->fd = sluice__fs_open_beneath(fs, path, O_RDONLY | O_NOCTTY, 0);
   if (s->fd < 0) {
-    sluice_error *err = sluice__fs_error("read", path, -s->fd);
+    err = sluice__fs_error("read", path, -s->fd);
     fs_source_free(&s->base);
     return err;
   }
   struct stat st;
-  sluice_error *err = NULL;
   if (fstat(s->fd, &st) < 0)
     err = sluice__fs_error("read", path, errno);
   else if (S_ISDIR(st.st_mode))
@@ -884,6 +896,9 @@ static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__wri
                          "fs: write '%s': content type is not stored by the fs service", path);
   if (path[0] == '\0' || trailing_slash(path))
     return sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: write '%s': is a directory", path);
+  sluice_error *err = sluice__path_file_rules("fs: write", path);
+  if (err != NULL)
+    return err;
 
   fs_sink *s = calloc(1, sizeof *s);
   if (s == NULL)
@@ -905,7 +920,7 @@ static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__wri
   s->path = strdup(path);
   s->base.path = s->path;
 
-  sluice_error *err = s->path == NULL ? sluice__error_oom() : sink_prepare(s, path);
+  err = s->path == NULL ? sluice__error_oom() : sink_prepare(s, path);
   if (err != NULL) {
     fs_sink_free(&s->base);
     return err;

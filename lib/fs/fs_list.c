@@ -46,6 +46,7 @@
 
 #include "error.h"
 #include "fs/fs.h"
+#include "path.h"
 #include "service.h"
 
 /* One entry of a directory read whole: its name (in the frame's names
@@ -362,7 +363,9 @@ sluice_error *sluice__fs_list(void *svc, const char *dir, int recursive, sluice_
 {
   const sluice__fs *fs = svc;
   *out = NULL;
-  sluice_error *err;
+  sluice_error *err = sluice__path_file_rules("fs: list", dir);
+  if (err != NULL)
+    return err;
   fs_lister *l = calloc(1, sizeof *l);
   if (l == NULL)
     return sluice__error_oom();

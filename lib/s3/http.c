@@ -70,6 +70,9 @@ static void common_options(sluice__s3 *s3, CURL *e) {
   if (s3->cfg.ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, s3->cfg.ca_file);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* The path is sent as signed: a key such as "a/../d" or "a/./b" is a key
+   * of its own, which curl's dot-segment squashing would turn into another. */
+  curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 }
 
 /* ---- time and backoff ---- */

@@ -232,7 +232,8 @@ static sluice_error *read_entries(fs_lister *l)
   }
   for (size_t i = 0; i < f->n; i++)
     f->ents[i].name = f->names + f->ents[i].off;
-  qsort(f->ents, f->n, sizeof *f->ents, entry_cmp);
+  if (f->n > 1)
+    qsort(f->ents, f->n, sizeof *f->ents, entry_cmp);
   return NULL;
 }
 

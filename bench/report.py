@@ -286,6 +286,21 @@ def has_cairo():
     return "pngcairo" in r.stdout + r.stderr
 
 
+def checksum_table(rows):
+    """CPU seconds per GiB of each checksum (median of the runs)."""
+    by = collections.defaultdict(list)
+    for r in rows:
+        if r["section"] == "checksum" and r["bytes"] > 0 and r["user"] > 0:
+            by[r["case"]].append(r["user"] * GIB / r["bytes"])
+    if not by:
+        return []
+    out = ["| checksum | CPU s per GiB | GB/s on one core |", "|---|---:|---:|"]
+    for alg, v in by.items():
+        m = statistics.median(v)
+        out.append("| %s | %.3f | %.2f |" % (alg, m, GIB / m / 1e9))
+    return out
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: report.py RESULTS.tsv OUT SECONDS_TAKEN")
@@ -310,6 +325,9 @@ def main():
     t = ring_tables(rows)
     if t:
         md += ["", "## The ring alone (item 6)", "", load_note(rows, "ring"), ""] + t
+    t = checksum_table(rows)
+    if t:
+        md += ["", "## Checksums alone (CPU per GiB, in memory)", "", load_note(rows, "checksum"), ""] + t
     pngs = plots(rows, out_dir)
     if pngs:
         md += ["", "## Plots", ""] + ["![%s](%s)" % (p[:-4], p) for p in pngs]

@@ -158,6 +158,13 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts,
  *   if_not_exists  "true": fail with ALREADY_EXISTS rather than replace
  *   cache_control  s3: the object's Cache-Control
  *   user_metadata  s3: "name=value&name2=value2" (up to 8), as x-amz-meta-*
+ *   checksum       s3: auto (default), crc64nvme, crc32c, crc32, md5, sha256 or
+ *                  none: what every part carries for the store to verify.
+ *                  auto is a full-object CRC64NVME where the store shows it
+ *                  checks x-amz-checksum-*, else Content-MD5.  A store that
+ *                  reports another object checksum than the one sent fails
+ *                  the write with SLUICE_ERR_IO: the object is committed but
+ *                  did not verify.
  * Buffer memory of a writer is at most chunk x (queue_depth + concurrent +
  * readers), whatever the object size.
  * Reader options: offset, length (a byte range; length absent = to the end),
@@ -179,6 +186,13 @@ typedef struct sluice_entry sluice_entry;
  * directory), "memory" (no options; a private, thread-safe store), "s3"
  * (bucket, region, endpoint, credentials...: see README) or "http"
  * (endpoint; read-only).
+ * s3 and http take option stall_timeout: seconds, default 50, 0..86400 (0:
+ * none).  A request that moves no byte for that long, across all its
+ * attempts, fails with SLUICE_ERR_TIMEOUT and is not tried again, so a copy
+ * to a server that stops answering ends in about two budgets (the transfer,
+ * then the abort of a multipart upload) instead of waiting out every
+ * attempt's low-speed window.  A transfer whose bytes keep moving, however
+ * slowly overall, is never cut by it.
  * *out is owned by the caller: sluice_operator_free().  Errors: invalid
  * argument, unsupported (unknown scheme), config invalid (bad or missing
  * option, naming it). */

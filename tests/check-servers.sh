@@ -32,10 +32,13 @@ set -a
 . "$httpsenv"
 set +a
 status=0
-for t in test_s3 test_http test_services test_s3_bulk; do
+for t in test_s3 test_http test_services test_s3_bulk test_s3_checksum; do
   echo "== $t (S3 $SLUICE_S3_ENDPOINT, HTTP $SLUICE_HTTP_ENDPOINT, HTTPS $SLUICE_HTTPS_ENDPOINT)"
   "$builddir/tests/$t" || status=1
 done
 echo "== test_cli.sh (the sluice command, end to end)"
 bash "$srcdir/tests/test_cli.sh" || status=1
+echo "== test_completion.sh (s3:// keys from the server)"
+bash "$srcdir/tests/test_completion.sh"
+case $? in 0 | 77) ;; *) status=1 ;; esac
 exit $status

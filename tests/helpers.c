@@ -195,24 +195,24 @@ int th_count_files(const char *dir) {
   return files_seen;
 }
 
-static const char *proxy_script(void) {
+static const char *proxy_script(const char *name) {
   static char path[4096];
+  char rel_tests[128], rel_here[128];
+  snprintf(rel_tests, sizeof rel_tests, "/tests/servers/%s", name);
+  snprintf(rel_here, sizeof rel_here, "/servers/%s", name);
   const char *top = getenv("top_srcdir");
   char here[4096];
   snprintf(here, sizeof here, "%s", __FILE__);
   char *slash = strrchr(here, '/');
   if (slash) *slash = '\0';
   else snprintf(here, sizeof here, ".");
-  const char *cands[][2] = {{top, "/tests/servers/fault-proxy.py"},
-                            {here, "/servers/fault-proxy.py"},
-                            {".", "/tests/servers/fault-proxy.py"},
-                            {"..", "/tests/servers/fault-proxy.py"}};
+  const char *cands[][2] = {{top, rel_tests}, {here, rel_here}, {".", rel_tests}, {"..", rel_tests}};
   for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
     if (!cands[i][0] || !*cands[i][0]) continue;
     snprintf(path, sizeof path, "%s%s", cands[i][0], cands[i][1]);
     if (access(path, R_OK) == 0) return path;
   }
-  cr_assert_fail("fault-proxy.py not found (set top_srcdir)");
+  cr_assert_fail("%s not found (set top_srcdir)", name);
   return NULL;
 }
 
@@ -223,14 +223,20 @@ static double mono_s(void) {
 }
 
 void th_proxy_start(th_proxy *px, int target_port, const char *const *fault_args) {
-  const char *script = proxy_script();
+  th_proxy_start_script(px, "fault-proxy.py", target_port, fault_args);
+}
+
+void th_proxy_start_script(th_proxy *px, const char *name, int target_port, const char *const *fault_args) {
+  const char *script = proxy_script(name);
   memset(px, 0, sizeof *px);
   px->dir = th_tmpdir();
   px->port_file = th_join(px->dir, "port");
   px->log = th_join(px->dir, "log");
   char target[64];
   snprintf(target, sizeof target, "127.0.0.1:%d", target_port);
-  const char *argv[32] = {"python3", script, "--target", target, "--port-file", px->port_file,
+  /* Debian's Python: the one with python3-crcmod, whatever PATH says. */
+  const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  const char *argv[32] = {py, script, "--target", target, "--port-file", px->port_file,
                           "--log", px->log, "--max-seconds", "120"};
   size_t argc = 10;
   for (size_t i = 0; fault_args[i]; i++) {
@@ -250,7 +256,7 @@ void th_proxy_start(th_proxy *px, int target_port, const char *const *fault_args
       dup2(devnull, 0);
       dup2(devnull, 1);
     }
-    execvp("python3", (char *const *)argv);
+    execvp(py, (char *const *)argv);
     _exit(127);
   }
   px->pid = pid;
@@ -265,9 +271,9 @@ void th_proxy_start(th_proxy *px, int target_port, const char *const *fault_args
     int st;
     if (waitpid(pid, &st, WNOHANG) == pid) {
       px->pid = 0;
-      cr_assert_fail("fault-proxy.py exited (status 0x%x) before listening", st);
+      cr_assert_fail("%s exited (status 0x%x) before listening", name, st);
     }
-    cr_assert(mono_s() < end, "fault-proxy.py did not listen within 20 s");
+    cr_assert(mono_s() < end, "%s did not listen within 20 s", name);
     struct timespec ts = {0, 20 * 1000000};
     nanosleep(&ts, NULL);
   }

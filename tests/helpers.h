@@ -75,6 +75,9 @@ typedef struct th_proxy {
  * arguments (NULL-terminated), waiting (at most 20 s) until it listens.
  * The proxy dies with the test process. */
 void th_proxy_start(th_proxy *px, int target_port, const char *const *fault_args);
+/* Same with another script of tests/servers/ taking the same --target,
+ * --port-file, --log and --max-seconds (checksum-proxy.py). */
+void th_proxy_start_script(th_proxy *px, const char *name, int target_port, const char *const *args);
 void th_proxy_stop(th_proxy *px);
 /* Lines of the proxy's log holding needle (and needle2 unless NULL). */
 int th_proxy_log_count(const th_proxy *px, const char *needle, const char *needle2);

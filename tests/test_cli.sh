@@ -156,6 +156,11 @@ run stream_copy "$SLUICE" cp --stream --chunk 5MiB "$s3/json.bin" "$s3/streamed.
 same "server-side copy within a bucket" "$tmp/12m.bin" "$tmp/copied.back"
 same "--stream copy within a bucket" "$tmp/12m.bin" "$tmp/streamed.back"
 
+run checksum_crc32c "$SLUICE" cp --checksum crc32c --chunk 5MiB "$tmp/12m.bin" "$s3/crc32c.bin"; expect checksum_crc32c 0
+"$SLUICE" cat "$s3/crc32c.bin" >"$tmp/crc32c.back" 2>/dev/null
+same "--checksum crc32c upload" "$tmp/12m.bin" "$tmp/crc32c.back"
+run checksum_bad "$SLUICE" cp --checksum crc16 "$tmp/small.bin" "$s3/crc16.bin"; expect checksum_bad 2 "checksum"
+
 run exists_first "$SLUICE" cp --if-not-exists "$tmp/small.bin" "$s3/once.bin"; expect exists_first 0
 run exists_again "$SLUICE" cp --if-not-exists "$tmp/12m.bin" "$s3/once.bin"; expect exists_again 7
 "$SLUICE" cat "$s3/once.bin" >"$tmp/once.back" 2>/dev/null

@@ -32,6 +32,7 @@ enum progress_mode { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_PLAIN, PROGRESS_NONE 
 struct cli_settings {
   char *chunk, *concurrent, *queue_depth, *readers;
   char *endpoint, *region, *profile, *content_type, *ca_file;
+  char *checksum; /* s3 writer option checksum */
   int no_sign_request; /* -1 unset, 0, 1 */
   int if_not_exists;
   int retries; /* -1 unset */

@@ -86,6 +86,11 @@ static sluice_error *transfer(struct copy *c, struct cli_endpoint *src, const ch
   sluice_progress snap = {.struct_size = sizeof snap};
   c->moved = 0;
   sluice_options *wopts = cli_writer_options(c->s), *jopts = job_options(c, src);
+  /* checksum is an s3 writer option: other writers refuse the name. */
+  if (c->s->checksum && !dst->is_stdio && !strcmp(dst->scheme, "s3")) {
+    sluice_error *e = sluice_options_set(wopts, "checksum", c->s->checksum);
+    if (e) cli_oom();
+  }
   sluice_error *err = src->is_stdio ? sluice_reader_from_fd(STDIN_FILENO, &r)
                                 : sluice_reader_open(src->op, spath, NULL, &r);
   if (!err) err = dst->is_stdio ? sluice_writer_from_fd(STDOUT_FILENO, wopts, &w)

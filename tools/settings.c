@@ -21,7 +21,7 @@ void cli_settings_init(struct cli_settings *s) {
 void cli_settings_free(struct cli_settings *s) {
   char **strs[] = {&s->chunk,    &s->concurrent,   &s->queue_depth, &s->readers,
                    &s->endpoint, &s->region,       &s->profile,     &s->content_type,
-                   &s->ca_file,  &s->method};
+                   &s->ca_file,  &s->method,     &s->checksum};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     free(*strs[i]);
     *strs[i] = NULL;
@@ -118,6 +118,12 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
   if (!strcmp(name, "profile")) return set_str(&s->profile, where, name, value);
   if (!strcmp(name, "content-type")) return set_str(&s->content_type, where, name, value);
   if (!strcmp(name, "ca-file")) return set_str(&s->ca_file, where, name, value);
+  if (!strcmp(name, "checksum")) {
+    static const char *const algs[] = {"auto", "crc64nvme", "crc32c", "crc32", "md5", "sha256", "none"};
+    for (size_t i = 0; value && i < sizeof algs / sizeof algs[0]; i++)
+      if (!strcmp(value, algs[i])) return set_str(&s->checksum, where, name, value);
+    return bad(where, name, value, "one of auto, crc64nvme, crc32c, crc32, md5, sha256, none");
+  }
   if (!strcmp(name, "method")) {
     if (!value || (strcmp(value, "GET") && strcmp(value, "PUT") && strcmp(value, "HEAD") &&
                    strcmp(value, "DELETE")))

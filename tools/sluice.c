@@ -37,6 +37,7 @@ static const char usage_text[] =
     "      --ca-file FILE       trust these CA certificates for https\n"
     "      --retries N          retries per request (default 4)\n"
     "      --content-type TYPE  stored content type\n"
+    "      --checksum ALG       s3 uploads: auto, crc64nvme, crc32c, crc32, md5, sha256, none\n"
     "      --if-not-exists      fail rather than replace an existing object\n"
     "      --stream             copy through this machine even within one S3 bucket\n"
     "      --progress=MODE      auto (bar on a terminal), bar, plain, none\n"
@@ -63,6 +64,7 @@ static const struct option long_opts[] = {
     {"ca-file", required_argument, NULL, 0},
     {"retries", required_argument, NULL, 0},
     {"content-type", required_argument, NULL, 0},
+    {"checksum", required_argument, NULL, 0},
     {"if-not-exists", no_argument, NULL, 0},
     {"stream", no_argument, NULL, 0},
     {"progress", optional_argument, NULL, 0},

@@ -162,3 +162,22 @@ ring_row() {
     printf 'ring\tidle\twait\t%s\t%s\t0\t%s\t%s\t%s\t0\t0\t\t%s\n' "$q" "$run" "$s" "$ci" "$pi" "$load"
   fi >> "$RESULTS"
 }
+
+# 7. the checksums alone: CPU seconds per GiB of each algorithm the s3
+# writer can send, over CK_MIB MiB in memory in 8 MiB parts (cksumbench).
+# One row per algorithm and run (wall = user = CPU seconds of the thread).
+section_checksum() {
+  local r line kv alg bytes cpu load
+  for ((r = 1; r <= CK_RUNS; r++)); do
+    "$WORK/bin/cksumbench" "$CK_MIB" 8 > "$WORK/cksum.out" || die "cksumbench failed"
+    while read -r line; do
+      case $line in alg=*) ;; *) continue ;; esac
+      for kv in $line; do
+        case $kv in alg=*) alg=${kv#*=} ;; bytes=*) bytes=${kv#*=} ;; cpu_s=*) cpu=${kv#*=} ;; esac
+      done
+      read -r load _ < /proc/loadavg
+      printf 'checksum\t%s\tmemory\tcksumbench\t%s\t%s\t%s\t%s\t0\t0\t0\t\t%s\n' \
+        "$alg" "$r" "$bytes" "$cpu" "$cpu" "$load" >> "$RESULTS"
+    done < "$WORK/cksum.out"
+  done
+}

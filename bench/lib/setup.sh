@@ -44,6 +44,11 @@ build_programs() {
     -Wl,-rpath,"$prefix/lib" || die "xfer does not build"
   gcc -O2 -g -Wall -Wextra -pthread -I"$SRC/lib" -o "$WORK/bin/ringbench" \
     "$BENCH/src/ringbench.c" "$SRC/lib/ring.c" -lck || die "ringbench does not build"
+  # cksumbench: lib/checksum.c and what it needs, compiled in (internal)
+  gcc -O2 -g -Wall -Wextra -pthread -D_GNU_SOURCE -DPACKAGE_VERSION='"bench"' -I"$SRC/include" \
+    -I"$SRC/lib" -o "$WORK/bin/cksumbench" "$BENCH/src/cksumbench.c" "$SRC/lib/checksum.c" \
+    "$SRC/lib/crc64nvme.c" "$SRC/lib/crc_math.c" "$SRC/lib/error.c" -lisal -lcrypto ||
+    die "cksumbench does not build"
   XFER=$WORK/bin/xfer
   SLUICE=
   [ -x "$prefix/bin/sluice" ] && SLUICE=$prefix/bin/sluice

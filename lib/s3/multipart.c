@@ -14,13 +14,26 @@
  * curl_multi_poll and is woken with curl_multi_wakeup.  A part's chunk
  * stays with the part until it succeeds, so a retry resends it without
  * re-reading the source.
+ *
+ * Integrity (option checksum; docs/design.md, "Checksums"): every part
+ * and every PutObject carries a checksum of its bytes, computed while they
+ * are in the chunk, that the store checks (BadDigest on a mismatch, which
+ * is retried: the chunk is still here).  Which one depends on what the
+ * store verifies: x-amz-checksum-* only where the store shows it knows
+ * them (its reply to CreateMultipartUpload names the algorithm back, as
+ * AWS's does), else Content-MD5, which every S3 store checks.  For the
+ * full-object CRCs, the parts' CRCs are combined in order into the
+ * object's, sent at Complete and compared with the value the store
+ * reports.
  */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "checksum.h"
 #include "error.h"
 #include "s3/s3.h"
 #include "s3/s3_error.h"
@@ -48,6 +61,14 @@ typedef struct s3_sink {
   sluice_error *create_err;   /* CreateMultipartUpload failed: every part fails */
   char **etags;               /* by part index */
   size_t netags;
+  struct part_sum {           /* by part index, beside etags */
+    uint64_t crc, len;
+    char b64[SLUICE__CK_MAX_B64];
+  } *sums;
+  sluice__ck_alg ck_alg;      /* the x-amz-checksum algorithm; NONE: none */
+  int ck_auto;                /* option absent or "auto": the x-amz one only where verified */
+  int ck_md5;                 /* "md5", or auto: Content-MD5 (where no x-amz one is verified) */
+  int ck_store;               /* Create's reply named ck_alg back: the store checks it */
   unsigned char *single;      /* the whole object, when it fits in one chunk */
   size_t single_len;
   int have_single;
@@ -56,9 +77,11 @@ typedef struct s3_sink {
 } s3_sink;
 
 typedef struct part {
-  sluice__s3_req req;
+  sluice__httpreq_req req;
   sluice__chunk *chunk;
   char number[16];
+  char ck_b64[SLUICE__CK_MAX_B64]; /* x-amz-checksum-<alg> of this part */
+  uint64_t crc;                    /* its CRC, for the object's */
   int active;                 /* in the multi handle */
   int waiting;                /* failed, retry at req.retry_at_ms */
 } part;
@@ -71,10 +94,10 @@ typedef struct s3_worker {
 
 /* Headers that describe the object: sent with PutObject and with
  * CreateMultipartUpload (parts carry none). */
-static void object_headers(const s3_sink *ss, sluice__s3_req *r) {
-  if (ss->content_type) sluice__s3_req_header(r, "Content-Type", ss->content_type);
-  if (ss->cache_control) sluice__s3_req_header(r, "Cache-Control", ss->cache_control);
-  for (size_t i = 0; i < ss->nmeta; i++) sluice__s3_req_header(r, ss->meta_names[i], ss->meta_values[i]);
+static void object_headers(const s3_sink *ss, sluice__httpreq_req *r) {
+  if (ss->content_type) sluice__httpreq_header(r, "Content-Type", ss->content_type);
+  if (ss->cache_control) sluice__httpreq_header(r, "Cache-Control", ss->cache_control);
+  for (size_t i = 0; i < ss->nmeta; i++) sluice__httpreq_header(r, ss->meta_names[i], ss->meta_values[i]);
 }
 
 /* user_metadata "k1=v1&k2=v2" -> x-amz-meta-k1: v1 ... */
@@ -122,18 +145,32 @@ static sluice_error *not_exists_error(const char *path, sluice_error *err) {
                        path);
 }
 
+/* FULL_OBJECT for the CRCs (the object's own CRC, whatever the part
+ * size); SHA-256 has only COMPOSITE (a digest of the parts' digests). */
+static const char *checksum_type(sluice__ck_alg alg) {
+  return sluice__ck_is_crc(alg) ? "FULL_OBJECT" : "COMPOSITE";
+}
+
 /* Creates the multipart upload once; the first part to need it waits. */
 static sluice_error *ensure_upload(s3_sink *ss) {
   pthread_mutex_lock(&ss->lock);
   sluice_error *err = NULL;
   if (!ss->upload_id && !ss->create_err) {
-    sluice__s3_req r = {.op = "CreateMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
+    sluice__httpreq_req r = {.op = "CreateMultipartUpload", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path, .method = "POST",
                         .key = ss->key};
-    sluice__s3_req_query(&r, "uploads", "");
+    sluice__httpreq_query(&r, "uploads", "");
     object_headers(ss, &r);
+    if (ss->ck_alg) {
+      sluice__httpreq_header(&r, "x-amz-checksum-algorithm", sluice__ck_s3_name(ss->ck_alg));
+      sluice__httpreq_header(&r, "x-amz-checksum-type", checksum_type(ss->ck_alg));
+    }
     err = sluice__s3_perform(ss->s3, &r);
     if (!err) err = sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &ss->upload_id);
-    sluice__s3_req_cleanup(&r);
+    /* The recognition: a store that checks x-amz-checksum-* says which
+     * algorithm the upload has (AWS: x-amz-checksum-algorithm in the
+     * reply); Swift 2.30 ignores the headers and says nothing. */
+    ss->ck_store = !err && ss->ck_alg && !strcasecmp(r.checksum_algorithm, sluice__ck_s3_name(ss->ck_alg));
+    sluice__httpreq_req_cleanup(&r);
     ss->create_err = err;
   }
   err = sluice__error_copy(ss->create_err);
@@ -141,7 +178,7 @@ static sluice_error *ensure_upload(s3_sink *ss) {
   return err;
 }
 
-static sluice_error *record_etag(s3_sink *ss, uint64_t index, const char *etag) {
+static sluice_error *record_etag(s3_sink *ss, uint64_t index, const char *etag, const part *p) {
   if (!*etag)
     return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: UploadPart '%s' part %" PRIu64 ": no ETag in the reply",
                          ss->path, index + 1);
@@ -152,18 +189,43 @@ static sluice_error *record_etag(s3_sink *ss, uint64_t index, const char *etag) 
     size_t n = ss->netags ? ss->netags : 64;
     while (n <= index) n *= 2;
     char **t = realloc(ss->etags, n * sizeof(*t));
-    if (!t) {
+    if (t) ss->etags = t;
+    struct part_sum *s = t ? realloc(ss->sums, n * sizeof(*s)) : NULL;
+    if (!s) {
       pthread_mutex_unlock(&ss->lock);
       free(copy);
       return sluice__error_oom();
     }
     memset(t + ss->netags, 0, (n - ss->netags) * sizeof(*t));
-    ss->etags = t;
+    memset(s + ss->netags, 0, (n - ss->netags) * sizeof(*s));
+    ss->sums = s;
     ss->netags = n;
   }
   free(ss->etags[index]);
   ss->etags[index] = copy;
+  ss->sums[index].crc = p->crc;
+  ss->sums[index].len = p->chunk->len;
+  memcpy(ss->sums[index].b64, p->ck_b64, sizeof(p->ck_b64));
   pthread_mutex_unlock(&ss->lock);
+  return NULL;
+}
+
+/* The integrity headers of an UploadPart (Create has run, so ck_store is
+ * known): the x-amz-checksum one where the store checks it or the user
+ * asked for it by name, and Content-MD5 wherever the store is not known to
+ * check the x-amz one (so no part goes unverified when MD5 would be). */
+static sluice_error *part_checksum(s3_sink *ss, part *p, const unsigned char *buf, size_t len) {
+  int send_ck = ss->ck_alg && (ss->ck_store || !ss->ck_auto);
+  p->req.content_md5 = !ss->ck_store && (ss->ck_md5 || send_ck);
+  if (!send_ck) return NULL;
+  if (sluice__ck_is_crc(ss->ck_alg)) {
+    p->crc = sluice__ck_crc(ss->ck_alg, 0, buf, len);
+    sluice__ck_crc_b64(ss->ck_alg, p->crc, p->ck_b64);
+  } else {
+    sluice_error *err = sluice__ck_b64_of(ss->ck_alg, buf, len, p->ck_b64);
+    if (err) return err;
+  }
+  sluice__httpreq_header(&p->req, sluice__ck_header(ss->ck_alg), p->ck_b64);
   return NULL;
 }
 
@@ -188,14 +250,14 @@ static part *free_slot(s3_worker *w) {
 }
 
 static void start_attempt(s3_worker *w, part *p) {
-  sluice_error *err = sluice__s3_req_setup(w->sink->s3, &p->req);
+  sluice_error *err = sluice__httpreq_setup(&w->sink->s3->net, &p->req);
   if (!err && curl_multi_add_handle(w->multi, p->req.easy) != CURLM_OK)
     err = sluice__error(SLUICE_ERR_UNEXPECTED, "s3: %s '%s': curl_multi_add_handle failed", p->req.op,
                         w->sink->path);
   if (err) {
     sluice__chunk *c = p->chunk;
     p->chunk = NULL;
-    sluice__part_done(c, err);
+    w->sink->base.part_done(c, err);
     return;
   }
   p->active = 1;
@@ -206,19 +268,21 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
   s3_sink *ss = (s3_sink *)s;
   part *p = free_slot(w);
   if (!p) { /* cannot happen: the pipeline keeps at most per_worker here */
-    sluice__part_done(c, sluice__error(SLUICE_ERR_UNEXPECTED, "s3: no free part slot"));
+    s->part_done(c, sluice__error(SLUICE_ERR_UNEXPECTED, "s3: no free part slot"));
     return;
   }
   CURL *easy = p->req.easy;
   memset(&p->req, 0, sizeof(p->req));
   p->req.easy = easy;
   p->chunk = c;
+  p->req.retries = ss->base.retries;
   p->req.path = ss->path;
   p->req.key = ss->key;
   p->req.method = "PUT";
   p->req.body = c->buf;
   p->req.body_len = c->len;
-  p->req.content_md5 = 1;
+  p->ck_b64[0] = '\0';
+  p->crc = 0;
   if (c->index == 0 && c->last) {
     /* The whole object is this chunk: one PutObject, at commit. */
     p->chunk = NULL;
@@ -229,12 +293,12 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
     ss->single_len = c->len;
     ss->have_single = !err;
     pthread_mutex_unlock(&ss->lock);
-    sluice__part_done(c, err);
+    s->part_done(c, err);
     return;
   } else {
     if (c->index >= SLUICE__S3_MAX_PARTS) {
       p->chunk = NULL;
-      sluice__part_done(c, sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+      s->part_done(c, sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                                          "s3: write '%s': more than %u parts; use a larger chunk "
                                          "(a stream can hold at most chunk x %u bytes)",
                                          ss->path, SLUICE__S3_MAX_PARTS, SLUICE__S3_MAX_PARTS));
@@ -243,13 +307,18 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
     sluice_error *err = ensure_upload(ss);
     if (err) {
       p->chunk = NULL;
-      sluice__part_done(c, err);
+      s->part_done(c, err);
       return;
     }
     p->req.op = "UploadPart";
     snprintf(p->number, sizeof(p->number), "%" PRIu64, c->index + 1);
-    sluice__s3_req_query(&p->req, "partNumber", p->number);
-    sluice__s3_req_query(&p->req, "uploadId", ss->upload_id);
+    sluice__httpreq_query(&p->req, "partNumber", p->number);
+    sluice__httpreq_query(&p->req, "uploadId", ss->upload_id);
+    if ((err = part_checksum(ss, p, c->buf, c->len))) {
+      p->chunk = NULL;
+      s->part_done(c, err);
+      return;
+    }
   }
   start_attempt(w, p);
 }
@@ -259,21 +328,20 @@ static void finish_part(s3_worker *w, part *p, CURLcode rc) {
   curl_multi_remove_handle(w->multi, p->req.easy);
   p->active = 0;
   int retry;
-  sluice_error *err = sluice__s3_req_finish(ss->s3, &p->req, rc, &retry);
-  if (err && retry && p->req.attempts < ss->s3->cfg.max_attempts) {
+  sluice_error *err = sluice__httpreq_finish(&ss->s3->net, &p->req, rc, &retry);
+  if (err && retry && p->req.attempts < ss->s3->cfg.net.max_attempts) {
     sluice_error_free(err);
-    sluice__part_retry(p->chunk);
     p->waiting = 1;
-    p->req.retry_at_ms = sluice__s3_now_ms() + sluice__s3_backoff_ms(p->req.attempts);
+    p->req.retry_at_ms = sluice__httpreq_now_ms() + sluice__httpreq_backoff_ms(p->req.attempts);
     return;
   }
   if (err && sluice_error_http_status(err))
-    err = sluice__s3_error_note_attempts(err, (int)p->req.attempts);
+    err = sluice__httpreq_error_note_attempts(err, (int)p->req.attempts);
   sluice__chunk *c = p->chunk;
-  if (!err) err = record_etag(ss, c->index, p->req.etag);
-  sluice__s3_req_cleanup(&p->req);
+  if (!err) err = record_etag(ss, c->index, p->req.etag, p);
+  sluice__httpreq_req_cleanup(&p->req);
   p->chunk = NULL;
-  sluice__part_done(c, err);
+  ss->base.part_done(c, err);
 }
 
 /* Runs curl and reports finished parts; returns how many finished. */
@@ -299,7 +367,7 @@ static void w_drive(sluice__sink *s, void *wctx) {
   (void)s;
   if (pump(w)) return;
   /* Sleep until a socket is ready, a retry is due, or wake(). */
-  int64_t now = sluice__s3_now_ms(), next = -1;
+  int64_t now = sluice__httpreq_now_ms(), next = -1;
   for (unsigned i = 0; i < PARTS_PER_WORKER; i++) {
     part *p = &w->parts[i];
     if (!p->chunk || !p->waiting) continue;
@@ -328,15 +396,14 @@ static void w_fini(sluice__sink *s, void *wctx) {
       if (p->active) curl_multi_remove_handle(w->multi, p->req.easy);
       sluice__chunk *c = p->chunk;
       p->chunk = NULL;
-      sluice__part_done(c, sluice__error(SLUICE_ERR_CANCELED, "s3: %s '%s': canceled",
-                                         p->req.op ? p->req.op : "UploadPart", w->sink->path));
+      s->part_done(c, sluice__error(SLUICE_ERR_CANCELED, "s3: %s '%s': canceled",
+                                  p->req.op ? p->req.op : "UploadPart", w->sink->path));
     }
-    sluice__s3_req_cleanup(&p->req);
+    sluice__httpreq_req_cleanup(&p->req);
     if (p->req.easy) curl_easy_cleanup(p->req.easy);
   }
   curl_multi_cleanup(w->multi);
   free(w);
-  (void)s;
 }
 
 /* ---- commit and abort, on the caller's thread ---- */
@@ -370,13 +437,13 @@ static sluice_error *check_absent(sluice__s3 *s3, const char *path) {
 
 /* Runs r with If-None-Match: * when asked, falling back to check_absent()
  * on stores that refuse conditional writes.  See s3.h. */
-sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__s3_req *r, int if_not_exists) {
+sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req *r, int if_not_exists) {
   int conditional = if_not_exists && !atomic_load(&s3->no_conditional_writes);
   if (if_not_exists && !conditional) {
     sluice_error *err = check_absent(s3, r->path);
     if (err) return err;
   }
-  if (conditional) sluice__s3_req_header(r, "If-None-Match", "*");
+  if (conditional) sluice__httpreq_header(r, "If-None-Match", "*");
   sluice_error *err = sluice__s3_perform(s3, r);
   if (conditional && err && sluice_error_kind(err) == SLUICE_ERR_UNSUPPORTED) {
     sluice_error_free(err);
@@ -389,14 +456,68 @@ sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__s3_req *r, 
   return err && if_not_exists ? not_exists_error(r->path, err) : err;
 }
 
+/* A store's reported checksum of the whole object differs from ours: the
+ * object is there (nothing can undo a commit) but it is not what was sent. */
+static sluice_error *not_verified(const s3_sink *ss, const char *op, const char *theirs, const char *ours) {
+  char shown[64];
+  size_t n = 0;
+  /* The store's text, shown only as the base64 it should be. */
+  for (; theirs[n] && n < sizeof(shown) - 1; n++)
+    shown[n] = isalnum((unsigned char)theirs[n]) || strchr("+/=-", theirs[n]) ? theirs[n] : '?';
+  shown[n] = '\0';
+  return sluice__error(SLUICE_ERR_IO,
+                       "s3: %s '%s': the object is committed but did not verify: the store reports "
+                       "%s %s, the data sent has %s",
+                       op, ss->path, sluice__ck_s3_name(ss->ck_alg), shown, ours);
+}
+
 static sluice_error *put_whole(s3_sink *ss) {
-  sluice__s3_req r = {.op = "PutObject", .cancel = &ss->interrupted, .path = ss->path, .method = "PUT", .key = ss->key,
-                      .body = ss->single ? ss->single : (const unsigned char *)"",
-                      .body_len = ss->single_len, .content_md5 = 1};
+  const unsigned char *body = ss->single ? ss->single : (const unsigned char *)"";
+  /* Whether the store checks x-amz-checksum-* is not known before this one
+   * request: Content-MD5 goes too, unless none was asked for. */
+  sluice__httpreq_req r = {.op = "PutObject", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path,
+                           .method = "PUT", .key = ss->key, .body = body, .body_len = ss->single_len,
+                           .content_md5 = ss->ck_md5 || ss->ck_alg};
+  char ck[SLUICE__CK_MAX_B64] = "";
   object_headers(ss, &r);
-  sluice_error *err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
-  sluice__s3_req_cleanup(&r);
+  sluice_error *err = ss->ck_alg ? sluice__ck_b64_of(ss->ck_alg, body, ss->single_len, ck) : NULL;
+  if (err) return err;
+  if (ss->ck_alg) sluice__httpreq_header(&r, sluice__ck_header(ss->ck_alg), ck);
+  err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
+  /* A store that checks the header echoes it; one that reports another
+   * value for it has stored something else. */
+  if (!err && ss->ck_alg && r.checksum[0] && !strcasecmp(r.checksum_name, sluice__ck_name(ss->ck_alg)) &&
+      strcmp(r.checksum, ck) != 0)
+    err = not_verified(ss, "PutObject", r.checksum, ck);
+  sluice__httpreq_req_cleanup(&r);
   return err;
+}
+
+/* The object's checksum from its parts': the CRCs combined in part order;
+ * for SHA-256 (COMPOSITE), the digest of the parts' digests and "-N". */
+static sluice_error *object_checksum(const s3_sink *ss, uint64_t nparts, char out[SLUICE__CK_MAX_B64 + 8]) {
+  if (sluice__ck_is_crc(ss->ck_alg)) {
+    uint64_t acc = ss->sums[0].crc;
+    for (uint64_t i = 1; i < nparts; i++) acc = sluice__ck_combine(ss->ck_alg, acc, ss->sums[i].crc, ss->sums[i].len);
+    sluice__ck_crc_b64(ss->ck_alg, acc, out);
+    return NULL;
+  }
+  sluice__checksum ck;
+  sluice_error *err = sluice__ck_init(&ck, ss->ck_alg);
+  if (err) return err;
+  for (uint64_t i = 0; i < nparts; i++) {
+    unsigned char raw[SLUICE__CK_MAX_RAW];
+    if (sluice__ck_raw_from_b64(ss->ck_alg, ss->sums[i].b64, raw) != 0) {
+      sluice__ck_cleanup(&ck);
+      return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: CompleteMultipartUpload '%s': part %" PRIu64
+                           " has no checksum", ss->path, i + 1);
+    }
+    sluice__ck_update(&ck, raw, sluice__ck_size(ss->ck_alg));
+  }
+  unsigned char raw[SLUICE__CK_MAX_RAW];
+  sluice__ck_b64(raw, sluice__ck_final(&ck, raw), out);
+  snprintf(out + strlen(out), 8, "-%" PRIu64, nparts);
+  return NULL;
 }
 
 static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
@@ -406,16 +527,41 @@ static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
                            " has no ETag", ss->path, i + 1);
   char *body = NULL;
   size_t len = 0;
-  sluice_error *err = sluice__s3_xml_complete_body((const char *const *)ss->etags, nparts, &body, &len);
+  /* Part checksums go in the XML only when Create declared the algorithm
+   * to a store that took it (AWS then requires them). */
+  int with_ck = ss->ck_alg && ss->ck_store;
+  char **cks = with_ck ? calloc(nparts, sizeof(*cks)) : NULL;
+  char whole[SLUICE__CK_MAX_B64 + 8] = "";
+  sluice_error *err = with_ck && !cks ? sluice__error_oom() : NULL;
+  for (uint64_t i = 0; cks && i < nparts; i++) cks[i] = ss->sums[i].b64;
+  if (!err && with_ck) err = object_checksum(ss, nparts, whole);
+  if (!err)
+    err = sluice__s3_xml_complete_body_checksums((const char *const *)ss->etags, (const char *const *)cks,
+                                                 sluice__ck_xml(ss->ck_alg), nparts, &body, &len);
+  free(cks);
   if (err) return err;
-  sluice__s3_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
+  sluice__httpreq_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path, .method = "POST",
                       .key = ss->key, .body = (unsigned char *)body, .body_len = len};
-  sluice__s3_req_query(&r, "uploadId", ss->upload_id);
+  sluice__httpreq_query(&r, "uploadId", ss->upload_id);
+  if (with_ck && sluice__ck_is_crc(ss->ck_alg)) {
+    /* The object's CRC, for the store to check against its own. */
+    sluice__httpreq_header(&r, "x-amz-checksum-type", "FULL_OBJECT");
+    sluice__httpreq_header(&r, sluice__ck_header(ss->ck_alg), whole);
+  }
   err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
   /* S3 may answer 200 and still report an error in the body. */
   if (!err) err = sluice__s3_xml_complete_result(r.resp.data ? r.resp.data : "", r.resp.len,
                                                   "CompleteMultipartUpload", ss->path);
-  sluice__s3_req_cleanup(&r);
+  if (!err && with_ck) {
+    /* What the store says it holds, from the reply's XML (or its header). */
+    char *theirs = NULL;
+    err = sluice__s3_xml_complete_checksum(r.resp.data ? r.resp.data : "", r.resp.len,
+                                           sluice__ck_xml(ss->ck_alg), &theirs);
+    const char *t = theirs ? theirs : (!strcasecmp(r.checksum_name, sluice__ck_name(ss->ck_alg)) ? r.checksum : "");
+    if (!err && *t && strcmp(t, whole) != 0) err = not_verified(ss, "CompleteMultipartUpload", t, whole);
+    free(theirs);
+  }
+  sluice__httpreq_req_cleanup(&r);
   free(body);
   return err;
 }
@@ -436,13 +582,13 @@ static void s3_abort(sluice__sink *s) {
   if (ss->done) return;
   ss->done = 1;
   if (!ss->upload_id) return;
-  sluice__s3_req r = {.op = "AbortMultipartUpload", .path = ss->path, .method = "DELETE",
+  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .retries = ss->base.retries, .path = ss->path, .method = "DELETE",
                       .key = ss->key};
-  sluice__s3_req_query(&r, "uploadId", ss->upload_id);
+  sluice__httpreq_query(&r, "uploadId", ss->upload_id);
   /* Nothing to report to: the writer already carries the first error.  An
    * upload that cannot be aborted is left for the bucket's lifecycle rule. */
   sluice_error_free(sluice__s3_perform(ss->s3, &r));
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
 }
 
 static void s3_sink_free(sluice__sink *s) {
@@ -450,6 +596,7 @@ static void s3_sink_free(sluice__sink *s) {
   s3_abort(s);
   for (size_t i = 0; i < ss->netags; i++) free(ss->etags[i]);
   free(ss->etags);
+  free(ss->sums);
   free(ss->upload_id);
   free(ss->single);
   sluice_error_free(ss->create_err);
@@ -513,6 +660,21 @@ sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__wr
   if (!ss->key || !ss->path || (p->content_type && !ss->content_type) || (cc && !ss->cache_control)) {
     s3_sink_free(&ss->base);
     return sluice__error_oom();
+  }
+  const char *ck = sluice_options_get(p->opts, "checksum");
+  ss->ck_auto = !ck || !strcasecmp(ck, "auto");
+  if (ss->ck_auto) {
+    ss->ck_alg = SLUICE__CK_CRC64NVME;
+    ss->ck_md5 = 1;
+  } else if (sluice__ck_parse(ck, &ss->ck_alg) != 0) {
+    s3_sink_free(&ss->base);
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "s3: write '%s': checksum must be auto, crc64nvme, crc32c, crc32, md5, sha256 "
+                         "or none",
+                         path);
+  } else if (ss->ck_alg == SLUICE__CK_MD5) {
+    ss->ck_alg = SLUICE__CK_NONE; /* Content-MD5, not an x-amz-checksum */
+    ss->ck_md5 = 1;
   }
   const char *meta = sluice_options_get(p->opts, "user_metadata");
   sluice_error *merr = meta ? parse_metadata(ss, meta) : NULL;

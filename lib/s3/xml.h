@@ -57,11 +57,15 @@ int sluice__s3_xml_error(const char *body, size_t len, char **code, char **messa
 sluice_error *sluice__s3_xml_upload_id(const char *body, size_t len, char **upload_id);
 
 /* ------------------------------------------------------------------ */
+/* CopyObject / UploadPartCopy                                         */
+/* ------------------------------------------------------------------ */
+
 /* CopyObjectResult / CopyPartResult (root_name) -> its <ETag> (malloc'd).
  * UploadPartCopy sends the part's ETag only there. */
 sluice_error *sluice__s3_xml_copy_etag(const char *body, size_t len, const char *root_name,
                                       const char *op, char **etag);
 
+/* ------------------------------------------------------------------ */
 /* ListObjectsV2                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -156,6 +160,18 @@ void sluice__s3_parts_page_clear(sluice__s3_parts_page *p);
  * NUL-terminated, *len its length without the NUL. */
 sluice_error *sluice__s3_xml_complete_body(const char *const *etags, size_t n, char **body,
                                            size_t *len);
+
+/* Same, with checksums[i] (base64, or NULL for none) of part i+1 in an
+ * <element> (ChecksumCRC64NVME, ...) of its <Part>, as S3 requires when the
+ * upload was created with x-amz-checksum-algorithm.  checksums NULL: none. */
+sluice_error *sluice__s3_xml_complete_body_checksums(const char *const *etags, const char *const *checksums,
+                                                     const char *element, size_t n, char **body, size_t *len);
+
+/* The text of <element> (ChecksumCRC64NVME, ...) of a
+ * CompleteMultipartUploadResult, trimmed, in *value (malloc'd), or NULL
+ * when there is none.  Returns NULL or an error (unparseable, no memory). */
+sluice_error *sluice__s3_xml_complete_checksum(const char *body, size_t len, const char *element,
+                                               char **value);
 
 /* Checks the body of a 200 reply to CompleteMultipartUpload, which S3 may
  * use to report a failure: NULL for a CompleteMultipartUploadResult; for an

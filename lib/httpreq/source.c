@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading one object over the request engine: ranged GETs pinned to the
+ * version the first HEAD saw, so an object replaced mid-read fails with
+ * condition-not-match instead of returning a mix of two versions.  Shared by
+ * the s3 service and the http service (lib/http/http.c), which differ only
+ * in how they HEAD the object and what they call a GET in messages.
+ * pread() is one ranged GET straight into the caller's buffer, safe from
+ * several threads: write_from's reader threads are what run ranged GETs in
+ * parallel.
+ *
+ * The pin, from the validators of the HEAD reply:
+ *  - a strong ETag: If-Match (S3 always; nginx for static files, whose ETag
+ *    is "<mtime hex>-<size hex>");
+ *  - a weak ETag (W/"...") or none, with a Last-Modified: If-Unmodified-Since
+ *    with that date.  If-Match compares strongly (RFC 9110 13.1.1), so a
+ *    weak ETag never matches and every GET would fail with 412.  Dates have
+ *    one-second resolution: a replacement stamped with the same second goes
+ *    unnoticed;
+ *  - neither: no pin.
+ * In every case the object size in each reply's Content-Range must still be
+ * the one the HEAD saw.  A 200 reply to a ranged GET (a server that ignores
+ * Range) is refused by the engine (range_required): unsupported.
+ *
+ * A read of a whole object with an expected CRC (the s3 service's HEAD
+ * found a full-object checksum: sluice__httpreq_source_expect_crc) is
+ * verified: each GET's bytes get their CRC as they arrive, the pieces are
+ * merged with the CRC combine as neighbours arrive (GETs finish in any
+ * order), and the GET that completes the object fails when the whole
+ * differs from the expected value, so the copy fails and its destination
+ * is aborted.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "checksum.h"
+#include "error.h"
+#include "httpreq/httpreq.h"
+
+#define READ_AHEAD (8u << 20)
+
+typedef struct http_source {
+  sluice__source base;
+  sluice__httpreq *engine;
+  char *key;
+  char *path;
+  const char *get_op;      /* "GetObject", "GET": static */
+  const char *pin_name;    /* "If-Match", "If-Unmodified-Since" or NULL */
+  char pin_value[130];
+  uint64_t total;          /* the object's size at the HEAD */
+  uint64_t start;          /* first byte of the range in the object */
+  uint64_t cursor;         /* read(): next byte, relative to start */
+  unsigned char *buf;      /* read(): one read-ahead block */
+  uint64_t buf_off;
+  size_t buf_len;
+  atomic_int interrupted;  /* sticky: every request from now on stops */
+  /* Verification of a whole-object read (ck_alg NONE: none). */
+  sluice__ck_alg ck_alg;
+  uint64_t ck_want;
+  pthread_mutex_t ck_lock; /* the pieces: preads run on several threads */
+  struct ck_piece {
+    uint64_t off, len, crc;
+  } *pieces;               /* received ranges, sorted, adjacent ones merged */
+  size_t npieces, cap_pieces;
+  int ck_off;              /* overlapping reads, or checked: no more verification */
+} http_source;
+
+/* Adds the CRC of [off, off+len) and, when the whole object is there,
+ * compares it with the expected value. */
+static sluice_error *ck_received(http_source *ss, const void *buf, size_t len, uint64_t off) {
+  uint64_t crc = sluice__ck_crc(ss->ck_alg, 0, buf, len);
+  sluice_error *err = NULL;
+  pthread_mutex_lock(&ss->ck_lock);
+  size_t i = 0;
+  while (i < ss->npieces && ss->pieces[i].off < off) i++;
+  struct ck_piece *l = i ? &ss->pieces[i - 1] : NULL, *r = i < ss->npieces ? &ss->pieces[i] : NULL;
+  if ((l && l->off + l->len > off) || (r && off + len > r->off)) ss->ck_off = 1;
+  if (ss->ck_off) goto out;
+  if (l && l->off + l->len == off) {
+    l->crc = sluice__ck_combine(ss->ck_alg, l->crc, crc, len);
+    l->len += len;
+    if (r && l->off + l->len == r->off) { /* the gap is closed: l absorbs r */
+      l->crc = sluice__ck_combine(ss->ck_alg, l->crc, r->crc, r->len);
+      l->len += r->len;
+      memmove(r, r + 1, (ss->npieces - i - 1) * sizeof(*r));
+      ss->npieces--;
+    }
+  } else if (r && off + len == r->off) {
+    r->crc = sluice__ck_combine(ss->ck_alg, crc, r->crc, r->len);
+    r->off = off;
+    r->len += len;
+  } else {
+    if (ss->npieces == ss->cap_pieces) {
+      size_t n = ss->cap_pieces ? 2 * ss->cap_pieces : 16;
+      struct ck_piece *p = realloc(ss->pieces, n * sizeof(*p));
+      if (!p) {
+        ss->ck_off = 1; /* no memory to verify with: the read itself goes on */
+        goto out;
+      }
+      ss->pieces = p;
+      ss->cap_pieces = n;
+    }
+    memmove(ss->pieces + i + 1, ss->pieces + i, (ss->npieces - i) * sizeof(*ss->pieces));
+    ss->pieces[i] = (struct ck_piece){off, len, crc};
+    ss->npieces++;
+  }
+  if (ss->npieces == 1 && ss->pieces[0].off == 0 && ss->pieces[0].len == ss->total) {
+    char want[SLUICE__CK_MAX_B64], got[SLUICE__CK_MAX_B64];
+    if (ss->pieces[0].crc != ss->ck_want) {
+      sluice__ck_crc_b64(ss->ck_alg, ss->ck_want, want);
+      sluice__ck_crc_b64(ss->ck_alg, ss->pieces[0].crc, got);
+      err = sluice__error(SLUICE_ERR_IO,
+                          "%s: %s '%s': the data received does not match the object's stored "
+                          "checksum (%s %s, received %s): corrupted in transit or in the store",
+                          ss->engine->svc, ss->get_op, ss->path, sluice__ck_s3_name(ss->ck_alg), want, got);
+    }
+    ss->ck_off = 1; /* checked once */
+  }
+out:
+  pthread_mutex_unlock(&ss->ck_lock);
+  return err;
+}
+
+static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n) {
+  http_source *ss = (http_source *)s;
+  const char *svc = ss->engine->svc;
+  *n = 0;
+  if (off >= s->size || len == 0) return NULL;
+  if (len > s->size - off) len = (size_t)(s->size - off);
+  char range[64];
+  snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, ss->start + off,
+           ss->start + off + len - 1);
+  sluice__httpreq_req r = {.op = ss->get_op, .path = ss->path, .method = "GET", .key = ss->key,
+                      .cancel = &ss->interrupted, .retries = s->retries,
+                      .dst = buf, .dst_cap = len};
+  /* Asking for the whole object, a 200 is the right answer too. */
+  r.range_required = !(ss->start + off == 0 && len == ss->total);
+  sluice__httpreq_header(&r, "Range", range);
+  if (ss->pin_name) sluice__httpreq_header(&r, ss->pin_name, ss->pin_value);
+  sluice_error *err = sluice__httpreq_perform(ss->engine, &r);
+  if (err && sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH)
+    sluice__error_append(err, ": the object changed while it was being read");
+  if (!err && r.range_total != UINT64_MAX && r.range_total != ss->total)
+    err = sluice__error(SLUICE_ERR_CONDITION_NOT_MATCH,
+                        "%s: %s '%s': the object changed while it was being read (%" PRIu64
+                        " bytes when opened, now %" PRIu64 ")",
+                        svc, ss->get_op, ss->path, ss->total, r.range_total);
+  if (!err && r.dst_len != len)
+    err = sluice__error(SLUICE_ERR_UNEXPECTED,
+                        "%s: %s '%s': asked for %zu bytes at %" PRIu64 ", got %zu", svc,
+                        ss->get_op, ss->path, len, off, r.dst_len);
+  if (!err) *n = r.dst_len;
+  if (!err && ss->ck_alg) err = ck_received(ss, buf, r.dst_len, off);
+  sluice__httpreq_req_cleanup(&r);
+  return err;
+}
+
+static sluice_error *source_read(sluice__source *s, void *buf, size_t len, size_t *n) {
+  http_source *ss = (http_source *)s;
+  *n = 0;
+  if (ss->cursor >= s->size || len == 0) return NULL;
+  /* Large reads go straight to the caller's buffer; small ones are served
+   * from one read-ahead block, so a 4 KiB read loop is not a GET each. */
+  if (len >= READ_AHEAD) {
+    sluice_error *err = source_pread(s, buf, len, ss->cursor, n);
+    if (!err) ss->cursor += *n;
+    return err;
+  }
+  if (ss->cursor < ss->buf_off || ss->cursor >= ss->buf_off + ss->buf_len) {
+    if (!ss->buf && !(ss->buf = malloc(READ_AHEAD))) return sluice__error_oom();
+    size_t got;
+    sluice_error *err = source_pread(s, ss->buf, READ_AHEAD, ss->cursor, &got);
+    if (err) return err;
+    ss->buf_off = ss->cursor;
+    ss->buf_len = got;
+  }
+  size_t avail = (size_t)(ss->buf_off + ss->buf_len - ss->cursor);
+  size_t k = len < avail ? len : avail;
+  memcpy(buf, ss->buf + (ss->cursor - ss->buf_off), k);
+  ss->cursor += k;
+  *n = k;
+  return NULL;
+}
+
+static void source_free(sluice__source *s) {
+  http_source *ss = (http_source *)s;
+  pthread_mutex_destroy(&ss->ck_lock);
+  free(ss->pieces);
+  free(ss->buf);
+  free(ss->key);
+  free(ss->path);
+  free(ss);
+}
+
+static void source_interrupt(sluice__source *s) { atomic_store(&((http_source *)s)->interrupted, 1); }
+
+static const struct sluice__source_vt source_vt = {
+    .read = source_read, .pread = source_pread, .free = source_free, .interrupt = source_interrupt};
+
+/* IMF-fixdate (RFC 9110 5.6.7), without strftime's locale. */
+static void http_date(int64_t t, char *out, size_t cap) {
+  static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!gmtime_r(&tt, &tm)) {
+    out[0] = '\0';
+    return;
+  }
+  snprintf(out, cap, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+           months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, const char *path,
+                                         const sluice_metadata *meta, uint64_t offset,
+                                         uint64_t length, const char *get_op,
+                                         sluice__source **out) {
+  uint64_t total = meta->size;
+  if (offset > total && total > 0)
+    return sluice__error(SLUICE_ERR_RANGE_NOT_SATISFIABLE,
+                         "%s: read '%s': offset %" PRIu64 " is past the end (%" PRIu64 " bytes)",
+                         e->svc, path, offset, total);
+  http_source *ss = calloc(1, sizeof(*ss));
+  if (ss) pthread_mutex_init(&ss->ck_lock, NULL);
+  if (!ss || !(ss->key = strdup(key)) || !(ss->path = strdup(path))) {
+    if (ss) source_free(&ss->base);
+    return sluice__error_oom();
+  }
+  if (meta->etag && strncmp(meta->etag, "W/", 2) != 0) {
+    ss->pin_name = "If-Match";
+    snprintf(ss->pin_value, sizeof(ss->pin_value), "%s", meta->etag);
+  } else if (meta->mtime >= 0) {
+    http_date(meta->mtime, ss->pin_value, sizeof(ss->pin_value));
+    if (ss->pin_value[0]) ss->pin_name = "If-Unmodified-Since";
+  }
+  ss->engine = e;
+  ss->get_op = get_op;
+  ss->total = total;
+  ss->start = offset > total ? total : offset;
+  uint64_t left = total - ss->start;
+  ss->base.vt = &source_vt;
+  ss->base.size = length < left ? length : left;
+  ss->base.path = ss->path;
+  *out = &ss->base;
+  return NULL;
+}
+
+void sluice__httpreq_source_expect_crc(sluice__source *s, int alg, uint64_t crc) {
+  http_source *ss = (http_source *)s;
+  /* Only a read of the whole object can be compared with it. */
+  if (sluice__ck_is_crc((sluice__ck_alg)alg) && ss->start == 0 && s->size == ss->total && ss->total > 0) {
+    ss->ck_alg = (sluice__ck_alg)alg;
+    ss->ck_want = crc;
+  }
+}

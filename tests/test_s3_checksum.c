@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The s3 writer's and reader's checksums against a store that verifies
+ * them: Swift 2.30's s3api (which checks Content-MD5 only) behind
+ * tests/servers/checksum-proxy.py, which checks x-amz-checksum-* as AWS
+ * does, answers BadDigest on a mismatch, reports the object's checksum at
+ * Complete and on HEAD, and injects the faults: a byte flipped in an upload
+ * (refused, then resent from the same chunk), a wrong value reported after
+ * Complete (the write fails, saying the object is committed but did not
+ * verify), a byte flipped in a download (the copy fails, nothing left).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "sluice.h"
+
+static th_s3_server E;
+static th_proxy PX;
+static unsigned prefix_counter;
+
+static void new_prefix(char out[64]) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  snprintf(out, 64, "ck-%ld-%u-%lx/", (long)getpid(), ++prefix_counter, (unsigned long)ts.tv_nsec);
+}
+
+static int endpoint_port(void) {
+  const char *hp = strstr(E.endpoint, "://");
+  cr_assert_not_null(hp);
+  const char *colon = strrchr(hp + 3, ':');
+  cr_assert_not_null(colon, "SLUICE_S3_ENDPOINT %s has no port", E.endpoint);
+  return atoi(colon + 1);
+}
+
+/* An operator rooted at prefix, on Swift directly (proxied 0) or through
+ * the checking front end. */
+static sluice_operator *op_at(const char *prefix, int proxied) {
+  char ep[64];
+  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", PX.port);
+  sluice_options *o = th_opts("endpoint", proxied ? ep : E.endpoint, "region", E.region, "bucket",
+                              E.bucket, "access_key_id", E.access_key, "secret_access_key",
+                              E.secret_key, "root", prefix, NULL);
+  sluice_operator *op;
+  TH_OK(sluice_operator_new("s3", o, &op));
+  sluice_options_free(o);
+  return op;
+}
+
+/* The front end with these fault arguments (NULL-terminated). */
+static void start(const char *const *faults) {
+  th_s3_need_server(&E);
+  /* The keys: the front end signs again the Complete it rewrites. */
+  const char *args[16] = {"--access-key", E.access_key, "--secret-key",
+                          E.secret_key,   "--region",   E.region};
+  size_t n = 6;
+  for (size_t i = 0; faults[i] && n < 15; i++) args[n++] = faults[i];
+  args[n] = NULL;
+  th_proxy_start_script(&PX, "checksum-proxy.py", endpoint_port(), args);
+}
+
+static void stop(void) { th_proxy_stop(&PX); }
+
+static unsigned char *make_data(size_t len, uint64_t seed) {
+  unsigned char *d = malloc(len);
+  cr_assert(d);
+  th_fill(d, len, seed, 0);
+  return d;
+}
+
+/* Writes data at path through op with the checksum option (NULL: the
+ * default) in 5 MiB parts. */
+static sluice_error *write_obj(sluice_operator *op, const char *path, const void *data, size_t len,
+                               const char *checksum) {
+  sluice_options *o = th_opts("chunk", "5MiB", "concurrent", "3", NULL);
+  if (checksum) TH_OK(sluice_options_set(o, "checksum", checksum));
+  sluice_error *err = sluice_write(op, path, data, len, o);
+  sluice_options_free(o);
+  return err;
+}
+
+static void expect_bytes(sluice_operator *op, const char *path, const void *data, size_t len) {
+  void *got = NULL;
+  size_t n = 0;
+  TH_OK(sluice_read(op, path, 0, UINT64_MAX, &got, &n));
+  cr_assert_eq(n, len, "%s: %zu bytes, expected %zu", path, n, len);
+  cr_assert(memcmp(got, data, len) == 0, "%s: the bytes differ", path);
+  sluice_free(got);
+}
+
+#define BIG (12u * 1024 * 1024 + 12345) /* three parts, the last short */
+#define SMALL 1000u                     /* one PutObject */
+
+static void corrupted_part_is_resent(const char *alg) {
+  char prefix[64], want[64];
+  new_prefix(prefix);
+  /* The second part's first attempt arrives with a byte flipped. */
+  const char *args[] = {"--corrupt-upload", "--match", "partNumber=2&", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1), *direct = op_at(prefix, 0);
+  unsigned char *data = make_data(BIG, 7);
+  TH_OK(write_obj(op, "obj.bin", data, BIG, alg));
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-upload", NULL), 1);
+  if (strcmp(alg, "md5") == 0) {
+    /* No x-amz-checksum: Swift's Content-MD5 check refused it. */
+    cr_assert_eq(th_proxy_log_count(&PX, "CHECKED", NULL), 0);
+  } else {
+    snprintf(want, sizeof want, "REFUSED %s ", alg);
+    cr_assert_eq(th_proxy_log_count(&PX, want, "partNumber=2&"), 1,
+                 "the corrupted part was not refused");
+    snprintf(want, sizeof want, "CHECKED %s ", alg);
+    cr_assert_eq(th_proxy_log_count(&PX, want, "partNumber="), 3,
+                 "every part is checked once it arrives whole");
+    snprintf(want, sizeof want, "CHECKED complete %s", alg);
+    cr_assert_eq(th_proxy_log_count(&PX, want, NULL), 1, "Complete did not carry the checksums");
+  }
+  expect_bytes(direct, "obj.bin", data, BIG);
+  free(data);
+  sluice_operator_free(op);
+  sluice_operator_free(direct);
+}
+
+static void corrupted_put_is_resent(const char *alg) {
+  char prefix[64], want[64];
+  new_prefix(prefix);
+  const char *args[] = {"--corrupt-upload", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1), *direct = op_at(prefix, 0);
+  unsigned char *data = make_data(SMALL, 8);
+  TH_OK(write_obj(op, "small.bin", data, SMALL, alg));
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-upload", NULL), 1);
+  snprintf(want, sizeof want, "REFUSED %s ", alg);
+  cr_assert_eq(th_proxy_log_count(&PX, want, NULL), 1, "the corrupted PutObject was not refused");
+  expect_bytes(direct, "small.bin", data, SMALL);
+  free(data);
+  sluice_operator_free(op);
+  sluice_operator_free(direct);
+}
+
+Test(s3_checksum, crc64nvme_part_corrupted_in_flight_is_resent, .fini = stop) {
+  corrupted_part_is_resent("crc64nvme");
+}
+Test(s3_checksum, crc32c_part_corrupted_in_flight_is_resent, .fini = stop) {
+  corrupted_part_is_resent("crc32c");
+}
+Test(s3_checksum, crc32_part_corrupted_in_flight_is_resent, .fini = stop) {
+  corrupted_part_is_resent("crc32");
+}
+Test(s3_checksum, sha256_part_corrupted_in_flight_is_resent, .fini = stop) {
+  corrupted_part_is_resent("sha256");
+}
+Test(s3_checksum, md5_part_corrupted_in_flight_is_resent, .fini = stop) {
+  corrupted_part_is_resent("md5");
+}
+Test(s3_checksum, crc64nvme_put_corrupted_in_flight_is_resent, .fini = stop) {
+  corrupted_put_is_resent("crc64nvme");
+}
+Test(s3_checksum, crc32c_put_corrupted_in_flight_is_resent, .fini = stop) {
+  corrupted_put_is_resent("crc32c");
+}
+Test(s3_checksum, crc32_put_corrupted_in_flight_is_resent, .fini = stop) {
+  corrupted_put_is_resent("crc32");
+}
+Test(s3_checksum, sha256_put_corrupted_in_flight_is_resent, .fini = stop) {
+  corrupted_put_is_resent("sha256");
+}
+
+/* The default is CRC64NVME on a store that names it back at Create. */
+Test(s3_checksum, default_is_crc64nvme_where_verified, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(BIG, 9);
+  TH_OK(write_obj(op, "auto.bin", data, BIG, NULL));
+  cr_assert_eq(th_proxy_log_count(&PX, "CHECKED crc64nvme ", "partNumber="), 3);
+  cr_assert_eq(th_proxy_log_count(&PX, "CHECKED complete crc64nvme", NULL), 1);
+  expect_bytes(op, "auto.bin", data, BIG);
+  free(data);
+  sluice_operator_free(op);
+}
+
+/* On a store that does not name the algorithm back (Swift, here behind a
+ * plain front end that only flips a byte), the default falls back to
+ * Content-MD5, which Swift checks: the part is refused and resent. */
+Test(s3_checksum, default_is_content_md5_where_not_verified, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--plain", "--corrupt-upload", "--match", "partNumber=3&", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1), *direct = op_at(prefix, 0);
+  unsigned char *data = make_data(BIG, 12);
+  TH_OK(write_obj(op, "plain.bin", data, BIG, NULL));
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-upload", NULL), 1);
+  expect_bytes(direct, "plain.bin", data, BIG);
+  /* Reading it back asks for a checksum the store does not have: no check,
+   * no failure. */
+  expect_bytes(op, "plain.bin", data, BIG);
+  free(data);
+  sluice_operator_free(op);
+  sluice_operator_free(direct);
+}
+
+/* A store that reports another object checksum after Complete than the
+ * parts make: the write fails, and says the object is there. */
+Test(s3_checksum, wrong_checksum_after_complete_fails_the_write, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--lie-complete", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(BIG, 10);
+  sluice_error *err = write_obj(op, "lied.bin", data, BIG, "crc32c");
+  cr_assert_not_null(err, "the write succeeded though the store reported a wrong checksum");
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_IO, "%s", sluice_error_message(err));
+  cr_assert(strstr(sluice_error_message(err), "committed but did not verify"), "%s",
+            sluice_error_message(err));
+  cr_assert(strstr(sluice_error_message(err), "lied.bin"), "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  free(data);
+  sluice_operator_free(op);
+}
+
+/* Copies src (an object of op) to a file dst under dir with 4 readers:
+ * ranged GETs that finish in any order. */
+static sluice_error *download(sluice_operator *op, const char *src, sluice_operator *fs,
+                              const char *dst) {
+  sluice_reader *r;
+  sluice_writer *w;
+  TH_OK(sluice_reader_open(op, src, NULL, &r));
+  sluice_options *wo = th_opts("chunk", "1MiB", "concurrent", "4", NULL);
+  sluice_options *co = th_opts("readers", "4", NULL);
+  TH_OK(sluice_writer_open(fs, dst, wo, &w));
+  sluice_error *err = sluice_write_from(w, r, co);
+  if (!err) err = sluice_writer_close(w);
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  return err;
+}
+
+Test(s3_checksum, download_verifies_the_stored_crc, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  /* The fault waits for the download: the first GET of the object. */
+  const char *args[] = {"--corrupt-download", "--match", "^GET .*dl.bin", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(BIG, 11);
+  TH_OK(write_obj(op, "dl.bin", data, BIG, "crc64nvme"));
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  sluice_error *err = download(op, "dl.bin", fs, "corrupt.bin");
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-download", NULL), 1);
+  cr_assert_not_null(err, "a download with a flipped byte succeeded");
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_IO, "%s", sluice_error_message(err));
+  cr_assert(strstr(sluice_error_message(err), "stored checksum"), "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  cr_assert_eq(th_count_files(dir), 0, "the failed download left a file");
+  /* The fault is spent: the same download now verifies and succeeds. */
+  TH_OK(download(op, "dl.bin", fs, "good.bin"));
+  expect_bytes(fs, "good.bin", data, BIG);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  free(data);
+  sluice_operator_free(op);
+}
+
+Test(s3_checksum, bad_option_value_is_refused) {
+  th_s3_need_server(&E);
+  char prefix[64];
+  new_prefix(prefix);
+  sluice_operator *op = op_at(prefix, 0);
+  sluice_writer *w = NULL;
+  sluice_options *o = th_opts("checksum", "crc16", NULL);
+  sluice_error *err = sluice_writer_open(op, "x", o, &w);
+  cr_assert_not_null(err);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(sluice_error_message(err), "checksum"), "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  sluice_options_free(o);
+  sluice_operator_free(op);
+}

@@ -51,8 +51,17 @@
  * belongs to the lister).  An options object may be read by any number of
  * calls at once while nobody sets anything on it.
  *
- * Paths.  Paths are relative to the operator's root; a leading '/' is
- * ignored; a trailing '/' names a directory.  ".." never escapes the root.
+ * Paths.  Paths are relative to the operator's root; a trailing '/' names
+ * a directory and "" the root.  On an object store (s3, memory) a path is
+ * the key, used byte for byte: "a//b", "a/./b", "a/../d" and "/x" are keys
+ * of their own, as S3 allows.  The fs service maps paths onto files, so it
+ * refuses (invalid argument, naming the path and why) a path that names no
+ * file as given: a leading '/', an empty component, "." or "..", and
+ * never goes outside its root.  The http service ignores a leading '/'
+ * (backward compatible: the URL joins endpoint and path with one) and
+ * refuses the same.  Every service refuses control characters and paths
+ * over 4096 bytes.  sluice_operator_from_uri() cleans a local file path
+ * as POSIX does ("/tmp//x" is "/tmp/x").
  */
 #ifndef SLUICE_H
 #define SLUICE_H
@@ -390,6 +399,10 @@ SLUICE_EXTERN sluice_error *sluice_operator_new(const char *scheme, const sluice
  *   memory://path, mem://path                  -> a new memory store
  *   s3://bucket/key                            -> s3 (opts: credentials, region...)
  *   http://host[:port]/path, https://...       -> http (read-only)
+ * The path of s3:// and mem:// is everything after the bucket's (or the
+ * scheme's) "/", byte for byte: s3://b/a//b is the key "a//b" and
+ * s3://b//x the key "/x".  A local path is cleaned as POSIX resolves it
+ * (repeated '/' and "." components go) and given relative to "/".
  * opts (may be NULL) are the service's operator options; the URI's bucket
  * (s3) or endpoint (http) replaces the option of that name.  *out is owned
  * by the caller (sluice_operator_free), *path_out too (sluice_free; the
@@ -490,13 +503,23 @@ SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *meth
 
 /* Lists entries under path (a directory: "" or "dir/").  Option
  * recursive=true walks the whole tree and yields objects only; otherwise
- * one level, with sub-directories as entries ending in '/'.  Order is
- * unspecified.  Entries are fetched as sluice_lister_next() asks (a page
- * at a time on S3), so listing a huge tree holds little memory.
- * *out owned by the caller (sluice_lister_free).  Any thread.  Errors:
- * invalid argument (bad path or option), not found (a directory that does
- * not exist, on fs), and the service's failures (these may also come from
- * sluice_lister_next() instead). */
+ * one level, with sub-directories as entries ending in '/'.
+ * Order, every service: entry paths ascend in the byte order of their
+ * UTF-8 bytes (strcmp, unsigned), S3's ListObjectsV2 order, so two
+ * listings of the same tree on different services give the same sequence
+ * and can be merged in one pass.  A recursive listing yields a
+ * directory's objects where "dir/" sorts: "a-b", "a.b", "a/x", "a0" ('-'
+ * and '.' sort before '/').  A one-level listing yields "sub/" entries at
+ * that place among the objects.  Memory: fs reads one directory at a time
+ * (its names, for each directory on the current path, never the tree);
+ * s3 holds one page of 1,000 keys; memory holds one entry.  Listings are
+ * not snapshots: what changes during one may or may not show.
+ * Entries are fetched as sluice_lister_next() asks, so listing a huge
+ * tree holds little memory.  *out owned by the caller
+ * (sluice_lister_free).  Any thread.  Errors: invalid argument (bad path or
+ * option), not found (a directory that does not exist, on fs), and the
+ * service's failures (these may also come from sluice_lister_next()
+ * instead). */
 SLUICE_EXTERN sluice_error *sluice_list(sluice_operator *op, const char *path,
                                         const sluice_options *opts, sluice_lister **out);
 /* Next entry, or *entry_out = NULL at the end (and on every call after

@@ -30,15 +30,10 @@ sluice_error *sluice_list(sluice_operator *op, const char *path, const sluice_op
   int recursive;
   if (!err) err = sluice__opt_bool(opts, "recursive", 0, "list", &recursive);
   if (err) return err;
-  char *p;
-  if ((err = sluice__path_normalize("list", path, SLUICE__PATH_DIR, &p))) return err;
+  if ((err = sluice__path_check("list", path, SLUICE__PATH_DIR))) return err;
   sluice_lister *l = calloc(1, sizeof(*l));
-  if (!l) {
-    free(p);
-    return sluice__error_oom();
-  }
-  err = op->vt->list(op->svc, p, recursive, &l->list);
-  free(p);
+  if (!l) return sluice__error_oom();
+  err = op->vt->list(op->svc, path, recursive, &l->list);
   if (err) {
     free(l);
     return err;

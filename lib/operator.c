@@ -193,7 +193,9 @@ sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *op
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "operator_from_uri '%s': not a URI nor an absolute path", uri);
   }
-  char *path = strdup(rest);
+  /* A local path means what POSIX makes of it ("/tmp//x" is "/tmp/x");
+   * every other scheme's path is a key, kept byte for byte. */
+  char *path = !strcmp(scheme, "fs") ? sluice__path_posix_clean(rest) : strdup(rest);
   free(decoded);
   if (!path) {
     sluice_options_free(own);
@@ -220,16 +222,11 @@ sluice_error *sluice_stat(sluice_operator *op, const char *path, sluice_metadata
   if (out) *out = NULL;
   CHECK_OP("stat");
   if (!out) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "stat: out is NULL");
-  char *p;
-  sluice_error *err = sluice__path_normalize("stat", path, SLUICE__PATH_ANY, &p);
+  sluice_error *err = sluice__path_check("stat", path, SLUICE__PATH_ANY);
   if (err) return err;
   sluice_metadata *m = sluice__metadata_new();
-  if (!m) {
-    free(p);
-    return sluice__error_oom();
-  }
-  err = op->vt->stat(op->svc, p, m);
-  free(p);
+  if (!m) return sluice__error_oom();
+  err = op->vt->stat(op->svc, path, m);
   if (err) {
     sluice_metadata_free(m);
     return err;
@@ -240,13 +237,10 @@ sluice_error *sluice_stat(sluice_operator *op, const char *path, sluice_metadata
 
 sluice_error *sluice_delete(sluice_operator *op, const char *path) {
   CHECK_OP("delete");
-  char *p;
-  sluice_error *err = sluice__path_normalize("delete", path, SLUICE__PATH_ANY, &p);
+  sluice_error *err = sluice__path_check("delete", path, SLUICE__PATH_ANY);
   if (err) return err;
-  if (!*p) err = sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "delete: refusing to delete the root");
-  else err = op->vt->remove(op->svc, p);
-  free(p);
-  return err;
+  if (!*path) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "delete: refusing to delete the root");
+  return op->vt->remove(op->svc, path);
 }
 
 /* Without a native remove_all: list everything under dir and delete it
@@ -268,23 +262,17 @@ static sluice_error *remove_listed(sluice_operator *op, const char *dir) {
 
 sluice_error *sluice_delete_all(sluice_operator *op, const char *path) {
   CHECK_OP("delete_all");
-  char *p;
-  sluice_error *err = sluice__path_normalize("delete_all", path, SLUICE__PATH_ANY, &p);
+  sluice_error *err = sluice__path_check("delete_all", path, SLUICE__PATH_ANY);
   if (err) return err;
-  size_t n = strlen(p);
-  if (n == 0) {
-    free(p);
+  size_t n = strlen(path);
+  if (n == 0)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "delete_all: refusing to delete the root");
-  }
+  /* "a" means the directory "a/": a prefix without its slash would also
+   * take "ab". */
+  char *p = malloc(n + 2);
+  if (!p) return sluice__error_oom();
+  memcpy(p, path, n + 1);
   if (p[n - 1] != '/') {
-    /* "a" means the directory "a/": a prefix without its slash would also
-     * take "ab". */
-    char *d = realloc(p, n + 2);
-    if (!d) {
-      free(p);
-      return sluice__error_oom();
-    }
-    p = d;
     p[n] = '/';
     p[n + 1] = '\0';
   }
@@ -298,12 +286,9 @@ sluice_error *sluice_create_dir(sluice_operator *op, const char *path) {
   if (!op->vt->create_dir)
     return sluice__error(SLUICE_ERR_UNSUPPORTED, "create_dir '%s': the %s service has no directories",
                          path ? path : "(null)", op->vt->scheme);
-  char *p;
-  sluice_error *err = sluice__path_normalize("create_dir", path, SLUICE__PATH_DIR, &p);
+  sluice_error *err = sluice__path_check("create_dir", path, SLUICE__PATH_DIR);
   if (err) return err;
-  err = *p ? op->vt->create_dir(op->svc, p) : NULL;
-  free(p);
-  return err;
+  return *path ? op->vt->create_dir(op->svc, path) : NULL;
 }
 
 sluice_error *sluice_presign(sluice_operator *op, const char *method, const char *path,
@@ -325,12 +310,9 @@ sluice_error *sluice_presign(sluice_operator *op, const char *method, const char
   if (!op->vt->presign)
     return sluice__error(SLUICE_ERR_UNSUPPORTED, "presign '%s': the %s service has no signed URLs",
                          path ? path : "(null)", op->vt->scheme);
-  char *p;
-  sluice_error *err = sluice__path_normalize("presign", path, SLUICE__PATH_FILE, &p);
+  sluice_error *err = sluice__path_check("presign", path, SLUICE__PATH_FILE);
   if (err) return err;
-  err = op->vt->presign(op->svc, method, p, expires, url_out);
-  free(p);
-  return err;
+  return op->vt->presign(op->svc, method, path, expires, url_out);
 }
 
 sluice_error *sluice_read(sluice_operator *op, const char *path, uint64_t offset, uint64_t length,
@@ -340,12 +322,10 @@ sluice_error *sluice_read(sluice_operator *op, const char *path, uint64_t offset
   CHECK_OP("read");
   if (!buf_out || !len_out)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "read: buf_out and len_out must be non-NULL");
-  char *p;
-  sluice_error *err = sluice__path_normalize("read", path, SLUICE__PATH_FILE, &p);
+  sluice_error *err = sluice__path_check("read", path, SLUICE__PATH_FILE);
   if (err) return err;
   sluice__source *src;
-  err = op->vt->open_source(op->svc, p, offset, length, &src);
-  free(p);
+  err = op->vt->open_source(op->svc, path, offset, length, &src);
   if (err) return err;
   size_t cap = src->size != UINT64_MAX ? (size_t)src->size : 64 * 1024;
   if (src->size != UINT64_MAX && src->size > SIZE_MAX - 1) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Path normalisation: every service sees the same, already-safe form. */
+/* Path rules.  Keys reach services byte for byte; only services that map
+ * them onto files add their own rules (sluice__path_file_rules). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +9,7 @@
 
 #define SLUICE__PATH_MAX 4096
 
-sluice_error *sluice__path_normalize(const char *op, const char *path, int want, char **out) {
-  *out = NULL;
+sluice_error *sluice__path_check(const char *op, const char *path, int want) {
   if (!path) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: path is NULL", op);
   size_t len = strlen(path);
   if (len > SLUICE__PATH_MAX)
@@ -19,44 +19,56 @@ sluice_error *sluice__path_normalize(const char *op, const char *path, int want,
     if ((unsigned char)*p < 0x20 || *p == 0x7f)
       return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                            "%s: path contains a control character", op);
-  char *res = malloc(len + 2);
-  if (!res) return sluice__error_oom();
-  size_t n = 0;
   int is_dir = len == 0 || path[len - 1] == '/';
-  const char *p = path;
-  while (*p) {
+  if (want == SLUICE__PATH_FILE && is_dir) {
+    if (len == 0) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: path is empty", op);
+    return sluice__error(SLUICE_ERR_IS_A_DIRECTORY,
+                         "%s '%s': path names a directory, not an object", op, path);
+  }
+  if (want == SLUICE__PATH_DIR && !is_dir)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s '%s': a directory path must end in '/'",
+                         op, path);
+  return NULL;
+}
+
+sluice_error *sluice__path_file_rules(const char *op, const char *path) {
+  const char *why = NULL;
+  if (path[0] == '/') why = "a leading '/' (paths are relative to the root)";
+  for (const char *p = path; !why && *p;) {
+    size_t n = strcspn(p, "/");
+    if (n == 0)
+      why = "an empty component ('//'): a file name cannot be empty";
+    else if (n == 1 && p[0] == '.')
+      why = "a '.' component: it names its directory, not a file called '.'";
+    else if (n == 2 && p[0] == '.' && p[1] == '.')
+      why = "a '..' component (paths stay beneath the root)";
+    p += n;
+    if (*p == '/') p++; /* a trailing '/' ends the loop: a directory */
+  }
+  if (!why) return NULL;
+  return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s '%s': not a file path: %s", op, path, why);
+}
+
+char *sluice__path_posix_clean(const char *path) {
+  size_t len = strlen(path);
+  char *res = malloc(len + 2);
+  if (!res) return NULL;
+  size_t n = 0;
+  int is_dir = len > 0 && path[len - 1] == '/';
+  for (const char *p = path; *p;) {
     while (*p == '/') p++;
-    const char *end = strchr(p, '/');
-    size_t clen = end ? (size_t)(end - p) : strlen(p);
+    size_t clen = strcspn(p, "/");
     if (clen == 0) break;
-    if (clen == 2 && p[0] == '.' && p[1] == '.') {
-      free(res);
-      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                           "%s '%s': '..' is not allowed (paths stay under the root)", op, path);
-    }
-    if (!(clen == 1 && p[0] == '.')) {
+    if (clen == 1 && p[0] == '.') {
+      if (!p[1]) is_dir = 1; /* "a/." names the directory a */
+    } else {
       if (n) res[n++] = '/';
       memcpy(res + n, p, clen);
       n += clen;
-    } else if (!end) {
-      is_dir = 1; /* "a/." names the directory a */
     }
     p += clen;
   }
   if (n && is_dir) res[n++] = '/';
   res[n] = '\0';
-  if (n == 0) is_dir = 1;
-  if (want == SLUICE__PATH_FILE && is_dir) {
-    free(res);
-    if (!*path) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: path is empty", op);
-    return sluice__error(SLUICE_ERR_IS_A_DIRECTORY,
-                         "%s '%s': path names a directory, not an object", op, path);
-  }
-  if (want == SLUICE__PATH_DIR && !is_dir) {
-    free(res);
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s '%s': a directory path must end in '/'",
-                         op, path);
-  }
-  *out = res;
-  return NULL;
+  return res;
 }

@@ -34,11 +34,9 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
   if (!err) err = sluice__opt_size(opts, "chunk", 8u << 20, 64u << 10, 1ull << 30, "reader_open", &chunk);
   if (!err) err = sluice__opt_size(opts, "concurrent", 1, 1, 256, "reader_open", &concurrent);
   if (err) return err;
-  char *p;
-  if ((err = sluice__path_normalize("reader_open", path, SLUICE__PATH_FILE, &p))) return err;
+  if ((err = sluice__path_check("reader_open", path, SLUICE__PATH_FILE))) return err;
   sluice__source *src;
-  err = op->vt->open_source(op->svc, p, offset, length, &src);
-  free(p);
+  err = op->vt->open_source(op->svc, path, offset, length, &src);
   if (err) return err;
   if ((err = sluice__reader_wrap(src, out))) return err;
   /* Read-ahead pays off only for a positional source of known size read

@@ -3,9 +3,19 @@
  * The one interface every service implements (fs, memory, s3, http).  The operator, reader, writer and pipeline know only this table,
  * never a service's internals.
  *
- * Paths handed to a service are already normalised by lib/path.c: no
- * leading '/', no "." or ".." components, no empty components; "" is the
- * root; a trailing '/' means a directory.
+ * Paths reach a service exactly as the caller gave them, checked only by
+ * sluice__path_check() (lib/path.c): not NULL, at most 4096 bytes, no
+ * control character; "" is the root; a trailing '/' means a directory.
+ * Nothing else is rewritten, because an object store's key is used byte
+ * for byte: "a//b", "a/./b", "a/../d" and "/x" are keys of their own on
+ * s3 and memory.  A service that maps paths onto files applies its own
+ * rules and refuses what names no file as given, never mapping it onto
+ * another name: fs refuses a leading '/', empty components, "." and ".."
+ * (sluice__path_file_rules), with its openat2(RESOLVE_BENEATH) containment
+ * as the second guard; http ignores a leading '/' and then does the same.
+ *
+ * Listers yield paths in ascending byte order (see sluice_list in
+ * sluice.h): a sync merges two listings in one pass on that promise.
  */
 #ifndef SLUICE_LIB_SERVICE_H
 #define SLUICE_LIB_SERVICE_H

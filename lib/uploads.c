@@ -32,16 +32,11 @@ sluice_error *sluice_uploads_list(sluice_operator *op, const char *prefix,
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "uploads_list: operator, prefix and out must be non-NULL");
   if (!op->vt->list_uploads) return no_uploads(op, "uploads_list");
-  char *p;
-  sluice_error *err = sluice__path_normalize("uploads_list", prefix, SLUICE__PATH_ANY, &p);
+  sluice_error *err = sluice__path_check("uploads_list", prefix, SLUICE__PATH_ANY);
   if (err) return err;
   sluice_upload_lister *l = calloc(1, sizeof(*l));
-  if (!l) {
-    free(p);
-    return sluice__error_oom();
-  }
-  err = op->vt->list_uploads(op->svc, p, &l->list);
-  free(p);
+  if (!l) return sluice__error_oom();
+  err = op->vt->list_uploads(op->svc, prefix, &l->list);
   if (err) {
     free(l);
     return err;
@@ -91,10 +86,7 @@ sluice_error *sluice_upload_abort(sluice_operator *op, const char *path, const c
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "upload_abort: operator, path and a non-empty upload id are required");
   if (!op->vt->abort_upload) return no_uploads(op, "upload_abort");
-  char *p;
-  sluice_error *err = sluice__path_normalize("upload_abort", path, SLUICE__PATH_FILE, &p);
+  sluice_error *err = sluice__path_check("upload_abort", path, SLUICE__PATH_FILE);
   if (err) return err;
-  err = op->vt->abort_upload(op->svc, p, upload_id);
-  free(p);
-  return err;
+  return op->vt->abort_upload(op->svc, path, upload_id);
 }

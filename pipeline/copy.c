@@ -11,7 +11,6 @@
 sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
                           const sluice_options *opts) {
   if (!op) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "copy: operator is NULL");
-  char *s = NULL, *d = NULL;
   /* opts holds writer options plus write_from's (readers, progress): split
    * them, since each consumer refuses names it does not know. */
   sluice__copy_params cp = {.readers = 1};
@@ -24,25 +23,23 @@ sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
     sluice__opt_progress(opts, &cp.progress_cb, &cp.progress_userdata);
     sluice__options_unset(wo, "readers");
   }
-  if (!err) err = sluice__path_normalize("copy", src, SLUICE__PATH_FILE, &s);
-  if (!err) err = sluice__path_normalize("copy", dst, SLUICE__PATH_FILE, &d);
+  if (!err) err = sluice__path_check("copy", src, SLUICE__PATH_FILE);
+  if (!err) err = sluice__path_check("copy", dst, SLUICE__PATH_FILE);
   if (!err && op->vt->copy) {
     sluice__write_params p;
     unsigned depth;
     err = sluice__write_params_parse(wo, op->vt->writer_keys, &p, &depth);
-    if (!err) err = op->vt->copy(op->svc, s, d, &p);
+    if (!err) err = op->vt->copy(op->svc, src, dst, &p);
   } else if (!err) {
     sluice_reader *r = NULL;
     sluice_writer *w = NULL;
-    err = sluice_reader_open(op, s, NULL, &r);
-    if (!err) err = sluice_writer_open(op, d, wo, &w);
+    err = sluice_reader_open(op, src, NULL, &r);
+    if (!err) err = sluice_writer_open(op, dst, wo, &w);
     if (!err) err = sluice__write_from(w, r, &cp);
     if (!err) err = sluice_writer_close(w);
     sluice_writer_free(w);
     sluice_reader_free(r);
   }
   sluice_options_free(wo);
-  free(s);
-  free(d);
   return err;
 }

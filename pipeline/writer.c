@@ -80,12 +80,10 @@ sluice_error *sluice_writer_open(sluice_operator *op, const char *path, const sl
   if (out) *out = NULL;
   if (!op || !out)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_open: operator and out must be non-NULL");
-  char *p;
-  sluice_error *err = sluice__path_normalize("writer_open", path, SLUICE__PATH_FILE, &p);
+  sluice_error *err = sluice__path_check("writer_open", path, SLUICE__PATH_FILE);
   if (err) return err;
-  struct svc_arg a = {op, p};
+  struct svc_arg a = {op, path};
   err = writer_new(make_service_sink, &a, op->vt->writer_keys, opts, out);
-  free(p);
   if (err) return err;
   (*out)->op = op;
   sluice__operator_ref(op);

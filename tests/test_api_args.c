@@ -209,11 +209,18 @@ static void uri_bad(const char *uri, sluice_errkind kind) {
 }
 
 Test(api_args, operator_from_uri) {
-  uri_ok("/tmp/x", "fs", "/tmp/x");
-  uri_ok("file:///tmp/x", "fs", "/tmp/x");
-  uri_ok("fs:///tmp/x", "fs", "/tmp/x");
+  /* A local path is relative to the fs root "/", cleaned as POSIX reads it. */
+  uri_ok("/tmp/x", "fs", "tmp/x");
+  uri_ok("file:///tmp/x", "fs", "tmp/x");
+  uri_ok("fs:///tmp/x", "fs", "tmp/x");
+  uri_ok("/tmp//x/./y", "fs", "tmp/x/y");
+  uri_ok("/tmp/x/.", "fs", "tmp/x/");
+  uri_ok("/", "fs", "");
   uri_ok("mem://a/b", "memory", "a/b");
   uri_ok("memory://a/b", "memory", "a/b");
+  /* A key is kept byte for byte. */
+  uri_ok("mem://a//b/./c/../d", "memory", "a//b/./c/../d");
+  uri_ok("mem:///abs", "memory", "/abs");
   uri_bad("s4://x", SLUICE_ERR_UNSUPPORTED);
   uri_bad("ftp://host/x", SLUICE_ERR_UNSUPPORTED);
   uri_bad("relative/path", SLUICE_ERR_INVALID_ARGUMENT);
@@ -273,40 +280,58 @@ static const char *const dotdot[] = {"..", "../x", "a/../b", "a/..", "/../etc/pa
                                      "a/b/../../..", "./../x"};
 #define NDOTDOT (sizeof(dotdot) / sizeof(dotdot[0]))
 
-Test(api_args, dotdot_refused_everywhere) {
-  FOR_EACH_OP(op) {
-    for (size_t i = 0; i < NDOTDOT; i++) {
-      const char *p = dotdot[i];
-      sluice_metadata *m = SENTINEL;
-      TH_KIND(sluice_stat(op, p, &m), SLUICE_ERR_INVALID_ARGUMENT);
-      cr_assert_null(m);
-      void *buf = SENTINEL;
-      size_t len = 5;
-      TH_KIND(sluice_read(op, p, 0, UINT64_MAX, &buf, &len), SLUICE_ERR_INVALID_ARGUMENT);
-      cr_assert_null(buf);
-      cr_assert_eq(len, 0);
-      TH_KIND(sluice_write(op, p, "x", 1, NULL), SLUICE_ERR_INVALID_ARGUMENT);
-      TH_KIND(sluice_delete(op, p), SLUICE_ERR_INVALID_ARGUMENT);
-      sluice_reader *r = SENTINEL;
-      TH_KIND(sluice_reader_open(op, p, NULL, &r), SLUICE_ERR_INVALID_ARGUMENT);
-      cr_assert_null(r);
-      sluice_writer *w = SENTINEL;
-      TH_KIND(sluice_writer_open(op, p, NULL, &w), SLUICE_ERR_INVALID_ARGUMENT);
-      cr_assert_null(w);
-      char dir[64];
-      snprintf(dir, sizeof dir, "%s/", p);
-      sluice_lister *l = SENTINEL;
-      TH_KIND(sluice_list(op, dir, NULL, &l), SLUICE_ERR_INVALID_ARGUMENT);
-      cr_assert_null(l);
-    }
+/* fs maps paths onto files beneath its root: ".." is refused by every call,
+ * and nothing is created anywhere, in particular not beside root. */
+Test(api_args, dotdot_refused_on_fs) {
+  sluice_operator *op = fs;
+  for (size_t i = 0; i < NDOTDOT; i++) {
+    const char *p = dotdot[i];
+    sluice_metadata *m = SENTINEL;
+    TH_KIND(sluice_stat(op, p, &m), SLUICE_ERR_INVALID_ARGUMENT);
+    cr_assert_null(m);
+    void *buf = SENTINEL;
+    size_t len = 5;
+    TH_KIND(sluice_read(op, p, 0, UINT64_MAX, &buf, &len), SLUICE_ERR_INVALID_ARGUMENT);
+    cr_assert_null(buf);
+    cr_assert_eq(len, 0);
+    TH_KIND(sluice_write(op, p, "x", 1, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+    TH_KIND(sluice_delete(op, p), SLUICE_ERR_INVALID_ARGUMENT);
+    sluice_reader *r = SENTINEL;
+    TH_KIND(sluice_reader_open(op, p, NULL, &r), SLUICE_ERR_INVALID_ARGUMENT);
+    cr_assert_null(r);
+    sluice_writer *w = SENTINEL;
+    TH_KIND(sluice_writer_open(op, p, NULL, &w), SLUICE_ERR_INVALID_ARGUMENT);
+    cr_assert_null(w);
+    char dir[64];
+    snprintf(dir, sizeof dir, "%s/", p);
+    sluice_lister *l = SENTINEL;
+    TH_KIND(sluice_list(op, dir, NULL, &l), SLUICE_ERR_INVALID_ARGUMENT);
+    cr_assert_null(l);
+    TH_KIND(sluice_create_dir(fs, dir), SLUICE_ERR_INVALID_ARGUMENT);
+    TH_KIND(sluice_delete_all(fs, dir), SLUICE_ERR_INVALID_ARGUMENT);
+  }
+  cr_assert_eq(th_count_files(root), 0);
+}
+
+/* On an object store ".." is part of a key like any other byte: stored
+ * and read back under exactly that key, never resolved onto another. */
+Test(api_args, dotdot_is_a_key_on_memory) {
+  for (size_t i = 0; i < NDOTDOT; i++) {
+    const char *p = dotdot[i];
+    TH_OK(sluice_write(mem, p, p, strlen(p), NULL));
   }
   for (size_t i = 0; i < NDOTDOT; i++) {
-    char dir[64];
-    snprintf(dir, sizeof dir, "%s/", dotdot[i]);
-    TH_KIND(sluice_create_dir(fs, dir), SLUICE_ERR_INVALID_ARGUMENT);
+    const char *p = dotdot[i];
+    void *buf = NULL;
+    size_t len = 0;
+    TH_OK(sluice_read(mem, p, 0, UINT64_MAX, &buf, &len));
+    cr_assert(len == strlen(p) && memcmp(buf, p, len) == 0, "key '%s' read back other bytes", p);
+    sluice_free(buf);
   }
-  /* Nothing was created anywhere, in particular not beside root. */
-  cr_assert_eq(th_count_files(root), 0);
+  sluice_metadata *m = SENTINEL;
+  TH_KIND(sluice_stat(mem, "b", &m), SLUICE_ERR_NOT_FOUND);  /* not "a/../b" resolved */
+  TH_KIND(sluice_stat(mem, "x", &m), SLUICE_ERR_NOT_FOUND);  /* nor "../x" */
+  for (size_t i = 0; i < NDOTDOT; i++) TH_OK(sluice_delete(mem, dotdot[i]));
 }
 
 Test(api_args, null_and_empty_paths) {
@@ -351,7 +376,7 @@ Test(api_args, null_and_empty_paths) {
 
 Test(api_args, trailing_slash_is_a_directory) {
   FOR_EACH_OP(op) {
-    static const char *const dirs[] = {"/", "dir/", "a/b/", "x/."};
+    static const char *const dirs[] = {"/", "dir/", "a/b/", "x/./"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
       sluice_reader *r = SENTINEL;
       TH_KIND(sluice_reader_open(op, dirs[i], NULL, &r), SLUICE_ERR_IS_A_DIRECTORY);
@@ -366,6 +391,10 @@ Test(api_args, trailing_slash_is_a_directory) {
       TH_KIND(sluice_write(op, dirs[i], "x", 1, NULL), SLUICE_ERR_IS_A_DIRECTORY);
     }
   }
+  /* Without the trailing '/', "x/." is a key of its own on an object
+   * store, and names no file on fs. */
+  TH_OK(sluice_write(mem, "x/.", "x", 1, NULL));
+  TH_KIND(sluice_write(fs, "x/.", "x", 1, NULL), SLUICE_ERR_INVALID_ARGUMENT);
   cr_assert_eq(th_count_files(root), 0);
 }
 
@@ -583,11 +612,15 @@ Test(api_args, permission_denied) {
 Test(api_args, delete_bad) {
   TH_KIND(sluice_delete(NULL, "x"), SLUICE_ERR_INVALID_ARGUMENT);
   file_write("keep", "k", 1);
+  /* The root is "" only: on fs "/", "//" and "./" name no file; on an
+   * object store they are prefixes of their own (memory: nothing to
+   * delete). */
+  TH_KIND(sluice_delete(fs, "/"), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_KIND(sluice_delete(fs, "//"), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_KIND(sluice_delete(fs, "./"), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_OK(sluice_delete(mem, "/"));
   FOR_EACH_OP(op) {
     TH_KIND(sluice_delete(op, ""), SLUICE_ERR_INVALID_ARGUMENT);
-    TH_KIND(sluice_delete(op, "/"), SLUICE_ERR_INVALID_ARGUMENT);
-    TH_KIND(sluice_delete(op, "//"), SLUICE_ERR_INVALID_ARGUMENT);
-    TH_KIND(sluice_delete(op, "./"), SLUICE_ERR_INVALID_ARGUMENT);
     /* Deleting what does not exist succeeds. */
     TH_OK(sluice_delete(op, "missing"));
     TH_OK(sluice_delete(op, "missing-dir/missing"));
@@ -604,8 +637,10 @@ Test(api_args, create_dir_bad) {
   TH_KIND(sluice_create_dir(fs, "a/b"), SLUICE_ERR_INVALID_ARGUMENT);
   cr_assert(!exists("d"));
   cr_assert(!exists("a"));
-  /* The root itself exists already: creating it is a no-op success. */
-  TH_OK(sluice_create_dir(fs, "/"));
+  /* The root itself exists already: creating it is a no-op success.  "/"
+   * is no path beneath the root. */
+  TH_OK(sluice_create_dir(fs, ""));
+  TH_KIND(sluice_create_dir(fs, "/"), SLUICE_ERR_INVALID_ARGUMENT);
 }
 
 Test(api_args, content_type_on_fs_unsupported) {

@@ -145,6 +145,18 @@ if diff -r "$tmp/tree" "$tmp/back" >"$tmp/diff.out"; then ok "cp -r there and ba
 else not_ok "cp -r round trip" "$tmp/diff.out"; fi
 
 run server_copy "$SLUICE" cp "$s3/json.bin" "$s3/copied.bin"; expect server_copy 0
+
+# An object key is used exactly as given: "a//b" and "c/../d" are keys of
+# their own, never "a/b" or "d".
+run key_dslash "$SLUICE" cp "$tmp/small.bin" "$s3/keys/a//b"; expect key_dslash 0
+run key_dotdot "$SLUICE" cp "$tmp/small.bin" "$s3/keys/c/../d"; expect key_dotdot 0
+run ls_keys "$SLUICE" ls -r "$s3/keys/"; expect ls_keys 0
+if [ "$(awk '{print $3}' "$tmp/ls_keys.out" | tr '\n' ' ')" = "a//b c/../d " ]; then
+  ok "ls shows the keys as written: a//b, c/../d"
+else not_ok "ls of exact keys" "$tmp/ls_keys.out"; fi
+run cat_key "$SLUICE" cat "$s3/keys/a//b"; expect cat_key 0
+same "cat reads a//b back byte-identical" "$tmp/small.bin" "$tmp/cat_key.out"
+run key_lookalike "$SLUICE" stat "$s3/keys/a/b"; expect key_lookalike 4
 run stream_copy "$SLUICE" cp --stream --chunk 5MiB "$s3/json.bin" "$s3/streamed.bin"; expect stream_copy 0
 "$SLUICE" cat "$s3/copied.bin" >"$tmp/copied.back" 2>/dev/null
 "$SLUICE" cat "$s3/streamed.bin" >"$tmp/streamed.back" 2>/dev/null

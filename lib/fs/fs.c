@@ -35,6 +35,7 @@
 #include "error.h"
 #include "fs/fs.h"
 #include "options.h"
+#include "path.h"
 #include "service.h"
 
 #ifndef RENAME_NOREPLACE
@@ -382,6 +383,9 @@ static int trailing_slash(const char *path)
 static sluice_error *fs_stat(void *svc, const char *path, sluice_metadata *out)
 {
   sluice__fs *fs = svc;
+  sluice_error *err = sluice__path_file_rules("fs: stat", path);
+  if (err != NULL)
+    return err;
   /* O_PATH follows a symlink only while it stays beneath root, and does not
    * block on a FIFO.  "x/" on a file fails with ENOTDIR: not found. */
   int fd = sluice__fs_open_beneath(fs, path, O_PATH, 0);
@@ -402,6 +406,9 @@ static sluice_error *fs_remove(void *svc, const char *path)
   sluice__fs *fs = svc;
   if (path[0] == '\0')
     return fs_fail(fs, SLUICE_ERR_INVALID_ARGUMENT, "remove", "", "cannot remove the root");
+  sluice_error *err = sluice__path_file_rules("fs: remove", path);
+  if (err != NULL)
+    return err;
   char *base;
   int dirfd = sluice__fs_open_parent(fs, path, &base);
   if (dirfd < 0) {
@@ -437,6 +444,9 @@ static sluice_error *fs_create_dir(void *svc, const char *path)
   if (path[0] != '\0' && !trailing_slash(path))
     return fs_fail(fs, SLUICE_ERR_INVALID_ARGUMENT, "create_dir", path,
                    "a directory path must end in '/'");
+  sluice_error *err = sluice__path_file_rules("fs: create_dir", path);
+  if (err != NULL)
+    return err;
   size_t bad;
   int fd = mkdirs(fs, path, &bad);
   if (fd < 0)
@@ -580,6 +590,9 @@ static sluice_error *fs_open_source(void *svc, const char *path, uint64_t offset
 {
   sluice__fs *fs = svc;
   *out = NULL;
+  sluice_error *err = sluice__path_file_rules("fs: read", path);
+  if (err != NULL)
+    return err;
   fs_source *s = calloc(1, sizeof *s);
   if (s == NULL || (s->path = sluice__fs_shown(fs, path, SIZE_MAX)) == NULL) {
     free(s);
@@ -588,12 +601,11 @@ static sluice_error *fs_open_source(void *svc, const char *path, uint64_t offset
   s->base.path = s->path;
   s->fd = sluice__fs_open_beneath(fs, path, O_RDONLY | O_NOCTTY, 0);
   if (s->fd < 0) {
-    sluice_error *err = sluice__fs_error(NULL, "read", s->path, -s->fd);
+    err = sluice__fs_error(NULL, "read", s->path, -s->fd);
     fs_source_free(&s->base);
     return err;
   }
   struct stat st;
-  sluice_error *err = NULL;
   if (fstat(s->fd, &st) < 0)
     err = sluice__fs_error(NULL, "read", s->path, errno);
   else if (S_ISDIR(st.st_mode))
@@ -918,6 +930,9 @@ static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__wri
                    "content type is not stored by the fs service");
   if (path[0] == '\0' || trailing_slash(path))
     return fs_fail(fs, SLUICE_ERR_IS_A_DIRECTORY, "write", path, "is a directory");
+  sluice_error *err = sluice__path_file_rules("fs: write", path);
+  if (err != NULL)
+    return err;
 
   fs_sink *s = calloc(1, sizeof *s);
   if (s == NULL)
@@ -939,7 +954,7 @@ static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__wri
   s->path = sluice__fs_shown(fs, path, SIZE_MAX);
   s->base.path = s->path;
 
-  sluice_error *err = s->path == NULL ? sluice__error_oom() : sink_prepare(s, path);
+  err = s->path == NULL ? sluice__error_oom() : sink_prepare(s, path);
   if (err != NULL) {
     fs_sink_free(&s->base);
     return err;

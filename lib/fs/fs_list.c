@@ -1,8 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The fs lister.  A recursive listing walks depth-first with a stack of
- * open directories (one DIR per level), so memory grows with the depth of
- * the tree, never with the number of entries.
+ * open directories, and yields paths in the byte order of their UTF-8
+ * bytes, exactly the order of S3's ListObjectsV2, so that a sync can merge
+ * a local walk with a bucket listing.
+ *
+ * That order is not readdir's, and not a plain sort of each directory
+ * either: a sub-directory "a" holds paths "a/...", which sort after "a-b"
+ * and "a.b" but before "a0" ('-' and '.' are below '/', '0' is above).  So
+ * each directory's entries are read whole and sorted, a sub-directory
+ * compared as its name plus '/', and the walk descends into it at that
+ * place: its whole subtree comes out between "a.b" and "a0".  A one-level
+ * listing is sorted the same way (sub-directories are its "a/" entries).
+ *
+ * Memory: the names of the directory being listed and of each of its
+ * ancestors on the current path are held, never the tree, so a walk
+ * costs depth x the largest directory at most, whatever the number of
+ * files below.
  *
  * Containment: the starting directory is opened beneath the root; below it
  * the walk only ever descends into real sub-directories (openat with
@@ -14,7 +28,9 @@
  *
  * Only regular files and directories are listed: sockets, FIFOs and
  * devices are skipped (copying a FIFO found by a recursive walk would block),
- * and so are the temporary files of writes in progress.
+ * and so are the temporary files of writes in progress.  An entry that
+ * changes type between the read of its directory and its turn is still
+ * listed by what it is then, possibly a little out of order.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,11 +46,23 @@
 
 #include "error.h"
 #include "fs/fs.h"
+#include "path.h"
 #include "service.h"
 
+/* One entry of a directory read whole: its name (in the frame's names
+ * buffer) and whether it sorts as a directory ("name/"). */
+typedef struct entry {
+  const char *name;
+  size_t off;          /* of name in names, while names may still move */
+  int dir;
+} entry;
+
 typedef struct frame {
-  DIR *d;
+  DIR *d;              /* kept open: the children are opened relative to it */
   size_t plen;         /* length of this directory's prefix ("a/b/") */
+  char *names;         /* every name, NUL-separated */
+  entry *ents;         /* sorted */
+  size_t n, next;      /* entries, and the next one to visit */
 } frame;
 
 typedef struct fs_lister {
@@ -63,36 +91,32 @@ static int prefix_reserve(fs_lister *l, size_t n)
   return 0;
 }
 
-/* Pushes an open directory whose prefix is the current prefix plus name
- * and '/' (name NULL: the prefix is already set to plen bytes). */
-static int push(fs_lister *l, DIR *d, const char *name, size_t plen)
+/* Byte order of name, with a '/' after a directory's name: S3's order of
+ * the paths these entries stand for.  Names hold no '/', so the two can
+ * only differ where one of them ends. */
+static int entry_cmp(const void *a, const void *b)
 {
-  if (l->depth == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 8;
-    frame *s = realloc(l->stack, cap * sizeof *s);
-    if (s == NULL)
-      return -1;
-    l->stack = s;
-    l->cap = cap;
+  const entry *x = a, *y = b;
+  const unsigned char *p = (const unsigned char *)x->name, *q = (const unsigned char *)y->name;
+  while (*p != '\0' && *p == *q) {
+    p++;
+    q++;
   }
-  if (name != NULL) {
-    size_t n = strlen(name);
-    if (prefix_reserve(l, plen + n + 2) < 0)
-      return -1;
-    memcpy(l->prefix + plen, name, n);
-    l->prefix[plen + n] = '/';
-    plen += n + 1;
-    l->prefix[plen] = '\0';
-  }
-  l->stack[l->depth].d = d;
-  l->stack[l->depth].plen = plen;
-  l->depth++;
-  return 0;
+  int cp = *p != '\0' ? *p : x->dir ? '/' : 0;
+  int cq = *q != '\0' ? *q : y->dir ? '/' : 0;
+  return cp - cq;
+}
+
+static void frame_free(frame *f)
+{
+  closedir(f->d);
+  free(f->names);
+  free(f->ents);
 }
 
 static void pop(fs_lister *l)
 {
-  closedir(l->stack[--l->depth].d);
+  frame_free(&l->stack[--l->depth]);
   if (l->depth > 0)
     l->prefix[l->stack[l->depth - 1].plen] = '\0';
 }
@@ -124,11 +148,134 @@ static int follow_link(const fs_lister *l, const char *rel, struct stat *st)
   return ok;
 }
 
+/* Whether name, found in the top frame with readdir type `type`, is to be
+ * kept, and whether it sorts as a directory.  Only a guess for what
+ * visit() decides later: a wrong one costs order, never an entry. */
+static int classify(const fs_lister *l, const char *name, unsigned char type, int *dir)
+{
+  const frame *f = &l->stack[l->depth - 1];
+  *dir = 0;
+  if (type == DT_UNKNOWN) {
+    struct stat st;
+    if (fstatat(dirfd(f->d), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      return 0;   /* gone already */
+    type = S_ISDIR(st.st_mode)   ? DT_DIR
+           : S_ISREG(st.st_mode) ? DT_REG
+           : S_ISLNK(st.st_mode) ? DT_LNK
+                                 : DT_UNKNOWN;
+  }
+  if (type == DT_DIR) {
+    *dir = 1;
+    return 1;
+  }
+  if (type == DT_REG)
+    return 1;
+  if (type != DT_LNK)
+    return 0;
+  /* A recursive walk lists a symlink only as a file; a one-level listing
+   * lists one to a directory as "name/". */
+  if (!l->recursive) {
+    char *rel = join(l, f->plen, name, 0);
+    struct stat st;
+    if (rel != NULL && follow_link(l, rel, &st))
+      *dir = S_ISDIR(st.st_mode);
+    free(rel);
+  }
+  return 1;
+}
+
+/* Reads the whole directory of the top frame (its prefix already set) into
+ * its sorted entries.  Fails only on a read error or out of memory. */
+static sluice_error *read_entries(fs_lister *l)
+{
+  frame *f = &l->stack[l->depth - 1];
+  size_t ncap = 0, nlen = 0, ecap = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *de = readdir(f->d);
+    if (de == NULL) {
+      if (errno != 0)
+        return sluice__fs_error(l->fs, "list", l->prefix, errno);
+      break;
+    }
+    const char *n = de->d_name;
+    if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0')))
+      continue;
+    if (sluice__fs_is_temp_name(n))
+      continue;   /* a write in progress: not an object yet */
+    int dir;
+    if (!classify(l, n, de->d_type, &dir))
+      continue;
+    size_t len = strlen(n) + 1;
+    if (nlen + len > ncap || f->n == ecap) {
+      size_t nc = ncap, ec = ecap;
+      while (nlen + len > nc)
+        nc = nc ? nc * 2 : 1024;
+      if (f->n == ec)
+        ec = ec ? ec * 2 : 64;
+      char *names = nc != ncap ? realloc(f->names, nc) : f->names;
+      if (names != NULL)
+        f->names = names;
+      entry *ents = names != NULL && ec != ecap ? realloc(f->ents, ec * sizeof *ents) : f->ents;
+      if (names == NULL || ents == NULL)
+        return sluice__error_oom();
+      f->ents = ents;
+      ncap = nc;
+      ecap = ec;
+    }
+    memcpy(f->names + nlen, n, len);
+    /* An offset for now: names may still move. */
+    f->ents[f->n].off = nlen;
+    f->ents[f->n].dir = dir;
+    f->n++;
+    nlen += len;
+  }
+  for (size_t i = 0; i < f->n; i++)
+    f->ents[i].name = f->names + f->ents[i].off;
+  if (f->n > 1)
+    qsort(f->ents, f->n, sizeof *f->ents, entry_cmp);
+  return NULL;
+}
+
+/* Pushes open directory d, whose prefix is the current prefix's first plen
+ * bytes plus name and '/' (name NULL: the prefix is already plen bytes),
+ * and reads its entries.  Takes d, even on failure. */
+static sluice_error *push(fs_lister *l, DIR *d, const char *name, size_t plen)
+{
+  if (l->depth == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    frame *s = realloc(l->stack, cap * sizeof *s);
+    if (s == NULL) {
+      closedir(d);
+      return sluice__error_oom();
+    }
+    l->stack = s;
+    l->cap = cap;
+  }
+  if (name != NULL) {
+    size_t n = strlen(name);
+    if (prefix_reserve(l, plen + n + 2) < 0) {
+      closedir(d);
+      return sluice__error_oom();
+    }
+    memcpy(l->prefix + plen, name, n);
+    l->prefix[plen + n] = '/';
+    plen += n + 1;
+    l->prefix[plen] = '\0';
+  }
+  l->stack[l->depth++] = (frame){.d = d, .plen = plen};
+  sluice_error *err = read_entries(l);
+  if (err != NULL)
+    pop(l);
+  return err;
+}
+
 /* Starts walking sub-directory name of the top frame.  NULL on success or
  * when it vanished or was swapped for a symlink meanwhile (skipped). */
 static sluice_error *descend(fs_lister *l, const char *name)
 {
-  frame *f = &l->stack[l->depth - 1];
+  const frame *f = &l->stack[l->depth - 1];
+  size_t plen = f->plen;
   int fd = openat(dirfd(f->d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
   if (d == NULL) {
@@ -137,23 +284,19 @@ static sluice_error *descend(fs_lister *l, const char *name)
       close(fd);
     if (e == ENOENT || e == ELOOP || e == ENOTDIR)
       return NULL;
-    char *rel = join(l, f->plen, name, 1);
+    char *rel = join(l, plen, name, 1);
     sluice_error *err = rel ? sluice__fs_error(l->fs, "list", rel, e) : sluice__error_oom();
     free(rel);
     return err;
   }
-  if (push(l, d, name, f->plen) < 0) {
-    closedir(d);
-    return sluice__error_oom();
-  }
-  return NULL;
+  return push(l, d, name, plen);
 }
 
-/* Looks at one directory entry of the top frame: *path is set when it is to
- * be reported, left NULL when it is skipped (or descended into). */
+/* Looks at one entry of the top frame: *path is set when it is to be
+ * reported, left NULL when it is skipped (or descended into). */
 static sluice_error *visit(fs_lister *l, const char *name, char **path, sluice_metadata *meta)
 {
-  frame *f = &l->stack[l->depth - 1];
+  const frame *f = &l->stack[l->depth - 1];
   size_t plen = f->plen;
   struct stat st;
   if (fstatat(dirfd(f->d), name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -188,24 +331,12 @@ static sluice_error *fs_list_next(sluice__list *list, char **path, sluice_metada
   *path = NULL;
   while (l->depth > 0) {
     frame *f = &l->stack[l->depth - 1];
-    errno = 0;
-    struct dirent *de = readdir(f->d);
-    if (de == NULL) {
-      int e = errno;
-      sluice_error *err = NULL;
-      if (e != 0)   /* named while the prefix still is this directory */
-        err = sluice__fs_error(l->fs, "list", l->prefix, e);
+    if (f->next == f->n) {
       pop(l);
-      if (err != NULL)
-        return err;
       continue;
     }
-    const char *n = de->d_name;
-    if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0')))
-      continue;
-    if (sluice__fs_is_temp_name(n))
-      continue;   /* a write in progress: not an object yet */
-    sluice_error *err = visit(l, n, path, meta);
+    /* The name stays put while visit() pushes: frames move, names do not. */
+    sluice_error *err = visit(l, f->ents[f->next++].name, path, meta);
     if (err != NULL || *path != NULL)
       return err;
   }
@@ -233,6 +364,9 @@ sluice_error *sluice__fs_list(void *svc, const char *dir, int recursive, sluice_
 {
   const sluice__fs *fs = svc;
   *out = NULL;
+  sluice_error *err = sluice__path_file_rules("fs: list", dir);
+  if (err != NULL)
+    return err;
   fs_lister *l = calloc(1, sizeof *l);
   if (l == NULL)
     return sluice__error_oom();
@@ -261,10 +395,9 @@ sluice_error *sluice__fs_list(void *svc, const char *dir, int recursive, sluice_
     fs_list_free(&l->base);
     return sluice__fs_error(fs, "list", dir, e);
   }
-  if (push(l, d, NULL, n) < 0) {
-    closedir(d);
+  if ((err = push(l, d, NULL, n)) != NULL) {
     fs_list_free(&l->base);
-    return sluice__error_oom();
+    return err;
   }
   *out = &l->base;
   return NULL;

@@ -45,6 +45,7 @@
 
 #include "error.h"
 #include "fs/fs.h"
+#include "path.h"
 #include "service.h"
 
 #ifndef STATX_ATTR_MOUNT_ROOT
@@ -398,6 +399,9 @@ static void walk_free(walk *w)
 sluice_error *sluice__fs_remove_all(void *svc, const char *dir)
 {
   const sluice__fs *fs = svc;
+  sluice_error *err = sluice__path_file_rules("fs: remove_all", dir);
+  if (err != NULL)
+    return err;
   size_t n = strlen(dir);
   while (n > 0 && dir[n - 1] == '/')
     n--;
@@ -421,7 +425,6 @@ sluice_error *sluice__fs_remove_all(void *svc, const char *dir)
       return NULL;
     return sluice__fs_error(fs, "remove_all", dir, e);
   }
-  sluice_error *err = NULL;
   if (path_reserve(&w, n + 2) < 0) {
     err = sluice__error_oom();
   } else {

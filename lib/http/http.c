@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "path.h"
 #include "http/http.h"
 #include "httpreq/httpreq.h"
 #include "options.h"
@@ -172,7 +173,19 @@ static sluice_error *http_head(http_svc *h, const char *path, sluice_metadata *o
   return err;
 }
 
+/* path as the URL's path under the endpoint, in *rel: a leading '/' is
+ * ignored (the join adds the one '/'), and otherwise the file rules apply:
+ * a server resolves "." and ".." (out of the base path, even), so they
+ * would fetch another file than the one named. */
+static sluice_error *url_path(const char *op, const char *path, const char **rel) {
+  while (*path == '/') path++;
+  *rel = path;
+  return sluice__path_file_rules(op, path);
+}
+
 static sluice_error *http_stat(void *svc, const char *path, sluice_metadata *out) {
+  sluice_error *err = url_path("http: stat", path, &path);
+  if (err) return err;
   size_t n = strlen(path);
   if (n == 0 || path[n - 1] == '/')
     return sluice__error(SLUICE_ERR_UNSUPPORTED,
@@ -188,7 +201,9 @@ static sluice_error *http_open_source(void *svc, const char *path, uint64_t offs
   http_svc *h = svc;
   sluice_metadata meta = {.mtime = -1};
   int sized = 0;
-  sluice_error *err = http_head(h, path, &meta, &sized);
+  sluice_error *err = url_path("http: read", path, &path);
+  if (err) return err;
+  err = http_head(h, path, &meta, &sized);
   if (!err && !sized)
     err = sluice__error(SLUICE_ERR_UNSUPPORTED,
                         "http: read '%s': the server gave no Content-Length for it, and only "

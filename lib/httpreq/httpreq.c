@@ -76,6 +76,9 @@ static void common_options(sluice__httpreq *e, CURL *h) {
   if (e->set->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, e->set->ca_file);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* The path is sent as signed: a key such as "a/../d" or "a/./b" is a key
+   * of its own, which curl's dot-segment squashing would turn into another. */
+  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
 }
 
 /* ---- time and backoff ---- */

@@ -10,10 +10,13 @@
  * version even if the key is overwritten or deleted meanwhile, and never
  * holds the lock while copying bytes out.
  *
- * The map is a chained hash table (stat/open/commit are O(1)); list scans
- * it once under the read lock and copies what matches into a snapshot, so
- * a listing costs O(n log n) (it is sorted) and does not depend on later
- * changes.
+ * The map is an AVL tree ordered by the keys' bytes (strcmp), so that a
+ * listing streams in S3's order without holding anything: each next()
+ * looks up, under the read lock, the first key after the last one it gave
+ * (O(log n)).  Like an S3 listing, and unlike a snapshot, it sees changes
+ * made meanwhile past its position, and tolerates deletes behind it (a
+ * recursive delete lists and deletes as it goes).  Any key is stored as
+ * given: the memory service maps keys onto nothing else.
  *
  * This service legitimately holds whole objects in memory: that is its
  * storage.  A sink keeps its parts until commit, which assembles them into
@@ -33,8 +36,6 @@
 
 /* "%016" PRIx64 plus the NUL. */
 #define MEM_ETAG_LEN 17
-/* Initial bucket count; a power of two so a mask picks the bucket. */
-#define MEM_MIN_BUCKETS 64
 
 /* A path naming a directory: the root or anything ending in '/'. */
 static int mem_is_dir_path(const char *path) {
@@ -92,69 +93,141 @@ static void mem_obj_unref(mem_obj *o) {
 /* ------------------------------------------------------------------ */
 
 typedef struct mem_node {
-  struct mem_node *next;
-  uint64_t hash;
+  struct mem_node *left, *right;
+  int height;           /* of the subtree rooted here; a leaf is 1 */
   mem_obj *obj;
   char key[];
 } mem_node;
 
 typedef struct mem_store {
   pthread_rwlock_t lock;
-  mem_node **buckets;
-  size_t nbuckets;      /* power of two */
-  size_t count;
+  mem_node *root;
   uint64_t version;     /* last etag issued */
 } mem_store;
 
-/* FNV-1a: short, good enough for path keys. */
-static uint64_t mem_hash(const char *key) {
-  uint64_t h = 14695981039346656037ULL;
-  for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-    h ^= *p;
-    h *= 1099511628211ULL;
+/* ---- the AVL tree (every function: caller holds the lock) ---- */
+
+static int mem_height(const mem_node *n) {
+  return n ? n->height : 0;
+}
+
+static void mem_fix_height(mem_node *n) {
+  int l = mem_height(n->left), r = mem_height(n->right);
+  n->height = (l > r ? l : r) + 1;
+}
+
+static mem_node *mem_rotate_right(mem_node *n) {
+  mem_node *l = n->left;
+  n->left = l->right;
+  l->right = n;
+  mem_fix_height(n);
+  mem_fix_height(l);
+  return l;
+}
+
+static mem_node *mem_rotate_left(mem_node *n) {
+  mem_node *r = n->right;
+  n->right = r->left;
+  r->left = n;
+  mem_fix_height(n);
+  mem_fix_height(r);
+  return r;
+}
+
+/* n with its children's heights differing by at most one again (they
+ * differ by at most two after one insert or remove below). */
+static mem_node *mem_balance(mem_node *n) {
+  mem_fix_height(n);
+  int d = mem_height(n->left) - mem_height(n->right);
+  if (d > 1) {
+    if (mem_height(n->left->left) < mem_height(n->left->right))
+      n->left = mem_rotate_left(n->left);
+    return mem_rotate_right(n);
   }
-  return h;
+  if (d < -1) {
+    if (mem_height(n->right->right) < mem_height(n->right->left))
+      n->right = mem_rotate_right(n->right);
+    return mem_rotate_left(n);
+  }
+  return n;
 }
 
-/* The link that points at key's node, or at the NULL ending its chain.
- * Caller holds the lock. */
-static mem_node **mem_find(mem_store *st, const char *key, uint64_t h) {
-  mem_node **link = &st->buckets[h & (st->nbuckets - 1)];
-  while (*link && ((*link)->hash != h || strcmp((*link)->key, key) != 0))
-    link = &(*link)->next;
-  return link;
+/* Links fresh (whose key is not in the tree) under n; the new subtree root. */
+static mem_node *mem_insert(mem_node *n, mem_node *fresh) {
+  if (!n) {
+    fresh->left = fresh->right = NULL;
+    fresh->height = 1;
+    return fresh;
+  }
+  if (strcmp(fresh->key, n->key) < 0)
+    n->left = mem_insert(n->left, fresh);
+  else
+    n->right = mem_insert(n->right, fresh);
+  return mem_balance(n);
 }
 
-/* Doubles the table when it is fuller than one node per bucket, so chains
- * stay short.  If the allocation fails the old table simply keeps working.
- * Caller holds the write lock. */
-static void mem_maybe_grow(mem_store *st) {
-  if (st->count <= st->nbuckets || st->nbuckets > SIZE_MAX / 2 / sizeof(mem_node *))
-    return;
-  size_t n = st->nbuckets * 2;
-  mem_node **b = calloc(n, sizeof *b);
-  if (!b)
-    return;
-  for (size_t i = 0; i < st->nbuckets; i++) {
-    mem_node *node = st->buckets[i];
-    while (node) {
-      mem_node *next = node->next;
-      node->next = b[node->hash & (n - 1)];
-      b[node->hash & (n - 1)] = node;
-      node = next;
+/* Unlinks the smallest node of n's subtree into *min. */
+static mem_node *mem_unlink_min(mem_node *n, mem_node **min) {
+  if (!n->left) {
+    *min = n;
+    return n->right;
+  }
+  n->left = mem_unlink_min(n->left, min);
+  return mem_balance(n);
+}
+
+/* Unlinks key's node from n's subtree into *out (left alone when absent). */
+static mem_node *mem_unlink(mem_node *n, const char *key, mem_node **out) {
+  if (!n)
+    return NULL;
+  int c = strcmp(key, n->key);
+  if (c < 0) {
+    n->left = mem_unlink(n->left, key, out);
+  } else if (c > 0) {
+    n->right = mem_unlink(n->right, key, out);
+  } else {
+    *out = n;
+    if (!n->left || !n->right)
+      return n->left ? n->left : n->right;
+    mem_node *m;
+    mem_node *rest = mem_unlink_min(n->right, &m);
+    m->left = n->left;
+    m->right = rest;
+    return mem_balance(m);
+  }
+  return mem_balance(n);
+}
+
+/* The first node whose key is after key (strict) or at or after it. */
+static mem_node *mem_seek(mem_node *n, const char *key, int strict) {
+  mem_node *best = NULL;
+  while (n) {
+    int c = strcmp(n->key, key);
+    if (c > 0 || (c == 0 && !strict)) {
+      best = n;
+      n = n->left;
+    } else {
+      n = n->right;
     }
   }
-  free(st->buckets);
-  st->buckets = b;
-  st->nbuckets = n;
+  return best;
+}
+
+static void mem_free_tree(mem_node *n) {
+  while (n) {
+    mem_free_tree(n->left);
+    mem_node *right = n->right;
+    mem_obj_unref(n->obj);
+    free(n);
+    n = right;
+  }
 }
 
 /* The current object at key with a reference taken, or NULL. */
 static mem_obj *mem_get(mem_store *st, const char *key) {
-  uint64_t h = mem_hash(key);
   pthread_rwlock_rdlock(&st->lock);
-  mem_node *node = *mem_find(st, key, h);
-  mem_obj *o = node ? mem_obj_ref(node->obj) : NULL;
+  mem_node *node = mem_seek(st->root, key, 0);
+  mem_obj *o = node && !strcmp(node->key, key) ? mem_obj_ref(node->obj) : NULL;
   pthread_rwlock_unlock(&st->lock);
   return o;
 }
@@ -166,14 +239,11 @@ static int mem_exists(mem_store *st, const char *key) {
 }
 
 /* Whether any key starts with prefix (a directory exists only through the
- * keys under it).  O(n), like a prefix query on a real object store. */
+ * keys under it): the first key at or after it tells. */
 static int mem_has_prefix(mem_store *st, const char *prefix) {
-  size_t plen = strlen(prefix);
-  int found = 0;
   pthread_rwlock_rdlock(&st->lock);
-  for (size_t i = 0; i < st->nbuckets && !found; i++)
-    for (mem_node *node = st->buckets[i]; node && !found; node = node->next)
-      found = strncmp(node->key, prefix, plen) == 0;
+  mem_node *node = mem_seek(st->root, prefix, 0);
+  int found = node && strncmp(node->key, prefix, strlen(prefix)) == 0;
   pthread_rwlock_unlock(&st->lock);
   return found;
 }
@@ -190,7 +260,6 @@ static void mem_stamp(mem_store *st, mem_obj *obj) {
  * insert, so two racing writers cannot both succeed).  Takes obj. */
 static sluice_error *mem_put(mem_store *st, const char *key, mem_obj *obj, int if_not_exists) {
   size_t klen = strlen(key);
-  uint64_t h = mem_hash(key);
   /* Allocate before locking so the write lock is held only briefly. */
   mem_node *fresh = malloc(sizeof *fresh + klen + 1);
   if (!fresh) {
@@ -198,28 +267,26 @@ static sluice_error *mem_put(mem_store *st, const char *key, mem_obj *obj, int i
     return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: commit '%s': out of memory", key);
   }
   memcpy(fresh->key, key, klen + 1);
-  fresh->hash = h;
 
   mem_obj *old = NULL;
   pthread_rwlock_wrlock(&st->lock);
-  mem_node **link = mem_find(st, key, h);
-  if (*link && if_not_exists) {
+  mem_node *node = mem_seek(st->root, key, 0);
+  if (node && strcmp(node->key, key))
+    node = NULL;
+  if (node && if_not_exists) {
     pthread_rwlock_unlock(&st->lock);
     free(fresh);
     mem_obj_unref(obj);
     return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "memory: commit '%s': already exists", key);
   }
   mem_stamp(st, obj);
-  if (*link) {
-    old = (*link)->obj;
-    (*link)->obj = obj;
+  if (node) {
+    old = node->obj;
+    node->obj = obj;
   } else {
     fresh->obj = obj;
-    fresh->next = NULL;
-    *link = fresh;
+    st->root = mem_insert(st->root, fresh);
     fresh = NULL;
-    st->count++;
-    mem_maybe_grow(st);
   }
   pthread_rwlock_unlock(&st->lock);
   free(fresh);
@@ -235,17 +302,9 @@ static sluice_error *mem_put(mem_store *st, const char *key, mem_obj *obj, int i
 static sluice_error *mem_open(const sluice_options *config, void **svc) {
   *svc = NULL;
   mem_store *st = calloc(1, sizeof *st);
-  if (st)
-    st->buckets = calloc(MEM_MIN_BUCKETS, sizeof *st->buckets);
-  if (!st || !st->buckets) {
-    if (st)
-      free(st->buckets);
-    free(st);
+  if (!st)
     return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: open: out of memory");
-  }
-  st->nbuckets = MEM_MIN_BUCKETS;
   if (pthread_rwlock_init(&st->lock, NULL) != 0) {
-    free(st->buckets);
     free(st);
     return sluice__error(SLUICE_ERR_UNEXPECTED, "memory: open: cannot create a lock");
   }
@@ -259,17 +318,8 @@ static void mem_close(void *svc) {
   mem_store *st = svc;
   if (!st)
     return;
-  for (size_t i = 0; i < st->nbuckets; i++) {
-    mem_node *node = st->buckets[i];
-    while (node) {
-      mem_node *next = node->next;
-      mem_obj_unref(node->obj);
-      free(node);
-      node = next;
-    }
-  }
+  mem_free_tree(st->root);
   pthread_rwlock_destroy(&st->lock);
-  free(st->buckets);
   free(st);
 }
 
@@ -324,14 +374,9 @@ static sluice_error *mem_remove(void *svc, const char *path) {
   /* There are no empty directories to delete, so "dir/" is a no-op. */
   if (mem_is_dir_path(path))
     return NULL;
-  uint64_t h = mem_hash(path);
+  mem_node *node = NULL;
   pthread_rwlock_wrlock(&st->lock);
-  mem_node **link = mem_find(st, path, h);
-  mem_node *node = *link;
-  if (node) {
-    *link = node->next;
-    st->count--;
-  }
+  st->root = mem_unlink(st->root, path, &node);
   pthread_rwlock_unlock(&st->lock);
   if (node) {
     mem_obj_unref(node->obj);
@@ -341,60 +386,81 @@ static sluice_error *mem_remove(void *svc, const char *path) {
 }
 
 /* ------------------------------------------------------------------ */
-/* list: a sorted snapshot taken under the read lock                    */
+/* list: one lookup per entry, in key order                            */
 /* ------------------------------------------------------------------ */
-
-typedef struct mem_item {
-  char *path;           /* handed to the caller by next() */
-  char *content_type;   /* likewise */
-  uint64_t size;
-  int64_t mtime;
-  int is_dir;
-  char etag[MEM_ETAG_LEN];
-} mem_item;
 
 typedef struct mem_list {
   sluice__list base;
-  mem_item *items;
-  size_t n;
-  size_t cap;
-  size_t pos;
+  mem_store *st;        /* kept alive by the lister's operator reference */
+  char *prefix;         /* "" or "a/b/" */
+  size_t plen;
+  char *cursor;         /* where the next entry is looked up; NULL: done */
+  int strict;           /* the next key is after cursor (1), or at or after it */
+  int recursive;
 } mem_list;
-
-static void mem_item_clear(mem_item *it) {
-  free(it->path);
-  free(it->content_type);
-  it->path = it->content_type = NULL;
-}
 
 static void mem_list_free(sluice__list *l) {
   mem_list *ml = (mem_list *)l;
   if (!ml)
     return;
-  for (size_t i = ml->pos; i < ml->n; i++)
-    mem_item_clear(&ml->items[i]);
-  free(ml->items);
+  free(ml->prefix);
+  free(ml->cursor);
   free(ml);
 }
 
 static sluice_error *mem_list_next(sluice__list *l, char **path, sluice_metadata *meta) {
   mem_list *ml = (mem_list *)l;
   *path = NULL;
-  if (ml->pos >= ml->n)
+  if (!ml->cursor)
     return NULL;
-  mem_item *it = &ml->items[ml->pos];
-  char *etag = NULL;
-  if (!it->is_dir && !(etag = strdup(it->etag)))
+  char *p = NULL, *next = NULL, *etag = NULL, *ctype = NULL;
+  int oom = 0, dir = 0;
+  uint64_t size = 0;
+  int64_t mtime = -1;
+  pthread_rwlock_rdlock(&ml->st->lock);
+  mem_node *n = mem_seek(ml->st->root, ml->cursor, ml->strict);
+  if (n && strncmp(n->key, ml->prefix, ml->plen) == 0) {
+    const char *slash = ml->recursive ? NULL : strchr(n->key + ml->plen, '/');
+    if (slash) {
+      /* A one-level listing gives "prefix/sub/" once: every key under it
+       * sorts before "prefix/sub0" ('0' follows '/'). */
+      dir = 1;
+      size_t dlen = (size_t)(slash - n->key) + 1;
+      p = strndup(n->key, dlen);
+      next = strndup(n->key, dlen);
+      if (next)
+        next[dlen - 1] = '/' + 1;
+      oom = !p || !next;
+    } else {
+      const mem_obj *o = n->obj;
+      p = strdup(n->key);
+      next = strdup(n->key);
+      etag = strdup(o->etag);
+      ctype = o->content_type ? strdup(o->content_type) : NULL;
+      size = o->size;
+      mtime = o->mtime;
+      oom = !p || !next || !etag || (o->content_type && !ctype);
+    }
+  }
+  pthread_rwlock_unlock(&ml->st->lock);
+  if (oom) {
+    free(p);
+    free(next);
+    free(etag);
+    free(ctype);
     return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: list: out of memory");
-  /* The snapshot's strings move to the caller: no second copy. */
-  *path = it->path;
-  meta->size = it->size;
-  meta->is_dir = it->is_dir;
-  meta->mtime = it->mtime;
+  }
+  free(ml->cursor);
+  ml->cursor = next;   /* NULL at the end: done */
+  ml->strict = !dir;
+  if (!p)
+    return NULL;
+  *path = p;
+  meta->size = size;
+  meta->is_dir = dir;
+  meta->mtime = mtime;
   meta->etag = etag;
-  meta->content_type = it->content_type;
-  it->path = it->content_type = NULL;
-  ml->pos++;
+  meta->content_type = ctype;
   return NULL;
 }
 
@@ -403,90 +469,17 @@ static const struct sluice__list_vt mem_list_vt = {
   .free = mem_list_free,
 };
 
-/* Appends an item for key (or, when dirlen > 0, for its directory prefix
- * key[0..dirlen)).  Returns 0, or -1 when out of memory. */
-static int mem_list_add(mem_list *ml, const char *key, size_t dirlen, const mem_obj *o) {
-  if (ml->n == ml->cap) {
-    size_t cap = ml->cap ? ml->cap * 2 : 64;
-    mem_item *items = cap < SIZE_MAX / sizeof *items ? realloc(ml->items, cap * sizeof *items) : NULL;
-    if (!items)
-      return -1;
-    ml->items = items;
-    ml->cap = cap;
-  }
-  mem_item *it = &ml->items[ml->n];
-  memset(it, 0, sizeof *it);
-  if (dirlen > 0) {
-    it->path = strndup(key, dirlen);
-    it->is_dir = 1;
-    it->mtime = -1;
-  } else {
-    it->path = strdup(key);
-    it->size = o->size;
-    it->mtime = o->mtime;
-    memcpy(it->etag, o->etag, sizeof it->etag);
-    it->content_type = o->content_type ? strdup(o->content_type) : NULL;
-  }
-  if (!it->path || (!it->is_dir && o->content_type && !it->content_type)) {
-    mem_item_clear(it);
-    return -1;
-  }
-  ml->n++;
-  return 0;
-}
-
-/* Copies what prefix holds into ml.  Non-recursive: a key with a further
- * '/' after the prefix contributes its first sub-directory "prefix/sub/"
- * instead (duplicates are removed after sorting). */
-static int mem_list_collect(mem_store *st, mem_list *ml, const char *prefix, int recursive) {
-  size_t plen = strlen(prefix);
-  int rc = 0;
-  pthread_rwlock_rdlock(&st->lock);
-  for (size_t i = 0; i < st->nbuckets && rc == 0; i++) {
-    for (mem_node *node = st->buckets[i]; node && rc == 0; node = node->next) {
-      if (strncmp(node->key, prefix, plen) != 0)
-        continue;
-      const char *slash = recursive ? NULL : strchr(node->key + plen, '/');
-      size_t dirlen = slash ? (size_t)(slash - node->key) + 1 : 0;
-      rc = mem_list_add(ml, node->key, dirlen, node->obj);
-    }
-  }
-  pthread_rwlock_unlock(&st->lock);
-  return rc;
-}
-
-static int mem_item_cmp(const void *a, const void *b) {
-  return strcmp(((const mem_item *)a)->path, ((const mem_item *)b)->path);
-}
-
-/* Sorts the snapshot (a stable order helps tests and users) and drops
- * repeated sub-directory entries.  Only directories can repeat: keys are
- * unique and never end in '/'. */
-static void mem_list_sort_dedupe(mem_list *ml) {
-  if (ml->n == 0)
-    return;
-  qsort(ml->items, ml->n, sizeof *ml->items, mem_item_cmp);
-  size_t kept = 1;
-  for (size_t i = 1; i < ml->n; i++) {
-    if (strcmp(ml->items[i].path, ml->items[kept - 1].path) == 0)
-      mem_item_clear(&ml->items[i]);
-    else
-      ml->items[kept++] = ml->items[i];
-  }
-  ml->n = kept;
-}
-
 /* dir is "" or "a/b/"; "a/b" is taken to mean "a/b/".  A prefix nothing is
  * under lists as empty, as on an object store. */
 static sluice_error *mem_list_open(void *svc, const char *dir, int recursive,
                                    sluice__list **out) {
-  mem_store *st = svc;
   *out = NULL;
   size_t dlen = strlen(dir);
   int add_slash = dlen > 0 && dir[dlen - 1] != '/';
-  char *prefix = malloc(dlen + 2);
   mem_list *ml = calloc(1, sizeof *ml);
-  if (!prefix || !ml) {
+  char *prefix = malloc(dlen + 2);
+  char *cursor = ml && prefix ? malloc(dlen + 2) : NULL;
+  if (!cursor) {
     free(prefix);
     free(ml);
     return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: list '%s': out of memory", dir);
@@ -495,15 +488,13 @@ static sluice_error *mem_list_open(void *svc, const char *dir, int recursive,
   if (add_slash)
     prefix[dlen++] = '/';
   prefix[dlen] = '\0';
-
+  memcpy(cursor, prefix, dlen + 1);
   ml->base.vt = &mem_list_vt;
-  int rc = mem_list_collect(st, ml, prefix, recursive);
-  free(prefix);
-  if (rc != 0) {
-    mem_list_free(&ml->base);
-    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: list '%s': out of memory", dir);
-  }
-  mem_list_sort_dedupe(ml);
+  ml->st = svc;
+  ml->prefix = prefix;
+  ml->plen = dlen;
+  ml->cursor = cursor;   /* the first key at or after the prefix */
+  ml->recursive = recursive;
   *out = &ml->base;
   return NULL;
 }

@@ -246,7 +246,13 @@ static sluice_error *s3_list_next(sluice__list *l, char **path, sluice_metadata 
   size_t rootlen = strlen(sl->s3->cfg.root);
   *path = NULL;
   for (;;) {
-    if (sl->obj_i < sl->page.nobjects) {
+    /* A page holds a stretch of the one sorted sequence of keys and common
+     * prefixes: taking the smaller of the two heads keeps byte order. */
+    int obj_left = sl->obj_i < sl->page.nobjects, pre_left = sl->pre_i < sl->page.nprefixes;
+    if (obj_left && pre_left &&
+        strcmp(sl->page.objects[sl->obj_i].key, sl->page.prefixes[sl->pre_i]) > 0)
+      obj_left = 0;
+    if (obj_left) {
       sluice__s3_object *o = &sl->page.objects[sl->obj_i++];
       size_t klen = strlen(o->key);
       /* "dir/" keys are folder markers (the console's "Create folder"),
@@ -258,7 +264,7 @@ static sluice_error *s3_list_next(sluice__list *l, char **path, sluice_metadata 
       meta->etag = o->etag ? strdup(o->etag) : NULL;
       return NULL;
     }
-    if (sl->pre_i < sl->page.nprefixes) {
+    if (pre_left) {
       const char *p = sl->page.prefixes[sl->pre_i++];
       if (strlen(p) <= rootlen) continue;
       if (!(*path = strdup(p + rootlen))) return sluice__error_oom();

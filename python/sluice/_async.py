@@ -28,81 +28,85 @@ async def _in_executor(fn, *args, **kwargs):
     return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
-async def _fd_ready(fd, timeout=None):
-    """True once fd is readable; False after timeout seconds."""
-    loop = asyncio.get_running_loop()
-    fut = loop.create_future()
-
-    def settle(value):
-        if not fut.done():
-            fut.set_result(value)
-
-    loop.add_reader(fd, settle, True)
-    timer = loop.call_later(timeout, settle, False) if timeout is not None else None
-    try:
-        return await fut
-    finally:
-        loop.remove_reader(fd)
-        if timer is not None:
-            timer.cancel()
-
-
-async def _finish_job(job, progress=None, interval=0.5):
-    fd = job.fileno()
-    try:
-        if progress is None:
-            await _fd_ready(fd)
-        else:
-            while not await _fd_ready(fd, interval):
-                progress(job.progress())
-            progress(job.progress())
-    except BaseException:
-        # Task cancelled (or the progress callback raised): stop the copy and
-        # wait for its end, so that the upload is aborted before the
-        # exception reaches the `async with` that owns the writer.
-        job.cancel()
-        while not job.done():
-            try:
-                await _fd_ready(fd)
-            except asyncio.CancelledError:
-                continue  # cancelled again: the job still ends soon
-        try:
-            job.result()
-        except Error:
-            pass
-        raise
-    job.result()
-
-
 class AsyncCopy:
-    """A running ``write_from`` (``AsyncWriter.start_write_from``).
-    ``await copy`` waits for the end (raising its error); ``async for p in
-    copy.progress(interval)`` yields Progress snapshots until the end;
-    ``cancel()`` stops it (the upload is aborted, the await raises
-    Canceled)."""
+    """A running ``write_from`` (``AsyncWriter.start_write_from``): a
+    libsluice job whose fd the event loop watches (one ``add_reader`` per
+    copy, however many coroutines wait for it).  ``await copy`` waits for
+    the end and raises its error; ``async for p in copy.progress(interval)``
+    yields Progress snapshots until the end; ``cancel()`` stops it (the
+    upload is aborted and the await raises Canceled).  A copy that nobody
+    awaits still runs to its end, like a task; the ``async with`` of its
+    writer or reader cancels it on an exception."""
 
     def __init__(self, job):
         self._job = job
+        self._loop = asyncio.get_running_loop()
+        self._ended = self._loop.create_future()  # result: the error or None
+        self._loop.add_reader(job.fileno(), self._on_end)
+
+    def _on_end(self):
+        self._loop.remove_reader(self._job.fileno())
+        try:
+            self._job.result()  # ended: returns at once; frees writer and reader
+            outcome = None
+        except Error as e:
+            outcome = e
+        if not self._ended.done():
+            self._ended.set_result(outcome)
+
+    async def _end(self):
+        """Waits for the end, even through cancellation of the waiter, and
+        returns the outcome.  Used on the way out after a cancel(), which
+        makes the end come soon."""
+        while not self._ended.done():
+            try:
+                await asyncio.shield(self._ended)
+            except asyncio.CancelledError:
+                continue
+        return self._ended.result()
+
+    async def _finish(self, progress=None, interval=0.5):
+        try:
+            if progress is None:
+                outcome = await asyncio.shield(self._ended)
+            else:
+                while not (await asyncio.wait([self._ended], timeout=interval))[0]:
+                    progress(self._job.progress())
+                progress(self._job.progress())
+                outcome = self._ended.result()
+        except BaseException:
+            # Task cancelled (or the progress callback raised): stop the copy
+            # and wait for its end, so that the upload is aborted before the
+            # exception reaches the `async with` that owns the writer.
+            self.cancel()
+            await self._end()
+            raise
+        if outcome is not None:
+            raise outcome
 
     def __await__(self):
-        return _finish_job(self._job).__await__()
+        return self._finish().__await__()
 
     def cancel(self):
         self._job.cancel()
 
     def done(self):
-        return self._job.done()
+        return self._ended.done()
 
     def snapshot(self):
+        """The progress now (a Progress)."""
         return self._job.progress()
 
     async def progress(self, interval=0.5):
+        """Yields a Progress snapshot every ``interval`` seconds and a last
+        one at the end."""
         if not isinstance(interval, (int, float)) or interval <= 0:
             raise ValueError("interval must be a positive number")
-        fd = self._job.fileno()
-        while not await _fd_ready(fd, interval):
+        while True:
+            ended = (await asyncio.wait([self._ended], timeout=interval))[0]
             yield self._job.progress()
-        yield self._job.progress()
+            if ended:
+                return
 
 
 class _Serial:
@@ -129,6 +133,7 @@ class AsyncFile:
     def __init__(self, file):
         self._file = file
         self._serial = _Serial()
+        self._copy = None  # a write_from borrowing this reader
 
     @property
     def size(self):
@@ -145,6 +150,11 @@ class AsyncFile:
         return await self._serial.run(self._file.readinto, buffer)
 
     async def close(self):
+        """Closes the reader; a write_from still reading it is cancelled
+        first (it cannot go on without its source)."""
+        if self._copy is not None and not self._copy.done():
+            self._copy.cancel()
+            await self._copy._end()
         await self._serial.run(self._file.close)
 
     def __aiter__(self):
@@ -174,6 +184,7 @@ class AsyncWriter:
     def __init__(self, writer):
         self._writer = writer
         self._serial = _Serial()
+        self._copy = None
 
     @property
     def closed(self):
@@ -185,16 +196,30 @@ class AsyncWriter:
         return await self._serial.run(self._writer.write, data)
 
     async def close(self):
+        """Commits: waits for every part (and for a running write_from,
+        which commits itself) and raises the first error of the writer's
+        life.  Idempotent."""
+        if self._copy is not None and not self._copy.done():
+            await asyncio.shield(self._copy._ended)
         await self._serial.run(self._writer.close)
 
     async def abort(self):
+        """Discards everything (cancelling a running write_from first);
+        nothing appears at the path.  No-op after a commit."""
+        if self._copy is not None and not self._copy.done():
+            self._copy.cancel()
+            await self._copy._end()
         await self._serial.run(self._writer.abort)
 
     def start_write_from(self, reader, *, readers=None):
         """Starts streaming ``reader`` (AsyncFile or File) into this writer
         as a libsluice job, commits at the end, and returns an AsyncCopy."""
-        reader = getattr(reader, "_file", reader)
-        return AsyncCopy(self._writer.start_job(reader, readers=readers))
+        source = getattr(reader, "_file", reader)
+        copy = AsyncCopy(self._writer.start_job(source, readers=readers))
+        self._copy = copy
+        if isinstance(reader, AsyncFile):
+            reader._copy = copy
+        return copy
 
     async def write_from(self, reader, *, progress=None, interval=0.5, readers=None):
         """Streams everything left in ``reader`` into this writer and
@@ -207,8 +232,7 @@ class AsyncWriter:
             raise TypeError("progress must be callable")
         if not isinstance(interval, (int, float)) or interval <= 0:
             raise ValueError("interval must be a positive number")
-        copy = self.start_write_from(reader, readers=readers)
-        await _finish_job(copy._job, progress, interval)
+        await self.start_write_from(reader, readers=readers)._finish(progress, interval)
 
     async def __aenter__(self):
         return self

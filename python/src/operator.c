@@ -175,26 +175,36 @@ static PyObject *operator_stat(sp_operator *self, PyObject *args) {
   return res;
 }
 
+/* A non-negative integer argument; ValueError (not OverflowError, and not
+ * the silent wrap of the "K" format) for a negative one. */
+static int u64_arg(PyObject *obj, const char *name, uint64_t *out) {
+  if (!PyLong_Check(obj)) {
+    PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", name, Py_TYPE(obj)->tp_name);
+    return -1;
+  }
+  unsigned long long v = PyLong_AsUnsignedLongLong(obj);
+  if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+    PyErr_Clear();
+    PyErr_Format(PyExc_ValueError, "%s must be a non-negative integer below 2**64", name);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
 static PyObject *operator_read(sp_operator *self, PyObject *args, PyObject *kwargs) {
   static char *kw[] = {"path", "offset", "length", NULL};
   const char *path;
-  unsigned long long offset = 0;
-  PyObject *length_obj = Py_None;
+  PyObject *offset_obj = NULL, *length_obj = Py_None;
   sluice_operator *op = get_op(self);
-  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "s|KO:read", kw, &path, &offset,
+  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "s|OO:read", kw, &path, &offset_obj,
                                           &length_obj))
     return NULL;
-  uint64_t length = UINT64_MAX;
-  if (length_obj != Py_None) {
-    long long l = PyLong_AsLongLong(length_obj);
-    if (l == -1 && PyErr_Occurred())
-      return NULL;
-    if (l < 0) {
-      PyErr_SetString(PyExc_ValueError, "length must be >= 0 or None");
-      return NULL;
-    }
-    length = (uint64_t)l;
-  }
+  uint64_t offset = 0, length = UINT64_MAX;
+  if (offset_obj && u64_arg(offset_obj, "offset", &offset) < 0)
+    return NULL;
+  if (length_obj != Py_None && u64_arg(length_obj, "length", &length) < 0)
+    return NULL;
   void *buf = NULL;
   size_t n = 0;
   sluice_error *err;
@@ -279,10 +289,12 @@ static PyObject *operator_copy(sp_operator *self, PyObject *args, PyObject *kwar
 static PyObject *operator_presign(sp_operator *self, PyObject *args, PyObject *kwargs) {
   static char *kw[] = {"method", "path", "expire_second", NULL};
   const char *method, *path;
-  unsigned long long expires;
+  PyObject *expires_obj;
+  uint64_t expires;
   sluice_operator *op = get_op(self);
-  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "ssK:presign", kw, &method, &path,
-                                          &expires))
+  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "ssO:presign", kw, &method, &path,
+                                          &expires_obj) ||
+      u64_arg(expires_obj, "expire_second", &expires) < 0)
     return NULL;
   char *url = NULL;
   sluice_error *err;

@@ -126,8 +126,14 @@ static sluice_error *not_exists_error(const char *path, sluice_error *err) {
 static sluice_error *ensure_upload(s3_sink *ss) {
   pthread_mutex_lock(&ss->lock);
   sluice_error *err = NULL;
-  if (!ss->upload_id && !ss->create_err) {
-    sluice__s3_req r = {.op = "CreateMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
+  if (!ss->upload_id && !ss->create_err && atomic_load(&ss->interrupted)) {
+    ss->create_err = sluice__error(SLUICE_ERR_CANCELED, "s3: CreateMultipartUpload '%s': canceled",
+                                   ss->path);
+  } else if (!ss->upload_id && !ss->create_err) {
+    /* Not interruptible: a create cut off after the server acted on it
+     * leaves an upload whose id never arrives, which nobody can abort.  It
+     * is one short request; the cancel is honoured right after it. */
+    sluice__s3_req r = {.op = "CreateMultipartUpload", .path = ss->path, .method = "POST",
                         .key = ss->key};
     sluice__s3_req_query(&r, "uploads", "");
     object_headers(ss, &r);

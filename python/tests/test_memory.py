@@ -67,3 +67,46 @@ def test_open_read_close_cycles_do_not_grow(scheme, tmp_path):
     assert grown < 64 * 1024, grown
     # C-side leaks of one 64 KiB chunk per cycle would be ~190 MiB.
     assert rss1 - rss0 < 16 * 1024, (rss0, rss1)
+
+
+BOUND_SCRIPT = r"""
+import os, sys, sluice
+size, chunk, root = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+with open(os.path.join(root, "src.bin"), "wb") as f:
+    f.truncate(size)  # sparse: reads cost no disk, the pipeline still moves every byte
+fs = sluice.Operator("fs", root=root)
+r, w = fs.open("src.bin"), fs.open("dst.bin", "wb", chunk=chunk, concurrent=4, queue_depth=4)
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # VmHWM := current RSS: the copy's own peak is measured
+base = kib("VmHWM")
+w.write_from(r, readers=1)
+w.close()
+print(kib("VmHWM") - base, fs.stat("dst.bin").size)
+"""
+
+
+def test_peak_rss_of_a_big_write_from_stays_within_the_c_bound(tmp_path):
+    import os
+    import subprocess
+    big = os.environ.get("SLUICE_TEST_BIG", "1G")
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    size = int(big.rstrip("KMGiBb")) * units.get(big.rstrip("iBb")[-1:].upper(), 1)
+    if not os.access("/proc/self/clear_refs", os.W_OK):
+        pytest.skip("cannot reset VmHWM (/proc/self/clear_refs)")
+    if os.environ.get("SLUICE_SANITIZED") == "1":
+        pytest.skip("sanitizers inflate RSS")
+    chunk = 8 << 20
+    out = subprocess.run([sys.executable, "-c", BOUND_SCRIPT, str(size), str(chunk),
+                          str(tmp_path)], check=True, capture_output=True, text=True,
+                         timeout=1800).stdout.split()
+    grew_kib, copied = int(out[0]), int(out[1])
+    assert copied == size
+    # The header's bound, chunk x (queue_depth + concurrent + readers), plus
+    # the same 16 MiB of slack as tests/rss_copy.c (stacks, malloc arenas).
+    bound_kib = chunk * (4 + 4 + 1) // 1024 + 16 * 1024
+    assert grew_kib <= bound_kib, (grew_kib, bound_kib)

@@ -143,3 +143,32 @@ def test_blocking_write_from_interrupted_by_progress_exception(tmp_path, s3, pre
         with fs.open("big.dat") as r, s3.open(key, "wb", chunk=5 * MiB, concurrent=1) as w:
             w.write_from(r, progress=progress, interval=0.01)
     assert_nothing(s3, key, uploads, prefix)
+
+
+@pytest.mark.asyncio
+async def test_cancellation_at_any_moment_leaves_nothing(tmp_path, s3, s3_options, prefix,
+                                                         uploads):
+    # Early cancels land while the multipart upload is being created: the
+    # upload must still be known, and aborted.
+    make_file(tmp_path / "src.dat", 12 * MiB)
+    src = sluice.AsyncOperator("fs", root=str(tmp_path))
+    dest = sluice.AsyncOperator("s3", **s3_options)
+    for i, delay in enumerate([0, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12]):
+        key = prefix + "early-%d.dat" % i
+
+        async def copy():
+            async with (await src.open("src.dat", "rb") as reader,
+                        await dest.open(key, "wb", chunk=5 * MiB, concurrent=1) as writer):
+                await writer.write_from(reader)
+
+        task = asyncio.create_task(copy())
+        await asyncio.sleep(delay)
+        task.cancel()
+        try:
+            await asyncio.wait_for(task, HANG)
+        except asyncio.CancelledError:
+            with pytest.raises(sluice.NotFound):
+                s3.stat(key)
+        else:
+            assert s3.stat(key).size == 12 * MiB  # finished before the cancel
+    assert uploads(prefix) == []

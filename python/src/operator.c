@@ -112,8 +112,12 @@ static int operator_init(sp_operator *self, PyObject *args, PyObject *kwargs) {
 }
 
 static void operator_dealloc(sp_operator *self) {
-  /* Readers, writers and jobs keep the C operator alive on their own. */
-  sluice_operator_free(self->op);
+  /* Readers, writers and jobs keep the C operator alive on their own; the
+   * last free may join a service's threads: GIL released. */
+  sluice_operator *op = self->op;
+  Py_BEGIN_ALLOW_THREADS
+  sluice_operator_free(op);
+  Py_END_ALLOW_THREADS
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 

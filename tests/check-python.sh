@@ -17,6 +17,9 @@ PYTHON=${SLUICE_PYTHON:-/usr/bin/python3}
 skip() { echo "check-python.sh: SKIP: $*"; exit 77; }
 [ "${SLUICE_SANITIZED:-0}" = 1 ] &&
   skip "sanitized build: the binding is tested against the plain build only"
+# configure records SAN_CFLAGS; a sanitized tree has -fsanitize there.
+[ -f "$builddir/config.log" ] && grep -q "^SAN_CFLAGS='.*-fsanitize" "$builddir/config.log" &&
+  skip "built with -fsanitize (see $builddir/config.log): the binding is tested against the plain build only"
 [ -x "$PYTHON" ] || skip "$PYTHON not found (apt-get install python3)"
 "$PYTHON" -c 'import pytest, pytest_asyncio' 2>/dev/null ||
   skip "pytest or pytest-asyncio missing (apt-get install python3-pytest python3-pytest-asyncio)"

@@ -18,7 +18,6 @@ import asyncio
 import functools
 import threading
 
-from . import _sluice
 from ._sluice import Error
 from ._sync import File, Operator, Writer
 

@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Bad arguments raise TypeError or ValueError (InvalidArgument and
 ConfigInvalid are ValueErrors), never crash the interpreter."""
-import asyncio
-
 import pytest
 
 import sluice

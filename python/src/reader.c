@@ -101,11 +101,12 @@ static PyObject *reader_read(sp_reader *self, PyObject *args) {
    * doubling when the size is unknown. */
   int all = want < 0;
   Py_ssize_t cap = want;
-  if (all) {
-    uint64_t left = sluice_reader_size(self->r);
+  uint64_t left = sluice_reader_size(self->r);
+  if (all)
     cap = left == UINT64_MAX ? 1 << 16 : (left > PY_SSIZE_T_MAX - 1 ? PY_SSIZE_T_MAX - 1
                                                                     : (Py_ssize_t)left + 1);
-  }
+  else if (left != UINT64_MAX && (uint64_t)want > left)
+    cap = (Py_ssize_t)left; /* read(1 << 30) of a small object allocates what is there */
   PyObject *bytes = PyBytes_FromStringAndSize(NULL, cap);
   if (!bytes) {
     self->busy = 0;

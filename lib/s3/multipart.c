@@ -127,14 +127,14 @@ static sluice_error *ensure_upload(s3_sink *ss) {
   pthread_mutex_lock(&ss->lock);
   sluice_error *err = NULL;
   if (!ss->upload_id && !ss->create_err && atomic_load(&ss->interrupted)) {
-    ss->create_err = sluice__error(SLUICE_ERR_CANCELED, "s3: CreateMultipartUpload '%s': canceled",
-                                   ss->path);
+    ss->create_err =
+        sluice__error(SLUICE_ERR_CANCELED, "s3: CreateMultipartUpload '%s': canceled", ss->path);
   } else if (!ss->upload_id && !ss->create_err) {
     /* Not interruptible: a create cut off after the server acted on it
      * leaves an upload whose id never arrives, which nobody can abort.  It
      * is one short request; the cancel is honoured right after it. */
-    sluice__httpreq_req r = {.op = "CreateMultipartUpload", .path = ss->path, .method = "POST",
-                             .key = ss->key};
+    sluice__httpreq_req r = {.op = "CreateMultipartUpload", .retries = ss->base.retries,
+                             .path = ss->path, .method = "POST", .key = ss->key};
     sluice__httpreq_query(&r, "uploads", "");
     object_headers(ss, &r);
     err = sluice__s3_perform(ss->s3, &r);
@@ -219,6 +219,7 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
   memset(&p->req, 0, sizeof(p->req));
   p->req.easy = easy;
   p->chunk = c;
+  p->req.retries = ss->base.retries;
   p->req.path = ss->path;
   p->req.key = ss->key;
   p->req.method = "PUT";
@@ -268,7 +269,6 @@ static void finish_part(s3_worker *w, part *p, CURLcode rc) {
   sluice_error *err = sluice__httpreq_finish(&ss->s3->net, &p->req, rc, &retry);
   if (err && retry && p->req.attempts < ss->s3->cfg.net.max_attempts) {
     sluice_error_free(err);
-    ss->base.part_retry(p->chunk);
     p->waiting = 1;
     p->req.retry_at_ms = sluice__httpreq_now_ms() + sluice__httpreq_backoff_ms(p->req.attempts);
     return;
@@ -395,7 +395,7 @@ sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req
 }
 
 static sluice_error *put_whole(s3_sink *ss) {
-  sluice__httpreq_req r = {.op = "PutObject", .cancel = &ss->interrupted, .path = ss->path, .method = "PUT", .key = ss->key,
+  sluice__httpreq_req r = {.op = "PutObject", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path, .method = "PUT", .key = ss->key,
                       .body = ss->single ? ss->single : (const unsigned char *)"",
                       .body_len = ss->single_len, .content_md5 = 1};
   object_headers(ss, &r);
@@ -413,7 +413,7 @@ static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
   size_t len = 0;
   sluice_error *err = sluice__s3_xml_complete_body((const char *const *)ss->etags, nparts, &body, &len);
   if (err) return err;
-  sluice__httpreq_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
+  sluice__httpreq_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path, .method = "POST",
                       .key = ss->key, .body = (unsigned char *)body, .body_len = len};
   sluice__httpreq_query(&r, "uploadId", ss->upload_id);
   err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
@@ -441,7 +441,7 @@ static void s3_abort(sluice__sink *s) {
   if (ss->done) return;
   ss->done = 1;
   if (!ss->upload_id) return;
-  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .path = ss->path, .method = "DELETE",
+  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .retries = ss->base.retries, .path = ss->path, .method = "DELETE",
                       .key = ss->key};
   sluice__httpreq_query(&r, "uploadId", ss->upload_id);
   /* Nothing to report to: the writer already carries the first error.  An

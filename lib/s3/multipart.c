@@ -155,9 +155,15 @@ static const char *checksum_type(sluice__ck_alg alg) {
 static sluice_error *ensure_upload(s3_sink *ss) {
   pthread_mutex_lock(&ss->lock);
   sluice_error *err = NULL;
-  if (!ss->upload_id && !ss->create_err) {
-    sluice__httpreq_req r = {.op = "CreateMultipartUpload", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path, .method = "POST",
-                        .key = ss->key};
+  if (!ss->upload_id && !ss->create_err && atomic_load(&ss->interrupted)) {
+    ss->create_err =
+        sluice__error(SLUICE_ERR_CANCELED, "s3: CreateMultipartUpload '%s': canceled", ss->path);
+  } else if (!ss->upload_id && !ss->create_err) {
+    /* Not interruptible: a create cut off after the server acted on it
+     * leaves an upload whose id never arrives, which nobody can abort.  It
+     * is one short request; the cancel is honoured right after it. */
+    sluice__httpreq_req r = {.op = "CreateMultipartUpload", .retries = ss->base.retries,
+                             .path = ss->path, .method = "POST", .key = ss->key};
     sluice__httpreq_query(&r, "uploads", "");
     object_headers(ss, &r);
     if (ss->ck_alg) {

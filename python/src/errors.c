@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* One exception class per sluice_errkind, all under sluice.Error, each also
+ * deriving from the built-in exception a Python user already catches for
+ * that situation (a missing object is a FileNotFoundError, a bad argument a
+ * ValueError), so `except FileNotFoundError` works on any service.
+ * Hand-written because the second base differs per kind and the instance
+ * carries the library's retryable flag, HTTP status and kind. */
+#include "sluicemodule.h"
+
+PyObject *sp_error_base;
+
+static struct {
+  sluice_errkind kind;
+  const char *cls;      /* class name in the module */
+  const char *name;     /* the `kind` attribute */
+  PyObject **base;      /* built-in second base, or NULL */
+  PyObject *type;
+} kinds[] = {
+    {SLUICE_ERR_NOT_FOUND, "NotFound", "not_found", &PyExc_FileNotFoundError, NULL},
+    {SLUICE_ERR_PERMISSION_DENIED, "PermissionDenied", "permission_denied",
+     &PyExc_PermissionError, NULL},
+    {SLUICE_ERR_ALREADY_EXISTS, "AlreadyExists", "already_exists", &PyExc_FileExistsError, NULL},
+    {SLUICE_ERR_IS_A_DIRECTORY, "IsADirectory", "is_a_directory", &PyExc_IsADirectoryError,
+     NULL},
+    {SLUICE_ERR_INVALID_ARGUMENT, "InvalidArgument", "invalid_argument", &PyExc_ValueError, NULL},
+    {SLUICE_ERR_CONFIG_INVALID, "ConfigInvalid", "config_invalid", &PyExc_ValueError, NULL},
+    {SLUICE_ERR_UNSUPPORTED, "Unsupported", "unsupported", &PyExc_NotImplementedError, NULL},
+    {SLUICE_ERR_RATE_LIMITED, "RateLimited", "rate_limited", NULL, NULL},
+    {SLUICE_ERR_CONDITION_NOT_MATCH, "ConditionNotMatch", "condition_not_match", NULL, NULL},
+    {SLUICE_ERR_RANGE_NOT_SATISFIABLE, "RangeNotSatisfiable", "range_not_satisfiable", NULL,
+     NULL},
+    {SLUICE_ERR_IO, "IOFailure", "io", &PyExc_OSError, NULL},
+    {SLUICE_ERR_NETWORK, "NetworkError", "network", &PyExc_ConnectionError, NULL},
+    {SLUICE_ERR_TIMEOUT, "Timeout", "timeout", &PyExc_TimeoutError, NULL},
+    {SLUICE_ERR_CANCELED, "Canceled", "canceled", NULL, NULL},
+    {SLUICE_ERR_OUT_OF_MEMORY, "OutOfMemory", "out_of_memory", &PyExc_MemoryError, NULL},
+    {SLUICE_ERR_UNEXPECTED, "Unexpected", "unexpected", NULL, NULL},
+};
+#define NKINDS (sizeof kinds / sizeof kinds[0])
+
+int sp_claim(int *busy, const char *what) {
+  if (*busy) {
+    PyErr_Format(PyExc_RuntimeError,
+                 "this %s is in use by another call (a thread or a running write_from)", what);
+    return -1;
+  }
+  *busy = 1;
+  return 0;
+}
+
+PyObject *sp_raise(sluice_error *err) {
+  sluice_errkind kind = sluice_error_kind(err);
+  PyObject *type = sp_error_base;
+  const char *name = "unexpected";
+  for (size_t i = 0; i < NKINDS; i++)
+    if (kinds[i].kind == kind) {
+      type = kinds[i].type;
+      name = kinds[i].name;
+    }
+  /* The message may quote a server's bytes: never fail on bad UTF-8. */
+  const char *text = sluice_error_message(err);
+  PyObject *msg = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "backslashreplace");
+  PyObject *exc = msg ? PyObject_CallOneArg(type, msg) : NULL;
+  if (exc) {
+    PyObject *retry = PyBool_FromLong(sluice_error_retryable(err));
+    PyObject *status = PyLong_FromLong(sluice_error_http_status(err));
+    PyObject *kname = PyUnicode_FromString(name);
+    PyObject *code = PyLong_FromLong((long)kind);
+    if (retry && status && kname && code && PyObject_SetAttrString(exc, "retryable", retry) == 0 &&
+        PyObject_SetAttrString(exc, "http_status", status) == 0 &&
+        PyObject_SetAttrString(exc, "kind", kname) == 0 &&
+        PyObject_SetAttrString(exc, "code", code) == 0 &&
+        PyObject_SetAttrString(exc, "message", msg) == 0)
+      PyErr_SetObject(type, exc);
+    Py_XDECREF(retry);
+    Py_XDECREF(status);
+    Py_XDECREF(kname);
+    Py_XDECREF(code);
+    Py_DECREF(exc);
+  }
+  Py_XDECREF(msg);
+  sluice_error_free(err);
+  return NULL;
+}
+
+int sp_errors_init(PyObject *module) {
+  sp_error_base = PyErr_NewExceptionWithDoc(
+      "sluice.Error",
+      "Base class of every libsluice error.  Attributes: kind (e.g. 'not_found'), code (the "
+      "sluice_errkind number), retryable, http_status (0 when none) and message.",
+      PyExc_Exception, NULL);
+  if (!sp_error_base || PyModule_AddObjectRef(module, "Error", sp_error_base) < 0)
+    return -1;
+  for (size_t i = 0; i < NKINDS; i++) {
+    char qual[64];
+    PyOS_snprintf(qual, sizeof qual, "sluice.%s", kinds[i].cls);
+    PyObject *bases = kinds[i].base ? PyTuple_Pack(2, sp_error_base, *kinds[i].base)
+                                    : PyTuple_Pack(1, sp_error_base);
+    if (!bases)
+      return -1;
+    kinds[i].type = PyErr_NewException(qual, bases, NULL);
+    Py_DECREF(bases);
+    if (!kinds[i].type || PyModule_AddObjectRef(module, kinds[i].cls, kinds[i].type) < 0)
+      return -1;
+  }
+  return 0;
+}

@@ -141,6 +141,7 @@ const char *sluice_strerror(sluice_errkind kind) {
   case SLUICE_ERR_CANCELED: return "canceled";
   case SLUICE_ERR_OUT_OF_MEMORY: return "out of memory";
   case SLUICE_ERR_UNEXPECTED: return "unexpected";
+  case SLUICE_ERR_PARTIAL: return "partly done";
   }
   return "unknown error kind";
 }

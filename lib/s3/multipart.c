@@ -389,10 +389,10 @@ sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__s3_req *r, 
   return err && if_not_exists ? not_exists_error(r->path, err) : err;
 }
 
-static sluice_error *put_whole(s3_sink *ss) {
+static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len) {
   sluice__s3_req r = {.op = "PutObject", .cancel = &ss->interrupted, .path = ss->path, .method = "PUT", .key = ss->key,
-                      .body = ss->single ? ss->single : (const unsigned char *)"",
-                      .body_len = ss->single_len, .content_md5 = 1};
+                      .body = body ? body : (const unsigned char *)"",
+                      .body_len = len, .content_md5 = 1};
   object_headers(ss, &r);
   sluice_error *err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
   sluice__s3_req_cleanup(&r);
@@ -425,8 +425,17 @@ static sluice_error *s3_commit(sluice__sink *s, uint64_t total_size, uint64_t np
   (void)total_size;
   if (ss->done) return NULL;
   sluice_error *err;
-  if (!ss->upload_id) err = put_whole(ss);
+  if (!ss->upload_id) err = put_body(ss, ss->single, ss->single_len);
   else err = complete(ss, nparts);
+  if (!err) ss->done = 1;
+  return err;
+}
+
+/* A small object in one PutObject on the caller's thread, straight from
+ * the caller's buffer: no worker, no copy (the tree job's small objects). */
+static sluice_error *s3_put(sluice__sink *s, const void *buf, size_t len) {
+  s3_sink *ss = (s3_sink *)s;
+  sluice_error *err = put_body(ss, buf, len);
   if (!err) ss->done = 1;
   return err;
 }
@@ -476,6 +485,7 @@ static const struct sluice__sink_vt s3_sink_vt = {
     .worker_fini = w_fini,
     .size_hint = s3_size_hint,
     .commit = s3_commit,
+    .put = s3_put,
     .abort = s3_abort,
     .free = s3_sink_free,
 };

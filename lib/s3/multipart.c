@@ -127,7 +127,10 @@ static sluice_error *ensure_upload(s3_sink *ss) {
   pthread_mutex_lock(&ss->lock);
   sluice_error *err = NULL;
   if (!ss->upload_id && !ss->create_err) {
-    sluice__s3_req r = {.op = "CreateMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
+    /* Not interruptible: a create the server completed but whose reply a
+     * cancel cut off would leave an upload nobody knows the id of, so
+     * nobody could abort it.  It is one short request. */
+    sluice__s3_req r = {.op = "CreateMultipartUpload", .path = ss->path, .method = "POST",
                         .key = ss->key};
     sluice__s3_req_query(&r, "uploads", "");
     object_headers(ss, &r);

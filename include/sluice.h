@@ -459,9 +459,13 @@ SLUICE_EXTERN const sluice_error *sluice_object_result_error(const sluice_object
  *                 (at least 3 x chunk)
  *   bwlimit       bytes/s across the whole job (0: none), taken one part or
  *                 small object at a time
- *   chunk, concurrent, queue_depth, readers, content_type: as for a writer
- *                 and write_from, per large object
- * Keys ending in '/' (directory markers) are skipped.  A relative path
+ *   stream        "true": copy through this process even when src and dst
+ *                 are one operator whose store copies by itself (S3
+ *                 CopyObject, which is the default there: no bytes move)
+ *   chunk, concurrent, queue_depth, readers, content_type, if_not_exists:
+ *                 as for a writer and write_from, for every object (the
+ *                 first four shape a large object's pipeline)
+ * Keys ending in '/' (directory markers) are not objects: ignored.  A relative path
  * that a store with directories cannot hold (empty, "." or ".." segments)
  * fails that object; nothing is ever written outside dst_dir.
  *

@@ -11,6 +11,7 @@ enum sluice__tree_compare { SLUICE__CMP_SIZE_MTIME, SLUICE__CMP_SIZE, SLUICE__CM
 /* sluice_tree_start()'s options, validated. */
 typedef struct sluice__tree_opts {
   int sync, del, dry_run, fail_fast;
+  int stream;                /* never copy inside the store, even when src == dst */
   enum sluice__tree_compare compare;
   char **include, **exclude; /* NULL-terminated glob lists, or NULL */
   char *from, *to;           /* range of relative paths, or NULL */

@@ -12,7 +12,7 @@
 static const char *const tree_keys[] = {
     "mode",      "delete",    "compare",      "dry_run", "include", "exclude",
     "from",      "to",        "fail_fast",    "transfers", "memory_limit", "bwlimit",
-    "chunk",     "concurrent", "queue_depth", "readers", "content_type", NULL};
+    "chunk",     "concurrent", "queue_depth", "readers", "content_type", "stream", "if_not_exists", NULL};
 
 #define DEFAULT_TRANSFERS 16
 #define DEFAULT_MEMORY (256ull << 20)
@@ -67,8 +67,11 @@ static sluice_error *fit_large(sluice__tree_opts *o, unsigned conc, unsigned dep
   if (!err) err = set_size(o->wopts, "chunk", o->chunk);
   if (!err) err = set_size(o->wopts, "concurrent", conc);
   if (!err) err = set_size(o->wopts, "queue_depth", depth);
-  const char *ct = sluice_options_get(opts, "content_type");
-  if (!err && ct) err = sluice_options_set(o->wopts, "content_type", ct);
+  static const char *const passed[] = {"content_type", "if_not_exists"};
+  for (size_t i = 0; !err && i < sizeof passed / sizeof passed[0]; i++) {
+    const char *v = sluice_options_get(opts, passed[i]);
+    if (v) err = sluice_options_set(o->wopts, passed[i], v);
+  }
   return err;
 }
 
@@ -79,6 +82,7 @@ sluice_error *sluice__tree_opts_parse(const sluice_options *opts, sluice__tree_o
   if (!err) err = sluice__opt_bool(opts, "delete", 0, "tree", &o->del);
   if (!err) err = sluice__opt_bool(opts, "dry_run", 0, "tree", &o->dry_run);
   if (!err) err = sluice__opt_bool(opts, "fail_fast", 0, "tree", &o->fail_fast);
+  if (!err) err = sluice__opt_bool(opts, "stream", 0, "tree", &o->stream);
   if (!err) err = sluice__opt_size(opts, "transfers", DEFAULT_TRANSFERS, 1, 1024, "tree", &transfers);
   if (!err) err = sluice__opt_size(opts, "memory_limit", DEFAULT_MEMORY, 1u << 20, UINT64_MAX, "tree", &mem);
   if (!err) err = sluice__opt_size(opts, "bwlimit", 0, 0, UINT64_MAX, "tree", &bw);

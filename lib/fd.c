@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "pipeline.h" /* sluice__writer_from_sink, sluice__fd_sink_new */
-#include "reader.h"   /* sluice__reader_wrap, sluice__fd_source_new */
+#include "fd.h"
+#include "reader.h" /* sluice__reader_wrap */
 #include "service.h"
 
 /* "fd:-2147483648" and its NUL. */
@@ -292,29 +292,4 @@ sluice_error *sluice_reader_from_fd(int fd, sluice_reader **out) {
   if (err)
     return err;
   return sluice__reader_wrap(src, out);
-}
-
-/* The writer layer has parsed the options; a stream has no content type
- * and cannot tell whether it "exists". */
-static sluice_error *fd_sink_factory(void *arg, const sluice__write_params *p,
-                                     sluice__sink **out) {
-  int fd = (int)(intptr_t)arg;
-  *out = NULL;
-  if (p->content_type)
-    return sluice__error(SLUICE_ERR_UNSUPPORTED,
-                         "sluice_writer_from_fd: fd %d: content_type is not supported", fd);
-  if (p->if_not_exists)
-    return sluice__error(SLUICE_ERR_UNSUPPORTED,
-                         "sluice_writer_from_fd: fd %d: if_not_exists is not supported", fd);
-  return sluice__fd_sink_new(fd, p->chunk, out);
-}
-
-sluice_error *sluice_writer_from_fd(int fd, const sluice_options *opts, sluice_writer **out) {
-  if (!out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_fd: out is NULL");
-  *out = NULL;
-  if (fd < 0)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_fd: invalid fd %d",
-                         fd);
-  return sluice__writer_from_sink(fd_sink_factory, (void *)(intptr_t)fd, opts, out);
 }

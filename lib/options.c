@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,4 +207,34 @@ sluice_error *sluice__opt_check_known(const sluice_options *o, const char *what,
       return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: unknown option '%s'", what,
                            o->items[i].name);
   return NULL;
+}
+
+sluice_error *sluice__opt_long(const sluice_options *o, const char *name, long dflt, long min,
+                               long max, const char *unit, const char *what, long *out) {
+  const char *s = sluice_options_get(o, name);
+  *out = dflt;
+  if (!s) return NULL;
+  long v = 0;
+  const char *p = s;
+  for (; *p && isdigit((unsigned char)*p); p++) {
+    int d = *p - '0';
+    if (v > (LONG_MAX - d) / 10) break; /* too big: reported as out of range */
+    v = v * 10 + d;
+  }
+  if (p == s || (*p && !isdigit((unsigned char)*p)))
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "%s: option %s='%s' is not a whole number of %s", what, name, s, unit);
+  if (*p || v < min || v > max)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "%s: option %s=%s is out of range [%ld, %ld] (%s)", what, name, s, min,
+                         max, unit);
+  *out = v;
+  return NULL;
+}
+
+sluice_error *sluice__opt_as_config(sluice_error *err) {
+  if (!err || sluice_error_kind(err) != SLUICE_ERR_INVALID_ARGUMENT) return err;
+  sluice_error *c = sluice__error(SLUICE_ERR_CONFIG_INVALID, "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  return c;
 }

@@ -10,8 +10,15 @@
  * option when the value does not parse or is outside [min, max]. */
 sluice_error *sluice__opt_size(const sluice_options *o, const char *name, uint64_t dflt,
                                uint64_t min, uint64_t max, const char *what, uint64_t *out);
+/* A plain decimal integer option in [min, max] (in unit, for messages). */
+sluice_error *sluice__opt_long(const sluice_options *o, const char *name, long dflt, long min,
+                               long max, const char *unit, const char *what, long *out);
 sluice_error *sluice__opt_bool(const sluice_options *o, const char *name, int dflt,
                                const char *what, int *out);
+/* An operator's options are its configuration: err (an invalid-argument
+ * error from the getters above) as a CONFIG_INVALID error with the same
+ * message; any other err, or NULL, unchanged. */
+sluice_error *sluice__opt_as_config(sluice_error *err);
 /* A copy of o (NULL for NULL o), or NULL when out of memory. */
 sluice_options *sluice__options_dup(const sluice_options *o);
 /* Removes name from o (nothing when absent). */

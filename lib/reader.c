@@ -6,7 +6,7 @@
 #include "operator.h"
 #include "options.h"
 #include "path.h"
-#include "pipeline.h"
+#include "readahead.h"
 #include "reader.h"
 
 static const char *const reader_keys[] = {"offset", "length", "chunk", "concurrent", NULL};

@@ -17,7 +17,4 @@ struct sluice_reader {
 /* Wraps src in a reader (taking ownership of src even on failure). */
 sluice_error *sluice__reader_wrap(sluice__source *src, sluice_reader **out);
 
-/* lib/fd.c */
-sluice_error *sluice__fd_source_new(int fd, sluice__source **out);
-
 #endif

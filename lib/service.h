@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one interface every service implements (fs, memory, later s3 and
- * http).  The operator, reader, writer and pipeline know only this table,
+ * The one interface every service implements (fs, memory, s3, http).  The operator, reader, writer and pipeline know only this table,
  * never a service's internals.
  *
  * Paths handed to a service are already normalised by lib/path.c: no
@@ -74,7 +73,7 @@ struct sluice__source {
  *
  * asynchronous (submit/drive/wake set): a worker submit()s up to
  * per_worker parts and then sleeps in drive(), which returns after parts
- * finish (each reported with sluice__part_done()) or after wake() is
+ * finish (each reported with the sink's part_done) or after wake() is
  * called from another thread (new chunks queued, or cancel).  This is how
  * one thread keeps many requests in flight through a libcurl multi handle.
  *
@@ -115,13 +114,14 @@ struct sluice__sink {
   unsigned per_worker;   /* most parts one worker keeps in flight (1 for sync) */
   int ordered;           /* parts must reach write_part in index order */
   const char *path;      /* for messages; owned by the sink */
+  /* The seam to the pipeline, set by it (pipeline/workers.c) before the
+   * first part.  An asynchronous sink calls part_done, on the worker thread
+   * that drives the part, when the part has finished for good (after its
+   * retries; takes err), and part_retry each time it resends one
+   * (progress). */
+  void (*part_done)(sluice__chunk *c, sluice_error *err);
+  void (*part_retry)(sluice__chunk *c);
 };
-
-/* Called by an asynchronous sink (on the worker thread that drives the
- * part) when a part has finished for good, after its retries.  Takes err. */
-void sluice__part_done(sluice__chunk *c, sluice_error *err);
-/* Called by an asynchronous sink each time it resends a part (progress). */
-void sluice__part_retry(sluice__chunk *c);
 
 /* What the writer layer has validated for the sink. */
 typedef struct sluice__write_params {

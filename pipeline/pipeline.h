@@ -33,7 +33,7 @@ struct sluice__worker {
   pthread_t thread;
   int started;
   void *wctx;          /* the sink's per-worker state (async sinks) */
-  unsigned inflight;   /* parts this worker has submitted, not yet done */
+  unsigned inflight;   /* async: parts this worker has submitted, not yet done */
   unsigned cap;        /* parts it may keep in flight: the caps add up to concurrent */
   atomic_int parked;   /* in drive() with room for more parts: wake on push */
   int wctx_alive;      /* guarded by pipe->wake_lock */
@@ -43,7 +43,8 @@ struct sluice__pipe {
   sluice__sink *sink;
   sluice__ring *ring;
   sluice__bufpool *pool;
-  sluice__reorder *reorder;       /* ordered sinks only */
+  sluice__reorder *reorder;       /* ordered sinks only, under reorder_lock */
+  pthread_mutex_t reorder_lock;
   struct sluice__worker *workers;
   unsigned nworkers;
 
@@ -67,8 +68,6 @@ struct sluice__pipe {
 };
 
 /* pipeline/workers.c */
-/* An asynchronous sink reports that it is sending c again (progress). */
-void sluice__part_retry(sluice__chunk *c);
 sluice_error *sluice__pipe_start(sluice__pipe *p, sluice__sink *sink, unsigned concurrent,
                                  unsigned queue_depth, unsigned readers);
 /* A free buffer, sleeping while none is; NULL once the pipe has failed. */
@@ -86,12 +85,15 @@ void sluice__pipe_progress(sluice__pipe *p, sluice_progress *out);
 /* After finish: frees what is left. */
 void sluice__pipe_destroy(sluice__pipe *p);
 
-/* pipeline/reorder.c: in-order delivery for ordered sinks. */
+/* pipeline/reorder.c: in-order delivery for ordered sinks, a plain data
+ * structure (the caller locks).  slots: at least the pool's size. */
 sluice__reorder *sluice__reorder_new(size_t slots);
-/* Hands c to the sink once every earlier index has gone (in index order). */
-void sluice__reorder_submit(sluice__pipe *p, sluice__chunk *c);
-/* Returns held chunks to the pool (after a failure). */
-void sluice__reorder_drain(sluice__pipe *p);
+/* Parks c until its turn. */
+void sluice__reorder_put(sluice__reorder *r, sluice__chunk *c);
+/* The parked chunk whose turn it is (removed; the turn moves on), or NULL. */
+sluice__chunk *sluice__reorder_next(sluice__reorder *r);
+/* Any parked chunk (removed), or NULL: emptying it after a failure. */
+sluice__chunk *sluice__reorder_take_any(sluice__reorder *r);
 void sluice__reorder_free(sluice__reorder *r);
 
 /* pipeline/writer.c */
@@ -155,17 +157,5 @@ sluice_error *sluice__writer_put(sluice_writer *w, const void *buf, size_t len);
 /* Thread-safe: stops a running write_from with a canceled error. */
 void sluice__writer_cancel(sluice_writer *w);
 void sluice__writer_progress(sluice_writer *w, sluice_progress *out);
-
-/* pipeline/readahead.c: in-order parallel read-ahead for sequential reads
- * of a positional source, from byte pos on. */
-typedef struct sluice__readahead sluice__readahead;
-sluice_error *sluice__readahead_start(sluice__source *src, uint64_t pos, size_t chunk,
-                                      unsigned concurrent, sluice__readahead **out);
-sluice_error *sluice__readahead_read(sluice__readahead *ra, void *buf, size_t len, size_t *n);
-/* Stops the fetchers (waiting for requests in progress) and frees. */
-void sluice__readahead_free(sluice__readahead *ra);
-
-/* lib/fd.c */
-sluice_error *sluice__fd_sink_new(int fd, size_t chunk, sluice__sink **out);
 
 #endif

@@ -48,16 +48,18 @@ static void report_progress(sluice__pipe *p) {
   pthread_mutex_unlock(&p->progress_lock);
 }
 
-void sluice__part_done(sluice__chunk *c, sluice_error *err) {
+/* The only place a started part leaves the in-flight counts: written
+ * (err NULL, written 1), failed (err), or dropped unwritten after the pipe
+ * failed (written 0).  Takes err; gives the buffer back. */
+static void part_end(sluice__pipe *p, sluice__chunk *c, int written, sluice_error *err) {
   struct sluice__worker *wk = c->owner;
-  sluice__pipe *p = wk->pipe;
-  /* Only async workers count their own parts; sync parts may be finished
-   * by another worker (reorder stage), so they are counted globally only. */
+  /* Sync parts may be finished by another worker (ordered sinks): only
+   * async workers keep a count of their own, for their cap. */
   if (!p->sink->vt->write_part) wk->inflight--;
   atomic_fetch_sub(&p->parts_in_flight, 1);
   if (err) {
     sluice__pipe_fail(p, err);
-  } else {
+  } else if (written) {
     atomic_fetch_add(&p->bytes_written, c->len);
     atomic_fetch_add(&p->parts_done, 1);
     report_progress(p);
@@ -65,8 +67,27 @@ void sluice__part_done(sluice__chunk *c, sluice_error *err) {
   sluice__bufpool_put(p->pool, c);
 }
 
-void sluice__part_retry(sluice__chunk *c) {
+/* The sink's part_done (the seam in lib/service.h). */
+static void on_part_done(sluice__chunk *c, sluice_error *err) {
+  part_end(((struct sluice__worker *)c->owner)->pipe, c, 1, err);
+}
+
+/* The sink's part_retry. */
+static void on_part_retry(sluice__chunk *c) {
   atomic_fetch_add(&((struct sluice__worker *)c->owner)->pipe->retries, 1);
+}
+
+/* An ordered sink: c waits its turn; whoever completes the run writes it.
+ * Writing under the lock is the point: an ordered sink takes one part at a
+ * time, and a worker arriving meanwhile only parks its chunk. */
+static void submit_ordered(sluice__pipe *p, sluice__chunk *c) {
+  pthread_mutex_lock(&p->reorder_lock);
+  sluice__reorder_put(p->reorder, c);
+  while ((c = sluice__reorder_next(p->reorder))) {
+    if (pipe_failed(p)) part_end(p, c, 0, NULL);
+    else part_end(p, c, 1, p->sink->vt->write_part(p->sink, c));
+  }
+  pthread_mutex_unlock(&p->reorder_lock);
 }
 
 static void start_part(struct sluice__worker *wk, sluice__chunk *c) {
@@ -74,8 +95,8 @@ static void start_part(struct sluice__worker *wk, sluice__chunk *c) {
   c->owner = wk;
   if (!p->sink->vt->write_part) wk->inflight++;
   atomic_fetch_add(&p->parts_in_flight, 1);
-  if (p->reorder) sluice__reorder_submit(p, c);
-  else if (p->sink->vt->write_part) sluice__part_done(c, p->sink->vt->write_part(p->sink, c));
+  if (p->reorder) submit_ordered(p, c);
+  else if (p->sink->vt->write_part) part_end(p, c, 1, p->sink->vt->write_part(p->sink, c));
   else p->sink->vt->submit(p->sink, wk->wctx, c);
 }
 
@@ -149,10 +170,13 @@ sluice_error *sluice__pipe_start(sluice__pipe *p, sluice__sink *sink, unsigned c
                                  unsigned queue_depth, unsigned readers) {
   memset(p, 0, sizeof(*p));
   p->sink = sink;
+  sink->part_done = on_part_done;
+  sink->part_retry = on_part_retry;
   p->total_bytes = UINT64_MAX;
   pthread_mutex_init(&p->err_lock, NULL);
   pthread_mutex_init(&p->wake_lock, NULL);
   pthread_mutex_init(&p->progress_lock, NULL);
+  pthread_mutex_init(&p->reorder_lock, NULL);
   unsigned per = sink->per_worker ? sink->per_worker : 1;
   p->nworkers = (concurrent + per - 1) / per;
   size_t nbuf = (size_t)queue_depth + concurrent + readers;
@@ -206,7 +230,13 @@ sluice_error *sluice__pipe_finish(sluice__pipe *p) {
     wk->started = 0;
     wk->wctx_alive = 0;
   }
-  if (p->reorder) sluice__reorder_drain(p);
+  if (p->reorder) {
+    /* After a failure: chunks parked for a turn that never came. */
+    pthread_mutex_lock(&p->reorder_lock);
+    sluice__chunk *c;
+    while ((c = sluice__reorder_take_any(p->reorder))) part_end(p, c, 0, NULL);
+    pthread_mutex_unlock(&p->reorder_lock);
+  }
   pthread_mutex_lock(&p->err_lock);
   sluice_error *err = sluice__error_copy(p->first_err);
   pthread_mutex_unlock(&p->err_lock);
@@ -236,5 +266,6 @@ void sluice__pipe_destroy(sluice__pipe *p) {
   pthread_mutex_destroy(&p->err_lock);
   pthread_mutex_destroy(&p->wake_lock);
   pthread_mutex_destroy(&p->progress_lock);
+  pthread_mutex_destroy(&p->reorder_lock);
   memset(p, 0, sizeof(*p));
 }

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "options.h"
 #include "pipeline.h"
+#include "readahead.h"
 #include "reader.h"
 
 static const char *const copy_keys[] = {"readers", "bwlimit", NULL};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "fd.h"
 #include "operator.h"
 #include "options.h"
 #include "path.h"
@@ -300,4 +301,29 @@ sluice_error *sluice_write(sluice_operator *op, const char *path, const void *bu
   if (!err) err = sluice_writer_close(w);
   sluice_writer_free(w);
   return err;
+}
+
+/* The writer layer has parsed the options; a stream has no content type
+ * and cannot tell whether it "exists". */
+static sluice_error *fd_sink_factory(void *arg, const sluice__write_params *p,
+                                     sluice__sink **out) {
+  int fd = (int)(intptr_t)arg;
+  *out = NULL;
+  if (p->content_type)
+    return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                         "sluice_writer_from_fd: fd %d: content_type is not supported", fd);
+  if (p->if_not_exists)
+    return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                         "sluice_writer_from_fd: fd %d: if_not_exists is not supported", fd);
+  return sluice__fd_sink_new(fd, p->chunk, out);
+}
+
+sluice_error *sluice_writer_from_fd(int fd, const sluice_options *opts, sluice_writer **out) {
+  if (!out)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_fd: out is NULL");
+  *out = NULL;
+  if (fd < 0)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_fd: invalid fd %d",
+                         fd);
+  return sluice__writer_from_sink(fd_sink_factory, (void *)(intptr_t)fd, opts, out);
 }

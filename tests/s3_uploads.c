@@ -12,7 +12,7 @@
 
 #include "error.h"
 #include "operator.h"
-#include "s3/http.h"
+#include "s3/s3.h"
 #include "s3/xml.h"
 
 static const char *env(const char *name) {
@@ -48,13 +48,13 @@ int main(int argc, char **argv) {
   if (!err) err = sluice_operator_new("s3", o, &op);
   sluice_options_free(o);
   if (err) return fail(err);
-  sluice__s3_req r = {.op = "ListMultipartUploads", .path = argv[1], .method = "GET"};
-  sluice__s3_req_query(&r, "uploads", "");
-  sluice__s3_req_query(&r, "prefix", argv[1]);
+  sluice__httpreq_req r = {.op = "ListMultipartUploads", .path = argv[1], .method = "GET"};
+  sluice__httpreq_query(&r, "uploads", "");
+  sluice__httpreq_query(&r, "prefix", argv[1]);
   sluice__s3_uploads_page page = {0};
   err = sluice__s3_perform(op->svc, &r);
   if (!err) err = sluice__s3_xml_list_uploads(r.resp.data ? r.resp.data : "", r.resp.len, &page);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   sluice_operator_free(op);
   if (err) return fail(err);
   size_t plen = strlen(argv[1]);

@@ -35,7 +35,7 @@
 
 #include "helpers.h"
 #include "operator.h"
-#include "s3/http.h"
+#include "s3/s3.h"
 #include "s3/xml.h"
 
 #define MiB (1ull << 20)
@@ -122,12 +122,12 @@ static void sleep_ms(unsigned ms) {
  * with the prefix parameter. */
 static void list_uploads(sluice_operator *op, const char *prefix, sluice__s3_uploads_page *page) {
   sluice__s3 *s3 = op->svc;
-  sluice__s3_req r = {.op = "ListMultipartUploads", .path = prefix, .method = "GET"};
-  sluice__s3_req_query(&r, "uploads", "");
-  sluice__s3_req_query(&r, "prefix", prefix);
+  sluice__httpreq_req r = {.op = "ListMultipartUploads", .path = prefix, .method = "GET"};
+  sluice__httpreq_query(&r, "uploads", "");
+  sluice__httpreq_query(&r, "prefix", prefix);
   TH_OK(sluice__s3_perform(s3, &r));
   TH_OK(sluice__s3_xml_list_uploads(r.resp.data ? r.resp.data : "", r.resp.len, page));
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   cr_assert(!page->truncated, "more than one page of uploads under %s", prefix);
   size_t keep = 0, plen = strlen(prefix);
   for (size_t i = 0; i < page->n; i++) {
@@ -158,12 +158,12 @@ static size_t uploads_left(sluice_operator *op, const char *prefix) {
 /* ListParts of one upload: how many parts the server holds. */
 static size_t parts_uploaded(sluice_operator *op, const char *key, const char *upload_id) {
   sluice__s3 *s3 = op->svc;
-  sluice__s3_req r = {.op = "ListParts", .path = key, .method = "GET", .key = key};
-  sluice__s3_req_query(&r, "uploadId", upload_id);
+  sluice__httpreq_req r = {.op = "ListParts", .path = key, .method = "GET", .key = key};
+  sluice__httpreq_query(&r, "uploadId", upload_id);
   TH_OK(sluice__s3_perform(s3, &r));
   sluice__s3_parts_page page = {0};
   TH_OK(sluice__s3_xml_list_parts(r.resp.data ? r.resp.data : "", r.resp.len, &page));
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   size_t n = page.n;
   sluice__s3_parts_page_clear(&page);
   return n;
@@ -1589,10 +1589,10 @@ Test(s3, folder_markers_are_not_listed_as_objects) {
   sluice__s3 *s3 = c.op->svc;
   char *key;
   cr_assert(asprintf(&key, "%sa/", c.prefix) > 0);
-  sluice__s3_req r = {.op = "PutObject", .path = "a/", .method = "PUT", .key = key,
+  sluice__httpreq_req r = {.op = "PutObject", .path = "a/", .method = "PUT", .key = key,
                       .body = (const unsigned char *)"", .body_len = 0};
   TH_OK(sluice__s3_perform(s3, &r));
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   free(key);
   TH_OK(sluice_write(c.op, "a/f.txt", "x", 1, NULL));
   sluice_metadata *m = stat_ok(c.op, "a/");

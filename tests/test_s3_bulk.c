@@ -27,7 +27,7 @@
 
 #include "helpers.h"
 #include "operator.h"
-#include "s3/http.h"
+#include "httpreq/httpreq.h"
 #include "s3/s3.h"
 #include "s3/xml.h"
 
@@ -180,13 +180,13 @@ static size_t count_under(sluice_operator *op, const char *dir) {
  * ListMultipartUploads, as test_s3.c's uploads_left). */
 static size_t uploads_left(sluice_operator *op, const char *prefix) {
   sluice__s3 *s3 = op->svc;
-  sluice__s3_req r = {.op = "ListMultipartUploads", .path = prefix, .method = "GET"};
-  sluice__s3_req_query(&r, "uploads", "");
-  sluice__s3_req_query(&r, "prefix", prefix);
+  sluice__httpreq_req r = {.op = "ListMultipartUploads", .path = prefix, .method = "GET"};
+  sluice__httpreq_query(&r, "uploads", "");
+  sluice__httpreq_query(&r, "prefix", prefix);
   TH_OK(sluice__s3_perform(s3, &r));
   sluice__s3_uploads_page page = {0};
   TH_OK(sluice__s3_xml_list_uploads(r.resp.data ? r.resp.data : "", r.resp.len, &page));
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   cr_assert(!page.truncated);
   size_t n = 0;
   for (size_t i = 0; i < page.n; i++) {
@@ -213,10 +213,10 @@ static void *put_empties(void *arg) {
     char name[128], key[256];
     snprintf(name, sizeof name, pr->fmt, i);
     snprintf(key, sizeof key, "%s%s", pr->root, name);
-    sluice__s3_req r = {.op = "PutObject", .path = name, .method = "PUT", .key = key,
+    sluice__httpreq_req r = {.op = "PutObject", .path = name, .method = "PUT", .key = key,
                         .body = (const unsigned char *)"", .content_md5 = 1};
     sluice_error *err = sluice__s3_perform(pr->op->svc, &r);
-    sluice__s3_req_cleanup(&r);
+    sluice__httpreq_req_cleanup(&r);
     if (err) return err;
   }
   return NULL;

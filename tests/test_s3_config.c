@@ -797,12 +797,12 @@ Test(s3_config, virtual_host_style_defaults, .timeout = 10) {
 
 Test(s3_config, tuning_defaults, .timeout = 10) {
   sluice__s3_config c = load_ok(opts(BASIC, NULL));
-  cr_assert_eq(c.max_attempts, 5);
+  cr_assert_eq(c.net.max_attempts, 5);
   cr_assert_eq(c.sign_payload, 0);
-  cr_assert_eq(c.connect_timeout_ms, 10000);
-  cr_assert_eq(c.low_speed_limit, 1024);
-  cr_assert_eq(c.low_speed_time, 30);
-  cr_assert_null(c.ca_file);
+  cr_assert_eq(c.net.connect_timeout_ms, 10000);
+  cr_assert_eq(c.net.low_speed_limit, 1024);
+  cr_assert_eq(c.net.low_speed_time, 30);
+  cr_assert_null(c.net.ca_file);
   cr_assert_eq(c.anonymous, 0);
   sluice__s3_config_clear(&c);
 }
@@ -813,18 +813,18 @@ Test(s3_config, tuning_values_and_ranges, .timeout = 10) {
   sluice__s3_config c =
       load_ok(opts(BASIC, "max_attempts", "20", "payload_signing", "SHA256", "connect_timeout",
                    "250", "low_speed_limit", "2K", "low_speed_time", "5", "ca_file", ca, NULL));
-  cr_assert_eq(c.max_attempts, 20);
+  cr_assert_eq(c.net.max_attempts, 20);
   cr_assert_eq(c.sign_payload, 1);
-  cr_assert_eq(c.connect_timeout_ms, 250);
-  cr_assert_eq(c.low_speed_limit, 2048);
-  cr_assert_eq(c.low_speed_time, 5);
-  cr_assert_str_eq(c.ca_file, ca);
+  cr_assert_eq(c.net.connect_timeout_ms, 250);
+  cr_assert_eq(c.net.low_speed_limit, 2048);
+  cr_assert_eq(c.net.low_speed_time, 5);
+  cr_assert_str_eq(c.net.ca_file, ca);
   sluice__s3_config_clear(&c);
   c = load_ok(opts(BASIC, "max_attempts", "1", "payload_signing", "unsigned", "low_speed_limit",
                    "0", NULL));
-  cr_assert_eq(c.max_attempts, 1);
+  cr_assert_eq(c.net.max_attempts, 1);
   cr_assert_eq(c.sign_payload, 0);
-  cr_assert_eq(c.low_speed_limit, 0);
+  cr_assert_eq(c.net.low_speed_limit, 0);
   sluice__s3_config_clear(&c);
 
   static const struct {

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "helpers.h"
+#include "httpreq/httpreq.h"
 #include "s3/s3_error.h"
 #include "s3/xml.h"
 #include "sluice.h"
@@ -1289,7 +1290,7 @@ Test(s3_xml, transport_mapping_table, .timeout = 10) {
       {CURLE_FILESIZE_EXCEEDED, 1, SLUICE_ERR_UNEXPECTED, 0},
   };
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-    sluice_error *e = sluice__s3_error_from_transport(rows[i].code, "detail text", "GetObject",
+    sluice_error *e = sluice__httpreq_error_from_transport("s3", rows[i].code, "detail text", "GetObject",
                                                       "dir/f", rows[i].attempts);
     const char *m = sluice_error_message(e);
     cr_expect_eq(sluice_error_kind(e), rows[i].kind, "curl %d: expected %s, got %s (%s)",
@@ -1312,7 +1313,7 @@ Test(s3_xml, transport_mapping_table, .timeout = 10) {
 
 Test(s3_xml, transport_message_formats, .timeout = 10) {
   char want[512];
-  sluice_error *e = sluice__s3_error_from_transport(
+  sluice_error *e = sluice__httpreq_error_from_transport("s3", 
       CURLE_COULDNT_CONNECT, "Failed to connect to 127.0.0.1 port 9: Connection refused\n",
       "PutObject", "a b", 3);
   snprintf(want, sizeof(want),
@@ -1322,7 +1323,7 @@ Test(s3_xml, transport_message_formats, .timeout = 10) {
   cr_assert_str_eq(sluice_error_message(e), want);
   sluice_error_free(e);
 
-  e = sluice__s3_error_from_transport(CURLE_PEER_FAILED_VERIFICATION,
+  e = sluice__httpreq_error_from_transport("s3", CURLE_PEER_FAILED_VERIFICATION,
                                       "SSL certificate problem: self-signed certificate",
                                       "GetObject", "k", 1);
   cr_assert_str_eq(sluice_error_message(e),
@@ -1330,36 +1331,36 @@ Test(s3_xml, transport_message_formats, .timeout = 10) {
                    "self-signed certificate (curl error 60)");
   sluice_error_free(e);
 
-  e = sluice__s3_error_from_transport(CURLE_OPERATION_TIMEDOUT, NULL, NULL, NULL, 1);
+  e = sluice__httpreq_error_from_transport("s3", CURLE_OPERATION_TIMEDOUT, NULL, NULL, NULL, 1);
   snprintf(want, sizeof(want), "s3: request: %s (curl error 28)",
            curl_easy_strerror(CURLE_OPERATION_TIMEDOUT));
   cr_assert_str_eq(sluice_error_message(e), want);
   sluice_error_free(e);
 
-  e = sluice__s3_error_from_transport(CURLE_RECV_ERROR, "", "GetObject", "k", 2);
+  e = sluice__httpreq_error_from_transport("s3", CURLE_RECV_ERROR, "", "GetObject", "k", 2);
   snprintf(want, sizeof(want), "s3: GetObject 'k': %s (curl error 56) after 2 attempts",
            curl_easy_strerror(CURLE_RECV_ERROR));
   cr_assert_str_eq(sluice_error_message(e), want);
   sluice_error_free(e);
 
   /* A code curl does not know still gives a message. */
-  e = sluice__s3_error_from_transport(9999, NULL, "GetObject", "k", 1);
+  e = sluice__httpreq_error_from_transport("s3", 9999, NULL, "GetObject", "k", 1);
   expect_err(e, SLUICE_ERR_UNEXPECTED, "curl error 9999", NULL);
 }
 
 Test(s3_xml, note_attempts_keeps_kind_and_flags, .timeout = 10) {
   sluice_error *e = sluice__s3_error_from_reply(503, "SlowDown", "Please reduce your request rate.",
                                                 "UploadPart", "k");
-  e = sluice__s3_error_note_attempts(e, 1);
+  e = sluice__httpreq_error_note_attempts(e, 1);
   cr_assert_null(strstr(sluice_error_message(e), "after"));
-  e = sluice__s3_error_note_attempts(e, 10);
+  e = sluice__httpreq_error_note_attempts(e, 10);
   cr_assert_str_eq(sluice_error_message(e),
                    "s3: UploadPart 'k': SlowDown: Please reduce your request rate. (HTTP 503) "
                    "after 10 attempts");
   cr_assert_eq(sluice_error_retryable(e), 1);
   cr_assert_eq(sluice_error_http_status(e), 503);
   expect_err(e, SLUICE_ERR_RATE_LIMITED, NULL, NULL);
-  cr_assert_null(sluice__s3_error_note_attempts(NULL, 3));
+  cr_assert_null(sluice__httpreq_error_note_attempts(NULL, 3));
 }
 
 /* ------------------------------------------------------------------ */

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "s3/sigv4.h"
+#include "strbuf.h"
 
 /* Skips loudly: Criterion prints a skip reason only with --verbose, so the
  * reason also goes to stderr, which it always shows. */
@@ -694,7 +695,7 @@ Test(sigv4, uri_encode) {
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *got = NULL;
     EXPECT_OK(
-        sluice__sigv4_uri_encode(cases[i].in, strlen(cases[i].in), cases[i].keep_slash, &got));
+        sluice__uri_encode(cases[i].in, strlen(cases[i].in), cases[i].keep_slash, &got));
     cr_expect_str_eq(got, cases[i].want);
     free(got);
   }

@@ -11,12 +11,12 @@
  *   connect_timeout  milliseconds, 1..600000, default 10000
  *   low_speed_limit  bytes/s, 0..1 GiB, default 1024 (0: no stall detection)
  *   low_speed_time   seconds, 1..3600, default 30
- * (the same meanings as the s3 service's options of the same names).
+ * (the request engine's settings, lib/httpreq/settings.h, as for s3).
  *
  * stat is a HEAD: size from Content-Length, mtime from Last-Modified, ETag
  * and Content-Type as sent.  Reads HEAD the file once, then fetch ranged
  * GETs (Range: bytes=a-b) pinned to what the HEAD saw, exactly as the s3
- * service does (lib/s3/source.c: If-Match on a strong ETag, else
+ * service does (lib/httpreq/source.c: If-Match on a strong ETag, else
  * If-Unmodified-Since on Last-Modified), positioned reads from several
  * threads at once included.  A server that answers a ranged GET with the
  * whole object (200, Range ignored) is refused with UNSUPPORTED, except
@@ -39,26 +39,28 @@
 
 #include "error.h"
 #include "http/http.h"
+#include "httpreq/httpreq.h"
 #include "options.h"
-#include "s3/s3.h"
 
 #define BAD(...) sluice__error(SLUICE_ERR_CONFIG_INVALID, __VA_ARGS__)
 
-static const char *const http_config_keys[] = {
-    "endpoint",        "ca_file",        "max_attempts", "connect_timeout",
-    "low_speed_limit", "low_speed_time", NULL,
-};
+static const char *const http_config_keys[] = {"endpoint", SLUICE__HTTPREQ_SETTINGS_KEYS, NULL};
 
 static const char *const http_writer_keys[] = {NULL};
 
+/* An http service instance: requests unsigned, error bodies not parsed (an
+ * HTTP server's error body is an HTML page). */
+typedef struct http_svc {
+  sluice__httpreq_settings set;
+  sluice__httpreq net;
+} http_svc;
+
 /* ---- configuration ---- */
 
-
-/* "http[s]://authority[/base]" into s3's scheme_host ("http://authority",
- * scheme in lower case), host (the authority, for the Host header) and
- * base_path ("" or "/base" without trailing '/'); cfg.endpoint gets the
- * whole normalised endpoint, for messages. */
-static sluice_error *load_endpoint(const sluice_options *o, sluice__s3 *s3) {
+/* "http[s]://authority[/base]" into the engine's scheme_host
+ * ("http://authority", scheme in lower case), host (the authority, for the
+ * Host header) and base_path ("" or "/base" without trailing '/'). */
+static sluice_error *load_endpoint(const sluice_options *o, sluice__httpreq *net) {
   const char *ep = sluice_options_get(o, "endpoint");
   if (!ep || !*ep)
     return BAD("http: option 'endpoint' is required (http://host[:port][/base/path] or "
@@ -111,47 +113,45 @@ static sluice_error *load_endpoint(const sluice_options *o, sluice__s3 *s3) {
   const char *base = auth + alen;
   size_t blen = strlen(base);
   while (blen > 0 && base[blen - 1] == '/') blen--;
-  if (asprintf(&s3->scheme_host, "%s://%.*s", scheme, (int)alen, auth) < 0) s3->scheme_host = NULL;
-  s3->host = strndup(auth, alen);
-  s3->base_path = strndup(base, blen);
-  if (!s3->scheme_host || !s3->host || !s3->base_path ||
-      asprintf(&s3->cfg.endpoint, "%s%s", s3->scheme_host, s3->base_path) < 0) {
-    s3->cfg.endpoint = NULL;
-    return sluice__error_oom();
-  }
+  if (asprintf(&net->scheme_host, "%s://%.*s", scheme, (int)alen, auth) < 0)
+    net->scheme_host = NULL;
+  net->host = strndup(auth, alen);
+  net->base_path = strndup(base, blen);
+  if (!net->scheme_host || !net->host || !net->base_path) return sluice__error_oom();
   return NULL;
 }
 
+static void http_close(void *svc) {
+  http_svc *h = svc;
+  sluice__httpreq_cleanup(&h->net);
+  sluice__httpreq_settings_clear(&h->set);
+  free(h);
+}
+
 static sluice_error *http_open(const sluice_options *config, void **svc) {
-  sluice__s3 *s3 = calloc(1, sizeof(*s3));
-  if (!s3) return sluice__error_oom();
-  s3->svc_name = "http";
-  s3->plain_http = 1;
-  /* The engine's configuration, filled here rather than by the S3 loader:
-   * no bucket, no credentials, requests never signed; object keys are the
-   * paths themselves (root ""), so sluice__s3_config_clear() still frees
-   * exactly what was set. */
-  s3->cfg.anonymous = 1;
-  sluice_error *err = NULL;
-  if (!(s3->cfg.root = strdup(""))) err = sluice__error_oom();
-  if (!err) err = load_endpoint(config, s3);
-  if (!err) err = sluice__s3_config_load_transport(config, "http", &s3->cfg);
-  if (!err) err = sluice__s3_http_init(s3);
+  http_svc *h = calloc(1, sizeof(*h));
+  if (!h) return sluice__error_oom();
+  h->net.svc = "http";
+  h->net.set = &h->set;
+  /* Object keys are the paths themselves: no root prefix. */
+  sluice_error *err = load_endpoint(config, &h->net);
+  if (!err) err = sluice__httpreq_settings_load(config, "http", &h->set);
+  if (!err) err = sluice__httpreq_init(&h->net);
   if (err) {
-    sluice__s3_close(s3);
+    http_close(h);
     return err;
   }
-  *svc = s3;
+  *svc = h;
   return NULL;
 }
 
 /* ---- reading ---- */
 
 /* HEAD path into out; *sized says whether the reply had a Content-Length. */
-static sluice_error *http_head(sluice__s3 *s3, const char *path, sluice_metadata *out,
+static sluice_error *http_head(http_svc *h, const char *path, sluice_metadata *out,
                                int *sized) {
-  sluice__s3_req r = {.op = "HEAD", .path = path, .method = "HEAD", .key = path, .head = 1};
-  sluice_error *err = sluice__s3_perform(s3, &r);
+  sluice__httpreq_req r = {.op = "HEAD", .path = path, .method = "HEAD", .key = path, .head = 1};
+  sluice_error *err = sluice__httpreq_perform(&h->net, &r);
   if (err) {
     int status = sluice_error_http_status(err);
     if (status >= 300 && status < 400)
@@ -165,7 +165,7 @@ static sluice_error *http_head(sluice__s3 *s3, const char *path, sluice_metadata
     if ((r.etag[0] && !out->etag) || (r.content_type[0] && !out->content_type))
       err = sluice__error_oom();
   }
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   return err;
 }
 
@@ -182,16 +182,16 @@ static sluice_error *http_stat(void *svc, const char *path, sluice_metadata *out
 
 static sluice_error *http_open_source(void *svc, const char *path, uint64_t offset,
                                       uint64_t length, sluice__source **out) {
-  sluice__s3 *s3 = svc;
+  http_svc *h = svc;
   sluice_metadata meta = {.mtime = -1};
   int sized = 0;
-  sluice_error *err = http_head(s3, path, &meta, &sized);
+  sluice_error *err = http_head(h, path, &meta, &sized);
   if (!err && !sized)
     err = sluice__error(SLUICE_ERR_UNSUPPORTED,
                         "http: read '%s': the server gave no Content-Length for it, and only "
                         "files of a known size can be read",
                         path);
-  if (!err) err = sluice__s3_source_new(s3, path, &meta, offset, length, "GET", out);
+  if (!err) err = sluice__httpreq_source_new(&h->net, path, path, &meta, offset, length, "GET", out);
   sluice__metadata_clear(&meta);
   return err;
 }
@@ -228,7 +228,7 @@ const sluice__service_vt sluice__http_service = {
     .writer_keys = http_writer_keys,
     .config_keys = http_config_keys,
     .open = http_open,
-    .close = sluice__s3_close,
+    .close = http_close,
     .stat = http_stat,
     .remove = http_remove,
     .create_dir = NULL,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The http service: read-only access to files served over plain HTTP(S),
- * on the s3 service's request engine (lib/s3/http.c) without signing, so a
+ * on the request engine (lib/httpreq/) without signing, so a
  * public URL can be the source of sluice_write_from().  See http.c.
  */
 #ifndef SLUICE_LIB_HTTP_HTTP_H

@@ -37,6 +37,7 @@
 #include "s3/s3.h"
 #include "s3/s3_error.h"
 #include "s3/xml.h"
+#include "strbuf.h"
 
 #define MiB (1ull << 20)
 /* Most UploadPartCopy requests in flight at once (each is a synchronous
@@ -55,8 +56,8 @@ void sluice__s3_set_copy_part_threshold(uint64_t bytes) {
  * report an error in the body); a retryable error from the body is retried
  * like a retryable status, within the same max_attempts.  if_not_exists:
  * r may only create the object (sluice__s3_perform_conditional). */
-typedef sluice_error *(*reply_check)(sluice__s3_req *r, void *arg);
-static sluice_error *perform_checked(sluice__s3 *s3, sluice__s3_req *r, int if_not_exists,
+typedef sluice_error *(*reply_check)(sluice__httpreq_req *r, void *arg);
+static sluice_error *perform_checked(sluice__s3 *s3, sluice__httpreq_req *r, int if_not_exists,
                                      reply_check check, void *arg) {
   size_t nheaders = r->nheaders;
   for (;;) {
@@ -65,11 +66,11 @@ static sluice_error *perform_checked(sluice__s3 *s3, sluice__s3_req *r, int if_n
                                       : sluice__s3_perform(s3, r);
     if (err) return err;
     err = check(r, arg);
-    if (!err || !sluice_error_retryable(err) || r->attempts >= s3->cfg.max_attempts) {
-      return sluice__s3_error_note_attempts(err, (int)r->attempts);
+    if (!err || !sluice_error_retryable(err) || r->attempts >= s3->cfg.net.max_attempts) {
+      return sluice__httpreq_error_note_attempts(err, (int)r->attempts);
     }
     sluice_error_free(err);
-    if ((err = sluice__s3_backoff_sleep(s3, r))) return err;
+    if ((err = sluice__httpreq_backoff_sleep(&s3->net, r))) return err;
   }
 }
 
@@ -85,7 +86,7 @@ typedef struct del_batch {
   size_t n;
 } del_batch;
 
-static sluice_error *check_delete(sluice__s3_req *r, void *arg) {
+static sluice_error *check_delete(sluice__httpreq_req *r, void *arg) {
   (void)arg;
   return sluice__s3_xml_delete_result(r->resp.data ? r->resp.data : "", r->resp.len,
                                       "DeleteObjects");
@@ -118,12 +119,12 @@ static sluice_error *flush_batch(del_batch *b) {
     }
   }
   if (!err && multi) {
-    sluice__s3_req r = {.op = "DeleteObjects", .path = b->dir, .method = "POST",
+    sluice__httpreq_req r = {.op = "DeleteObjects", .path = b->dir, .method = "POST",
                         .body = (const unsigned char *)body, .body_len = len,
                         .content_md5 = 1};
-    sluice__s3_req_query(&r, "delete", "");
+    sluice__httpreq_query(&r, "delete", "");
     err = perform_checked(b->s3, &r, 0, check_delete, NULL);
-    sluice__s3_req_cleanup(&r);
+    sluice__httpreq_req_cleanup(&r);
     if (err && sluice_error_kind(err) == SLUICE_ERR_UNSUPPORTED) {
       sluice_error_free(err);
       err = NULL;
@@ -194,7 +195,7 @@ typedef struct copy_job {
  * sluice__s3_error_from_reply(200, ...), so InternalError is retryable).
  * With etag, also takes the <ETag> of the <root> result (UploadPartCopy
  * sends it only there; *etag malloc'd). */
-static sluice_error *copy_result(const sluice__s3_req *r, const char *root, char **etag) {
+static sluice_error *copy_result(const sluice__httpreq_req *r, const char *root, char **etag) {
   const char *body = r->resp.data ? r->resp.data : "";
   char *code = NULL, *message = NULL;
   if (sluice__s3_xml_error(body, r->resp.len, &code, &message) == 0) {
@@ -254,11 +255,11 @@ static int pin_failed(const copy_job *j, const sluice_error *err) {
  * perform_checked(), pinned to the source's ETag.  A 412 of the pin with
  * the source unchanged means the store cannot match that ETag: the request
  * goes again without it, and so does the rest of the copy. */
-static sluice_error *perform_copy(copy_job *j, sluice__s3_req *r, int if_not_exists,
+static sluice_error *perform_copy(copy_job *j, sluice__httpreq_req *r, int if_not_exists,
                                   reply_check check, void *arg) {
   size_t nheaders = r->nheaders;
   int pinned = j->src_etag && !atomic_load(&j->unpinned);
-  if (pinned) sluice__s3_req_header(r, "x-amz-copy-source-if-match", j->src_etag);
+  if (pinned) sluice__httpreq_header(r, "x-amz-copy-source-if-match", j->src_etag);
   sluice_error *err = perform_checked(j->s3, r, if_not_exists, check, arg);
   if (!err || !pinned || !pin_failed(j, err)) return err;
   if ((err = source_unchanged(j, err))) return err;
@@ -283,18 +284,18 @@ static sluice_error *check_dst_absent(const copy_job *j) {
   return NULL;
 }
 
-static sluice_error *check_copy_object(sluice__s3_req *r, void *arg) {
+static sluice_error *check_copy_object(sluice__httpreq_req *r, void *arg) {
   (void)arg;
   return copy_result(r, "CopyObjectResult", NULL);
 }
 
-static sluice_error *check_complete(sluice__s3_req *r, void *arg) {
+static sluice_error *check_complete(sluice__httpreq_req *r, void *arg) {
   (void)arg;
   return sluice__s3_xml_complete_result(r->resp.data ? r->resp.data : "", r->resp.len,
                                         "CompleteMultipartUpload", r->path);
 }
 
-static sluice_error *check_part(sluice__s3_req *r, void *arg) {
+static sluice_error *check_part(sluice__httpreq_req *r, void *arg) {
   char **etag = arg;
   free(*etag);
   *etag = NULL;
@@ -303,16 +304,16 @@ static sluice_error *check_part(sluice__s3_req *r, void *arg) {
 
 /* One CopyObject (sources up to 5 GiB). */
 static sluice_error *copy_object(copy_job *j) {
-  sluice__s3_req r = {.op = "CopyObject", .path = j->dst, .method = "PUT", .key = j->dst_key};
-  sluice__s3_req_header(&r, "x-amz-copy-source", j->copy_source);
+  sluice__httpreq_req r = {.op = "CopyObject", .path = j->dst, .method = "PUT", .key = j->dst_key};
+  sluice__httpreq_header(&r, "x-amz-copy-source", j->copy_source);
   if (j->p->content_type) {
-    sluice__s3_req_header(&r, "x-amz-metadata-directive", "REPLACE");
-    sluice__s3_req_header(&r, "Content-Type", j->p->content_type);
+    sluice__httpreq_header(&r, "x-amz-metadata-directive", "REPLACE");
+    sluice__httpreq_header(&r, "Content-Type", j->p->content_type);
   } else {
-    sluice__s3_req_header(&r, "x-amz-metadata-directive", "COPY");
+    sluice__httpreq_header(&r, "x-amz-metadata-directive", "COPY");
   }
   sluice_error *err = perform_copy(j, &r, j->p->if_not_exists, check_copy_object, NULL);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   return err;
 }
 
@@ -337,14 +338,14 @@ static sluice_error *copy_part(part_copy *pc, size_t i) {
   char number[16], range[64];
   snprintf(number, sizeof(number), "%zu", i + 1);
   snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, first, last);
-  sluice__s3_req r = {.op = "UploadPartCopy", .path = j->dst, .method = "PUT", .key = j->dst_key};
-  sluice__s3_req_query(&r, "partNumber", number);
-  sluice__s3_req_query(&r, "uploadId", pc->upload_id);
-  sluice__s3_req_header(&r, "x-amz-copy-source", j->copy_source);
-  sluice__s3_req_header(&r, "x-amz-copy-source-range", range);
+  sluice__httpreq_req r = {.op = "UploadPartCopy", .path = j->dst, .method = "PUT", .key = j->dst_key};
+  sluice__httpreq_query(&r, "partNumber", number);
+  sluice__httpreq_query(&r, "uploadId", pc->upload_id);
+  sluice__httpreq_header(&r, "x-amz-copy-source", j->copy_source);
+  sluice__httpreq_header(&r, "x-amz-copy-source-range", range);
   char *etag = NULL;
   sluice_error *err = perform_copy(j, &r, 0, check_part, &etag);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   if (err) {
     free(etag);
     sluice__error_append(err, " (part %zu of %zu)", i + 1, pc->nparts);
@@ -386,13 +387,13 @@ static sluice_error *copy_parts(part_copy *pc, unsigned concurrent) {
 }
 
 static void abort_upload(const copy_job *j, const char *upload_id) {
-  sluice__s3_req r = {.op = "AbortMultipartUpload", .path = j->dst, .method = "DELETE",
+  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .path = j->dst, .method = "DELETE",
                       .key = j->dst_key};
-  sluice__s3_req_query(&r, "uploadId", upload_id);
+  sluice__httpreq_query(&r, "uploadId", upload_id);
   /* The copy already carries its first error.  An upload that cannot be
    * aborted is left for the bucket's lifecycle rule. */
   sluice_error_free(sluice__s3_perform(j->s3, &r));
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
 }
 
 static sluice_error *complete_upload(const copy_job *j, const char *upload_id, char **etags,
@@ -402,11 +403,11 @@ static sluice_error *complete_upload(const copy_job *j, const char *upload_id, c
   sluice_error *err =
       sluice__s3_xml_complete_body((const char *const *)etags, nparts, &body, &len);
   if (err) return err;
-  sluice__s3_req r = {.op = "CompleteMultipartUpload", .path = j->dst, .method = "POST",
+  sluice__httpreq_req r = {.op = "CompleteMultipartUpload", .path = j->dst, .method = "POST",
                       .key = j->dst_key, .body = (const unsigned char *)body, .body_len = len};
-  sluice__s3_req_query(&r, "uploadId", upload_id);
+  sluice__httpreq_query(&r, "uploadId", upload_id);
   err = perform_checked(j->s3, &r, j->p->if_not_exists, check_complete, NULL);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   free(body);
   return err;
 }
@@ -427,14 +428,14 @@ static sluice_error *copy_multipart(copy_job *j, uint64_t size, const char *src_
                          "s3: copy '%s' to '%s': %" PRIu64 " bytes is more than 10,000 parts of 5 GiB",
                          j->src, j->dst, size);
   const char *type = j->p->content_type ? j->p->content_type : src_type;
-  sluice__s3_req r = {.op = "CreateMultipartUpload", .path = j->dst, .method = "POST",
+  sluice__httpreq_req r = {.op = "CreateMultipartUpload", .path = j->dst, .method = "POST",
                       .key = j->dst_key};
-  sluice__s3_req_query(&r, "uploads", "");
-  if (type) sluice__s3_req_header(&r, "Content-Type", type);
+  sluice__httpreq_query(&r, "uploads", "");
+  if (type) sluice__httpreq_header(&r, "Content-Type", type);
   char *upload_id = NULL;
   sluice_error *err = sluice__s3_perform(j->s3, &r);
   if (!err) err = sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &upload_id);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   if (err) return err;
 
   part_copy pc = {.j = j, .upload_id = upload_id, .size = size, .part_size = part,
@@ -487,7 +488,7 @@ sluice_error *sluice__s3_copy(void *svc, const char *src, const char *dst,
   if (!src_key || !j.dst_key) err = sluice__error_oom();
   /* S3 wants the source URL-encoded; so does Swift, which takes a raw
    * UTF-8 source for Latin-1 and answers NoSuchKey. */
-  if (!err) err = sluice__sigv4_uri_encode(src_key, strlen(src_key), 1, &enc);
+  if (!err) err = sluice__uri_encode(src_key, strlen(src_key), 1, &enc);
   if (!err && asprintf(&j.copy_source, "/%s/%s", s3->cfg.bucket, enc) < 0) {
     j.copy_source = NULL;
     err = sluice__error_oom();

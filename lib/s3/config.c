@@ -43,12 +43,8 @@ const char *const sluice__s3_config_keys[] = {
     "virtual_host_style",
     "profile",
     "anonymous",
-    "ca_file",
-    "max_attempts",
     "payload_signing",
-    "connect_timeout",
-    "low_speed_limit",
-    "low_speed_time",
+    SLUICE__HTTPREQ_SETTINGS_KEYS,
     NULL,
 };
 
@@ -71,36 +67,6 @@ static sluice_error *opt_str(const sluice_options *o, const char *name, const ch
     *out = NULL;
     return BAD("s3: option '%s' is empty", name);
   }
-  return NULL;
-}
-
-/* opt_size and opt_bool report invalid argument; here every bad setting
- * is a configuration problem. */
-static sluice_error *as_config(sluice_error *e) {
-  if (!e || sluice_error_kind(e) != SLUICE_ERR_INVALID_ARGUMENT) return e;
-  sluice_error *c = BAD("%s", sluice_error_message(e));
-  sluice_error_free(e);
-  return c;
-}
-
-/* A plain decimal integer option in [min, max]. */
-static sluice_error *opt_long(const sluice_options *o, const char *svc, const char *name, long dflt,
-                              long min, long max, const char *unit, long *out) {
-  const char *s = sluice_options_get(o, name);
-  *out = dflt;
-  if (!s) return NULL;
-  long v = 0;
-  const char *p = s;
-  for (; *p && isdigit((unsigned char)*p); p++) {
-    int d = *p - '0';
-    if (v > (LONG_MAX - d) / 10) break; /* too big: reported as out of range */
-    v = v * 10 + d;
-  }
-  if (p == s || (*p && !isdigit((unsigned char)*p)))
-    return BAD("%s: option %s='%s' is not a whole number of %s", svc, name, s, unit);
-  if (*p || v < min || v > max)
-    return BAD("%s: option %s=%s is out of range [%ld, %ld] (%s)", svc, name, s, min, max, unit);
-  *out = v;
   return NULL;
 }
 
@@ -614,33 +580,11 @@ static sluice_error *resolve_location(struct ctx *c, sluice__s3_config *out) {
   return err;
 }
 
-sluice_error *sluice__s3_config_load_transport(const sluice_options *o, const char *svc,
-                                               sluice__s3_config *out) {
-  sluice_error *err;
-  uint64_t attempts, speed;
-  const char *ca;
-  if ((err = as_config(sluice__opt_size(o, "max_attempts", 5, 1, 20, svc, &attempts))) ||
-      (err = as_config(sluice__opt_size(o, "low_speed_limit", 1024, 0, 1u << 30, svc, &speed))) ||
-      (err = opt_long(o, svc, "connect_timeout", 10000, 1, 600000, "milliseconds",
-                      &out->connect_timeout_ms)) ||
-      (err = opt_long(o, svc, "low_speed_time", 30, 1, 3600, "seconds", &out->low_speed_time)) ||
-      (err = opt_str(o, "ca_file", &ca)))
-    return err;
-  out->max_attempts = (unsigned)attempts;
-  out->low_speed_limit = (long)speed;
-  if (ca && access(ca, R_OK) != 0) {
-    char buf[128];
-    return BAD("%s: option ca_file='%s' cannot be read: %s", svc, ca,
-               strerror_r(errno, buf, sizeof(buf)));
-  }
-  return set_str(&out->ca_file, ca) ? sluice__error_oom() : NULL;
-}
-
 static sluice_error *resolve_tuning(const sluice_options *o, sluice__s3_config *out) {
   sluice_error *err;
   const char *signing = sluice_options_get(o, "payload_signing");
-  if ((err = as_config(sluice__opt_bool(o, "anonymous", 0, "s3", &out->anonymous))) ||
-      (err = sluice__s3_config_load_transport(o, "s3", out)))
+  if ((err = sluice__opt_as_config(sluice__opt_bool(o, "anonymous", 0, "s3", &out->anonymous))) ||
+      (err = sluice__httpreq_settings_load(o, "s3", &out->net)))
     return err;
   if (!signing || strcasecmp(signing, "unsigned") == 0)
     out->sign_payload = 0;
@@ -676,7 +620,7 @@ static sluice_error *load(struct ctx *c, sluice__s3_config *out) {
 
   int vhost;
   const char *given = sluice_options_get(o, "virtual_host_style");
-  if ((err = as_config(sluice__opt_bool(o, "virtual_host_style", 0, "s3", &vhost)))) return err;
+  if ((err = sluice__opt_as_config(sluice__opt_bool(o, "virtual_host_style", 0, "s3", &vhost)))) return err;
   if (!given) {
     /* Path style for a bucket that cannot be a host label (and for dotted
      * names, which the *.s3 certificate does not cover), as the AWS SDKs do. */
@@ -717,7 +661,7 @@ void sluice__s3_config_clear(sluice__s3_config *c) {
   free(c->access_key_id);
   free_secret(c->secret_access_key);
   free_secret(c->session_token);
-  free(c->ca_file);
+  sluice__httpreq_settings_clear(&c->net);
   free(c->credential_source);
   free(c->profile);
   memset(c, 0, sizeof(*c));

@@ -35,6 +35,7 @@
 #ifndef SLUICE_LIB_S3_CONFIG_H
 #define SLUICE_LIB_S3_CONFIG_H
 
+#include "httpreq/settings.h"
 #include "sluice.h"
 
 typedef struct sluice__s3_config {
@@ -47,13 +48,8 @@ typedef struct sluice__s3_config {
                                                             * token NULL when none */
   int virtual_host_style;  /* 1: https://bucket.host/key ; 0: https://host/bucket/key */
   int anonymous;           /* explicit option only: requests are not signed */
-  char *ca_file;           /* NULL: system CAs */
-  unsigned max_attempts;   /* total tries per request, default 5, 1..20 */
   int sign_payload;        /* 0: UNSIGNED-PAYLOAD (default), 1: SHA-256 of each body */
-  long connect_timeout_ms; /* default 10000, 1..600000 */
-  long low_speed_limit;    /* bytes/s, default 1024, 0..1 GiB (0: no stall detection) */
-  long low_speed_time;     /* seconds, default 30, 1..3600: a connection slower than
-                            * the limit that long is stalled */
+  sluice__httpreq_settings net; /* ca_file, max_attempts, timeouts */
   /* For messages: "options", "environment", "shared credentials file
    * /root/.aws/credentials [profile default]", "shared config file ...",
    * "anonymous".  Never a key. */
@@ -80,11 +76,6 @@ sluice_error *sluice__s3_config_load(const sluice_options *opts, sluice__s3_conf
 
 /* Frees every string of c (wiping the secret key and the session token
  * first) and zeroes it.  NULL and a zeroed config are no-ops. */
-/* The connection settings alone (max_attempts, connect_timeout,
- * low_speed_limit, low_speed_time, ca_file), for services that share the
- * request engine (http); svc prefixes the messages. */
-sluice_error *sluice__s3_config_load_transport(const sluice_options *o, const char *svc,
-                                               sluice__s3_config *out);
 void sluice__s3_config_clear(sluice__s3_config *c);
 
 #endif

@@ -56,7 +56,7 @@ typedef struct s3_sink {
 } s3_sink;
 
 typedef struct part {
-  sluice__s3_req req;
+  sluice__httpreq_req req;
   sluice__chunk *chunk;
   char number[16];
   int active;                 /* in the multi handle */
@@ -71,10 +71,10 @@ typedef struct s3_worker {
 
 /* Headers that describe the object: sent with PutObject and with
  * CreateMultipartUpload (parts carry none). */
-static void object_headers(const s3_sink *ss, sluice__s3_req *r) {
-  if (ss->content_type) sluice__s3_req_header(r, "Content-Type", ss->content_type);
-  if (ss->cache_control) sluice__s3_req_header(r, "Cache-Control", ss->cache_control);
-  for (size_t i = 0; i < ss->nmeta; i++) sluice__s3_req_header(r, ss->meta_names[i], ss->meta_values[i]);
+static void object_headers(const s3_sink *ss, sluice__httpreq_req *r) {
+  if (ss->content_type) sluice__httpreq_header(r, "Content-Type", ss->content_type);
+  if (ss->cache_control) sluice__httpreq_header(r, "Cache-Control", ss->cache_control);
+  for (size_t i = 0; i < ss->nmeta; i++) sluice__httpreq_header(r, ss->meta_names[i], ss->meta_values[i]);
 }
 
 /* user_metadata "k1=v1&k2=v2" -> x-amz-meta-k1: v1 ... */
@@ -130,13 +130,13 @@ static sluice_error *ensure_upload(s3_sink *ss) {
     /* Not interruptible: a create the server completed but whose reply a
      * cancel cut off would leave an upload nobody knows the id of, so
      * nobody could abort it.  It is one short request. */
-    sluice__s3_req r = {.op = "CreateMultipartUpload", .path = ss->path, .method = "POST",
+    sluice__httpreq_req r = {.op = "CreateMultipartUpload", .path = ss->path, .method = "POST",
                         .key = ss->key};
-    sluice__s3_req_query(&r, "uploads", "");
+    sluice__httpreq_query(&r, "uploads", "");
     object_headers(ss, &r);
     err = sluice__s3_perform(ss->s3, &r);
     if (!err) err = sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &ss->upload_id);
-    sluice__s3_req_cleanup(&r);
+    sluice__httpreq_req_cleanup(&r);
     ss->create_err = err;
   }
   err = sluice__error_copy(ss->create_err);
@@ -191,14 +191,14 @@ static part *free_slot(s3_worker *w) {
 }
 
 static void start_attempt(s3_worker *w, part *p) {
-  sluice_error *err = sluice__s3_req_setup(w->sink->s3, &p->req);
+  sluice_error *err = sluice__httpreq_setup(&w->sink->s3->net, &p->req);
   if (!err && curl_multi_add_handle(w->multi, p->req.easy) != CURLM_OK)
     err = sluice__error(SLUICE_ERR_UNEXPECTED, "s3: %s '%s': curl_multi_add_handle failed", p->req.op,
                         w->sink->path);
   if (err) {
     sluice__chunk *c = p->chunk;
     p->chunk = NULL;
-    sluice__part_done(c, err);
+    w->sink->base.part_done(c, err);
     return;
   }
   p->active = 1;
@@ -209,7 +209,7 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
   s3_sink *ss = (s3_sink *)s;
   part *p = free_slot(w);
   if (!p) { /* cannot happen: the pipeline keeps at most per_worker here */
-    sluice__part_done(c, sluice__error(SLUICE_ERR_UNEXPECTED, "s3: no free part slot"));
+    s->part_done(c, sluice__error(SLUICE_ERR_UNEXPECTED, "s3: no free part slot"));
     return;
   }
   CURL *easy = p->req.easy;
@@ -232,12 +232,12 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
     ss->single_len = c->len;
     ss->have_single = !err;
     pthread_mutex_unlock(&ss->lock);
-    sluice__part_done(c, err);
+    s->part_done(c, err);
     return;
   } else {
     if (c->index >= SLUICE__S3_MAX_PARTS) {
       p->chunk = NULL;
-      sluice__part_done(c, sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+      s->part_done(c, sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                                          "s3: write '%s': more than %u parts; use a larger chunk "
                                          "(a stream can hold at most chunk x %u bytes)",
                                          ss->path, SLUICE__S3_MAX_PARTS, SLUICE__S3_MAX_PARTS));
@@ -246,13 +246,13 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
     sluice_error *err = ensure_upload(ss);
     if (err) {
       p->chunk = NULL;
-      sluice__part_done(c, err);
+      s->part_done(c, err);
       return;
     }
     p->req.op = "UploadPart";
     snprintf(p->number, sizeof(p->number), "%" PRIu64, c->index + 1);
-    sluice__s3_req_query(&p->req, "partNumber", p->number);
-    sluice__s3_req_query(&p->req, "uploadId", ss->upload_id);
+    sluice__httpreq_query(&p->req, "partNumber", p->number);
+    sluice__httpreq_query(&p->req, "uploadId", ss->upload_id);
   }
   start_attempt(w, p);
 }
@@ -262,21 +262,21 @@ static void finish_part(s3_worker *w, part *p, CURLcode rc) {
   curl_multi_remove_handle(w->multi, p->req.easy);
   p->active = 0;
   int retry;
-  sluice_error *err = sluice__s3_req_finish(ss->s3, &p->req, rc, &retry);
-  if (err && retry && p->req.attempts < ss->s3->cfg.max_attempts) {
+  sluice_error *err = sluice__httpreq_finish(&ss->s3->net, &p->req, rc, &retry);
+  if (err && retry && p->req.attempts < ss->s3->cfg.net.max_attempts) {
     sluice_error_free(err);
-    sluice__part_retry(p->chunk);
+    ss->base.part_retry(p->chunk);
     p->waiting = 1;
-    p->req.retry_at_ms = sluice__s3_now_ms() + sluice__s3_backoff_ms(p->req.attempts);
+    p->req.retry_at_ms = sluice__httpreq_now_ms() + sluice__httpreq_backoff_ms(p->req.attempts);
     return;
   }
   if (err && sluice_error_http_status(err))
-    err = sluice__s3_error_note_attempts(err, (int)p->req.attempts);
+    err = sluice__httpreq_error_note_attempts(err, (int)p->req.attempts);
   sluice__chunk *c = p->chunk;
   if (!err) err = record_etag(ss, c->index, p->req.etag);
-  sluice__s3_req_cleanup(&p->req);
+  sluice__httpreq_req_cleanup(&p->req);
   p->chunk = NULL;
-  sluice__part_done(c, err);
+  ss->base.part_done(c, err);
 }
 
 /* Runs curl and reports finished parts; returns how many finished. */
@@ -302,7 +302,7 @@ static void w_drive(sluice__sink *s, void *wctx) {
   (void)s;
   if (pump(w)) return;
   /* Sleep until a socket is ready, a retry is due, or wake(). */
-  int64_t now = sluice__s3_now_ms(), next = -1;
+  int64_t now = sluice__httpreq_now_ms(), next = -1;
   for (unsigned i = 0; i < PARTS_PER_WORKER; i++) {
     part *p = &w->parts[i];
     if (!p->chunk || !p->waiting) continue;
@@ -331,15 +331,14 @@ static void w_fini(sluice__sink *s, void *wctx) {
       if (p->active) curl_multi_remove_handle(w->multi, p->req.easy);
       sluice__chunk *c = p->chunk;
       p->chunk = NULL;
-      sluice__part_done(c, sluice__error(SLUICE_ERR_CANCELED, "s3: %s '%s': canceled",
-                                         p->req.op ? p->req.op : "UploadPart", w->sink->path));
+      s->part_done(c, sluice__error(SLUICE_ERR_CANCELED, "s3: %s '%s': canceled",
+                                  p->req.op ? p->req.op : "UploadPart", w->sink->path));
     }
-    sluice__s3_req_cleanup(&p->req);
+    sluice__httpreq_req_cleanup(&p->req);
     if (p->req.easy) curl_easy_cleanup(p->req.easy);
   }
   curl_multi_cleanup(w->multi);
   free(w);
-  (void)s;
 }
 
 /* ---- commit and abort, on the caller's thread ---- */
@@ -373,13 +372,13 @@ static sluice_error *check_absent(sluice__s3 *s3, const char *path) {
 
 /* Runs r with If-None-Match: * when asked, falling back to check_absent()
  * on stores that refuse conditional writes.  See s3.h. */
-sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__s3_req *r, int if_not_exists) {
+sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req *r, int if_not_exists) {
   int conditional = if_not_exists && !atomic_load(&s3->no_conditional_writes);
   if (if_not_exists && !conditional) {
     sluice_error *err = check_absent(s3, r->path);
     if (err) return err;
   }
-  if (conditional) sluice__s3_req_header(r, "If-None-Match", "*");
+  if (conditional) sluice__httpreq_header(r, "If-None-Match", "*");
   sluice_error *err = sluice__s3_perform(s3, r);
   if (conditional && err && sluice_error_kind(err) == SLUICE_ERR_UNSUPPORTED) {
     sluice_error_free(err);
@@ -393,12 +392,12 @@ sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__s3_req *r, 
 }
 
 static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len) {
-  sluice__s3_req r = {.op = "PutObject", .cancel = &ss->interrupted, .path = ss->path, .method = "PUT", .key = ss->key,
+  sluice__httpreq_req r = {.op = "PutObject", .cancel = &ss->interrupted, .path = ss->path, .method = "PUT", .key = ss->key,
                       .body = body ? body : (const unsigned char *)"",
                       .body_len = len, .content_md5 = 1};
   object_headers(ss, &r);
   sluice_error *err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   return err;
 }
 
@@ -411,14 +410,14 @@ static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
   size_t len = 0;
   sluice_error *err = sluice__s3_xml_complete_body((const char *const *)ss->etags, nparts, &body, &len);
   if (err) return err;
-  sluice__s3_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
+  sluice__httpreq_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
                       .key = ss->key, .body = (unsigned char *)body, .body_len = len};
-  sluice__s3_req_query(&r, "uploadId", ss->upload_id);
+  sluice__httpreq_query(&r, "uploadId", ss->upload_id);
   err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
   /* S3 may answer 200 and still report an error in the body. */
   if (!err) err = sluice__s3_xml_complete_result(r.resp.data ? r.resp.data : "", r.resp.len,
                                                   "CompleteMultipartUpload", ss->path);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   free(body);
   return err;
 }
@@ -448,13 +447,13 @@ static void s3_abort(sluice__sink *s) {
   if (ss->done) return;
   ss->done = 1;
   if (!ss->upload_id) return;
-  sluice__s3_req r = {.op = "AbortMultipartUpload", .path = ss->path, .method = "DELETE",
+  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .path = ss->path, .method = "DELETE",
                       .key = ss->key};
-  sluice__s3_req_query(&r, "uploadId", ss->upload_id);
+  sluice__httpreq_query(&r, "uploadId", ss->upload_id);
   /* Nothing to report to: the writer already carries the first error.  An
    * upload that cannot be aborted is left for the bucket's lifecycle rule. */
   sluice_error_free(sluice__s3_perform(ss->s3, &r));
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
 }
 
 static void s3_sink_free(sluice__sink *s) {

@@ -8,7 +8,61 @@
 
 #include "error.h"
 #include "s3/s3.h"
+#include "s3/s3_error.h"
+#include "s3/sigv4.h"
 #include "s3/xml.h"
+#include "strbuf.h"
+
+/* The engine's signer: SigV4 in the Authorization header, with the payload
+ * hash computed on the first attempt and kept for the retries. */
+static sluice_error *s3_sign(void *ctx, sluice__httpreq_req *r, const char *path,
+                             const sluice__httpreq_pair *headers, size_t nheaders) {
+  const sluice__s3_config *cfg = ctx;
+  if (!r->payload_hash[0]) {
+    sluice_error *err = NULL;
+    if (cfg->sign_payload || !r->body || r->body_len < 65536)
+      err = sluice__sha256_hex(r->body, r->body ? r->body_len : 0, r->payload_hash);
+    else
+      strcpy(r->payload_hash, SLUICE__SIGV4_UNSIGNED_PAYLOAD);
+    if (err) return err;
+  }
+  sluice__sigv4_request sreq = {
+      .form = SLUICE__SIGV4_HEADER,
+      .method = r->method,
+      .path = path,
+      .query = r->query,
+      .n_query = r->nquery,
+      .headers = headers,
+      .n_headers = nheaders,
+      .payload_hash = r->payload_hash,
+      .add_content_sha256 = 1,
+      .access_key_id = cfg->access_key_id,
+      .secret_access_key = cfg->secret_access_key,
+      .session_token = cfg->session_token,
+      .region = cfg->region,
+      .service = "s3",
+      .when = time(NULL),
+      .path_encoding = SLUICE__SIGV4_ENCODE_PATH_ONCE,
+  };
+  sluice__sigv4_result res = {0};
+  sluice_error *err = sluice__sigv4_sign(&sreq, &res);
+  for (size_t i = 0; !err && i < res.n_headers; i++)
+    err = sluice__httpreq_add_header(r, res.headers[i].name, res.headers[i].value);
+  sluice__sigv4_result_free(&res);
+  return err;
+}
+
+/* The engine's error for a reply outside 2xx: from its <Error> document. */
+static sluice_error *s3_reply_error(void *ctx, const sluice__httpreq_req *r) {
+  (void)ctx;
+  char *code = NULL, *message = NULL;
+  if (r->resp.len) sluice__s3_xml_error(r->resp.data, r->resp.len, &code, &message);
+  sluice_error *err =
+      sluice__s3_error_from_reply((int)r->status, code, message, r->op, r->path);
+  free(code);
+  free(message);
+  return err;
+}
 
 static sluice_error *s3_open(const sluice_options *config, void **svc) {
   sluice__s3 *s3 = calloc(1, sizeof(*s3));
@@ -18,6 +72,11 @@ static sluice_error *s3_open(const sluice_options *config, void **svc) {
     free(s3);
     return err;
   }
+  sluice__httpreq *net = &s3->net;
+  net->svc = "s3";
+  net->set = &s3->cfg.net;
+  net->hooks = (sluice__httpreq_hooks){
+      .sign = s3->cfg.anonymous ? NULL : s3_sign, .reply_error = s3_reply_error, .ctx = &s3->cfg};
   /* "https://host[:port]" -> host for the Host header, bucket placement by
    * addressing style. */
   const char *ep = s3->cfg.endpoint;
@@ -25,15 +84,15 @@ static sluice_error *s3_open(const sluice_options *config, void **svc) {
   size_t schemelen = (size_t)(hostpart - ep);
   int ok;
   if (s3->cfg.virtual_host_style) {
-    ok = asprintf(&s3->host, "%s.%s", s3->cfg.bucket, hostpart) >= 0 &&
-         asprintf(&s3->scheme_host, "%.*s%s", (int)schemelen, ep, s3->host) >= 0 &&
-         (s3->base_path = strdup("")) != NULL;
+    ok = asprintf(&net->host, "%s.%s", s3->cfg.bucket, hostpart) >= 0 &&
+         asprintf(&net->scheme_host, "%.*s%s", (int)schemelen, ep, net->host) >= 0 &&
+         (net->base_path = strdup("")) != NULL;
   } else {
-    ok = (s3->host = strdup(hostpart)) != NULL && (s3->scheme_host = strdup(ep)) != NULL &&
-         asprintf(&s3->base_path, "/%s", s3->cfg.bucket) >= 0;
+    ok = (net->host = strdup(hostpart)) != NULL && (net->scheme_host = strdup(ep)) != NULL &&
+         asprintf(&net->base_path, "/%s", s3->cfg.bucket) >= 0;
   }
   if (!ok) err = sluice__error_oom();
-  if (!err) err = sluice__s3_http_init(s3);
+  if (!err) err = sluice__httpreq_init(net);
   if (err) {
     sluice__s3_close(s3);
     return err;
@@ -44,12 +103,13 @@ static sluice_error *s3_open(const sluice_options *config, void **svc) {
 
 void sluice__s3_close(void *svc) {
   sluice__s3 *s3 = svc;
-  if (s3->share) sluice__s3_http_cleanup(s3);
+  sluice__httpreq_cleanup(&s3->net);
   sluice__s3_config_clear(&s3->cfg);
-  free(s3->host);
-  free(s3->scheme_host);
-  free(s3->base_path);
   free(s3);
+}
+
+sluice_error *sluice__s3_perform(sluice__s3 *s3, sluice__httpreq_req *r) {
+  return sluice__httpreq_perform(&s3->net, r);
 }
 
 char *sluice__s3_key(const sluice__s3 *s3, const char *path) {
@@ -58,7 +118,7 @@ char *sluice__s3_key(const sluice__s3 *s3, const char *path) {
   return key;
 }
 
-static void fill_meta(const sluice__s3_req *r, sluice_metadata *out) {
+static void fill_meta(const sluice__httpreq_req *r, sluice_metadata *out) {
   out->size = r->content_length == UINT64_MAX ? 0 : r->content_length;
   out->mtime = r->last_modified;
   out->etag = r->etag[0] ? strdup(r->etag) : NULL;
@@ -69,11 +129,25 @@ static void fill_meta(const sluice__s3_req *r, sluice_metadata *out) {
 sluice_error *sluice__s3_head(sluice__s3 *s3, const char *path, sluice_metadata *out) {
   char *key = sluice__s3_key(s3, path);
   if (!key) return sluice__error_oom();
-  sluice__s3_req r = {.op = "HeadObject", .path = path, .method = "HEAD", .key = key, .head = 1};
+  sluice__httpreq_req r = {.op = "HeadObject", .path = path, .method = "HEAD", .key = key, .head = 1};
   sluice_error *err = sluice__s3_perform(s3, &r);
   if (!err) fill_meta(&r, out);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   free(key);
+  return err;
+}
+
+sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset,
+                                     uint64_t length, sluice__source **out) {
+  sluice__s3 *s3 = svc;
+  sluice_metadata meta = {.mtime = -1};
+  char *key = NULL;
+  sluice_error *err = sluice__s3_head(s3, path, &meta);
+  if (!err && !(key = sluice__s3_key(s3, path))) err = sluice__error_oom();
+  if (!err)
+    err = sluice__httpreq_source_new(&s3->net, key, path, &meta, offset, length, "GetObject", out);
+  free(key);
+  sluice__metadata_clear(&meta);
   return err;
 }
 
@@ -81,18 +155,18 @@ sluice_error *sluice__s3_head(sluice__s3 *s3, const char *path, sluice_metadata 
 static sluice_error *list_page(sluice__s3 *s3, const char *prefix, const char *delimiter,
                                const char *token, const char *max_keys, const char *path,
                                sluice__s3_list_page *page) {
-  sluice__s3_req r = {.op = "ListObjectsV2", .path = path, .method = "GET"};
-  sluice__s3_req_query(&r, "list-type", "2");
+  sluice__httpreq_req r = {.op = "ListObjectsV2", .path = path, .method = "GET"};
+  sluice__httpreq_query(&r, "list-type", "2");
   /* Keys may hold bytes XML 1.0 cannot carry; url-encoded keys always parse. */
-  sluice__s3_req_query(&r, "encoding-type", "url");
-  sluice__s3_req_query(&r, "prefix", prefix);
-  if (delimiter) sluice__s3_req_query(&r, "delimiter", delimiter);
-  if (token) sluice__s3_req_query(&r, "continuation-token", token);
-  if (max_keys) sluice__s3_req_query(&r, "max-keys", max_keys);
+  sluice__httpreq_query(&r, "encoding-type", "url");
+  sluice__httpreq_query(&r, "prefix", prefix);
+  if (delimiter) sluice__httpreq_query(&r, "delimiter", delimiter);
+  if (token) sluice__httpreq_query(&r, "continuation-token", token);
+  if (max_keys) sluice__httpreq_query(&r, "max-keys", max_keys);
   sluice_error *err = sluice__s3_perform(s3, &r);
   if (!err)
     err = sluice__s3_xml_list_objects(r.resp.data ? r.resp.data : "", r.resp.len, page);
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   return err;
 }
 
@@ -117,14 +191,14 @@ static sluice_error *s3_remove(void *svc, const char *path) {
   sluice__s3 *s3 = svc;
   char *key = sluice__s3_key(s3, path);
   if (!key) return sluice__error_oom();
-  sluice__s3_req r = {.op = "DeleteObject", .path = path, .method = "DELETE", .key = key};
+  sluice__httpreq_req r = {.op = "DeleteObject", .path = path, .method = "DELETE", .key = key};
   sluice_error *err = sluice__s3_perform(s3, &r);
   /* Deleting what is not there succeeds, as S3 itself answers 204. */
   if (err && sluice_error_kind(err) == SLUICE_ERR_NOT_FOUND) {
     sluice_error_free(err);
     err = NULL;
   }
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   free(key);
   return err;
 }
@@ -224,11 +298,11 @@ static sluice_error *s3_presign(void *svc, const char *method, const char *path,
     return sluice__error(SLUICE_ERR_CONFIG_INVALID,
                          "s3: presign '%s': an anonymous operator has no credentials to sign with", path);
   char *key = sluice__s3_key(s3, path), *enc = NULL, *spath = NULL;
-  sluice_error *err = key ? sluice__sigv4_uri_encode(key, strlen(key), 1, &enc) : sluice__error_oom();
-  if (!err && asprintf(&spath, "%s/%s", s3->base_path, enc) < 0) err = sluice__error_oom();
+  sluice_error *err = key ? sluice__uri_encode(key, strlen(key), 1, &enc) : sluice__error_oom();
+  if (!err && asprintf(&spath, "%s/%s", s3->net.base_path, enc) < 0) err = sluice__error_oom();
   sluice__sigv4_result res = {0};
   if (!err) {
-    sluice__sigv4_pair host = {"Host", s3->host};
+    sluice__sigv4_pair host = {"Host", s3->net.host};
     sluice__sigv4_request req = {
         .form = SLUICE__SIGV4_QUERY,
         .method = method,
@@ -247,7 +321,7 @@ static sluice_error *s3_presign(void *svc, const char *method, const char *path,
     };
     err = sluice__sigv4_sign(&req, &res);
   }
-  if (!err && asprintf(url, "%s%s?%s", s3->scheme_host, spath, res.query) < 0) {
+  if (!err && asprintf(url, "%s%s?%s", s3->net.scheme_host, spath, res.query) < 0) {
     *url = NULL;
     err = sluice__error_oom();
   }

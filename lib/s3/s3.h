@@ -3,10 +3,28 @@
 #ifndef SLUICE_LIB_S3_S3_H
 #define SLUICE_LIB_S3_S3_H
 
-#include "s3/http.h"
+#include <stdatomic.h>
+
+#include "httpreq/httpreq.h"
+#include "s3/config.h"
 #include "service.h"
 
 extern const sluice__service_vt sluice__s3_service;
+
+/* The S3 service instance (lib/s3/s3.c). */
+typedef struct sluice__s3 {
+  sluice__s3_config cfg;
+  /* Where requests go (bucket by addressing style), signed with SigV4 and
+   * with <Error> bodies parsed (lib/s3/s3.c). */
+  sluice__httpreq net;
+  /* The store answered 501 to If-None-Match: fall back to HEAD checks. */
+  atomic_int no_conditional_writes;
+  /* The store answered 501 to DeleteObjects: delete key by key. */
+  atomic_int no_multi_delete;
+} sluice__s3;
+
+/* Runs r on s3's request engine (sluice__httpreq_perform). */
+sluice_error *sluice__s3_perform(sluice__s3 *s3, sluice__httpreq_req *r);
 
 /* S3's multipart limits: parts of 5 MiB .. 5 GiB (the last may be
  * smaller), at most SLUICE__S3_MAX_PARTS (lib/s3/xml.h) of them. */
@@ -19,17 +37,9 @@ char *sluice__s3_key(const sluice__s3 *s3, const char *path);
 sluice_error *sluice__s3_head(sluice__s3 *s3, const char *path, sluice_metadata *out);
 void sluice__s3_close(void *svc);
 
-/* lib/s3/source.c: HeadObject, then sluice__s3_source_new(). */
+/* HeadObject, then a source over the object (sluice__httpreq_source_new). */
 sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset,
                                      uint64_t length, sluice__source **out);
-/* A source over bytes [offset, offset+length) of the object at path, read
- * with ranged GETs (named get_op in messages: "GetObject", "GET"; static
- * storage) pinned to the version meta describes (meta->size, etag, mtime
- * from the caller's HEAD; only read here).  Errors: range not satisfiable
- * when offset is past the end of a non-empty object. */
-sluice_error *sluice__s3_source_new(sluice__s3 *s3, const char *path, const sluice_metadata *meta,
-                                    uint64_t offset, uint64_t length, const char *get_op,
-                                    sluice__source **out);
 /* lib/s3/multipart.c */
 sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__write_params *p,
                                    sluice__sink **out);
@@ -50,6 +60,6 @@ void sluice__s3_set_copy_part_threshold(uint64_t bytes);
  * ALREADY_EXISTS; on a store that answers 501 to that header (remembered in
  * s3->no_conditional_writes) a HEAD just before the request checks instead.
  * Adds at most one header to r. */
-sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__s3_req *r, int if_not_exists);
+sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req *r, int if_not_exists);
 
 #endif

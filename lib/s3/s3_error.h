@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * S3 failures as sluice errors (internal): an HTTP status plus the S3 error
- * code of the reply body, or a libcurl transport failure, becomes a
- * sluice_error with the right kind, retryable flag and HTTP status, and a
- * message naming the operation and the object.
+ * S3 error replies as sluice errors (internal): an HTTP status plus the S3
+ * error code of the reply body becomes a sluice_error with the right kind,
+ * retryable flag and HTTP status, and a message naming the operation and
+ * the object.  Transport failures are the request engine's
+ * (sluice__httpreq_error_from_transport, lib/httpreq/httpreq.h).
  *
  * Every function here is pure (no shared state) and may be called from any
  * number of threads at once.  Each returns a new error owned by the caller
@@ -14,7 +15,7 @@
  * How a reply is classified.  A known S3 error code decides first (S3 puts a
  * code on nearly every error, and a 200 reply to CompleteMultipartUpload or
  * CopyObject may carry one too); an unknown or absent code falls back to the
- * status:
+ * status (sluice__httpreq_status_kind):
  *
  *   code / status                                         kind               retryable
  *   NoSuchKey NoSuchBucket NoSuchUpload NoSuchVersion, 404 NOT_FOUND          no
@@ -62,43 +63,8 @@
 sluice_error *sluice__s3_error_from_reply(int http_status, const char *code, const char *message,
                                           const char *op, const char *path);
 
-/* The error for a libcurl failure: curl_code is the CURLcode, detail the
- * text of CURLOPT_ERRORBUFFER (may be NULL or ""), attempts how many times
- * the request was tried (0 counts as 1).  Message:
- *   "s3: <op> '<path>': <what>: <detail> (curl error <n>)[ after <N> attempts]"
- * where <what> is curl_easy_strerror(), or "TLS verification failed" for a
- * rejected certificate.  HTTP status 0.  Mapping:
- *   COULDNT_CONNECT SEND_ERROR RECV_ERROR GOT_NOTHING PARTIAL_FILE
- *     WEIRD_SERVER_REPLY HTTP2 HTTP2_STREAM                NETWORK   yes
- *   COULDNT_RESOLVE_HOST/_PROXY                           NETWORK   only when attempts <= 1
- *     (a DNS hiccup is worth one more try; a name that failed repeatedly is
- *     most likely misspelt)
- *   OPERATION_TIMEDOUT                                    TIMEOUT   yes
- *   SSL_* and PEER_FAILED_VERIFICATION                    NETWORK   no
- *   ABORTED_BY_CALLBACK                                   CANCELED  no
- *   URL_MALFORMAT UNSUPPORTED_PROTOCOL                    CONFIG_INVALID no
- *   OUT_OF_MEMORY                                         OUT_OF_MEMORY no
- *   anything else                                         UNEXPECTED no */
-sluice_error *sluice__s3_error_from_transport(int curl_code, const char *detail, const char *op,
-                                              const char *path, int attempts);
-
-/* The same two with another message prefix than "s3" (svc "http": the http
- * service runs on the S3 request engine; NULL means "s3"). */
-sluice_error *sluice__s3_error_from_reply_svc(const char *svc, int http_status, const char *code,
-                                              const char *message, const char *op,
-                                              const char *path);
-sluice_error *sluice__s3_error_from_transport_svc(const char *svc, int curl_code,
-                                                  const char *detail, const char *op,
-                                                  const char *path, int attempts);
-
 /* Non-zero when a reply with this status and code (may be NULL) is worth
  * retrying: the retryable column of the table above, for the retry loop. */
 int sluice__s3_retryable_status(int http_status, const char *code);
-
-/* For a retry loop that gives up: returns err with " after <attempts>
- * attempts" appended to its message (kind, retryable flag and HTTP status
- * kept), consuming err.  Returns err unchanged when attempts <= 1 or err is
- * NULL or the static out-of-memory error. */
-sluice_error *sluice__s3_error_note_attempts(sluice_error *err, int attempts);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "error.h"
 #include "s3/sigv4.h"
+#include "strbuf.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 /* Bounds the stack buffer that holds "AWS4" + secret; real secrets are 40
@@ -164,80 +165,14 @@ void sluice__sha256_free(sluice__sha256 *h) {
 /* String building and encoding                                        */
 /* ------------------------------------------------------------------ */
 
-/* Growable string; an allocation failure is sticky and checked once at the
- * end, which keeps the builders below free of error plumbing. */
-typedef struct sb {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sb;
-
-static void sb_putn(sb *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-static void sb_puts(sb *b, const char *s) { sb_putn(b, s, strlen(s)); }
-static void sb_putc(sb *b, char c) { sb_putn(b, &c, 1); }
-/* Hands the string over ("" when nothing was added; NULL after an
- * allocation failure) and resets the builder. */
-static char *sb_take(sb *b) {
-  if (!b->p) sb_putn(b, "", 0);
-  char *p = b->p;
-  if (b->oom) {
-    free(p);
-    p = NULL;
-  }
-  memset(b, 0, sizeof(*b));
-  return p;
-}
+typedef sluice__strbuf sb;
 
 static int is_unreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_' || c == '.' || c == '~';
 }
-static int is_hex(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-static void sb_pct(sb *b, unsigned char c) {
-  static const char digits[] = "0123456789ABCDEF";
-  char e[3] = {'%', digits[c >> 4], digits[c & 15]};
-  sb_putn(b, e, 3);
-}
 static char upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
 static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
-
-static void encode(sb *b, const char *s, size_t n, int keep_slash) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (is_unreserved(c) || (keep_slash && c == '/'))
-      sb_putc(b, (char)c);
-    else
-      sb_pct(b, c);
-  }
-}
-
-sluice_error *sluice__sigv4_uri_encode(const char *s, size_t len, int keep_slash, char **out) {
-  if (!out) return BAD("sigv4: uri_encode: NULL output");
-  *out = NULL;
-  if (!s && len) return BAD("sigv4: uri_encode: NULL input");
-  sb b = {0};
-  encode(&b, s, len, keep_slash);
-  *out = sb_take(&b);
-  return *out ? NULL : sluice__error_oom();
-}
 
 /* The path with "." and ".." segments resolved and empty segments (from
  * "//") dropped, keeping a trailing '/' (RFC 3986 section 5.2.4 plus the
@@ -256,15 +191,15 @@ static void normalize_path(sb *b, const char *path) {
     trailing = *p == '/' || dot || dotdot;
     if (dot) continue;
     if (dotdot) {
-      while (b->len && b->p[b->len - 1] != '/') b->len--;
+      while (b->len && b->data[b->len - 1] != '/') b->len--;
       if (b->len) b->len--; /* the '/' before the dropped segment */
-      if (b->p) b->p[b->len] = '\0';
+      if (b->data) b->data[b->len] = '\0';
       continue;
     }
-    sb_putc(b, '/');
-    sb_putn(b, seg, n);
+    sluice__strbuf_putc(b, '/');
+    sluice__strbuf_putn(b, seg, n);
   }
-  if (trailing || b->len == 0) sb_putc(b, '/');
+  if (trailing || b->len == 0) sluice__strbuf_putc(b, '/');
 }
 
 static void canonical_path(sb *out, const sluice__sigv4_request *req) {
@@ -273,25 +208,25 @@ static void canonical_path(sb *out, const sluice__sigv4_request *req) {
   if (req->normalize_path) {
     normalize_path(&norm, path);
     if (norm.oom) out->oom = 1;
-    path = norm.p ? norm.p : "/";
+    path = norm.data ? norm.data : "/";
   }
   if (req->path_encoding == SLUICE__SIGV4_ENCODE_PATH_TWICE) {
-    encode(out, path, strlen(path), 1);
+    sluice__strbuf_put_uri(out, path, strlen(path), 1);
   } else {
     /* Sent once-encoded: keep escapes as they are (hex in upper case, as
      * S3 re-encodes on its side), encode what was sent raw. */
     for (const char *s = path; *s; s++) {
       unsigned char c = (unsigned char)*s;
-      if (c == '%' && is_hex((unsigned char)s[1]) && is_hex((unsigned char)s[2])) {
+      if (c == '%' && sluice__hex_digit(s[1]) >= 0 && sluice__hex_digit(s[2]) >= 0) {
         char e[3] = {'%', upper(s[1]), upper(s[2])};
-        sb_putn(out, e, 3);
+        sluice__strbuf_putn(out, e, 3);
         s += 2;
       } else {
-        encode(out, s, 1, 1);
+        sluice__strbuf_put_uri(out, s, 1, 1);
       }
     }
   }
-  free(norm.p);
+  free(norm.data);
 }
 
 /* ------------------------------------------------------------------ */
@@ -418,19 +353,19 @@ static void free_entries(entry *e, size_t n) {
  * space.  Returns 0 when out of memory. */
 static int add_header(entry *e, size_t *n, const char *name, const char *value) {
   sb nb = {0}, vb = {0};
-  for (const char *s = name; *s; s++) sb_putc(&nb, lower(*s));
+  for (const char *s = name; *s; s++) sluice__strbuf_putc(&nb, lower(*s));
   int pending = 0;
   for (const char *s = value ? value : ""; *s; s++) {
     if (strchr(" \t\r\n", *s)) {
       pending = vb.len > 0;
       continue;
     }
-    if (pending) sb_putc(&vb, ' ');
+    if (pending) sluice__strbuf_putc(&vb, ' ');
     pending = 0;
-    sb_putc(&vb, *s);
+    sluice__strbuf_putc(&vb, *s);
   }
-  e[*n].name = sb_take(&nb);
-  e[*n].value = sb_take(&vb);
+  e[*n].name = sluice__strbuf_take(&nb);
+  e[*n].value = sluice__strbuf_take(&vb);
   e[*n].order = *n;
   (*n)++;
   return e[*n - 1].name && e[*n - 1].value;
@@ -438,10 +373,10 @@ static int add_header(entry *e, size_t *n, const char *name, const char *value) 
 
 static int add_param(entry *e, size_t *n, const char *name, const char *value) {
   sb nb = {0}, vb = {0};
-  encode(&nb, name, strlen(name), 0);
-  if (value) encode(&vb, value, strlen(value), 0);
-  e[*n].name = sb_take(&nb);
-  e[*n].value = sb_take(&vb);
+  sluice__strbuf_put_uri(&nb, name, strlen(name), 0);
+  if (value) sluice__strbuf_put_uri(&vb, value, strlen(value), 0);
+  e[*n].name = sluice__strbuf_take(&nb);
+  e[*n].value = sluice__strbuf_take(&vb);
   e[*n].order = *n;
   (*n)++;
   return e[*n - 1].name && e[*n - 1].value;
@@ -493,10 +428,10 @@ static sluice_error *compute_signature(const sluice__sigv4_request *r, const cha
 }
 
 static void put_param(sb *b, const char *name, const char *value) {
-  if (b->len) sb_putc(b, '&');
-  sb_puts(b, name);
-  sb_putc(b, '=');
-  encode(b, value, strlen(value), 0);
+  if (b->len) sluice__strbuf_putc(b, '&');
+  sluice__strbuf_puts(b, name);
+  sluice__strbuf_putc(b, '=');
+  sluice__strbuf_put_uri(b, value, strlen(value), 0);
 }
 
 void sluice__sigv4_result_free(sluice__sigv4_result *res) {
@@ -520,9 +455,9 @@ typedef struct signing {
 } signing;
 
 static void signing_free(signing *g) {
-  free(g->scope.p);
-  free(g->cred.p);
-  free(g->signed_headers.p);
+  free(g->scope.data);
+  free(g->cred.data);
+  free(g->signed_headers.data);
   free_entries(g->hs, g->nh);
   free_entries(g->qs, g->nq);
 }
@@ -543,10 +478,10 @@ static int collect_headers(signing *g) {
   qsort(g->hs, g->nh, sizeof(*g->hs), header_cmp);
   for (size_t i = 0; i < g->nh; i++) {
     if (i && !strcmp(g->hs[i].name, g->hs[i - 1].name)) continue;
-    if (i) sb_putc(&g->signed_headers, ';');
-    sb_puts(&g->signed_headers, g->hs[i].name);
+    if (i) sluice__strbuf_putc(&g->signed_headers, ';');
+    sluice__strbuf_puts(&g->signed_headers, g->hs[i].name);
   }
-  if (!g->signed_headers.p) sb_putn(&g->signed_headers, "", 0);
+  if (!g->signed_headers.data) sluice__strbuf_putn(&g->signed_headers, "", 0);
   return !g->signed_headers.oom;
 }
 
@@ -559,60 +494,60 @@ static int collect_query(signing *g) {
     ok = add_param(g->qs, &g->nq, r->query[i].name, r->query[i].value);
   if (ok && !g->hdr_form)
     ok = add_param(g->qs, &g->nq, "X-Amz-Algorithm", ALGORITHM) &&
-         add_param(g->qs, &g->nq, "X-Amz-Credential", g->cred.p) &&
+         add_param(g->qs, &g->nq, "X-Amz-Credential", g->cred.data) &&
          add_param(g->qs, &g->nq, "X-Amz-Date", g->amz_date) &&
          add_param(g->qs, &g->nq, "X-Amz-Expires", g->expires) &&
-         add_param(g->qs, &g->nq, "X-Amz-SignedHeaders", g->signed_headers.p) &&
+         add_param(g->qs, &g->nq, "X-Amz-SignedHeaders", g->signed_headers.data) &&
          (!g->sign_token || add_param(g->qs, &g->nq, "X-Amz-Security-Token", g->token));
   if (ok) qsort(g->qs, g->nq, sizeof(*g->qs), entry_cmp);
   return ok;
 }
 
 static void canonical_request(sb *b, const signing *g) {
-  sb_puts(b, g->req->method);
-  sb_putc(b, '\n');
+  sluice__strbuf_puts(b, g->req->method);
+  sluice__strbuf_putc(b, '\n');
   canonical_path(b, g->req);
-  sb_putc(b, '\n');
+  sluice__strbuf_putc(b, '\n');
   for (size_t i = 0; i < g->nq; i++) {
-    if (i) sb_putc(b, '&');
-    sb_puts(b, g->qs[i].name);
-    sb_putc(b, '=');
-    sb_puts(b, g->qs[i].value);
+    if (i) sluice__strbuf_putc(b, '&');
+    sluice__strbuf_puts(b, g->qs[i].name);
+    sluice__strbuf_putc(b, '=');
+    sluice__strbuf_puts(b, g->qs[i].value);
   }
-  sb_putc(b, '\n');
+  sluice__strbuf_putc(b, '\n');
   /* One line per name; a repeated name's values joined with ','. */
   for (size_t i = 0; i < g->nh; i++) {
     if (i && !strcmp(g->hs[i].name, g->hs[i - 1].name)) {
-      sb_putc(b, ',');
+      sluice__strbuf_putc(b, ',');
     } else {
-      sb_puts(b, g->hs[i].name);
-      sb_putc(b, ':');
+      sluice__strbuf_puts(b, g->hs[i].name);
+      sluice__strbuf_putc(b, ':');
     }
-    sb_puts(b, g->hs[i].value);
-    if (i + 1 == g->nh || strcmp(g->hs[i].name, g->hs[i + 1].name)) sb_putc(b, '\n');
+    sluice__strbuf_puts(b, g->hs[i].value);
+    if (i + 1 == g->nh || strcmp(g->hs[i].name, g->hs[i + 1].name)) sluice__strbuf_putc(b, '\n');
   }
-  sb_putc(b, '\n');
-  sb_puts(b, g->signed_headers.p);
-  sb_putc(b, '\n');
-  sb_puts(b, g->req->payload_hash);
+  sluice__strbuf_putc(b, '\n');
+  sluice__strbuf_puts(b, g->signed_headers.data);
+  sluice__strbuf_putc(b, '\n');
+  sluice__strbuf_puts(b, g->req->payload_hash);
 }
 
 /* Header form: the headers to send, in the order the AWS suite shows. */
 static int header_outputs(const signing *g, sluice__sigv4_result *out) {
   sb auth = {0};
-  sb_puts(&auth, ALGORITHM " Credential=");
-  sb_puts(&auth, g->cred.p);
-  sb_puts(&auth, ", SignedHeaders=");
-  sb_puts(&auth, g->signed_headers.p);
-  sb_puts(&auth, ", Signature=");
-  sb_puts(&auth, out->signature);
+  sluice__strbuf_puts(&auth, ALGORITHM " Credential=");
+  sluice__strbuf_puts(&auth, g->cred.data);
+  sluice__strbuf_puts(&auth, ", SignedHeaders=");
+  sluice__strbuf_puts(&auth, g->signed_headers.data);
+  sluice__strbuf_puts(&auth, ", Signature=");
+  sluice__strbuf_puts(&auth, out->signature);
   sluice__sigv4_header *h = out->headers;
   size_t n = 0;
   if (g->token) h[n++] = (sluice__sigv4_header){"X-Amz-Security-Token", strdup(g->token)};
   h[n++] = (sluice__sigv4_header){"X-Amz-Date", strdup(g->amz_date)};
   if (g->req->add_content_sha256)
     h[n++] = (sluice__sigv4_header){"x-amz-content-sha256", strdup(g->req->payload_hash)};
-  h[n++] = (sluice__sigv4_header){"Authorization", sb_take(&auth)};
+  h[n++] = (sluice__sigv4_header){"Authorization", sluice__strbuf_take(&auth)};
   out->n_headers = n;
   out->authorization = h[n - 1].value;
   for (size_t i = 0; i < n; i++)
@@ -625,13 +560,13 @@ static int header_outputs(const signing *g, sluice__sigv4_result *out) {
 static int query_outputs(const signing *g, sluice__sigv4_result *out) {
   sb q = {0};
   put_param(&q, "X-Amz-Algorithm", ALGORITHM);
-  put_param(&q, "X-Amz-Credential", g->cred.p);
+  put_param(&q, "X-Amz-Credential", g->cred.data);
   put_param(&q, "X-Amz-Date", g->amz_date);
-  put_param(&q, "X-Amz-SignedHeaders", g->signed_headers.p);
+  put_param(&q, "X-Amz-SignedHeaders", g->signed_headers.data);
   put_param(&q, "X-Amz-Expires", g->expires);
   if (g->token) put_param(&q, "X-Amz-Security-Token", g->token);
   put_param(&q, "X-Amz-Signature", out->signature);
-  return (out->query = sb_take(&q)) != NULL;
+  return (out->query = sluice__strbuf_take(&q)) != NULL;
 }
 
 /* Refuses what the signer itself adds, so a request never carries two. */
@@ -670,15 +605,15 @@ sluice_error *sluice__sigv4_sign(const sluice__sigv4_request *req, sluice__sigv4
   strftime(g.amz_date, sizeof(g.amz_date), "%Y%m%dT%H%M%SZ", &tm);
   memcpy(g.date8, g.amz_date, 8);
   snprintf(g.expires, sizeof(g.expires), "%u", (unsigned)req->expires);
-  sb_puts(&g.scope, g.date8);
-  sb_putc(&g.scope, '/');
-  sb_puts(&g.scope, req->region);
-  sb_putc(&g.scope, '/');
-  sb_puts(&g.scope, req->service);
-  sb_puts(&g.scope, "/aws4_request");
-  sb_puts(&g.cred, req->access_key_id);
-  sb_putc(&g.cred, '/');
-  sb_puts(&g.cred, g.scope.p ? g.scope.p : "");
+  sluice__strbuf_puts(&g.scope, g.date8);
+  sluice__strbuf_putc(&g.scope, '/');
+  sluice__strbuf_puts(&g.scope, req->region);
+  sluice__strbuf_putc(&g.scope, '/');
+  sluice__strbuf_puts(&g.scope, req->service);
+  sluice__strbuf_puts(&g.scope, "/aws4_request");
+  sluice__strbuf_puts(&g.cred, req->access_key_id);
+  sluice__strbuf_putc(&g.cred, '/');
+  sluice__strbuf_puts(&g.cred, g.scope.data ? g.scope.data : "");
 
   sb creq = {0}, sts = {0};
   int ok = !g.scope.oom && !g.cred.oom && collect_headers(&g) && collect_query(&g);
@@ -687,25 +622,25 @@ sluice_error *sluice__sigv4_sign(const sluice__sigv4_request *req, sluice__sigv4
     ok = !creq.oom;
   }
   char creq_hash[65];
-  if (ok && !(err = sluice__sha256_hex(creq.p, creq.len, creq_hash))) {
-    sb_puts(&sts, ALGORITHM "\n");
-    sb_puts(&sts, g.amz_date);
-    sb_putc(&sts, '\n');
-    sb_puts(&sts, g.scope.p);
-    sb_putc(&sts, '\n');
-    sb_puts(&sts, creq_hash);
+  if (ok && !(err = sluice__sha256_hex(creq.data, creq.len, creq_hash))) {
+    sluice__strbuf_puts(&sts, ALGORITHM "\n");
+    sluice__strbuf_puts(&sts, g.amz_date);
+    sluice__strbuf_putc(&sts, '\n');
+    sluice__strbuf_puts(&sts, g.scope.data);
+    sluice__strbuf_putc(&sts, '\n');
+    sluice__strbuf_puts(&sts, creq_hash);
     ok = !sts.oom;
   }
-  if (ok && !err) err = compute_signature(req, g.date8, sts.p, out->signature);
+  if (ok && !err) err = compute_signature(req, g.date8, sts.data, out->signature);
   if (ok && !err) {
     memcpy(out->amz_date, g.amz_date, sizeof(out->amz_date));
     ok = g.hdr_form ? header_outputs(&g, out) : query_outputs(&g, out);
-    out->canonical_request = sb_take(&creq);
-    out->string_to_sign = sb_take(&sts);
+    out->canonical_request = sluice__strbuf_take(&creq);
+    out->string_to_sign = sluice__strbuf_take(&sts);
     ok = ok && out->canonical_request && out->string_to_sign;
   }
-  free(creq.p);
-  free(sts.p);
+  free(creq.data);
+  free(sts.data);
   signing_free(&g);
   if (!err && !ok) err = sluice__error_oom();
   if (err) sluice__sigv4_result_free(out);

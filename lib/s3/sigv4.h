@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "httpreq/httpreq.h"
 #include "sluice.h"
 
 /* ------------------------------------------------------------------ */
@@ -60,7 +61,7 @@ typedef enum sluice__sigv4_form {
  * already percent-encoded (as libcurl needs it).
  *   ONCE  (S3): the path is used as it is sent: a valid %XX escape is kept
  *         (hex uppercased), any other byte outside A-Z a-z 0-9 - _ . ~ /
- *         is encoded.  So a path built with sluice__sigv4_uri_encode()
+ *         is encoded.  So a path built with sluice__uri_encode() (lib/strbuf.h)
  *         signs as itself.  S3 requires this and no normalisation.
  *   TWICE (every other AWS service, and the AWS test suite): the path as
  *         sent is encoded once more, '%' included ("%20" -> "%2520"). */
@@ -69,10 +70,9 @@ typedef enum sluice__sigv4_path_encoding {
   SLUICE__SIGV4_ENCODE_PATH_TWICE
 } sluice__sigv4_path_encoding;
 
-typedef struct sluice__sigv4_pair {
-  const char *name;
-  const char *value; /* NULL means "" */
-} sluice__sigv4_pair;
+/* A header or query parameter: the request engine's pair, so a request's
+ * headers are signed as they are sent. */
+typedef sluice__httpreq_pair sluice__sigv4_pair;
 
 typedef struct sluice__sigv4_request {
   sluice__sigv4_form form;
@@ -148,11 +148,5 @@ sluice_error *sluice__sigv4_sign(const sluice__sigv4_request *req, sluice__sigv4
 /* Frees the strings in res and zeroes it; NULL and a zeroed result are
  * no-ops, so it is safe after a failed sign. */
 void sluice__sigv4_result_free(sluice__sigv4_result *res);
-
-/* Percent-encodes s[0..len) the SigV4 way: A-Z a-z 0-9 - _ . ~ stay, and
- * '/' too when keep_slash; every other byte becomes %XX (uppercase hex).
- * Use it to build S3 object paths (keep_slash=1) and query values
- * (keep_slash=0).  *out is a new string (free()), NULL on error. */
-sluice_error *sluice__sigv4_uri_encode(const char *s, size_t len, int keep_slash, char **out);
 
 #endif

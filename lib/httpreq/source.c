@@ -30,13 +30,13 @@
 #include <time.h>
 
 #include "error.h"
-#include "s3/s3.h"
+#include "httpreq/httpreq.h"
 
 #define READ_AHEAD (8u << 20)
 
-typedef struct s3_source {
+typedef struct http_source {
   sluice__source base;
-  sluice__s3 *s3;
+  sluice__httpreq *engine;
   char *key;
   char *path;
   const char *get_op;      /* "GetObject", "GET": static */
@@ -49,25 +49,25 @@ typedef struct s3_source {
   uint64_t buf_off;
   size_t buf_len;
   atomic_int interrupted;  /* sticky: every request from now on stops */
-} s3_source;
+} http_source;
 
-static sluice_error *s3_pread(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n) {
-  s3_source *ss = (s3_source *)s;
-  const char *svc = sluice__s3_svc(ss->s3);
+static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n) {
+  http_source *ss = (http_source *)s;
+  const char *svc = ss->engine->svc;
   *n = 0;
   if (off >= s->size || len == 0) return NULL;
   if (len > s->size - off) len = (size_t)(s->size - off);
   char range[64];
   snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, ss->start + off,
            ss->start + off + len - 1);
-  sluice__s3_req r = {.op = ss->get_op, .path = ss->path, .method = "GET", .key = ss->key,
+  sluice__httpreq_req r = {.op = ss->get_op, .path = ss->path, .method = "GET", .key = ss->key,
                       .cancel = &ss->interrupted,
                       .dst = buf, .dst_cap = len};
   /* Asking for the whole object, a 200 is the right answer too. */
   r.range_required = !(ss->start + off == 0 && len == ss->total);
-  sluice__s3_req_header(&r, "Range", range);
-  if (ss->pin_name) sluice__s3_req_header(&r, ss->pin_name, ss->pin_value);
-  sluice_error *err = sluice__s3_perform(ss->s3, &r);
+  sluice__httpreq_header(&r, "Range", range);
+  if (ss->pin_name) sluice__httpreq_header(&r, ss->pin_name, ss->pin_value);
+  sluice_error *err = sluice__httpreq_perform(ss->engine, &r);
   if (err && sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH)
     sluice__error_append(err, ": the object changed while it was being read");
   if (!err && r.range_total != UINT64_MAX && r.range_total != ss->total)
@@ -80,25 +80,25 @@ static sluice_error *s3_pread(sluice__source *s, void *buf, size_t len, uint64_t
                         "%s: %s '%s': asked for %zu bytes at %" PRIu64 ", got %zu", svc,
                         ss->get_op, ss->path, len, off, r.dst_len);
   if (!err) *n = r.dst_len;
-  sluice__s3_req_cleanup(&r);
+  sluice__httpreq_req_cleanup(&r);
   return err;
 }
 
-static sluice_error *s3_read(sluice__source *s, void *buf, size_t len, size_t *n) {
-  s3_source *ss = (s3_source *)s;
+static sluice_error *source_read(sluice__source *s, void *buf, size_t len, size_t *n) {
+  http_source *ss = (http_source *)s;
   *n = 0;
   if (ss->cursor >= s->size || len == 0) return NULL;
   /* Large reads go straight to the caller's buffer; small ones are served
    * from one read-ahead block, so a 4 KiB read loop is not a GET each. */
   if (len >= READ_AHEAD) {
-    sluice_error *err = s3_pread(s, buf, len, ss->cursor, n);
+    sluice_error *err = source_pread(s, buf, len, ss->cursor, n);
     if (!err) ss->cursor += *n;
     return err;
   }
   if (ss->cursor < ss->buf_off || ss->cursor >= ss->buf_off + ss->buf_len) {
     if (!ss->buf && !(ss->buf = malloc(READ_AHEAD))) return sluice__error_oom();
     size_t got;
-    sluice_error *err = s3_pread(s, ss->buf, READ_AHEAD, ss->cursor, &got);
+    sluice_error *err = source_pread(s, ss->buf, READ_AHEAD, ss->cursor, &got);
     if (err) return err;
     ss->buf_off = ss->cursor;
     ss->buf_len = got;
@@ -111,18 +111,18 @@ static sluice_error *s3_read(sluice__source *s, void *buf, size_t len, size_t *n
   return NULL;
 }
 
-static void s3_source_free(sluice__source *s) {
-  s3_source *ss = (s3_source *)s;
+static void source_free(sluice__source *s) {
+  http_source *ss = (http_source *)s;
   free(ss->buf);
   free(ss->key);
   free(ss->path);
   free(ss);
 }
 
-static void s3_interrupt(sluice__source *s) { atomic_store(&((s3_source *)s)->interrupted, 1); }
+static void source_interrupt(sluice__source *s) { atomic_store(&((http_source *)s)->interrupted, 1); }
 
-static const struct sluice__source_vt s3_source_vt = {
-    .read = s3_read, .pread = s3_pread, .free = s3_source_free, .interrupt = s3_interrupt};
+static const struct sluice__source_vt source_vt = {
+    .read = source_read, .pread = source_pread, .free = source_free, .interrupt = source_interrupt};
 
 /* IMF-fixdate (RFC 9110 5.6.7), without strftime's locale. */
 static void http_date(int64_t t, char *out, size_t cap) {
@@ -139,17 +139,18 @@ static void http_date(int64_t t, char *out, size_t cap) {
            months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-sluice_error *sluice__s3_source_new(sluice__s3 *s3, const char *path, const sluice_metadata *meta,
-                                    uint64_t offset, uint64_t length, const char *get_op,
-                                    sluice__source **out) {
+sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, const char *path,
+                                         const sluice_metadata *meta, uint64_t offset,
+                                         uint64_t length, const char *get_op,
+                                         sluice__source **out) {
   uint64_t total = meta->size;
   if (offset > total && total > 0)
     return sluice__error(SLUICE_ERR_RANGE_NOT_SATISFIABLE,
                          "%s: read '%s': offset %" PRIu64 " is past the end (%" PRIu64 " bytes)",
-                         sluice__s3_svc(s3), path, offset, total);
-  s3_source *ss = calloc(1, sizeof(*ss));
-  if (!ss || !(ss->key = sluice__s3_key(s3, path)) || !(ss->path = strdup(path))) {
-    if (ss) s3_source_free(&ss->base);
+                         e->svc, path, offset, total);
+  http_source *ss = calloc(1, sizeof(*ss));
+  if (!ss || !(ss->key = strdup(key)) || !(ss->path = strdup(path))) {
+    if (ss) source_free(&ss->base);
     return sluice__error_oom();
   }
   if (meta->etag && strncmp(meta->etag, "W/", 2) != 0) {
@@ -159,24 +160,14 @@ sluice_error *sluice__s3_source_new(sluice__s3 *s3, const char *path, const slui
     http_date(meta->mtime, ss->pin_value, sizeof(ss->pin_value));
     if (ss->pin_value[0]) ss->pin_name = "If-Unmodified-Since";
   }
-  ss->s3 = s3;
+  ss->engine = e;
   ss->get_op = get_op;
   ss->total = total;
   ss->start = offset > total ? total : offset;
   uint64_t left = total - ss->start;
-  ss->base.vt = &s3_source_vt;
+  ss->base.vt = &source_vt;
   ss->base.size = length < left ? length : left;
   ss->base.path = ss->path;
   *out = &ss->base;
   return NULL;
-}
-
-sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset,
-                                     uint64_t length, sluice__source **out) {
-  sluice__s3 *s3 = svc;
-  sluice_metadata meta = {.mtime = -1};
-  sluice_error *err = sluice__s3_head(s3, path, &meta);
-  if (!err) err = sluice__s3_source_new(s3, path, &meta, offset, length, "GetObject", out);
-  sluice__metadata_clear(&meta);
-  return err;
 }

@@ -10,12 +10,14 @@
  * stage gives: a fetcher claims an index only while holding a buffer, so
  * the index the caller waits for is always being fetched.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bufpool.h"
 #include "error.h"
-#include "pipeline.h"
+#include "readahead.h"
 
 struct sluice__readahead {
   sluice__source *src;

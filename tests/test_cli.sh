@@ -137,6 +137,46 @@ run cp_r_down "$SLUICE" cp -r "$s3/tree/" "$tmp/back"; expect cp_r_down 0
 if diff -r "$tmp/tree" "$tmp/back" >"$tmp/diff.out"; then ok "cp -r there and back: same tree"
 else not_ok "cp -r round trip" "$tmp/diff.out"; fi
 
+# ---- trees: cp -r and sync run on the library's tree job ----
+mkdir -p "$tmp/many/d1/d2" "$tmp/many/with space"
+for i in $(seq 1 120); do printf 'object %s\n' "$i" >"$tmp/many/d1/f$i"; done
+: >"$tmp/many/d1/d2/empty"
+cafe=$'caf\xc3\xa9.txt'
+printf 'unicode\n' >"$tmp/many/with space/$cafe"
+run tree_up "$SLUICE" cp -r --transfers 8 --memory-limit 64MiB --json "$tmp/many" "$s3/many/"
+expect tree_up 0
+[ "$(json_field "$tmp/tree_up.out" copied)" = 122 ] && ok "cp -r --json: 122 copied" ||
+  not_ok "cp -r --json copied" "$tmp/tree_up.out"
+run tree_down "$SLUICE" cp -r --bwlimit 100M "$s3/many/" "$tmp/many.back"; expect tree_down 0
+if diff -r "$tmp/many" "$tmp/many.back" >"$tmp/many.diff"; then ok "cp -r of 122 objects there and back"
+else not_ok "cp -r many round trip" "$tmp/many.diff"; fi
+# sync between two prefixes (S3 lists in byte order on both sides)
+run sync1 "$SLUICE" sync --json "$s3/many/" "$s3/mirror/"; expect sync1 0
+[ "$(json_field "$tmp/sync1.out" copied)" = 122 ] && ok "sync: 122 copied" || not_ok "sync copied" "$tmp/sync1.out"
+run sync2 "$SLUICE" sync --json "$s3/many/" "$s3/mirror/"; expect sync2 0
+[ "$(json_field "$tmp/sync2.out" copied)" = 0 ] && [ "$(json_field "$tmp/sync2.out" skipped)" = 122 ] &&
+  ok "sync twice: the second copies nothing" || not_ok "sync twice" "$tmp/sync2.out"
+"$SLUICE" cp "$tmp/small.bin" "$s3/mirror/extra.bin" 2>/dev/null
+run sync_dry "$SLUICE" sync --delete --dry-run "$s3/many/" "$s3/mirror/"; expect sync_dry 0
+grep -qx "would delete extra.bin" "$tmp/sync_dry.out" && ok "sync --dry-run says what it would delete" ||
+  not_ok "sync --dry-run" "$tmp/sync_dry.out"
+run stat_extra "$SLUICE" stat "$s3/mirror/extra.bin"; expect stat_extra 0
+run sync_del "$SLUICE" sync --delete --json --exclude 'd1/f1*' "$s3/many/" "$s3/mirror/"; expect sync_del 0
+[ "$(json_field "$tmp/sync_del.out" deleted)" = 1 ] && ok "sync --delete removed the one extra" ||
+  not_ok "sync --delete" "$tmp/sync_del.out"
+run stat_extra_gone "$SLUICE" stat "$s3/mirror/extra.bin"; expect stat_extra_gone 4
+# some objects fail (a file stands where a directory must go): exit 8,
+# one line each, the rest arrive
+mkdir -p "$tmp/blocked" && printf x >"$tmp/blocked/d1"
+run tree_partial "$SLUICE" cp -r --json "$s3/many/" "$tmp/blocked"
+expect tree_partial 8 "cp $s3/many/d1/f7: "
+[ "$(grep -c "^sluice: cp $s3/many/d1/" "$tmp/tree_partial.err")" = 121 ] &&
+  [ "$(json_field "$tmp/tree_partial.out" failed)" = 121 ] && [ -f "$tmp/blocked/with space/$cafe" ] &&
+  ok "cp -r: 121 failed objects, one stderr line each, the rest copied" ||
+  not_ok "cp -r partial" "$tmp/tree_partial.err" "$tmp/tree_partial.out"
+run tree_empty "$SLUICE" cp -r "$s3/nothing-here/" "$tmp/none"; expect tree_empty 4 "nothing there to copy"
+run bad_transfers "$SLUICE" cp -r --transfers 0 a b; expect bad_transfers 2 "transfers"
+
 run server_copy "$SLUICE" cp "$s3/json.bin" "$s3/copied.bin"; expect server_copy 0
 run stream_copy "$SLUICE" cp --stream --chunk 5MiB "$s3/json.bin" "$s3/streamed.bin"; expect stream_copy 0
 "$SLUICE" cat "$s3/copied.bin" >"$tmp/copied.back" 2>/dev/null

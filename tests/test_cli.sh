@@ -262,6 +262,24 @@ expect sigint 130 "interrupted by SIGINT; the destination was not written \(uplo
 "$UPLOADS" "$prefix/int/" >"$tmp/uploads.out" 2>&1
 if [ $? = 0 ] && ! grep -q . "$tmp/uploads.out"; then ok "SIGINT: the multipart upload was aborted on the server"
 else not_ok "SIGINT: an upload is still in progress" "$tmp/uploads.out"; fi
+
+# cp -r interrupted: --bwlimit holds each big file's second part back, so
+# uploads are open on the server when SIGINT lands; all are aborted.
+mkdir -p "$tmp/slowtree"
+for i in 1 2 3; do cp "$tmp/12m.bin" "$tmp/slowtree/big$i.bin"; done
+cp "$tmp/small.bin" "$tmp/slowtree/small.bin"
+timeout 120 "$SLUICE" cp -r --chunk 5MiB --bwlimit 1M "$tmp/slowtree" "$s3/inttree/" \
+  >"$tmp/sigint_tree.out" 2>"$tmp/sigint_tree.err" &
+pid=$!
+if wait_for "a tree upload in progress" bash -c '"$1" "$2" | grep -q .' _ "$UPLOADS" "$prefix/inttree/"; then
+  ok "SIGINT cp -r: multipart uploads are open before the signal"
+else not_ok "SIGINT cp -r: no upload seen in progress" "$tmp/sigint_tree.err"; fi
+kill -INT "$pid"
+wait "$pid"; rc=$?
+expect sigint_tree 130 "interrupted by SIGINT after [0-9]+ objects; the transfers in flight were aborted"
+"$UPLOADS" "$prefix/inttree/" >"$tmp/uploads_tree.out" 2>&1
+if [ $? = 0 ] && ! grep -q . "$tmp/uploads_tree.out"; then ok "SIGINT cp -r: every upload was aborted"
+else not_ok "SIGINT cp -r: uploads still in progress" "$tmp/uploads_tree.out"; fi
 run sigint_stat "$SLUICE" stat "$s3/int/a.bin"; expect sigint_stat 4
 
 mkdir -p "$tmp/termdst"

@@ -374,6 +374,12 @@ static sluice_error *side_next(sluice__tree *t, struct side *sd, int check_order
       }
       memcpy(sd->prev, sd->rel, rl);
     }
+    /* In a listing known to be in order, nothing at or past `to` can
+     * follow: a shard stops reading there. */
+    if (check_order && t->o.to && strcmp(sd->rel, t->o.to) >= 0) {
+      sd->done = 1;
+      break;
+    }
     if (sluice__tree_selected(&t->o, sd->rel)) break;
   }
   return NULL;

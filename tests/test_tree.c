@@ -288,6 +288,19 @@ Test(tree, include_exclude_and_range) {
   TH_OK(run(a, "", b, "shard/", th_opts("from", "b/3.jpg", NULL), &p, NULL));
   cr_assert_eq(p.objects_done, 3);
   cr_assert_eq(count(b, "shard/"), 5);
+  /* The same shards as syncs, each with delete: neither touches the other's keys. */
+  TH_OK(run(a, "", b, "ss/", th_opts("mode", "sync", "delete", "true", "to", "b/3.jpg", NULL), &p,
+            NULL));
+  cr_assert_eq(p.objects_done, 2);
+  TH_OK(run(a, "", b, "ss/", th_opts("mode", "sync", "delete", "true", "from", "b/3.jpg", NULL),
+            &p, NULL));
+  cr_assert_eq(p.objects_done, 3);
+  cr_assert_eq(p.objects_deleted, 0);
+  TH_OK(run(a, "", b, "ss/", th_opts("mode", "sync", "delete", "true", "to", "b/3.jpg", NULL), &p,
+            NULL));
+  cr_assert_eq(p.objects_skipped, 2);
+  cr_assert_eq(p.objects_deleted, 0);
+  cr_assert_eq(count(b, "ss/"), 5);
   sluice_operator_free(a);
   sluice_operator_free(b);
 }

@@ -38,64 +38,6 @@ struct sluice_object_result {
   const sluice_error *err;
 };
 
-struct item {
-  int del;         /* delete the destination object, not copy */
-  char *path;      /* as listed: the source object, or the destination one to delete */
-  char *rel;       /* relative to the directories */
-  uint64_t size;   /* listed */
-};
-
-struct slot {
-  sluice__tree *t;
-  pthread_t thread;
-  int started;
-  pthread_mutex_t lock;            /* w and r against cancel */
-  sluice_writer *w;
-  sluice_reader *r;
-  atomic_uint_fast64_t moving;     /* bytes of a large object sent so far */
-};
-
-/* One side of the walk: a listing and its current entry. */
-struct side {
-  sluice__list *l;
-  const char *prefix;              /* listing prefix */
-  const char *skip;                /* same store: the other tree inside this one */
-  char *path;
-  sluice_metadata meta;
-  const char *rel;
-  char *prev;                      /* sync: the previous rel, to check the order */
-  size_t prev_cap;
-  int done;
-};
-
-struct sluice__tree {
-  sluice_operator *src, *dst;
-  char *sprefix, *dprefix;
-  const char *verb;                /* "copy" or "sync", for messages */
-  sluice__tree_opts o;
-  int dst_has_dirs;
-  sluice__budget budget;
-  sluice__rate *rate;
-
-  pthread_mutex_t qlock;
-  pthread_cond_t qcond;
-  struct item **q;
-  size_t qcap, qhead, qlen;
-  int qclosed;
-
-  struct slot *slots;
-  unsigned nslots;
-
-  atomic_int stop;                 /* cancel or fail_fast: wind everything down */
-  atomic_int canceled;
-  pthread_mutex_t res_lock;        /* the callback and the errors below */
-  sluice_error *first_fail;        /* the first failed object's error */
-  sluice_error *fatal;             /* a listing's error, or fail_fast's */
-
-  atomic_uint_fast64_t done, failed, skipped, deleted, total;
-  atomic_uint_fast64_t bytes_done, bytes_total;
-};
-
 /* ---- results ---- */
 
 const char *sluice_object_result_path(const sluice_object_result *r) { return r ? r->path : NULL; }
@@ -107,10 +49,9 @@ const sluice_error *sluice_object_result_error(const sluice_object_result *r) {
   return r ? r->err : NULL;
 }
 
-static void stop_all(sluice__tree *t);
 
 /* Counts an object's outcome and tells the callback.  Takes err. */
-static void report(sluice__tree *t, const char *rel, uint64_t bytes, sluice_object_action action,
+void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes, sluice_object_action action,
                    sluice_error *err) {
   switch (action) {
   case SLUICE_OBJECT_COPIED:
@@ -134,12 +75,12 @@ static void report(sluice__tree *t, const char *rel, uint64_t bytes, sluice_obje
   }
   pthread_mutex_unlock(&t->res_lock);
   sluice_error_free(err);
-  if (fail_now) stop_all(t);
+  if (fail_now) sluice__tree_stop(t);
 }
 
 /* ---- the queue between the dispatcher and the workers ---- */
 
-static void item_free(struct item *it) {
+void sluice__tree_item_free(struct sluice__item *it) {
   if (!it) return;
   free(it->path);
   free(it->rel);
@@ -147,7 +88,7 @@ static void item_free(struct item *it) {
 }
 
 /* Takes it; -1 (it freed) once the queue is closed. */
-static int q_push(sluice__tree *t, struct item *it) {
+int sluice__tree_queue(sluice__tree *t, struct sluice__item *it) {
   pthread_mutex_lock(&t->qlock);
   while (!t->qclosed && t->qlen == t->qcap) pthread_cond_wait(&t->qcond, &t->qlock);
   int ok = !t->qclosed;
@@ -156,15 +97,15 @@ static int q_push(sluice__tree *t, struct item *it) {
     pthread_cond_broadcast(&t->qcond);
   }
   pthread_mutex_unlock(&t->qlock);
-  if (!ok) item_free(it);
+  if (!ok) sluice__tree_item_free(it);
   return ok ? 0 : -1;
 }
 
 /* NULL once the queue is closed and empty. */
-static struct item *q_pop(sluice__tree *t) {
+static struct sluice__item *q_pop(sluice__tree *t) {
   pthread_mutex_lock(&t->qlock);
   while (!t->qclosed && t->qlen == 0) pthread_cond_wait(&t->qcond, &t->qlock);
-  struct item *it = NULL;
+  struct sluice__item *it = NULL;
   if (t->qlen) {
     it = t->q[t->qhead];
     t->qhead = (t->qhead + 1) % t->qcap;
@@ -185,7 +126,7 @@ static void q_close(sluice__tree *t) {
 /* ---- one object ---- */
 
 static void large_progress(const sluice_progress *p, void *ud) {
-  atomic_store(&((struct slot *)ud)->moving, p->bytes_written);
+  atomic_store(&((struct sluice__slot *)ud)->moving, p->bytes_written);
 }
 
 /* Reads all size bytes of a small object into buf with positioned reads
@@ -213,7 +154,7 @@ static uint64_t need_of(const sluice__tree *t, uint64_t size, int small) {
   return size < 4096 ? 4096 : (size + 4095) & ~(uint64_t)4095;
 }
 
-static void set_current(struct slot *s, sluice_writer *w, sluice_reader *r) {
+static void set_current(struct sluice__slot *s, sluice_writer *w, sluice_reader *r) {
   pthread_mutex_lock(&s->lock);
   s->w = w;
   s->r = r;
@@ -225,7 +166,7 @@ static sluice_error *canceled(const sluice__tree *t, const char *rel) {
 }
 
 /* Copies one object; returns its error (NULL on success), *bytes what went. */
-static sluice_error *copy_object(struct slot *s, const struct item *it, uint64_t *bytes) {
+static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__item *it, uint64_t *bytes) {
   sluice__tree *t = s->t;
   *bytes = 0;
   if (t->dst_has_dirs && !sluice__tree_rel_is_plain(it->rel))
@@ -263,7 +204,7 @@ static sluice_error *copy_object(struct slot *s, const struct item *it, uint64_t
   if (!err) err = sluice_writer_open(t->dst, dpath, t->o.wopts, &w);
   if (!err) {
     set_current(s, w, r);
-    /* seq_cst, paired with stop_all(): either it saw w, or this sees stop. */
+    /* seq_cst, paired with sluice__tree_stop(): either it saw w, or this sees stop. */
     if (atomic_load(&t->stop)) sluice__writer_cancel(w);
   }
   if (!err && small) {
@@ -290,9 +231,9 @@ static sluice_error *copy_object(struct slot *s, const struct item *it, uint64_t
 }
 
 static void *worker_main(void *arg) {
-  struct slot *s = arg;
+  struct sluice__slot *s = arg;
   sluice__tree *t = s->t;
-  struct item *it;
+  struct sluice__item *it;
   while ((it = q_pop(t))) {
     /* After a stop, what is still queued is dropped, not counted. */
     if (!atomic_load(&t->stop)) {
@@ -307,144 +248,24 @@ static void *worker_main(void *arg) {
       if (err && atomic_load(&t->stop) && sluice_error_kind(err) == SLUICE_ERR_CANCELED) {
         sluice_error_free(err); /* stopped, not failed */
       } else if (err) {
-        report(t, it->rel, 0, SLUICE_OBJECT_FAILED, err);
+        sluice__tree_report(t, it->rel, 0, SLUICE_OBJECT_FAILED, err);
       } else {
-        report(t, it->rel, bytes, it->del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL);
+        sluice__tree_report(t, it->rel, bytes, it->del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL);
       }
     }
-    item_free(it);
+    sluice__tree_item_free(it);
   }
   return NULL;
-}
-
-/* ---- the walk ---- */
-
-static sluice_error *side_open(sluice__tree *t, sluice_operator *op, struct side *sd,
-                               const char *prefix, const char *skip, int missing_ok) {
-  *sd = (struct side){.prefix = prefix, .skip = skip};
-  sd->meta.mtime = -1;
-  sluice_error *err = op->vt->list(op->svc, prefix, 1, &sd->l);
-  if (err && missing_ok && sluice_error_kind(err) == SLUICE_ERR_NOT_FOUND) {
-    sluice_error_free(err);
-    sd->done = 1;
-    return NULL;
-  }
-  (void)t;
-  return err;
-}
-
-static void side_close(struct side *sd) {
-  if (sd->l) sd->l->vt->free(sd->l);
-  free(sd->path);
-  free(sd->prev);
-  sluice__metadata_clear(&sd->meta);
-}
-
-/* Moves to the next entry the filters select (sd->done at the end).  For
- * sync, the merge is only right on listings in byte order: check it. */
-static sluice_error *side_next(sluice__tree *t, struct side *sd, int check_order) {
-  size_t plen = strlen(sd->prefix), slen = sd->skip ? strlen(sd->skip) : 0;
-  while (!sd->done) {
-    free(sd->path);
-    sd->path = NULL;
-    sluice__metadata_clear(&sd->meta);
-    sluice_error *err = sd->l->vt->next(sd->l, &sd->path, &sd->meta);
-    if (err) return err;
-    if (!sd->path) {
-      sd->done = 1;
-      break;
-    }
-    size_t n = strlen(sd->path);
-    /* Directory markers ("a/") are not objects. */
-    if (sd->meta.is_dir || !n || sd->path[n - 1] == '/') continue;
-    if (slen && !strncmp(sd->path, sd->skip, slen)) continue;
-    sd->rel = strncmp(sd->path, sd->prefix, plen) ? sd->path : sd->path + plen;
-    if (check_order) {
-      if (sd->prev && strcmp(sd->rel, sd->prev) <= 0)
-        return sluice__error(SLUICE_ERR_UNEXPECTED,
-                             "sync: the listing of '%s' is not in byte order ('%s' after '%s'); "
-                             "refusing to merge it",
-                             sd->prefix, sd->rel, sd->prev);
-      size_t rl = strlen(sd->rel) + 1;
-      if (rl > sd->prev_cap) {
-        char *p = realloc(sd->prev, rl);
-        if (!p) return sluice__error_oom();
-        sd->prev = p;
-        sd->prev_cap = rl;
-      }
-      memcpy(sd->prev, sd->rel, rl);
-    }
-    /* In a listing known to be in order, nothing at or past `to` can
-     * follow: a shard stops reading there. */
-    if (check_order && t->o.to && strcmp(sd->rel, t->o.to) >= 0) {
-      sd->done = 1;
-      break;
-    }
-    if (sluice__tree_selected(&t->o, sd->rel)) break;
-  }
-  return NULL;
-}
-
-/* Queues the side's current entry (a copy from src, or a deletion at dst). */
-static sluice_error *plan(sluice__tree *t, const struct side *sd, int del) {
-  atomic_fetch_add(&t->total, 1);
-  if (!del) atomic_fetch_add(&t->bytes_total, sd->meta.size);
-  if (t->o.dry_run) {
-    report(t, sd->rel, sd->meta.size, del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL);
-    return NULL;
-  }
-  struct item *it = calloc(1, sizeof(*it));
-  if (!it || !(it->path = strdup(sd->path)) || !(it->rel = strdup(sd->rel))) {
-    item_free(it);
-    return sluice__error_oom();
-  }
-  it->del = del;
-  it->size = sd->meta.size;
-  q_push(t, it);
-  return NULL;
-}
-
-static sluice_error *walk_copy(sluice__tree *t, struct side *s) {
-  sluice_error *err = NULL;
-  while (!atomic_load(&t->stop) && !(err = side_next(t, s, 0)) && !s->done)
-    if ((err = plan(t, s, 0))) break;
-  return err;
-}
-
-/* Both listings in byte order, merged like two sorted files. */
-static sluice_error *walk_sync(sluice__tree *t, struct side *s, struct side *d) {
-  sluice_error *err = side_next(t, s, 1);
-  if (!err) err = side_next(t, d, 1);
-  while (!err && !atomic_load(&t->stop)) {
-    if (s->done && (d->done || !t->o.del)) break;
-    int c = s->done ? 1 : d->done ? -1 : strcmp(s->rel, d->rel);
-    if (c < 0) {
-      if (!(err = plan(t, s, 0))) err = side_next(t, s, 1);
-    } else if (c > 0) {
-      if (t->o.del) err = plan(t, d, 1);
-      if (!err) err = side_next(t, d, 1);
-    } else {
-      if (sluice__tree_same(&t->o, &s->meta, &d->meta)) {
-        atomic_fetch_add(&t->total, 1);
-        report(t, s->rel, s->meta.size, SLUICE_OBJECT_SKIPPED, NULL);
-      } else {
-        err = plan(t, s, 0);
-      }
-      if (!err) err = side_next(t, s, 1);
-      if (!err) err = side_next(t, d, 1);
-    }
-  }
-  return err;
 }
 
 /* ---- the job ---- */
 
-static void stop_all(sluice__tree *t) {
+void sluice__tree_stop(sluice__tree *t) {
   atomic_store(&t->stop, 1);
   sluice__budget_close(&t->budget);
   q_close(t);
   for (unsigned i = 0; i < t->nslots; i++) {
-    struct slot *s = &t->slots[i];
+    struct sluice__slot *s = &t->slots[i];
     pthread_mutex_lock(&s->lock);
     if (s->w) sluice__writer_cancel(s->w);
     if (s->r && s->r->src->vt->interrupt) s->r->src->vt->interrupt(s->r->src);
@@ -454,7 +275,7 @@ static void stop_all(sluice__tree *t) {
 
 void sluice__tree_cancel(sluice__tree *t) {
   atomic_store(&t->canceled, 1);
-  stop_all(t);
+  sluice__tree_stop(t);
 }
 
 static uint64_t ld(atomic_uint_fast64_t *v) { return atomic_load(v); }
@@ -466,16 +287,7 @@ sluice_error *sluice__tree_run(sluice__tree *t) {
   sluice_error *err = NULL;
   if (started == 0)
     err = sluice__error(SLUICE_ERR_UNEXPECTED, "%s: cannot start a transfer thread", t->verb);
-  /* The same store both ways: neither walk enters the other tree. */
-  int same = t->src == t->dst;
-  const char *sskip = same && !strncmp(t->dprefix, t->sprefix, strlen(t->sprefix)) ? t->dprefix : NULL;
-  const char *dskip = same && !strncmp(t->sprefix, t->dprefix, strlen(t->dprefix)) ? t->sprefix : NULL;
-  struct side s = {0}, d = {0};
-  if (!err) err = side_open(t, t->src, &s, t->sprefix, sskip, 0);
-  if (!err && t->o.sync) err = side_open(t, t->dst, &d, t->dprefix, dskip, 1);
-  if (!err) err = t->o.sync ? walk_sync(t, &s, &d) : walk_copy(t, &s);
-  side_close(&s);
-  side_close(&d);
+  if (!err) err = sluice__tree_walk(t);
   if (err) {
     pthread_mutex_lock(&t->res_lock);
     if (!t->fatal) t->fatal = err;
@@ -530,7 +342,7 @@ void sluice__tree_free(sluice__tree *t) {
   for (unsigned i = 0; t->slots && i < t->nslots; i++) pthread_mutex_destroy(&t->slots[i].lock);
   free(t->slots);
   while (t->qlen) {
-    item_free(t->q[t->qhead]);
+    sluice__tree_item_free(t->q[t->qhead]);
     t->qhead = (t->qhead + 1) % t->qcap;
     t->qlen--;
   }

@@ -182,6 +182,13 @@ typedef struct sluice_entry sluice_entry;
  * directory), "memory" (no options; a private, thread-safe store), "s3"
  * (bucket, region, endpoint, credentials...: see README) or "http"
  * (endpoint; read-only).
+ * s3 and http take option stall_timeout: seconds, default 50, 0..86400 (0:
+ * none).  A request that moves no byte for that long, across all its
+ * attempts, fails with SLUICE_ERR_TIMEOUT and is not tried again, so a copy
+ * to a server that stops answering ends in about two budgets (the transfer,
+ * then the abort of a multipart upload) instead of waiting out every
+ * attempt's low-speed window.  A transfer whose bytes keep moving, however
+ * slowly overall, is never cut by it.
  * *out is owned by the caller: sluice_operator_free().  Errors: invalid
  * argument, unsupported (unknown scheme), config invalid (bad or missing
  * option, naming it). */

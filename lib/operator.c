@@ -10,6 +10,7 @@
 #include "path.h"
 #include "reader.h"
 #include "s3/s3.h"
+#include "strbuf.h"
 
 static const sluice__service_vt *const services[] = {
     &sluice__fs_service,
@@ -72,34 +73,16 @@ static int has_prefix(const char *s, const char *prefix, const char **rest) {
   return 1;
 }
 
-static int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* A URL path with its %XX escapes decoded (malloc'd), or NULL with *bad
  * set for a malformed escape or %00. */
 static char *percent_decode(const char *s, int *bad) {
-  char *out = malloc(strlen(s) + 1), *o = out;
+  char *out = strdup(s);
   *bad = 0;
-  if (!out) return NULL;
-  for (; *s; s++) {
-    if (*s != '%') {
-      *o++ = *s;
-      continue;
-    }
-    int hi = hex_digit(s[1]), lo = hi < 0 ? -1 : hex_digit(s[2]);
-    if (lo < 0 || (hi == 0 && lo == 0)) {
-      free(out);
-      *bad = 1;
-      return NULL;
-    }
-    *o++ = (char)(hi * 16 + lo);
-    s += 2;
+  if (out && sluice__uri_decode(out, 0) != 0) {
+    free(out);
+    out = NULL;
+    *bad = 1;
   }
-  *o = '\0';
   return out;
 }
 

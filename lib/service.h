@@ -10,6 +10,7 @@
 #ifndef SLUICE_LIB_SERVICE_H
 #define SLUICE_LIB_SERVICE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "bufpool.h"
@@ -62,6 +63,9 @@ struct sluice__source {
   const struct sluice__source_vt *vt;
   uint64_t size;        /* bytes in the opened range, UINT64_MAX unknown */
   const char *path;     /* for messages; owned by the source */
+  /* Set by the copy engine while it reads the source (NULL otherwise):
+   * every request the source sends again adds one (sluice_progress.retries). */
+  atomic_uint_fast64_t *retries;
 };
 
 /* ---- sinks: what a writer writes to ---- */
@@ -115,12 +119,14 @@ struct sluice__sink {
   int ordered;           /* parts must reach write_part in index order */
   const char *path;      /* for messages; owned by the sink */
   /* The seam to the pipeline, set by it (pipeline/workers.c) before the
-   * first part.  An asynchronous sink calls part_done, on the worker thread
+   * first part: an asynchronous sink calls part_done, on the worker thread
    * that drives the part, when the part has finished for good (after its
-   * retries; takes err), and part_retry each time it resends one
-   * (progress). */
+   * retries; takes err). */
   void (*part_done)(sluice__chunk *c, sluice_error *err);
-  void (*part_retry)(sluice__chunk *c);
+  /* Set by the writer for the sink's life (NULL: not counted): every request
+   * the sink sends again (a part, the commit, the abort) adds one
+   * (sluice_progress.retries). */
+  atomic_uint_fast64_t *retries;
 };
 
 /* What the writer layer has validated for the sink. */

@@ -71,6 +71,26 @@ sluice_error *sluice__uri_encode(const char *s, size_t len, int keep_slash, char
   return *out ? NULL : sluice__error_oom();
 }
 
+int sluice__uri_decode(char *s, int plus_is_space) {
+  for (const char *p = s; *p; p++) {
+    if (*p != '%') continue;
+    int hi = sluice__hex_digit(p[1]), lo = hi < 0 ? -1 : sluice__hex_digit(p[2]);
+    if (lo < 0 || (hi == 0 && lo == 0)) return -1;
+    p += 2;
+  }
+  char *w = s;
+  for (const char *p = s; *p; p++) {
+    if (*p == '%') {
+      *w++ = (char)(sluice__hex_digit(p[1]) * 16 + sluice__hex_digit(p[2]));
+      p += 2;
+    } else {
+      *w++ = plus_is_space && *p == '+' ? ' ' : *p;
+    }
+  }
+  *w = '\0';
+  return 0;
+}
+
 int sluice__hex_digit(int c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;

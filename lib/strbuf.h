@@ -36,6 +36,11 @@ void sluice__strbuf_free(sluice__strbuf *b);
  * input, OUT_OF_MEMORY. */
 sluice_error *sluice__uri_encode(const char *s, size_t len, int keep_slash, char **out);
 
+/* Decodes s's %XX escapes in place, and '+' as a space when plus_is_space
+ * (S3's URL-encoded listings).  0; or -1, s untouched, for a broken escape
+ * or one that makes a NUL byte. */
+int sluice__uri_decode(char *s, int plus_is_space);
+
 /* The value of one hex digit, or -1. */
 int sluice__hex_digit(int c);
 

@@ -55,7 +55,7 @@ struct sluice__pipe {
   pthread_mutex_t wake_lock;      /* keeps wctx alive while a producer wakes it */
   atomic_int parked;              /* workers parked in drive() */
 
-  atomic_uint_fast64_t bytes_read, bytes_written, parts_done, retries;
+  atomic_uint_fast64_t bytes_read, bytes_written, parts_done;
   atomic_uint parts_in_flight;
   uint64_t total_bytes;           /* UINT64_MAX unknown */
   /* The source write_from reads, interrupted on failure so that a reader
@@ -115,6 +115,7 @@ struct sluice_writer {
   int pipe_live;            /* pipe started and not destroyed */
   sluice_progress last;     /* the pipe's figures when it was destroyed */
   atomic_int cancel;
+  atomic_uint_fast64_t retries; /* the sink's and the source's resent requests */
 
   sluice__chunk *cur;       /* write(): the chunk being filled */
   uint64_t next_index, bytes_in;

@@ -222,6 +222,7 @@ static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__it
   }
   set_current(s, NULL, NULL);
   atomic_store(&s->moving, 0);
+  if (w) atomic_fetch_add(&t->retries, atomic_load(&w->retries));
   free(buf);
   sluice_writer_free(w); /* aborts it unless it was committed */
   sluice_reader_free(r);
@@ -328,6 +329,7 @@ void sluice__tree_progress(sluice__tree *t, sluice_progress *out) {
   pr.total_bytes = ld(&t->bytes_total);
   pr.parts_done = ld(&t->done);
   pr.parts_in_flight = busy;
+  pr.retries = ld(&t->retries);
   pr.objects_done = ld(&t->done);
   pr.objects_failed = ld(&t->failed);
   pr.objects_skipped = ld(&t->skipped);

@@ -87,6 +87,7 @@ struct sluice__tree {
 
   atomic_uint_fast64_t done, failed, skipped, deleted, total;
   atomic_uint_fast64_t bytes_done, bytes_total;
+  atomic_uint_fast64_t retries;    /* requests resent by finished objects' writers */
 };
 
 /* Counts an object's outcome and tells the callback (serialised).  Takes

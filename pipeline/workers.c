@@ -72,11 +72,6 @@ static void on_part_done(sluice__chunk *c, sluice_error *err) {
   part_end(((struct sluice__worker *)c->owner)->pipe, c, 1, err);
 }
 
-/* The sink's part_retry. */
-static void on_part_retry(sluice__chunk *c) {
-  atomic_fetch_add(&((struct sluice__worker *)c->owner)->pipe->retries, 1);
-}
-
 /* An ordered sink: c waits its turn; whoever completes the run writes it.
  * Writing under the lock is the point: an ordered sink takes one part at a
  * time, and a worker arriving meanwhile only parks its chunk. */
@@ -171,7 +166,6 @@ sluice_error *sluice__pipe_start(sluice__pipe *p, sluice__sink *sink, unsigned c
   memset(p, 0, sizeof(*p));
   p->sink = sink;
   sink->part_done = on_part_done;
-  sink->part_retry = on_part_retry;
   p->total_bytes = UINT64_MAX;
   pthread_mutex_init(&p->err_lock, NULL);
   pthread_mutex_init(&p->wake_lock, NULL);
@@ -252,7 +246,7 @@ void sluice__pipe_progress(sluice__pipe *p, sluice_progress *out) {
   pr.parts_in_flight = atomic_load(&p->parts_in_flight);
   pr.ring_used = p->ring ? (uint32_t)sluice__ring_size(p->ring) : 0;
   pr.ring_capacity = p->ring ? (uint32_t)sluice__ring_capacity(p->ring) : 0;
-  pr.retries = atomic_load(&p->retries);
+  pr.retries = p->sink->retries ? atomic_load(p->sink->retries) : 0;
   size_t n = out->struct_size < sizeof(pr) ? out->struct_size : sizeof(pr);
   memcpy(out, &pr, n);
 }

@@ -172,6 +172,8 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
   w->pipe.progress_userdata = p->progress_userdata;
   pthread_mutex_unlock(&w->lock);
   atomic_store(&w->pipe.source, r->src);
+  /* Before the reader threads start, cleared after they are joined. */
+  r->src->retries = &w->retries;
   /* A cancel that came before the source was registered has already
    * failed the pipe; readers then find no buffer and stop at once. */
 
@@ -189,6 +191,7 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
   }
 
   atomic_store(&w->pipe.source, NULL);
+  r->src->retries = NULL;
   err = sluice__writer_stop_pipe(w);
   if (err) {
     sluice__writer_fail(w, err);

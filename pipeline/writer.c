@@ -50,6 +50,7 @@ static sluice_error *writer_new(sluice__sink_factory make, void *arg, const char
     free(w);
     return err;
   }
+  w->sink->retries = &w->retries;
   w->concurrent = p.concurrent;
   w->queue_depth = depth;
   pthread_mutex_init(&w->lock, NULL);
@@ -285,7 +286,10 @@ void sluice__writer_progress(sluice_writer *w, sluice_progress *out) {
     sluice__pipe_progress(&w->pipe, out);
   } else {
     size_t want = out->struct_size;
-    memcpy(out, &w->last, want < sizeof(w->last) ? want : sizeof(w->last));
+    sluice_progress last = w->last;
+    /* A commit (CompleteMultipartUpload) may be resent after the pipe. */
+    last.retries = atomic_load(&w->retries);
+    memcpy(out, &last, want < sizeof(last) ? want : sizeof(last));
     out->struct_size = want;
   }
   pthread_mutex_unlock(&w->lock);

@@ -38,4 +38,7 @@ for t in test_s3 test_http test_services test_s3_bulk test_tree; do
 done
 echo "== test_cli.sh (the sluice command, end to end)"
 bash "$srcdir/tests/test_cli.sh" || status=1
+echo "== test_completion.sh (s3:// keys from the server)"
+bash "$srcdir/tests/test_completion.sh"
+case $? in 0 | 77) ;; *) status=1 ;; esac
 exit $status

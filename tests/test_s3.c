@@ -2050,6 +2050,167 @@ Test(s3, cancel_interrupts_a_stalled_single_put, .fini = proxy_fini) {
   cancel_stalled_upload(3 * MiB, "stalled-put.bin");
 }
 
+/* ---- the stall budget (stall_timeout) ---- */
+
+/* An operator on the test bucket through the fault proxy with the given
+ * stall budget and a long low-speed window, so that only the budget can
+ * end a stalled request early. */
+static sluice_operator *stall_budget_op(const char *prefix, const char *stall_timeout) {
+  char ep[64];
+  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", PX.port);
+  sluice_options *o = server_opts(prefix);
+  TH_OK(sluice_options_set(o, "endpoint", ep));
+  TH_OK(sluice_options_set(o, "low_speed_time", "60"));
+  TH_OK(sluice_options_set(o, "stall_timeout", stall_timeout));
+  return op_from(o);
+}
+
+/* Aborts what a frozen server kept of a test's uploads (the copy's own
+ * abort could not reach it). */
+static void abort_uploads(sluice_operator *op, const char *prefix) {
+  sluice__s3_uploads_page page = {0};
+  list_uploads(op, prefix, &page);
+  for (size_t i = 0; i < page.n; i++) {
+    sluice__httpreq_req r = {.op = "AbortMultipartUpload", .path = page.uploads[i].key,
+                             .method = "DELETE", .key = page.uploads[i].key};
+    sluice__httpreq_query(&r, "uploadId", page.uploads[i].upload_id);
+    sluice_error_free(sluice__s3_perform(op->svc, &r));
+    sluice__httpreq_req_cleanup(&r);
+  }
+  sluice__s3_uploads_page_clear(&page);
+}
+
+/* A server that stops answering in the middle of a copy (connections
+ * accepted, nothing answered) ends the copy once nothing has moved for
+ * stall_timeout: the parts in flight, then the abort of the upload.  Without
+ * the budget every attempt would wait out the low-speed window (60 s here,
+ * 5 attempts, then the abort the same: well over 5 minutes). */
+Test(s3, frozen_server_ends_a_copy_within_the_stall_budget, .fini = proxy_fini) {
+  struct ctx c;
+  ctx_open(&c);
+  const char *args[] = {"--freeze-after-bytes", "3000000", NULL};
+  proxy_start(args);
+  sluice_operator *op = stall_budget_op(c.prefix, "3");
+  size_t len = 12 * MiB;
+  unsigned char *buf = gen(len, 31);
+  double t0 = now_s();
+  sluice_error *err = sluice_write(op, "frozen.bin", buf, len, NULL);
+  double took = now_s() - t0;
+  cr_log_info("s3: a copy to a frozen server ended in %.1f s", took);
+  cr_assert_geq(proxy_log_count("FAULT freeze"), 1, "the proxy did not freeze");
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_TIMEOUT, "expected a timeout, got [%s] %s",
+               sluice_strerror(sluice_error_kind(err)), sluice_error_message(err));
+  cr_assert(strstr(sluice_error_message(err), "stall_timeout"), "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  /* Two budgets of 3 s (the parts, then the abort) and the attempts before
+   * the freeze; a hang would take minutes. */
+  double limit = getenv("SLUICE_SANITIZED") ? 120 : 60;
+  cr_assert(took < limit, "the copy took %.1f s to give up", took);
+  sluice_operator_free(op);
+  proxy_stop();
+  expect_not_found(c.op, "frozen.bin");
+  abort_uploads(c.op, c.prefix);
+  free(buf);
+  ctx_close(&c);
+}
+
+/* A copy slower than its stall budget as a whole, whose bytes keep moving
+ * (each request held 1.5 s by the proxy, none silent for the 4 s budget),
+ * is not cut. */
+Test(s3, slow_copy_that_keeps_moving_outlives_the_stall_budget, .fini = proxy_fini) {
+  struct ctx c;
+  ctx_open(&c);
+  const char *args[] = {"--delay-ms", "1500", NULL};
+  proxy_start(args);
+  sluice_operator *op = stall_budget_op(c.prefix, "4");
+  size_t len = 16 * MiB;
+  unsigned char *buf = gen(len, 32);
+  sluice_options *wo = th_opts("chunk", "5MiB", "concurrent", "1", NULL);
+  double t0 = now_s();
+  TH_OK(sluice_write(op, "slow.bin", buf, len, wo));
+  double took = now_s() - t0;
+  cr_log_info("s3: a slow copy took %.1f s with a 4 s stall budget", took);
+  cr_assert_gt(took, 4, "the copy was not slower than the budget (%.1f s)", took);
+  expect_content(c.op, "slow.bin", buf, len);
+  sluice_options_free(wo);
+  free(buf);
+  sluice_operator_free(op);
+  ctx_close(&c);
+}
+
+/* ---- retries in the progress ---- */
+
+/* Copies src_path on src to dst_path on dst with a job; returns the job's
+ * final progress. */
+static sluice_progress copy_with_job(sluice_operator *src, const char *src_path,
+                                     sluice_operator *dst, const char *dst_path) {
+  sluice_reader *r;
+  sluice_writer *w;
+  sluice_job *job;
+  TH_OK(sluice_reader_open(src, src_path, NULL, &r));
+  TH_OK(sluice_writer_open(dst, dst_path, NULL, &w));
+  TH_OK(sluice_job_start(w, r, NULL, &job));
+  TH_OK(sluice_job_wait(job));
+  sluice_progress pr = {.struct_size = sizeof pr};
+  TH_OK(sluice_job_progress(job, &pr));
+  sluice_job_free(job);
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  return pr;
+}
+
+/* sluice_progress.retries counts every request of the copy that was sent
+ * again: a CompleteMultipartUpload answered 503 once. */
+Test(s3, progress_counts_a_resent_complete, .fini = proxy_fini) {
+  struct ctx c;
+  ctx_open(&c);
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  size_t len = 12 * MiB;
+  unsigned char *buf = gen(len, 33);
+  TH_OK(sluice_write(fs, "in.bin", buf, len, NULL));
+  const char *args[] = {"--http-status", "503", "--match", "^POST .*uploadId=", "--times", "1",
+                        NULL};
+  proxy_start(args);
+  sluice_operator *op = proxied_op(c.prefix, NULL);
+  sluice_progress pr = copy_with_job(fs, "in.bin", op, "completed.bin");
+  cr_assert_eq(proxy_log_count("FAULT http-status 503"), 1, "the proxy did not fail the Complete");
+  cr_assert_eq(pr.retries, 1, "retries %llu, expected 1 (the Complete)",
+               (unsigned long long)pr.retries);
+  expect_content(c.op, "completed.bin", buf, len);
+  free(buf);
+  sluice_operator_free(op);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  ctx_close(&c);
+}
+
+/* ... and ranged GETs of the source answered 503. */
+Test(s3, progress_counts_resent_ranged_gets, .fini = proxy_fini) {
+  struct ctx c;
+  ctx_open(&c);
+  size_t len = 12 * MiB;
+  unsigned char *buf = gen(len, 34);
+  TH_OK(sluice_write(c.op, "source.bin", buf, len, NULL));
+  const char *args[] = {"--http-status", "503", "--match", "^GET ", "--times", "2", NULL};
+  proxy_start(args);
+  sluice_operator *op = proxied_op(c.prefix, NULL);
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  sluice_progress pr = copy_with_job(op, "source.bin", fs, "out.bin");
+  cr_assert_eq(proxy_log_count("FAULT http-status 503"), 2, "the proxy did not fail two GETs");
+  cr_assert_eq(pr.retries, 2, "retries %llu, expected 2 (the GETs)",
+               (unsigned long long)pr.retries);
+  expect_content(fs, "out.bin", buf, len);
+  free(buf);
+  sluice_operator_free(op);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  ctx_close(&c);
+}
+
 /* ================================================================== */
 /* 11. s3:// URIs                                                      */
 /* ================================================================== */

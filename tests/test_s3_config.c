@@ -159,7 +159,8 @@ Test(s3_config, keys_list_every_option, .timeout = 10) {
                                      "profile",         "anonymous",
                                      "ca_file",         "max_attempts",
                                      "payload_signing", "connect_timeout",
-                                     "low_speed_limit", "low_speed_time"};
+                                     "low_speed_limit", "low_speed_time",
+                                     "stall_timeout"};
   size_t n = 0;
   while (sluice__s3_config_keys[n]) n++;
   cr_assert_eq(n, sizeof(want) / sizeof(want[0]));

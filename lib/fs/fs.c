@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,17 +270,6 @@ static void fs_close(void *svc)
   free(fs);
 }
 
-/* Options parse errors are invalid-argument; for an operator they are a bad
- * configuration. */
-static sluice_error *as_config_error(sluice_error *err)
-{
-  if (err == NULL || sluice_error_kind(err) == SLUICE_ERR_OUT_OF_MEMORY)
-    return err;
-  sluice_error *c = sluice__error(SLUICE_ERR_CONFIG_INVALID, "%s", sluice_error_message(err));
-  sluice_error_free(err);
-  return c;
-}
-
 static sluice_error *open_root(sluice__fs *fs, const char *root)
 {
   fs->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -330,7 +320,7 @@ static sluice_error *fs_open(const sluice_options *config, void **svc)
   fs->rootfd = -1;
   sluice_error *err = NULL;
   if (config != NULL)
-    err = as_config_error(sluice__opt_bool(config, "fsync", 0, "fs", &fs->fsync));
+    err = sluice__opt_as_config(sluice__opt_bool(config, "fsync", 0, "fs", &fs->fsync));
   if (err == NULL)
     err = open_root(fs, root);
   if (err != NULL) {
@@ -627,10 +617,12 @@ static void random_suffix(char out[TEMP_SUFFIX + 1])
 {
   static const char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  static unsigned long counter;
+  static atomic_ulong counter;
   unsigned char r[TEMP_SUFFIX];
   if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-    unsigned long c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    /* Relaxed: the count only has to differ between calls; it orders
+     * nothing else. */
+    unsigned long c = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) + 1;
     unsigned long x = c * 2654435761UL ^ (unsigned long)getpid() ^ (unsigned long)time(NULL);
     for (size_t i = 0; i < sizeof r; i++, x >>= 5)
       r[i] = (unsigned char)x;

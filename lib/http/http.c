@@ -11,6 +11,9 @@
  *   connect_timeout  milliseconds, 1..600000, default 10000
  *   low_speed_limit  bytes/s, 0..1 GiB, default 1024 (0: no stall detection)
  *   low_speed_time   seconds, 1..3600, default 30
+ *   stall_timeout    seconds, 0..86400, default 50 (0: none): a request
+ *                    that moves no byte that long, over all its attempts,
+ *                    fails with TIMEOUT
  * (the request engine's settings, lib/httpreq/settings.h, as for s3).
  *
  * stat is a HEAD: size from Content-Length, mtime from Last-Modified, ETag

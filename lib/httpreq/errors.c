@@ -76,9 +76,7 @@ static int is_tls(int c) {
   case CURLE_SSL_CIPHER:
   case CURLE_SSL_ENGINE_INITFAILED:
   case CURLE_SSL_SHUTDOWN_FAILED:
-#if LIBCURL_VERSION_NUM >= 0x074d00 /* 7.77.0 */
   case CURLE_SSL_CLIENTCERT:
-#endif
     return 1;
   default: return is_tls_verification(c);
   }
@@ -133,12 +131,6 @@ sluice_error *sluice__httpreq_error_from_transport(const char *svc, int curl_cod
 }
 
 sluice_error *sluice__httpreq_error_note_attempts(sluice_error *err, int attempts) {
-  if (!err || err == sluice__error_oom() || attempts <= 1) return err;
-  sluice_error *e = sluice__error(sluice_error_kind(err), "%s after %d attempts",
-                                  sluice_error_message(err), attempts);
-  if (e == sluice__error_oom()) return err; /* keep the original kind */
-  sluice__error_set_retryable(e, sluice_error_retryable(err));
-  sluice__error_set_http_status(e, sluice_error_http_status(err));
-  sluice_error_free(err);
-  return e;
+  if (attempts <= 1) return err;
+  return sluice__error_append(err, " after %d attempts", attempts);
 }

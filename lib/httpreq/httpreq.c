@@ -145,11 +145,23 @@ static int on_seek(void *u, curl_off_t off, int origin) {
 }
 
 /* Polled by curl about once a second and on every progress: a cancel stops
- * a stalled transfer without waiting for the low-speed limit. */
+ * a stalled transfer without waiting for the low-speed limit, and the stall
+ * budget (stall_timeout) ends an attempt once nothing has moved for that
+ * long since the request's last byte, whichever attempt moved it. */
 static int on_progress(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
-  (void)dt, (void)dn, (void)ut, (void)un;
+  (void)dt, (void)ut;
   sluice__httpreq_req *r = u;
-  return atomic_load(r->cancel) ? 1 : 0;
+  if (r->cancel && atomic_load(r->cancel)) return 1;
+  int64_t now = sluice__httpreq_now_ms();
+  if (dn != r->seen_down || un != r->seen_up) {
+    r->seen_down = dn;
+    r->seen_up = un;
+    r->moved_ms = now;
+  } else if (r->stall_ms > 0 && now - r->moved_ms >= r->stall_ms) {
+    r->stalled = 1;
+    return 1;
+  }
+  return 0;
 }
 
 static void copy_value(char *dst, size_t cap, const char *v, size_t n) {
@@ -264,6 +276,12 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   r->last_modified = -1;
   r->errbuf[0] = '\0';
   r->range_ignored = 0;
+  r->seen_down = r->seen_up = 0;
+  r->stalled = 0;
+  r->stall_ms = (int64_t)e->set->stall_timeout * 1000;
+  if (r->attempts == 0) r->moved_ms = sluice__httpreq_now_ms();
+  /* Relaxed: a statistic, read for progress only. */
+  if (r->attempts > 0 && r->retries) atomic_fetch_add_explicit(r->retries, 1, memory_order_relaxed);
 
   if (r->attempts == 0 && r->content_md5 && r->body) {
     /* Once per request, not per attempt. */
@@ -305,7 +323,7 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(h, CURLOPT_PRIVATE, r);
-  if (r->cancel) {
+  if (r->cancel || r->stall_ms > 0) {
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -326,12 +344,35 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   return NULL;
 }
 
+/* Sets *retry from err, except when the request has moved nothing for its
+ * whole stall budget: then it is not tried again, and err says why. */
+static sluice_error *no_retry_past_budget(sluice__httpreq *e, const sluice__httpreq_req *r,
+                                          sluice_error *err, int *retry) {
+  *retry = sluice_error_retryable(err);
+  if (*retry && r->stall_ms > 0 && sluice__httpreq_now_ms() - r->moved_ms >= r->stall_ms) {
+    *retry = 0;
+    sluice__error_append(err, "; no byte moved for %ld s, giving up (stall_timeout)",
+                         e->set->stall_timeout);
+  }
+  return err;
+}
+
+static sluice_error *stall_error(sluice__httpreq *e, const sluice__httpreq_req *r) {
+  char after[48] = "";
+  if (r->attempts > 1) snprintf(after, sizeof(after), " (%u attempts)", r->attempts);
+  return sluice__error(SLUICE_ERR_TIMEOUT,
+                       "%s: %s '%s': no byte moved for %ld s%s, giving up (stall_timeout): the "
+                       "server accepts connections but does not answer",
+                       e->svc, r->op, r->path, e->set->stall_timeout, after);
+}
+
 sluice_error *sluice__httpreq_finish(sluice__httpreq *e, sluice__httpreq_req *r, CURLcode rc, int *retry) {
   const char *svc = e->svc;
   r->attempts++;
   *retry = 0;
   if (rc == CURLE_ABORTED_BY_CALLBACK && r->cancel && atomic_load(r->cancel))
     return sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", svc, r->op, r->path);
+  if (rc == CURLE_ABORTED_BY_CALLBACK && r->stalled) return stall_error(e, r);
   if (rc == CURLE_OK || r->range_ignored)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
   if (r->range_required && r->status == 200) {
@@ -351,15 +392,13 @@ sluice_error *sluice__httpreq_finish(sluice__httpreq *e, sluice__httpreq_req *r,
                            r->path);
     sluice_error *err = sluice__httpreq_error_from_transport(
         svc, (int)rc, r->errbuf[0] ? r->errbuf : NULL, r->op, r->path, (int)r->attempts);
-    *retry = sluice_error_retryable(err);
-    return err;
+    return no_retry_past_budget(e, r, err, retry);
   }
   if (r->status >= 200 && r->status < 300) return NULL;
   sluice_error *err = e->hooks.reply_error
                           ? e->hooks.reply_error(e->hooks.ctx, r)
                           : sluice__httpreq_error_from_status(svc, (int)r->status, r->op, r->path);
-  *retry = sluice_error_retryable(err);
-  return err;
+  return no_retry_past_budget(e, r, err, retry);
 }
 
 void sluice__httpreq_req_cleanup(sluice__httpreq_req *r) {

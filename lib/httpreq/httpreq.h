@@ -100,6 +100,9 @@ struct sluice__httpreq_req {
    * ignored Range and sends the whole object) is refused with UNSUPPORTED
    * as soon as it starts, rather than read into dst. */
   int range_required;
+  /* When set, every attempt after the first adds one here (a copy's
+   * sluice_progress.retries). */
+  atomic_uint_fast64_t *retries;
 
   /* ---- what came back ---- */
   long status;
@@ -123,6 +126,10 @@ struct sluice__httpreq_req {
   char md5_b64[32];
   size_t body_off;
   int64_t retry_at_ms;       /* async: when to send again */
+  int64_t moved_ms;          /* when a byte last moved (or the request started) */
+  curl_off_t seen_down, seen_up; /* this attempt's byte counts at the last look */
+  int64_t stall_ms;          /* the stall budget (settings), 0: none */
+  int stalled;               /* this attempt was ended by the stall budget */
   char errbuf[CURL_ERROR_SIZE];
 };
 

@@ -19,7 +19,9 @@ sluice_error *sluice__httpreq_settings_load(const sluice_options *o, const char 
       (err = sluice__opt_long(o, "connect_timeout", 10000, 1, 600000, "milliseconds", svc,
                               &out->connect_timeout_ms)) ||
       (err = sluice__opt_long(o, "low_speed_time", 30, 1, 3600, "seconds", svc,
-                              &out->low_speed_time)))
+                              &out->low_speed_time)) ||
+      (err = sluice__opt_long(o, "stall_timeout", SLUICE__HTTPREQ_STALL_TIMEOUT, 0, 86400,
+                              "seconds", svc, &out->stall_timeout)))
     return sluice__opt_as_config(err);
   out->max_attempts = (unsigned)attempts;
   out->low_speed_limit = (long)speed;

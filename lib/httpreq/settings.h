@@ -14,12 +14,23 @@ typedef struct sluice__httpreq_settings {
   long low_speed_limit;    /* bytes/s, default 1024, 0..1 GiB (0: no stall detection) */
   long low_speed_time;     /* seconds, default 30, 1..3600: a connection slower than
                             * the limit that long is stalled */
+  /* seconds, default SLUICE__HTTPREQ_STALL_TIMEOUT, 0..86400 (0: no budget):
+   * a request that moves no byte for this long, across all its attempts
+   * and backoffs, fails with TIMEOUT and is not tried again.  A request
+   * whose bytes keep moving is never cut by it. */
+  long stall_timeout;
 } sluice__httpreq_settings;
+
+/* The default stall budget of one request.  A copy to a peer that stops
+ * answering ends after about two of these: the request in flight, then the
+ * abort of a multipart upload. */
+#define SLUICE__HTTPREQ_STALL_TIMEOUT 50
 
 /* The option names sluice__httpreq_settings_load reads, for a service's list
  * of known keys. */
 #define SLUICE__HTTPREQ_SETTINGS_KEYS \
-  "ca_file", "max_attempts", "connect_timeout", "low_speed_limit", "low_speed_time"
+  "ca_file", "max_attempts", "connect_timeout", "low_speed_limit", "low_speed_time", \
+      "stall_timeout"
 
 /* Reads the settings from o (defaults for absent options) into *out, which
  * the caller releases with sluice__httpreq_settings_clear.  Errors:

@@ -61,7 +61,7 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
   snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, ss->start + off,
            ss->start + off + len - 1);
   sluice__httpreq_req r = {.op = ss->get_op, .path = ss->path, .method = "GET", .key = ss->key,
-                      .cancel = &ss->interrupted,
+                      .cancel = &ss->interrupted, .retries = s->retries,
                       .dst = buf, .dst_cap = len};
   /* Asking for the whole object, a 200 is the right answer too. */
   r.range_required = !(ss->start + off == 0 && len == ss->total);

@@ -54,7 +54,6 @@ typedef struct sluice__s3_config {
    * /root/.aws/credentials [profile default]", "shared config file ...",
    * "anonymous".  Never a key. */
   char *credential_source;
-  /* Additions beyond the brief: */
   char *profile;       /* the profile the shared files were read for */
   int custom_endpoint; /* 1 when the endpoint was given, 0 for the AWS default */
 } sluice__s3_config;

@@ -130,7 +130,7 @@ static sluice_error *ensure_upload(s3_sink *ss) {
     /* Not interruptible: a create the server completed but whose reply a
      * cancel cut off would leave an upload nobody knows the id of, so
      * nobody could abort it.  It is one short request. */
-    sluice__httpreq_req r = {.op = "CreateMultipartUpload", .path = ss->path, .method = "POST",
+    sluice__httpreq_req r = {.op = "CreateMultipartUpload", .retries = ss->base.retries, .path = ss->path, .method = "POST",
                         .key = ss->key};
     sluice__httpreq_query(&r, "uploads", "");
     object_headers(ss, &r);
@@ -216,6 +216,7 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
   memset(&p->req, 0, sizeof(p->req));
   p->req.easy = easy;
   p->chunk = c;
+  p->req.retries = ss->base.retries;
   p->req.path = ss->path;
   p->req.key = ss->key;
   p->req.method = "PUT";
@@ -265,7 +266,6 @@ static void finish_part(s3_worker *w, part *p, CURLcode rc) {
   sluice_error *err = sluice__httpreq_finish(&ss->s3->net, &p->req, rc, &retry);
   if (err && retry && p->req.attempts < ss->s3->cfg.net.max_attempts) {
     sluice_error_free(err);
-    ss->base.part_retry(p->chunk);
     p->waiting = 1;
     p->req.retry_at_ms = sluice__httpreq_now_ms() + sluice__httpreq_backoff_ms(p->req.attempts);
     return;
@@ -392,7 +392,7 @@ sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req
 }
 
 static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len) {
-  sluice__httpreq_req r = {.op = "PutObject", .cancel = &ss->interrupted, .path = ss->path, .method = "PUT", .key = ss->key,
+  sluice__httpreq_req r = {.op = "PutObject", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path, .method = "PUT", .key = ss->key,
                       .body = body ? body : (const unsigned char *)"",
                       .body_len = len, .content_md5 = 1};
   object_headers(ss, &r);
@@ -410,7 +410,7 @@ static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
   size_t len = 0;
   sluice_error *err = sluice__s3_xml_complete_body((const char *const *)ss->etags, nparts, &body, &len);
   if (err) return err;
-  sluice__httpreq_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .path = ss->path, .method = "POST",
+  sluice__httpreq_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path, .method = "POST",
                       .key = ss->key, .body = (unsigned char *)body, .body_len = len};
   sluice__httpreq_query(&r, "uploadId", ss->upload_id);
   err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
@@ -447,7 +447,7 @@ static void s3_abort(sluice__sink *s) {
   if (ss->done) return;
   ss->done = 1;
   if (!ss->upload_id) return;
-  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .path = ss->path, .method = "DELETE",
+  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .retries = ss->base.retries, .path = ss->path, .method = "DELETE",
                       .key = ss->key};
   sluice__httpreq_query(&r, "uploadId", ss->upload_id);
   /* Nothing to report to: the writer already carries the first error.  An

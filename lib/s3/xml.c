@@ -16,6 +16,7 @@
 #include "error.h"
 #include "s3/s3_error.h"
 #include "s3/xml.h"
+#include "strbuf.h"
 
 #define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -283,38 +284,9 @@ static sluice_error *url_encoding(const reply *r, const xmlNode *root, int *url)
   return err;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Percent-decodes s in place ('+' is a space, as S3 encodes it).  -1, with
- * s untouched, for a broken escape or one that makes a NUL byte. */
-static int url_decode(char *s) {
-  for (const char *p = s; *p; p++) {
-    if (*p != '%') continue;
-    int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
-    p += 2;
-  }
-  char *w = s;
-  for (const char *p = s; *p; p++) {
-    if (*p == '%') {
-      *w++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-      p += 2;
-    } else {
-      *w++ = *p == '+' ? ' ' : *p;
-    }
-  }
-  *w = '\0';
-  return 0;
-}
-
 /* Decodes *s in place when url is set; names the element on failure. */
 static sluice_error *maybe_decode(const reply *r, int url, char *s, const char *element) {
-  if (!url || !s || url_decode(s) == 0) return NULL;
+  if (!url || !s || sluice__uri_decode(s, 1) == 0) return NULL;
   return bad(r, "<%s> '%.256s' is not valid URL encoding", element, s);
 }
 
@@ -908,16 +880,7 @@ sluice_error *sluice__s3_xml_delete_result(const char *body, size_t len, const c
       err = opt_text(&r, first, "Key", &key);
       if (!err) err = error_element(&r, first, key);
       free(key);
-      if (failed > 1 && sluice_error_kind(err) != SLUICE_ERR_OUT_OF_MEMORY) {
-        sluice_error *more = sluice__error(sluice_error_kind(err), "%s; %zu more keys failed",
-                                           sluice_error_message(err), failed - 1);
-        if (more != sluice__error_oom()) {
-          sluice__error_set_retryable(more, sluice_error_retryable(err));
-          sluice__error_set_http_status(more, sluice_error_http_status(err));
-          sluice_error_free(err);
-          err = more;
-        }
-      }
+      if (failed > 1) sluice__error_append(err, "; %zu more keys failed", failed - 1);
     }
   }
   xmlFreeDoc(doc);

@@ -57,11 +57,15 @@ int sluice__s3_xml_error(const char *body, size_t len, char **code, char **messa
 sluice_error *sluice__s3_xml_upload_id(const char *body, size_t len, char **upload_id);
 
 /* ------------------------------------------------------------------ */
+/* CopyObject / UploadPartCopy                                         */
+/* ------------------------------------------------------------------ */
+
 /* CopyObjectResult / CopyPartResult (root_name) -> its <ETag> (malloc'd).
  * UploadPartCopy sends the part's ETag only there. */
 sluice_error *sluice__s3_xml_copy_etag(const char *body, size_t len, const char *root_name,
                                       const char *op, char **etag);
 
+/* ------------------------------------------------------------------ */
 /* ListObjectsV2                                                       */
 /* ------------------------------------------------------------------ */
 

@@ -25,6 +25,12 @@ events pass, --times K then injects the fault K times, default: every time):
   --stall-after-bytes N  same trigger, but stop forwarding in both directions
                        and keep the connections open (to exercise low-speed
                        timeouts) until the client closes or the proxy exits.
+  --freeze-after-bytes N  same trigger, and from then on the whole server
+                       seems frozen: every connection, open or new, is
+                       accepted and held without forwarding or answering
+                       anything (a process stopped with SIGSTOP, a dead
+                       host behind a live load balancer).  0: frozen from
+                       the start.
   --match REGEX        only requests whose request line ("PUT /b/k?x HTTP/1.1")
                        matches are eligible (for the byte faults: the request
                        in flight when the threshold is crossed).
@@ -212,6 +218,10 @@ class Proxy:
         self.bytes_budget = Budget(a.skip, a.times)
         self.ids = 0
         self.lock = threading.Lock()
+        # --freeze-after-bytes fired (or is 0): no connection moves any more
+        self.frozen = threading.Event()
+        if a.freeze_after_bytes == 0:
+            self.frozen.set()
 
     def matches(self, line):
         return self.match is None or (line is not None and self.match.search(line))
@@ -302,7 +312,10 @@ class Connection:
 
     def byte_limit(self):
         a = self.a
-        n = a.reset_after_bytes if a.reset_after_bytes is not None else a.stall_after_bytes
+        n = a.reset_after_bytes
+        for v in (a.stall_after_bytes, a.freeze_after_bytes):
+            if n is None:
+                n = v
         return None if n is None or self.byte_fault_checked else n
 
     def byte_fault(self, direction_sent):
@@ -314,13 +327,16 @@ class Connection:
         k = self.p.bytes_budget.take()
         if not k:
             return
-        kind = 'reset' if a.reset_after_bytes is not None else 'stall'
+        kind = ('reset' if a.reset_after_bytes is not None
+                else 'stall' if a.stall_after_bytes is not None else 'freeze')
         self.log('conn %d: FAULT %s after %d bytes %s (%d/%s) during "%s"'
                  % (self.cid, kind, direction_sent, a.direction, k,
                     a.times if a.times is not None else 'inf', self.current))
         if kind == 'reset':
             self.abort()
         else:
+            if kind == 'freeze':
+                self.p.frozen.set()
             self.stalled = True
 
     # -- main loop -----------------------------------------------------------
@@ -363,6 +379,9 @@ class Connection:
             if now > self.p.deadline:
                 self.abort()
                 break
+            if self.p.frozen.is_set() and not self.stalled:
+                self.log('conn %d: frozen: held without an answer' % self.cid)
+                self.stalled = True
             if self.stalled:
                 self.stall_wait()
                 break
@@ -564,6 +583,7 @@ def main():
     ap.add_argument('--delay-ms', type=int, default=0)
     ap.add_argument('--reset-after-bytes', type=int)
     ap.add_argument('--stall-after-bytes', type=int)
+    ap.add_argument('--freeze-after-bytes', type=int)
     ap.add_argument('--direction', choices=('up', 'down'), default='up')
     ap.add_argument('--match')
     ap.add_argument('--times', type=int)
@@ -572,9 +592,11 @@ def main():
     ap.add_argument('--verbose', action='store_true')
     ap.add_argument('--log')
     a = ap.parse_args()
-    if a.reset_after_bytes is not None and a.stall_after_bytes is not None:
-        ap.error('--reset-after-bytes and --stall-after-bytes are exclusive')
-    for name in ('reset_after_bytes', 'stall_after_bytes'):
+    if sum(v is not None for v in (a.reset_after_bytes, a.stall_after_bytes,
+                                   a.freeze_after_bytes)) > 1:
+        ap.error('--reset-after-bytes, --stall-after-bytes and --freeze-after-bytes '
+                 'are exclusive')
+    for name in ('reset_after_bytes', 'stall_after_bytes', 'freeze_after_bytes'):
         v = getattr(a, name)
         if v is not None and v < 0:
             ap.error('--%s must be >= 0' % name.replace('_', '-'))

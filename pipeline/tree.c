@@ -51,8 +51,8 @@ const sluice_error *sluice_object_result_error(const sluice_object_result *r) {
 
 
 /* Counts an object's outcome and tells the callback.  Takes err. */
-void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes, sluice_object_action action,
-                   sluice_error *err) {
+void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes,
+                         sluice_object_action action, sluice_error *err) {
   switch (action) {
   case SLUICE_OBJECT_COPIED:
     atomic_fetch_add(&t->done, 1);
@@ -135,8 +135,9 @@ static sluice_error *read_whole(sluice_reader *r, unsigned char *buf, size_t siz
   size_t got = 0;
   while (got < size) {
     size_t n = 0;
-    sluice_error *err = r->src->vt->pread ? r->src->vt->pread(r->src, buf + got, size - got, got, &n)
-                                          : sluice_reader_read(r, buf + got, size - got, &n);
+    sluice_error *err = r->src->vt->pread
+                            ? r->src->vt->pread(r->src, buf + got, size - got, got, &n)
+                            : sluice_reader_read(r, buf + got, size - got, &n);
     if (err) return err;
     if (n == 0)
       return sluice__error(SLUICE_ERR_UNEXPECTED,
@@ -166,7 +167,8 @@ static sluice_error *canceled(const sluice__tree *t, const char *rel) {
 }
 
 /* Copies one object; returns its error (NULL on success), *bytes what went. */
-static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__item *it, uint64_t *bytes) {
+static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__item *it,
+                                 uint64_t *bytes) {
   sluice__tree *t = s->t;
   *bytes = 0;
   if (t->dst_has_dirs && !sluice__tree_rel_is_plain(it->rel))
@@ -214,8 +216,10 @@ static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__it
     if (!err) err = sluice__writer_put(w, buf, (size_t)size);
     if (!err) *bytes = size;
   } else if (!err) {
-    sluice__copy_params cp = {.readers = t->o.readers, .progress_cb = large_progress,
-                              .progress_userdata = s, .rate = t->rate};
+    sluice__copy_params cp = {.readers = t->o.readers,
+                              .progress_cb = large_progress,
+                              .progress_userdata = s,
+                              .rate = t->rate};
     err = sluice__write_from(w, r, &cp);
     if (!err) err = sluice_writer_close(w);
     if (!err) *bytes = w->bytes_in;
@@ -251,7 +255,8 @@ static void *worker_main(void *arg) {
       } else if (err) {
         sluice__tree_report(t, it->rel, 0, SLUICE_OBJECT_FAILED, err);
       } else {
-        sluice__tree_report(t, it->rel, bytes, it->del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL);
+        sluice__tree_report(t, it->rel, bytes,
+                            it->del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL);
       }
     }
     sluice__tree_item_free(it);
@@ -291,8 +296,10 @@ sluice_error *sluice__tree_run(sluice__tree *t) {
   if (!err) err = sluice__tree_walk(t);
   if (err) {
     pthread_mutex_lock(&t->res_lock);
-    if (!t->fatal) t->fatal = err;
-    else sluice_error_free(err);
+    if (!t->fatal)
+      t->fatal = err;
+    else
+      sluice_error_free(err);
     pthread_mutex_unlock(&t->res_lock);
   }
   q_close(t);
@@ -409,7 +416,8 @@ sluice_error *sluice_tree_start(sluice_operator *src, const char *src_dir, sluic
     }
     if (!t->q || !t->slots) err = sluice__error_oom();
   }
-  if (!err && t->o.bwlimit && !(t->rate = sluice__rate_new(t->o.bwlimit))) err = sluice__error_oom();
+  if (!err && t->o.bwlimit && !(t->rate = sluice__rate_new(t->o.bwlimit)))
+    err = sluice__error_oom();
   if (!err) return sluice__job_start_tree(t, out);
   sluice__tree_free(t);
   return err;

@@ -12,17 +12,17 @@ enum sluice__tree_compare { SLUICE__CMP_SIZE_MTIME, SLUICE__CMP_SIZE, SLUICE__CM
 /* sluice_tree_start()'s options, validated. */
 typedef struct sluice__tree_opts {
   int sync, del, dry_run, fail_fast;
-  int stream;                /* never copy inside the store, even when src == dst */
+  int stream; /* never copy inside the store, even when src == dst */
   enum sluice__tree_compare compare;
   char **include, **exclude; /* NULL-terminated glob lists, or NULL */
   char *from, *to;           /* range of relative paths, or NULL */
   unsigned transfers;
   uint64_t memory_limit;
-  uint64_t bwlimit;          /* 0: none */
-  size_t chunk;              /* objects up to this size take the small path */
+  uint64_t bwlimit; /* 0: none */
+  size_t chunk;     /* objects up to this size take the small path */
   unsigned readers;
-  uint64_t large_need;       /* budget a large object takes */
-  sluice_options *wopts;     /* writer options for large objects */
+  uint64_t large_need;   /* budget a large object takes */
+  sluice_options *wopts; /* writer options for large objects */
   sluice_object_cb object_cb;
   void *object_userdata;
 } sluice__tree_opts;
@@ -46,25 +46,25 @@ char *sluice__tree_prefix(const char *dir);
 typedef struct sluice__tree sluice__tree;
 
 struct sluice__item {
-  int del;         /* delete the destination object, not copy */
-  char *path;      /* as listed: the source object, or the destination one to delete */
-  char *rel;       /* relative to the directories */
-  uint64_t size;   /* listed */
+  int del;       /* delete the destination object, not copy */
+  char *path;    /* as listed: the source object, or the destination one to delete */
+  char *rel;     /* relative to the directories */
+  uint64_t size; /* listed */
 };
 
 struct sluice__slot {
   sluice__tree *t;
   pthread_t thread;
-  pthread_mutex_t lock;            /* w and r against cancel */
+  pthread_mutex_t lock; /* w and r against cancel */
   sluice_writer *w;
   sluice_reader *r;
-  atomic_uint_fast64_t moving;     /* bytes of a large object sent so far */
+  atomic_uint_fast64_t moving; /* bytes of a large object sent so far */
 };
 
 struct sluice__tree {
   sluice_operator *src, *dst;
   char *sprefix, *dprefix;
-  const char *verb;                /* "copy" or "sync", for messages */
+  const char *verb; /* "copy" or "sync", for messages */
   sluice__tree_opts o;
   int dst_has_dirs;
   sluice__budget budget;
@@ -79,15 +79,15 @@ struct sluice__tree {
   struct sluice__slot *slots;
   unsigned nslots;
 
-  atomic_int stop;                 /* cancel or fail_fast: wind everything down */
+  atomic_int stop; /* cancel or fail_fast: wind everything down */
   atomic_int canceled;
-  pthread_mutex_t res_lock;        /* the callback and the errors below */
-  sluice_error *first_fail;        /* the first failed object's error */
-  sluice_error *fatal;             /* a listing's error, or fail_fast's */
+  pthread_mutex_t res_lock; /* the callback and the errors below */
+  sluice_error *first_fail; /* the first failed object's error */
+  sluice_error *fatal;      /* a listing's error, or fail_fast's */
 
   atomic_uint_fast64_t done, failed, skipped, deleted, total;
   atomic_uint_fast64_t bytes_done, bytes_total;
-  atomic_uint_fast64_t retries;    /* requests resent by finished objects' writers */
+  atomic_uint_fast64_t retries; /* requests resent by finished objects' writers */
 };
 
 /* Counts an object's outcome and tells the callback (serialised).  Takes

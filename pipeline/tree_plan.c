@@ -9,10 +9,11 @@
 #include "options.h"
 #include "tree.h"
 
-static const char *const tree_keys[] = {
-    "mode",      "delete",    "compare",      "dry_run", "include", "exclude",
-    "from",      "to",        "fail_fast",    "transfers", "memory_limit", "bwlimit",
-    "chunk",     "concurrent", "queue_depth", "readers", "content_type", "stream", "if_not_exists", NULL};
+static const char *const tree_keys[] = {"mode",         "delete",     "compare",       "dry_run",
+                                        "include",      "exclude",    "from",          "to",
+                                        "fail_fast",    "transfers",  "memory_limit",  "bwlimit",
+                                        "chunk",        "concurrent", "queue_depth",   "readers",
+                                        "content_type", "stream",     "if_not_exists", NULL};
 
 #define DEFAULT_TRANSFERS 16
 #define DEFAULT_MEMORY (256ull << 20)
@@ -53,8 +54,10 @@ static sluice_error *fit_large(sluice__tree_opts *o, unsigned conc, unsigned dep
                                const sluice_options *opts) {
   uint64_t per = o->chunk;
   while ((uint64_t)(depth + conc + o->readers) * per > o->memory_limit && (depth > 1 || conc > 1)) {
-    if (depth > 1) depth--;
-    else conc--;
+    if (depth > 1)
+      depth--;
+    else
+      conc--;
   }
   o->large_need = (uint64_t)(depth + conc + o->readers) * per;
   if (o->large_need > o->memory_limit)
@@ -83,8 +86,11 @@ sluice_error *sluice__tree_opts_parse(const sluice_options *opts, sluice__tree_o
   if (!err) err = sluice__opt_bool(opts, "dry_run", 0, "tree", &o->dry_run);
   if (!err) err = sluice__opt_bool(opts, "fail_fast", 0, "tree", &o->fail_fast);
   if (!err) err = sluice__opt_bool(opts, "stream", 0, "tree", &o->stream);
-  if (!err) err = sluice__opt_size(opts, "transfers", DEFAULT_TRANSFERS, 1, 1024, "tree", &transfers);
-  if (!err) err = sluice__opt_size(opts, "memory_limit", DEFAULT_MEMORY, 1u << 20, UINT64_MAX, "tree", &mem);
+  if (!err)
+    err = sluice__opt_size(opts, "transfers", DEFAULT_TRANSFERS, 1, 1024, "tree", &transfers);
+  if (!err)
+    err =
+        sluice__opt_size(opts, "memory_limit", DEFAULT_MEMORY, 1u << 20, UINT64_MAX, "tree", &mem);
   if (!err) err = sluice__opt_size(opts, "bwlimit", 0, 0, UINT64_MAX, "tree", &bw);
   if (!err) err = sluice__opt_size(opts, "chunk", 8u << 20, 64u << 10, 5ull << 30, "tree", &chunk);
   if (!err) err = sluice__opt_size(opts, "concurrent", 4, 1, 1024, "tree", &conc);
@@ -99,9 +105,12 @@ sluice_error *sluice__tree_opts_parse(const sluice_options *opts, sluice__tree_o
   if (o->del && !o->sync)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "tree: option delete needs mode=sync");
   const char *cmp = sluice_options_get(opts, "compare");
-  if (!cmp || !strcmp(cmp, "size_mtime")) o->compare = SLUICE__CMP_SIZE_MTIME;
-  else if (!strcmp(cmp, "size")) o->compare = SLUICE__CMP_SIZE;
-  else if (!strcmp(cmp, "checksum")) o->compare = SLUICE__CMP_CHECKSUM;
+  if (!cmp || !strcmp(cmp, "size_mtime"))
+    o->compare = SLUICE__CMP_SIZE_MTIME;
+  else if (!strcmp(cmp, "size"))
+    o->compare = SLUICE__CMP_SIZE;
+  else if (!strcmp(cmp, "checksum"))
+    o->compare = SLUICE__CMP_CHECKSUM;
   else
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "tree: option compare='%s' is not size_mtime, size or checksum", cmp);
@@ -112,7 +121,8 @@ sluice_error *sluice__tree_opts_parse(const sluice_options *opts, sluice__tree_o
   o->readers = (unsigned)readers;
   sluice__opt_object_cb(opts, &o->object_cb, &o->object_userdata);
   const char *from = sluice_options_get(opts, "from"), *to = sluice_options_get(opts, "to");
-  if ((from && !(o->from = strdup(from))) || (to && !(o->to = strdup(to)))) err = sluice__error_oom();
+  if ((from && !(o->from = strdup(from))) || (to && !(o->to = strdup(to))))
+    err = sluice__error_oom();
   if (!err) err = split_lines(sluice_options_get(opts, "include"), &o->include);
   if (!err) err = split_lines(sluice_options_get(opts, "exclude"), &o->exclude);
   if (!err) err = fit_large(o, (unsigned)conc, (unsigned)depth, opts);
@@ -156,7 +166,8 @@ static int md5_of(const char *etag, char out[33]) {
   return etag[32] == '\0' || (etag[32] == '"' && etag[33] == '\0');
 }
 
-int sluice__tree_same(const sluice__tree_opts *o, const sluice_metadata *s, const sluice_metadata *d) {
+int sluice__tree_same(const sluice__tree_opts *o, const sluice_metadata *s,
+                      const sluice_metadata *d) {
   if (s->size != d->size) return 0;
   switch (o->compare) {
   case SLUICE__CMP_SIZE: return 1;
@@ -166,8 +177,7 @@ int sluice__tree_same(const sluice__tree_opts *o, const sluice_metadata *s, cons
     return md5_of(s->etag, a) && md5_of(d->etag, b) && !strcmp(a, b);
   }
   case SLUICE__CMP_SIZE_MTIME:
-  default:
-    return s->mtime < 0 || d->mtime < 0 || d->mtime >= s->mtime;
+  default: return s->mtime < 0 || d->mtime < 0 || d->mtime >= s->mtime;
   }
 }
 

@@ -13,18 +13,18 @@
 /* One side of the walk: a listing and its current entry. */
 struct side {
   sluice__list *l;
-  const char *prefix;              /* listing prefix */
-  const char *skip;                /* same store: the other tree inside this one */
+  const char *prefix; /* listing prefix */
+  const char *skip;   /* same store: the other tree inside this one */
   char *path;
   sluice_metadata meta;
   const char *rel;
-  char *prev;                      /* sync: the previous rel, to check the order */
+  char *prev; /* sync: the previous rel, to check the order */
   size_t prev_cap;
   int done;
 };
 
-static sluice_error *side_open(sluice_operator *op, struct side *sd,
-                               const char *prefix, const char *skip, int missing_ok) {
+static sluice_error *side_open(sluice_operator *op, struct side *sd, const char *prefix,
+                               const char *skip, int missing_ok) {
   *sd = (struct side){.prefix = prefix, .skip = skip};
   sd->meta.mtime = -1;
   sluice_error *err = op->vt->list(op->svc, prefix, 1, &sd->l);
@@ -93,7 +93,8 @@ static sluice_error *plan(sluice__tree *t, const struct side *sd, int del) {
   atomic_fetch_add(&t->total, 1);
   if (!del) atomic_fetch_add(&t->bytes_total, sd->meta.size);
   if (t->o.dry_run) {
-    sluice__tree_report(t, sd->rel, sd->meta.size, del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL);
+    sluice__tree_report(t, sd->rel, sd->meta.size,
+                        del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL);
     return NULL;
   }
   struct sluice__item *it = calloc(1, sizeof(*it));
@@ -143,8 +144,10 @@ static sluice_error *walk_sync(sluice__tree *t, struct side *s, struct side *d) 
 sluice_error *sluice__tree_walk(sluice__tree *t) {
   /* The same store both ways: neither walk enters the other tree. */
   int same = t->src == t->dst;
-  const char *sskip = same && !strncmp(t->dprefix, t->sprefix, strlen(t->sprefix)) ? t->dprefix : NULL;
-  const char *dskip = same && !strncmp(t->sprefix, t->dprefix, strlen(t->dprefix)) ? t->sprefix : NULL;
+  const char *sskip =
+      same && !strncmp(t->dprefix, t->sprefix, strlen(t->sprefix)) ? t->dprefix : NULL;
+  const char *dskip =
+      same && !strncmp(t->sprefix, t->dprefix, strlen(t->dprefix)) ? t->sprefix : NULL;
   struct side s = {0}, d = {0};
   sluice_error *err = side_open(t->src, &s, t->sprefix, sskip, 0);
   if (!err && t->o.sync) err = side_open(t->dst, &d, t->dprefix, dskip, 1);

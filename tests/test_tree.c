@@ -30,10 +30,12 @@ static unsigned tree_size(void) { return sanitized() ? 300 : 3000; }
 /* The name of object i: nested directories, and every 50th one a name
  * with a space, unicode, or characters that sort around '/'. */
 static void name_of(unsigned i, char *buf, size_t len) {
-  static const char *const odd[] = {"with space/f %u.txt", "unicod\xc3\xa9/\xe2\x82\xac%u",
-                                    "x-y/%u", "x.y/%u", "x/y%u", "x0/%u"};
-  if (i % 50 == 7) snprintf(buf, len, odd[(i / 50) % 6], i);
-  else snprintf(buf, len, "d%02u/sub%u/f%05u.bin", i % 17, i % 3, i);
+  static const char *const odd[] = {
+      "with space/f %u.txt", "unicod\xc3\xa9/\xe2\x82\xac%u", "x-y/%u", "x.y/%u", "x/y%u", "x0/%u"};
+  if (i % 50 == 7)
+    snprintf(buf, len, odd[(i / 50) % 6], i);
+  else
+    snprintf(buf, len, "d%02u/sub%u/f%05u.bin", i % 17, i % 3, i);
 }
 
 /* Object i's size: many small ones, some empty, a few above a 64 KiB chunk. */
@@ -292,8 +294,8 @@ Test(tree, include_exclude_and_range) {
   TH_OK(run(a, "", b, "ss/", th_opts("mode", "sync", "delete", "true", "to", "b/3.jpg", NULL), &p,
             NULL));
   cr_assert_eq(p.objects_done, 2);
-  TH_OK(run(a, "", b, "ss/", th_opts("mode", "sync", "delete", "true", "from", "b/3.jpg", NULL),
-            &p, NULL));
+  TH_OK(run(a, "", b, "ss/", th_opts("mode", "sync", "delete", "true", "from", "b/3.jpg", NULL), &p,
+            NULL));
   cr_assert_eq(p.objects_done, 3);
   cr_assert_eq(p.objects_deleted, 0);
   TH_OK(run(a, "", b, "ss/", th_opts("mode", "sync", "delete", "true", "to", "b/3.jpg", NULL), &p,
@@ -457,8 +459,8 @@ Test(tree, arguments_and_options_are_checked) {
   cr_assert_null(job);
   TH_KIND(sluice_tree_start(m, NULL, m, "d/", NULL, &job), SLUICE_ERR_INVALID_ARGUMENT);
   TH_KIND(sluice_tree_start(m, "", m, "d/", NULL, NULL), SLUICE_ERR_INVALID_ARGUMENT);
-  const char *bad[][2] = {{"mode", "mirror"}, {"delete", "true"},   {"compare", "md5"},
-                          {"transfers", "0"}, {"memory_limit", "1MiB"}, {"bogus", "1"},
+  const char *bad[][2] = {{"mode", "mirror"},  {"delete", "true"},       {"compare", "md5"},
+                          {"transfers", "0"},  {"memory_limit", "1MiB"}, {"bogus", "1"},
                           {"dry_run", "maybe"}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     sluice_options *o = th_opts(bad[i][0], bad[i][1], NULL);

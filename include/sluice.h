@@ -127,7 +127,10 @@ typedef enum sluice_errkind {
   SLUICE_ERR_TIMEOUT,
   SLUICE_ERR_CANCELED,
   SLUICE_ERR_OUT_OF_MEMORY,
-  SLUICE_ERR_UNEXPECTED
+  SLUICE_ERR_UNEXPECTED,
+  /* A tree job (sluice_tree_start) ended with some objects failed and the
+   * rest done; the message gives the counts and the first failure. */
+  SLUICE_ERR_PARTIAL
 } sluice_errkind;
 
 typedef struct sluice_error sluice_error;
@@ -185,6 +188,15 @@ typedef struct sluice_progress {
   uint32_t ring_used; /* chunks queued between readers and workers */
   uint32_t ring_capacity;
   uint64_t retries;
+  /* Tree jobs (sluice_tree_start); 0 for a single-object job.  Each object
+   * the job considers ends in exactly one of done (copied), skipped,
+   * deleted or failed; objects_total counts those seen so far (listing is
+   * streamed, so it grows until the listings end). */
+  uint64_t objects_done;
+  uint64_t objects_failed;
+  uint64_t objects_skipped;
+  uint64_t objects_deleted;
+  uint64_t objects_total;
 } sluice_progress;
 
 /* Called once per completed chunk, on one of the writer's worker threads,
@@ -761,6 +773,109 @@ SLUICE_EXTERN void sluice_upload_lister_free(sluice_upload_lister *l);
  * errors. */
 SLUICE_EXTERN sluice_error *sluice_upload_abort(sluice_operator *op, const char *path,
                                                 const char *upload_id);
+
+/* ------------------------------------------------------------------ */
+/* Tree transfers: many objects, one job, one memory budget            */
+/* ------------------------------------------------------------------ */
+
+typedef struct sluice_object_result sluice_object_result;
+
+typedef enum sluice_object_action {
+  SLUICE_OBJECT_COPIED = 1,  /* written at the destination (or would be: dry_run) */
+  SLUICE_OBJECT_SKIPPED,     /* sync: already the same at the destination */
+  SLUICE_OBJECT_DELETED,     /* sync with delete: existed only at the destination */
+  SLUICE_OBJECT_FAILED       /* see sluice_object_result_error() */
+} sluice_object_action;
+
+/* Called once per object a tree job has finished with, on one of the job's
+ * threads.  Calls are serialised (never two at once) but not in listing
+ * order.  The result and everything it returns live until the callback
+ * returns.  Keep it short: a transfer slot waits for it.  It must not free
+ * or wait for the job (cancel is fine). */
+typedef void (*sluice_object_cb)(const sluice_object_result *result, void *userdata);
+
+/* Sets the per-object callback for sluice_tree_start() (NULL: none). */
+SLUICE_EXTERN sluice_error *sluice_options_set_object_cb(sluice_options *opts, sluice_object_cb cb,
+                                                         void *userdata);
+/* The object's path relative to the source and destination directories
+ * (for a deletion: relative to the destination). */
+SLUICE_EXTERN const char *sluice_object_result_path(const sluice_object_result *r);
+/* Bytes copied (or that would be: dry_run), or the object's size when
+ * skipped or deleted. */
+SLUICE_EXTERN uint64_t sluice_object_result_bytes(const sluice_object_result *r);
+SLUICE_EXTERN sluice_object_action sluice_object_result_action(const sluice_object_result *r);
+/* Why the object failed (NULL otherwise).  Owned by the result. */
+SLUICE_EXTERN const sluice_error *sluice_object_result_error(const sluice_object_result *r);
+
+/* Starts a job that copies every object under src_dir (on src) to the same
+ * relative path under dst_dir (on dst) and returns at once; the job is the
+ * same sluice_job as sluice_job_start()'s: its fd becomes readable at the
+ * end, sluice_job_progress() fills the objects_* fields too, and
+ * sluice_job_cancel()/wait()/free() behave the same (a cancel stops every
+ * transfer in flight and aborts its upload: no partial object or file is
+ * left; objects already finished stay).  src_dir and dst_dir are
+ * directories or key prefixes ("" is the root; "dir" means "dir/").  src
+ * and dst may be the same operator.  The job holds references to both
+ * operators and copies what it needs from opts.
+ *
+ * Listing is streamed: one thread walks the source (and for sync the
+ * destination) and feeds `transfers` worker threads through a bounded
+ * queue, so memory does not grow with the number of objects.  Every object
+ * in flight takes its whole share of memory_limit before it starts and
+ * holds it to the end (an object of at most chunk bytes: one buffer of its
+ * own size; a larger one: chunk x (queue_depth + concurrent + readers),
+ * reduced to fit the budget), so a mix of huge and tiny objects cannot
+ * deadlock.  Peak buffer memory is memory_limit plus a look-ahead of
+ * 2 x transfers listing entries.
+ *
+ * Options (all optional; unknown names are refused):
+ *   mode          "copy" (default): every object; "sync": only objects
+ *                 missing or different at the destination
+ *   delete        sync only, "true": delete destination objects under
+ *                 dst_dir that the source does not have (among those the
+ *                 include/exclude/from/to filters select), as they are met
+ *   compare       sync: "size_mtime" (default): the same when the sizes are
+ *                 equal and the destination is not older than the source
+ *                 (an unknown time compares by size); "size": sizes only;
+ *                 "checksum": sizes and the stores' MD5s where both sides
+ *                 give one without reading the data (an S3 ETag without
+ *                 "-N"; a multipart ETag is never taken for an MD5).  When
+ *                 either side has none, the object is copied (counted as
+ *                 copied), never skipped on a guess
+ *   dry_run       "true": decide and report everything, write and delete
+ *                 nothing
+ *   include       glob(s) a relative path must match (fnmatch(3), '*'
+ *                 matches '/' too); several, one per line ("a*\nb*")
+ *   exclude       glob(s), one per line: matching paths are left alone
+ *                 (neither copied nor deleted)
+ *   from, to      relative-path range [from, to) in listing (byte) order:
+ *                 shards that share boundaries cover a tree exactly once;
+ *                 pick boundaries from a listing (every Nth key)
+ *   fail_fast     "true": the first failed object ends the job with its
+ *                 error; default: go on, and end with SLUICE_ERR_PARTIAL
+ *   transfers     objects in flight, default 16 (1..1024)
+ *   memory_limit  buffer budget shared by every transfer, default 256 MiB
+ *                 (at least 3 x chunk)
+ *   bwlimit       bytes/s across the whole job (0: none), taken one part or
+ *                 small object at a time
+ *   stream        "true": copy through this process even when src and dst
+ *                 are one operator whose store copies by itself (S3
+ *                 CopyObject, which is the default there: no bytes move)
+ *   chunk, concurrent, queue_depth, readers, content_type, if_not_exists:
+ *                 as for a writer and write_from, for every object (the
+ *                 first four shape a large object's pipeline)
+ * Keys ending in '/' (directory markers) are not objects: ignored.  A relative path
+ * that a store with directories cannot hold (empty, "." or ".." segments)
+ * fails that object; nothing is ever written outside dst_dir.
+ *
+ * Errors at start: invalid argument (NULL handle, bad option).  The job's
+ * outcome (sluice_job_wait): NULL when every object was copied, skipped or
+ * deleted; the listing's error if a listing fails; canceled; with
+ * fail_fast the first object's error; else SLUICE_ERR_PARTIAL.
+ * *out owned by the caller (sluice_job_free).  Any thread. */
+SLUICE_EXTERN sluice_error *sluice_tree_start(sluice_operator *src, const char *src_dir,
+                                              sluice_operator *dst, const char *dst_dir,
+                                              const sluice_options *opts, sluice_job **out);
 
 #ifdef __cplusplus
 }

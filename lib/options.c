@@ -22,6 +22,8 @@ struct sluice_options {
   size_t n, cap;
   sluice_progress_cb progress_cb;
   void *progress_userdata;
+  sluice_object_cb object_cb;
+  void *object_userdata;
 };
 
 sluice_options *sluice_options_new(void) { return calloc(1, sizeof(sluice_options)); }
@@ -92,6 +94,8 @@ sluice_options *sluice__options_dup(const sluice_options *o) {
   }
   d->progress_cb = o->progress_cb;
   d->progress_userdata = o->progress_userdata;
+  d->object_cb = o->object_cb;
+  d->object_userdata = o->object_userdata;
   return d;
 }
 
@@ -119,6 +123,18 @@ sluice_error *sluice_options_set_progress(sluice_options *o, sluice_progress_cb 
 void sluice__opt_progress(const sluice_options *o, sluice_progress_cb *cb, void **ud) {
   *cb = o ? o->progress_cb : NULL;
   *ud = o ? o->progress_userdata : NULL;
+}
+
+sluice_error *sluice_options_set_object_cb(sluice_options *o, sluice_object_cb cb, void *ud) {
+  if (!o) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "options_set_object_cb: options is NULL");
+  o->object_cb = cb;
+  o->object_userdata = ud;
+  return NULL;
+}
+
+void sluice__opt_object_cb(const sluice_options *o, sluice_object_cb *cb, void **ud) {
+  *cb = o ? o->object_cb : NULL;
+  *ud = o ? o->object_userdata : NULL;
 }
 
 int sluice__parse_size(const char *s, uint64_t *out) {

@@ -30,5 +30,6 @@ int sluice__parse_size(const char *s, uint64_t *out);
 sluice_error *sluice__opt_check_known(const sluice_options *o, const char *what,
                                       const char *const *known1, const char *const *known2);
 void sluice__opt_progress(const sluice_options *o, sluice_progress_cb *cb, void **userdata);
+void sluice__opt_object_cb(const sluice_options *o, sluice_object_cb *cb, void **userdata);
 
 #endif

@@ -124,6 +124,11 @@ struct sluice__sink_vt {
   sluice_error *(*size_hint)(sluice__sink *s, uint64_t size);
   /* Every part was written: make the object visible. */
   sluice_error *(*commit)(sluice__sink *s, uint64_t total_size, uint64_t nparts);
+  /* Optional: the whole object (len <= chunk) from one buffer in one
+   * request on the caller's thread, committed when it returns; instead of
+   * parts and commit.  Without it, a synchronous sink gets write_part and
+   * commit on the caller's thread. */
+  sluice_error *(*put)(sluice__sink *s, const void *buf, size_t len);
   /* Optional, any thread: a commit in progress (or any later request)
    * stops soon with a canceled error.  Used by a job's cancel. */
   void (*interrupt)(sluice__sink *s);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Copy jobs: write_from + close on a thread of their own, ending on an fd. */
+/* Jobs: a copy (write_from + close) or a tree transfer (pipeline/tree.c)
+ * on a thread of their own, ending on an fd.  Both kinds share this
+ * handle, so a daemon polls, cancels and frees them alike. */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -8,11 +10,13 @@
 #include "error.h"
 #include "pipeline.h"
 #include "reader.h"
+#include "tree.h"
 
 struct sluice_job {
-  sluice_writer *w;
+  sluice_writer *w;           /* a copy job: w, r and params */
   sluice_reader *r;
   sluice__copy_params params;
+  sluice__tree *tree;         /* a tree job */
   pthread_t thread;
   int efd;
   atomic_int done;
@@ -23,8 +27,13 @@ struct sluice_job {
 
 static void *job_main(void *arg) {
   sluice_job *j = arg;
-  sluice_error *err = sluice__write_from(j->w, j->r, &j->params);
-  if (!err) err = sluice_writer_close(j->w);
+  sluice_error *err;
+  if (j->tree) {
+    err = sluice__tree_run(j->tree);
+  } else {
+    err = sluice__write_from(j->w, j->r, &j->params);
+    if (!err) err = sluice_writer_close(j->w);
+  }
   j->result = err;
   /* Release: a thread that sees done also sees result. */
   atomic_store_explicit(&j->done, 1, memory_order_release);
@@ -35,20 +44,9 @@ static void *job_main(void *arg) {
   return NULL;
 }
 
-sluice_error *sluice_job_start(sluice_writer *w, sluice_reader *r, const sluice_options *opts,
-                               sluice_job **out) {
-  if (out) *out = NULL;
-  if (!w || !r || !out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "job_start: writer, reader and out must be non-NULL");
-  sluice_job *j = calloc(1, sizeof(*j));
-  if (!j) return sluice__error_oom();
-  sluice_error *err = sluice__copy_params_parse(opts, &j->params);
-  if (err) {
-    free(j);
-    return err;
-  }
-  j->w = w;
-  j->r = r;
+/* Starts j's thread; frees j (not what it points to) on failure. */
+static sluice_error *job_launch(sluice_job *j, sluice_job **out) {
+  sluice_error *err;
   j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (j->efd < 0) {
     err = sluice__error_errno(errno, "job_start: eventfd");
@@ -67,6 +65,38 @@ sluice_error *sluice_job_start(sluice_writer *w, sluice_reader *r, const sluice_
   return NULL;
 }
 
+sluice_error *sluice_job_start(sluice_writer *w, sluice_reader *r, const sluice_options *opts,
+                               sluice_job **out) {
+  if (out) *out = NULL;
+  if (!w || !r || !out)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "job_start: writer, reader and out must be non-NULL");
+  sluice_job *j = calloc(1, sizeof(*j));
+  if (!j) return sluice__error_oom();
+  sluice_error *err = sluice__copy_params_parse(opts, &j->params);
+  if (err) {
+    free(j);
+    return err;
+  }
+  j->w = w;
+  j->r = r;
+  sluice__copy_params p = j->params;
+  err = job_launch(j, out);
+  if (err) sluice__copy_params_clear(&p);
+  return err;
+}
+
+sluice_error *sluice__job_start_tree(sluice__tree *t, sluice_job **out) {
+  sluice_job *j = calloc(1, sizeof(*j));
+  if (!j) {
+    sluice__tree_free(t);
+    return sluice__error_oom();
+  }
+  j->tree = t;
+  sluice_error *err = job_launch(j, out);
+  if (err) sluice__tree_free(t);
+  return err;
+}
+
 int sluice_job_fd(const sluice_job *j) { return j ? j->efd : -1; }
 
 int sluice_job_done(const sluice_job *j) {
@@ -77,12 +107,15 @@ sluice_error *sluice_job_progress(const sluice_job *j, sluice_progress *out) {
   if (!j || !out || out->struct_size == 0)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "job_progress: job and out must be non-NULL, out->struct_size set");
-  sluice__writer_progress(j->w, out);
+  if (j->tree) sluice__tree_progress(j->tree, out);
+  else sluice__writer_progress(j->w, out);
   return NULL;
 }
 
 void sluice_job_cancel(sluice_job *j) {
-  if (j && !sluice_job_done(j)) sluice__writer_cancel(j->w);
+  if (!j || sluice_job_done(j)) return;
+  if (j->tree) sluice__tree_cancel(j->tree);
+  else sluice__writer_cancel(j->w);
 }
 
 sluice_error *sluice_job_wait(sluice_job *j) {
@@ -102,6 +135,8 @@ void sluice_job_free(sluice_job *j) {
   sluice_error_free(sluice_job_wait(j));
   close(j->efd);
   sluice_error_free(j->result);
+  sluice__tree_free(j->tree);
+  sluice__copy_params_clear(&j->params);
   pthread_mutex_destroy(&j->lock);
   free(j);
 }

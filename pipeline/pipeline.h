@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 
 #include "bufpool.h"
+#include "ratelimit.h"
 #include "ring.h"
 #include "service.h"
 
@@ -143,9 +144,17 @@ typedef struct sluice__copy_params {
   unsigned readers;
   sluice_progress_cb progress_cb;
   void *progress_userdata;
+  sluice__rate *rate;      /* bwlimit: chunks wait their turn (may be shared) */
+  sluice__rate *own_rate;  /* the one parse made from "bwlimit", freed by clear */
 } sluice__copy_params;
 sluice_error *sluice__copy_params_parse(const sluice_options *opts, sluice__copy_params *out);
+void sluice__copy_params_clear(sluice__copy_params *cp);
 sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluice__copy_params *cp);
+/* Writes and commits a whole object of at most one chunk from buf on the
+ * calling thread, without starting the pipe (no threads, no chunk
+ * buffers): the sink's put() or, for a synchronous sink, write_part and
+ * commit.  w must be fresh.  On error the writer is failed (aborted). */
+sluice_error *sluice__writer_put(sluice_writer *w, const void *buf, size_t len);
 /* Thread-safe: stops a running write_from with a canceled error. */
 void sluice__writer_cancel(sluice_writer *w);
 void sluice__writer_progress(sluice_writer *w, sluice_progress *out);

@@ -8,17 +8,26 @@
 #include "readahead.h"
 #include "reader.h"
 
-static const char *const copy_keys[] = {"readers", NULL};
+static const char *const copy_keys[] = {"readers", "bwlimit", NULL};
 
 sluice_error *sluice__copy_params_parse(const sluice_options *opts, sluice__copy_params *out) {
-  uint64_t readers;
+  uint64_t readers, bw;
+  *out = (sluice__copy_params){0};
   sluice_error *err = sluice__opt_check_known(opts, "write_from", copy_keys, NULL);
   if (!err) err = sluice__opt_size(opts, "readers", 1, 1, 64, "write_from", &readers);
+  if (!err) err = sluice__opt_size(opts, "bwlimit", 0, 0, UINT64_MAX, "write_from", &bw);
   if (err) return err;
   out->readers = (unsigned)readers;
   sluice__opt_progress(opts, &out->progress_cb, &out->progress_userdata);
+  if (bw && !(out->rate = out->own_rate = sluice__rate_new(bw))) return sluice__error_oom();
   return NULL;
 }
+
+void sluice__copy_params_clear(sluice__copy_params *cp) {
+  sluice__rate_free(cp->own_rate);
+  cp->rate = cp->own_rate = NULL;
+}
+
 
 struct copy {
   sluice__pipe *pipe;
@@ -30,7 +39,14 @@ struct copy {
   /* Filled in by the sequential reader, the only one for a stream. */
   uint64_t stream_total;
   uint64_t stream_chunks;
+  sluice__rate *rate;   /* bwlimit, or NULL */
 };
+
+/* bwlimit: a filled chunk waits its turn before it is queued.  -1 when the
+ * pipe failed meanwhile. */
+static int pace(struct copy *cp, const sluice__chunk *c) {
+  return cp->rate ? sluice__rate_take(cp->rate, c->len, &cp->pipe->failed) : 0;
+}
 
 static void fail(struct copy *cp, sluice_error *err) { sluice__pipe_fail(cp->pipe, err); }
 
@@ -77,6 +93,10 @@ static void *positional_reader(void *arg) {
     c->index = idx;
     c->offset = off;
     c->last = off + want == cp->size;
+    if (pace(cp, c) != 0) {
+      sluice__bufpool_put(cp->pipe->pool, c);
+      break;
+    }
     if (sluice__pipe_push(cp->pipe, c) != 0) break;
   }
   return NULL;
@@ -108,6 +128,10 @@ static void sequential_reader(struct copy *cp) {
     cp->stream_total += c->len;
     cp->stream_chunks = idx;
     int full = c->len == c->cap;
+    if (pace(cp, c) != 0) {
+      sluice__bufpool_put(cp->pipe->pool, c);
+      break;
+    }
     if (sluice__pipe_push(cp->pipe, c) != 0 || !full) break;
   }
 }
@@ -127,7 +151,7 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
   sluice__readahead_free(r->ra);
   r->ra = NULL;
   r->ra_concurrent = 0;
-  struct copy cp = {.src = r->src, .base = r->pos, .size = sluice_reader_size(r)};
+  struct copy cp = {.src = r->src, .base = r->pos, .size = sluice_reader_size(r), .rate = p->rate};
   int positional = r->src->vt->pread && cp.size != UINT64_MAX;
   unsigned readers = positional ? p->readers : 1;
   sluice_error *err = NULL;
@@ -191,6 +215,7 @@ sluice_error *sluice_write_from(sluice_writer *w, sluice_reader *r, const sluice
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "write_from: writer and reader must be non-NULL");
   sluice__copy_params p;
   sluice_error *err = sluice__copy_params_parse(opts, &p);
-  if (err) return err;
-  return sluice__write_from(w, r, &p);
+  if (!err) err = sluice__write_from(w, r, &p);
+  sluice__copy_params_clear(&p);
+  return err;
 }

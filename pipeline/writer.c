@@ -211,6 +211,41 @@ sluice_error *sluice_writer_close(sluice_writer *w) {
   return NULL;
 }
 
+sluice_error *sluice__writer_put(sluice_writer *w, const void *buf, size_t len) {
+  if (w->state != W_OPEN) return sluice__writer_state_error(w, "write");
+  if (w->pipe_live || w->next_index || w->cur || len > w->sink->chunk)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "write '%s': a whole-object put needs a fresh writer and at most one chunk",
+                         w->sink->path);
+  sluice__sink *s = w->sink;
+  sluice_error *err = NULL;
+  if (atomic_load(&w->cancel)) {
+    err = sluice__error(SLUICE_ERR_CANCELED, "write '%s': canceled", s->path);
+  } else if (s->vt->put) {
+    err = s->vt->put(s, buf, len);
+  } else if (s->vt->write_part) {
+    /* The sink only reads the chunk's bytes. */
+    sluice__chunk c = {.len = len, .cap = len, .buf = (unsigned char *)buf, .last = 1};
+    if (len) err = s->vt->write_part(s, &c);
+    if (!err) err = s->vt->commit(s, len, len ? 1 : 0);
+  } else {
+    err = sluice_writer_write(w, buf, len);
+    return err ? err : sluice_writer_close(w);
+  }
+  if (err) {
+    sluice__writer_fail(w, err);
+    return sluice__error_copy(err);
+  }
+  pthread_mutex_lock(&w->lock);
+  w->last.bytes_read = w->last.bytes_written = w->last.total_bytes = len;
+  w->last.parts_done = len ? 1 : 0;
+  pthread_mutex_unlock(&w->lock);
+  w->bytes_in = len;
+  w->next_index = len ? 1 : 0;
+  w->state = W_COMMITTED;
+  return NULL;
+}
+
 sluice_error *sluice_writer_abort(sluice_writer *w) {
   if (!w) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_abort: writer is NULL");
   if (w->state != W_OPEN && w->state != W_STREAMED) return NULL;

@@ -64,7 +64,26 @@ echo "rss_copy $size $((8 << 20)) 4 4 1"
 status=$?
 case $status in
   0) echo "PASS: peak RSS within the bound" ;;
-  77) echo "SKIP: rss_copy cannot measure peak RSS" ;;
-  *) echo "FAIL: rss_copy exited with $status" ;;
+  77) echo "SKIP: rss_copy cannot measure peak RSS"; exit 77 ;;
+  *) echo "FAIL: rss_copy exited with $status"; exit $status ;;
 esac
-exit $status
+
+# Many objects: a tree job's peak RSS must not grow with the number of
+# objects.  10,000 small files, then $SLUICE_TREE_OBJECTS (default
+# 100,000); the larger may add at most 8 MiB (allocator noise) to the
+# smaller's growth.  Each run also checks its growth against the default
+# memory_limit.
+many=${SLUICE_TREE_OBJECTS:-100000}
+growth() { # OBJECTS: prints the peak growth in KiB
+  out=$("$rss_copy" tree "$1") || { echo "FAIL: rss_copy tree $1" >&2; return 1; }
+  echo "rss_copy tree $1: $out" >&2
+  echo "$out" | sed -n 's/.*peak_growth_kib=\([0-9-]*\).*/\1/p'
+}
+few_kib=$(growth 10000) || exit 1
+many_kib=$(growth "$many") || exit 1
+if [ "$many_kib" -gt $((few_kib + 8192)) ]; then
+  echo "FAIL: peak RSS grows with the number of objects: +${few_kib} KiB for 10000, +${many_kib} KiB for $many"
+  exit 1
+fi
+echo "PASS: tree copy peak RSS flat: +${few_kib} KiB for 10000 objects, +${many_kib} KiB for $many"
+exit 0

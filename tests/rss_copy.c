@@ -1,6 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rss_copy SIZE CHUNK CONCURRENT QUEUE_DEPTH READERS
+ * rss_copy tree OBJECTS
+ *
+ * The second form copies a tree of OBJECTS small files fs->fs with one
+ * tree job (sluice_tree_start, default options) and prints
+ *     objects=N peak_growth_kib=G
+ * exiting 0 when G stays within the default memory_limit (256 MiB) plus
+ * the slack; check-memory-bound.sh runs it for 10,000 and 100,000 objects
+ * and fails when the growth depends on the number of objects.
  *
  * Measures the memory bound the header promises ("buffer memory of a
  * writer is at most chunk x (queue_depth + concurrent + readers), whatever
@@ -31,6 +39,8 @@
  * weaker (never falsely failing); a warning says so.
  */
 #include <errno.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,11 +211,103 @@ out:
   return rc;
 }
 
+static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+  (void)sb, (void)type, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+#define TREE_FILE 100        /* bytes per object */
+#define TREE_DIR 1000        /* objects per directory */
+#define TREE_BOUND_KIB (256u * 1024)
+
+/* Writes n small files under dir/src/, TREE_DIR per directory. */
+static int make_tree(const char *dir, unsigned long n) {
+  char path[4300];
+  unsigned char buf[TREE_FILE];
+  fill(buf, sizeof buf, 0);
+  snprintf(path, sizeof path, "%s/src", dir);
+  if (mkdir(path, 0755)) return -1;
+  for (unsigned long i = 0; i < n; i++) {
+    if (i % TREE_DIR == 0) {
+      snprintf(path, sizeof path, "%s/src/d%05lu", dir, i / TREE_DIR);
+      if (mkdir(path, 0755)) return -1;
+    }
+    snprintf(path, sizeof path, "%s/src/d%05lu/f%07lu", dir, i / TREE_DIR, i);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(buf, 1, sizeof buf, f) != sizeof buf) {
+      if (f) fclose(f);
+      return -1;
+    }
+    if (fclose(f)) return -1;
+  }
+  return 0;
+}
+
+static int tree_main(const char *count) {
+  uint64_t n;
+  if (parse_size(count, &n) || n == 0) {
+    fprintf(stderr, "usage: %s tree OBJECTS\n", prog);
+    return 1;
+  }
+  if (status_kib("VmHWM") < 0) return 77;
+  const char *base = getenv("TMPDIR");
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/sluice-rss-tree-XXXXXX", base && *base ? base : "/tmp");
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "%s: mkdtemp %s: %s\n", prog, dir, strerror(errno));
+    return 1;
+  }
+  int status = 1;
+  sluice_options *root = sluice_options_new();
+  sluice_operator *op = NULL;
+  sluice_job *job = NULL;
+  sluice_error *err = NULL;
+  if (make_tree(dir, (unsigned long)n)) {
+    fprintf(stderr, "%s: cannot create the tree under %s: %s\n", prog, dir, strerror(errno));
+    goto out;
+  }
+  if (!root || (err = sluice_options_set(root, "root", dir)) ||
+      (err = sluice_operator_new("fs", root, &op))) {
+    fail_with("operator", err);
+    goto out;
+  }
+  int can_reset = reset_hwm() == 0;
+  long long baseline = status_kib("VmHWM");
+  if ((err = sluice_tree_start(op, "src/", op, "dst/", NULL, &job)) || (err = sluice_job_wait(job))) {
+    fail_with("tree copy", err);
+    goto out;
+  }
+  sluice_progress p = {.struct_size = sizeof p};
+  sluice_error_free(sluice_job_progress(job, &p));
+  long long grew = status_kib("VmHWM") - baseline;
+  printf("objects=%llu peak_growth_kib=%lld%s\n", (unsigned long long)p.objects_done, grew,
+         can_reset ? "" : " (VmHWM not reset: weaker)");
+  if (p.objects_done != n) {
+    fprintf(stderr, "%s: copied %llu of %llu objects\n", prog, (unsigned long long)p.objects_done,
+            (unsigned long long)n);
+    goto out;
+  }
+  if (grew > (long long)(TREE_BOUND_KIB + SLACK_KIB)) {
+    fprintf(stderr, "%s: FAIL: the tree copy raised peak RSS by %lld KiB, more than the default "
+            "memory_limit %u KiB + %u KiB slack\n", prog, grew, TREE_BOUND_KIB, SLACK_KIB);
+    goto out;
+  }
+  status = 0;
+out:
+  sluice_job_free(job);
+  sluice_operator_free(op);
+  sluice_options_free(root);
+  nftw(dir, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+  return status;
+}
+
 int main(int argc, char **argv) {
   if (argc > 0 && argv[0]) {
     const char *slash = strrchr(argv[0], '/');
     prog = slash ? slash + 1 : argv[0];
   }
+  if (argc == 3 && !strcmp(argv[1], "tree")) return tree_main(argv[2]);
   uint64_t size, chunk, concurrent, queue_depth, readers;
   if (argc != 6 || parse_size(argv[1], &size) || parse_size(argv[2], &chunk) ||
       parse_size(argv[3], &concurrent) || parse_size(argv[4], &queue_depth) ||

@@ -144,6 +144,46 @@ run cp_r_down "$SLUICE" cp -r "$s3/tree/" "$tmp/back"; expect cp_r_down 0
 if diff -r "$tmp/tree" "$tmp/back" >"$tmp/diff.out"; then ok "cp -r there and back: same tree"
 else not_ok "cp -r round trip" "$tmp/diff.out"; fi
 
+# ---- trees: cp -r and sync run on the library's tree job ----
+mkdir -p "$tmp/many/d1/d2" "$tmp/many/with space"
+for i in $(seq 1 120); do printf 'object %s\n' "$i" >"$tmp/many/d1/f$i"; done
+: >"$tmp/many/d1/d2/empty"
+cafe=$'caf\xc3\xa9.txt'
+printf 'unicode\n' >"$tmp/many/with space/$cafe"
+run tree_up "$SLUICE" cp -r --transfers 8 --memory-limit 64MiB --json "$tmp/many" "$s3/many/"
+expect tree_up 0
+[ "$(json_field "$tmp/tree_up.out" copied)" = 122 ] && ok "cp -r --json: 122 copied" ||
+  not_ok "cp -r --json copied" "$tmp/tree_up.out"
+run tree_down "$SLUICE" cp -r --bwlimit 100M "$s3/many/" "$tmp/many.back"; expect tree_down 0
+if diff -r "$tmp/many" "$tmp/many.back" >"$tmp/many.diff"; then ok "cp -r of 122 objects there and back"
+else not_ok "cp -r many round trip" "$tmp/many.diff"; fi
+# sync between two prefixes (S3 lists in byte order on both sides)
+run sync1 "$SLUICE" sync --json "$s3/many/" "$s3/mirror/"; expect sync1 0
+[ "$(json_field "$tmp/sync1.out" copied)" = 122 ] && ok "sync: 122 copied" || not_ok "sync copied" "$tmp/sync1.out"
+run sync2 "$SLUICE" sync --json "$s3/many/" "$s3/mirror/"; expect sync2 0
+[ "$(json_field "$tmp/sync2.out" copied)" = 0 ] && [ "$(json_field "$tmp/sync2.out" skipped)" = 122 ] &&
+  ok "sync twice: the second copies nothing" || not_ok "sync twice" "$tmp/sync2.out"
+"$SLUICE" cp "$tmp/small.bin" "$s3/mirror/extra.bin" 2>/dev/null
+run sync_dry "$SLUICE" sync --delete --dry-run "$s3/many/" "$s3/mirror/"; expect sync_dry 0
+grep -qx "would delete extra.bin" "$tmp/sync_dry.out" && ok "sync --dry-run says what it would delete" ||
+  not_ok "sync --dry-run" "$tmp/sync_dry.out"
+run stat_extra "$SLUICE" stat "$s3/mirror/extra.bin"; expect stat_extra 0
+run sync_del "$SLUICE" sync --delete --json --exclude 'd1/f1*' "$s3/many/" "$s3/mirror/"; expect sync_del 0
+[ "$(json_field "$tmp/sync_del.out" deleted)" = 1 ] && ok "sync --delete removed the one extra" ||
+  not_ok "sync --delete" "$tmp/sync_del.out"
+run stat_extra_gone "$SLUICE" stat "$s3/mirror/extra.bin"; expect stat_extra_gone 4
+# some objects fail (a file stands where a directory must go): exit 8,
+# one line each, the rest arrive
+mkdir -p "$tmp/blocked" && printf x >"$tmp/blocked/d1"
+run tree_partial "$SLUICE" cp -r --json "$s3/many/" "$tmp/blocked"
+expect tree_partial 8 "cp $s3/many/d1/f7: "
+[ "$(grep -c "^sluice: cp $s3/many/d1/" "$tmp/tree_partial.err")" = 121 ] &&
+  [ "$(json_field "$tmp/tree_partial.out" failed)" = 121 ] && [ -f "$tmp/blocked/with space/$cafe" ] &&
+  ok "cp -r: 121 failed objects, one stderr line each, the rest copied" ||
+  not_ok "cp -r partial" "$tmp/tree_partial.err" "$tmp/tree_partial.out"
+run tree_empty "$SLUICE" cp -r "$s3/nothing-here/" "$tmp/none"; expect tree_empty 4 "nothing there to copy"
+run bad_transfers "$SLUICE" cp -r --transfers 0 a b; expect bad_transfers 2 "transfers"
+
 run server_copy "$SLUICE" cp "$s3/json.bin" "$s3/copied.bin"; expect server_copy 0
 
 # An object key is used exactly as given: "a//b" and "c/../d" are keys of
@@ -163,10 +203,10 @@ run stream_copy "$SLUICE" cp --stream --chunk 5MiB "$s3/json.bin" "$s3/streamed.
 same "server-side copy within a bucket" "$tmp/12m.bin" "$tmp/copied.back"
 same "--stream copy within a bucket" "$tmp/12m.bin" "$tmp/streamed.back"
 
-run checksum_crc32c "$SLUICE" cp --checksum crc32c --chunk 5MiB "$tmp/12m.bin" "$s3/crc32c.bin"; expect checksum_crc32c 0
+run checksum_crc32c "$SLUICE" cp --checksum-algorithm crc32c --chunk 5MiB "$tmp/12m.bin" "$s3/crc32c.bin"; expect checksum_crc32c 0
 "$SLUICE" cat "$s3/crc32c.bin" >"$tmp/crc32c.back" 2>/dev/null
-same "--checksum crc32c upload" "$tmp/12m.bin" "$tmp/crc32c.back"
-run checksum_bad "$SLUICE" cp --checksum crc16 "$tmp/small.bin" "$s3/crc16.bin"; expect checksum_bad 2 "checksum"
+same "--checksum-algorithm crc32c upload" "$tmp/12m.bin" "$tmp/crc32c.back"
+run checksum_bad "$SLUICE" cp --checksum-algorithm crc16 "$tmp/small.bin" "$s3/crc16.bin"; expect checksum_bad 2 "checksum"
 
 run exists_first "$SLUICE" cp --if-not-exists "$tmp/small.bin" "$s3/once.bin"; expect exists_first 0
 run exists_again "$SLUICE" cp --if-not-exists "$tmp/12m.bin" "$s3/once.bin"; expect exists_again 7
@@ -294,6 +334,24 @@ expect sigint 130 "interrupted by SIGINT; the destination was not written \(uplo
 "$UPLOADS" "$prefix/int/" >"$tmp/uploads.out" 2>&1
 if [ $? = 0 ] && ! grep -q . "$tmp/uploads.out"; then ok "SIGINT: the multipart upload was aborted on the server"
 else not_ok "SIGINT: an upload is still in progress" "$tmp/uploads.out"; fi
+
+# cp -r interrupted: --bwlimit holds each big file's second part back, so
+# uploads are open on the server when SIGINT lands; all are aborted.
+mkdir -p "$tmp/slowtree"
+for i in 1 2 3; do cp "$tmp/12m.bin" "$tmp/slowtree/big$i.bin"; done
+cp "$tmp/small.bin" "$tmp/slowtree/small.bin"
+timeout 120 "$SLUICE" cp -r --chunk 5MiB --bwlimit 1M "$tmp/slowtree" "$s3/inttree/" \
+  >"$tmp/sigint_tree.out" 2>"$tmp/sigint_tree.err" &
+pid=$!
+if wait_for "a tree upload in progress" bash -c '"$1" "$2" | grep -q .' _ "$UPLOADS" "$prefix/inttree/"; then
+  ok "SIGINT cp -r: multipart uploads are open before the signal"
+else not_ok "SIGINT cp -r: no upload seen in progress" "$tmp/sigint_tree.err"; fi
+kill -INT "$pid"
+wait "$pid"; rc=$?
+expect sigint_tree 130 "interrupted by SIGINT after [0-9]+ objects; the transfers in flight were aborted"
+"$UPLOADS" "$prefix/inttree/" >"$tmp/uploads_tree.out" 2>&1
+if [ $? = 0 ] && ! grep -q . "$tmp/uploads_tree.out"; then ok "SIGINT cp -r: every upload was aborted"
+else not_ok "SIGINT cp -r: uploads still in progress" "$tmp/uploads_tree.out"; fi
 run sigint_stat "$SLUICE" stat "$s3/int/a.bin"; expect sigint_stat 4
 
 # ---- SIGKILL leaves an upload open: sluice uploads finds and aborts it ----

@@ -104,7 +104,7 @@ includes() {
 }
 
 # ---- commands and options ----
-offers "commands" "sluice " cp put cat ls stat rm presign
+offers "commands" "sluice " cp sync put cat ls stat rm presign
 offers "commands by prefix" "sluice c" cp cat
 offers "command after options" "sluice --chunk 8MiB -r --progress=plain p" put presign
 

@@ -31,6 +31,11 @@ enum progress_mode { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_PLAIN, PROGRESS_NONE 
  * the library's default then applies. */
 struct cli_settings {
   char *chunk, *concurrent, *queue_depth, *readers;
+  char *transfers, *memory_limit, *bwlimit; /* tree jobs; bwlimit every copy */
+  char *include, *exclude;                  /* globs, one per line (repeatable) */
+  int delete_extra;                         /* sync --delete */
+  int dry_run;
+  const char *compare;                      /* sync: "size" or "checksum"; NULL: size_mtime */
   char *endpoint, *region, *profile, *content_type, *ca_file;
   char *checksum; /* s3 writer option checksum */
   int no_sign_request; /* -1 unset, 0, 1 */
@@ -133,6 +138,8 @@ void cli_progress_update(struct cli_progress *p, const sluice_progress *now);
 /* Ends the display (final bar state or last plain line). */
 void cli_progress_finish(struct cli_progress *p, const sluice_progress *last, int ok);
 void cli_progress_free(struct cli_progress *p);
+/* Whether p draws a bar on stderr (other output must clear the line). */
+int cli_progress_is_bar(const struct cli_progress *p);
 double cli_now(void);
 /* Peak resident memory of this process, KiB. */
 long cli_peak_rss_kib(void);
@@ -143,10 +150,12 @@ const char *cli_human_bytes(uint64_t n, char *buf, size_t len);
 
 struct cli_summary {
   uint64_t bytes, parts, retries, files, failed;
+  uint64_t skipped, deleted; /* tree jobs */
   double seconds;
 };
 
 int cmd_cp(const struct cli_settings *s, const char *src, const char *dst, const char *name);
+int cmd_sync(const struct cli_settings *s, const char *src, const char *dst);
 int cmd_ls(const struct cli_settings *s, const char *uri);
 int cmd_stat(const struct cli_settings *s, const char *uri);
 int cmd_rm(const struct cli_settings *s, const char *uri);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* sluice cp / put / cat: one or many transfers, each a non-blocking job
- * (sluice_job_start) that the main thread watches with poll(2) beside the
- * signal pipe, drawing progress as it goes.  That is the same loop a daemon
+/* sluice cp / put / cat / sync: one transfer (sluice_job_start) or a whole
+ * tree (sluice_tree_start, for cp -r and sync), each a non-blocking job
+ * that the main thread watches with poll(2) beside the signal pipe,
+ * drawing progress as it goes.  That is the same loop a daemon
  * with its own event loop would run, and it is what lets Ctrl-C cancel a
  * copy cleanly: the job aborts the upload and no partial object remains. */
 #include <errno.h>
@@ -72,6 +73,10 @@ static sluice_options *job_options(const struct copy *c, const struct cli_endpoi
   if (!o) cli_oom();
   if (readers) {
     sluice_error *err = sluice_options_set(o, "readers", readers);
+    if (err) cli_oom();
+  }
+  if (c->s->bwlimit) {
+    sluice_error *err = sluice_options_set(o, "bwlimit", c->s->bwlimit);
     if (err) cli_oom();
   }
   return o;
@@ -199,82 +204,103 @@ static int copy_one(struct copy *c, struct cli_endpoint *src, struct cli_endpoin
   return rc;
 }
 
-struct names {
-  char **v;
-  size_t n, cap;
+/* Tree jobs report each object here, on one of the job's threads (one
+ * call at a time): failures get a line on stderr, a dry run says what it
+ * would do on stdout. */
+struct tree_view {
+  struct copy *c;
+  const struct cli_endpoint *src, *dst;
+  int bar; /* a progress bar is on the line: clear it first */
 };
 
-static void names_free(struct names *ns) {
-  for (size_t i = 0; i < ns->n; i++) free(ns->v[i]);
-  free(ns->v);
-}
-
-/* Every object under dir, collected before copying starts so that a copy
- * into a directory of the same tree never lists its own output. */
-static sluice_error *list_all(sluice_operator *op, const char *dir, struct names *out) {
-  sluice_options *o = sluice_options_new();
-  sluice_lister *l = NULL;
-  if (!o) cli_oom();
-  sluice_error *err = sluice_options_set(o, "recursive", "true");
-  if (!err) err = sluice_list(op, dir, o, &l);
-  const sluice_entry *e;
-  while (!err && !(err = sluice_lister_next(l, &e)) && e) {
-    if (out->n == out->cap) {
-      size_t cap = out->cap ? out->cap * 2 : 64;
-      char **v = realloc(out->v, cap * sizeof *v);
-      if (!v) cli_oom();
-      out->v = v, out->cap = cap;
-    }
-    if (!(out->v[out->n] = strdup(sluice_entry_path(e)))) cli_oom();
-    out->n++;
+static void on_object(const sluice_object_result *r, void *ud) {
+  struct tree_view *v = ud;
+  sluice_object_action a = sluice_object_result_action(r);
+  const char *rel = sluice_object_result_path(r);
+  if (a == SLUICE_OBJECT_FAILED) {
+    const char *u = v->src->uri;
+    fprintf(stderr, "%ssluice: %s %s%s%s: %s\n", v->bar ? "\r\033[K" : "", v->c->name, u,
+            u[strlen(u) - 1] == '/' ? "" : "/", rel,
+            sluice_error_message(sluice_object_result_error(r)));
+  } else if (v->c->s->dry_run && a != SLUICE_OBJECT_SKIPPED) {
+    printf("would %s %s\n", a == SLUICE_OBJECT_DELETED ? "delete" : "copy", rel);
   }
-  sluice_lister_free(l);
-  sluice_options_free(o);
-  return err;
 }
 
-static int copy_tree(struct copy *c, struct cli_endpoint *src, struct cli_endpoint *dst) {
+static void set_opt(sluice_options *o, const char *name, const char *value) {
+  if (!value) return;
+  sluice_error *err = sluice_options_set(o, name, value);
+  if (err) cli_oom();
+}
+
+static sluice_options *tree_options(const struct copy *c, const struct cli_endpoint *src,
+                                    int sync, struct tree_view *view) {
+  const struct cli_settings *s = c->s;
+  sluice_options *o = sluice_options_new();
+  if (!o) cli_oom();
+  set_opt(o, "mode", sync ? "sync" : "copy");
+  set_opt(o, "delete", s->delete_extra ? "true" : NULL);
+  set_opt(o, "dry_run", s->dry_run ? "true" : NULL);
+  set_opt(o, "compare", sync ? s->compare : NULL);
+  set_opt(o, "include", s->include);
+  set_opt(o, "exclude", s->exclude);
+  set_opt(o, "transfers", s->transfers);
+  set_opt(o, "memory_limit", s->memory_limit);
+  set_opt(o, "bwlimit", s->bwlimit);
+  set_opt(o, "chunk", s->chunk);
+  set_opt(o, "concurrent", s->concurrent);
+  set_opt(o, "queue_depth", s->queue_depth);
+  set_opt(o, "readers", readers_for(c, src));
+  set_opt(o, "content_type", s->content_type);
+  set_opt(o, "if_not_exists", s->if_not_exists ? "true" : NULL);
+  set_opt(o, "stream", s->stream ? "true" : NULL);
+  sluice_error *err = sluice_options_set_object_cb(o, on_object, view);
+  if (err) cli_oom();
+  return o;
+}
+
+/* cp -r and sync: one tree job over both directories. */
+static int copy_tree(struct copy *c, struct cli_endpoint *src, struct cli_endpoint *dst, int sync) {
   if (src->is_stdio || dst->is_stdio) {
-    fprintf(stderr, "sluice: %s -r: a stream ('-') cannot be a directory\n", c->name);
+    fprintf(stderr, "sluice: %s%s: a stream ('-') cannot be a directory\n", c->name,
+            sync ? "" : " -r");
     return CLI_USAGE;
   }
-  char *sdir = join(src->path, ""), *ddir = join(dst->path, "");
-  struct names ns = {0};
-  int rc = CLI_OK;
-  if (!sdir || !ddir) cli_oom();
-  sluice_error *err = list_all(src->op, sdir, &ns);
-  if (err) {
-    rc = cli_fail(c->name, src->uri, err, 0);
-  } else if (ns.n == 0) {
+  char label[512];
+  snprintf(label, sizeof label, "%s -> %s", src->uri, dst->uri);
+  struct cli_progress *pg = cli_progress_new(c->s->progress, c->s->progress_interval, label);
+  struct tree_view view = {c, src, dst, cli_progress_is_bar(pg)};
+  sluice_options *o = tree_options(c, src, sync, &view);
+  sluice_job *job = NULL;
+  sluice_progress snap = {.struct_size = sizeof snap};
+  sluice_error *err = sluice_tree_start(src->op, src->path, dst->op, dst->path, o, &job);
+  sluice_options_free(o);
+  if (!err) {
+    err = watch(job, pg, &snap);
+    cli_progress_finish(pg, &snap, err == NULL);
+    sluice_job_free(job);
+  }
+  cli_progress_free(pg);
+  c->sum.bytes = snap.bytes_written;
+  c->sum.files = snap.objects_done;
+  c->sum.failed = snap.objects_failed;
+  c->sum.skipped = snap.objects_skipped;
+  c->sum.deleted = snap.objects_deleted;
+  if (!err && !sync && snap.objects_total == 0) {
     fprintf(stderr, "sluice: %s -r %s: nothing there to copy\n", c->name, src->uri);
-    rc = CLI_NOT_FOUND;
+    return CLI_NOT_FOUND;
   }
-  /* Entry paths are relative to the operator's root, as is sdir, but
-   * without its leading '/'. */
-  const char *prefix = sdir + strspn(sdir, "/");
-  size_t plen = strlen(prefix);
-  int first_rc = CLI_OK;
-  for (size_t i = 0; rc == CLI_OK && i < ns.n; i++) {
-    const char *e = ns.v[i] + strspn(ns.v[i], "/");
-    const char *rel = strncmp(e, prefix, plen) == 0 ? e + plen : e;
-    char *spath = join(prefix, rel), *dpath = join(ddir, rel);
-    char label[1024], *erel = cli_escape(rel); /* labels are shown: see escape.c */
-    snprintf(label, sizeof label, "%s%s%s", src->uri,
-             src->uri[strlen(src->uri) - 1] == '/' ? "" : "/", erel);
-    free(erel);
-    if (!spath || !dpath) cli_oom();
-    int one_rc = one(c, src, spath, dst, dpath, label);
-    free(spath);
-    free(dpath);
-    if (one_rc >= 128) rc = one_rc; /* interrupted: stop here */
-    if (one_rc && !first_rc) first_rc = one_rc;
+  if (err && sluice_error_kind(err) == SLUICE_ERR_CANCELED && cli_signal_caught()) {
+    int sig = cli_signal_caught();
+    fprintf(stderr,
+            "sluice: %s %s: interrupted by %s after %llu objects; the transfers in flight were "
+            "aborted\n",
+            c->name, label, sig == SIGINT ? "SIGINT" : "SIGTERM",
+            (unsigned long long)snap.objects_done);
+    sluice_error_free(err);
+    return 128 + sig;
   }
-  if (rc == CLI_OK && first_rc)
-    rc = c->sum.failed < c->sum.files ? CLI_PARTIAL : first_rc;
-  names_free(&ns);
-  free(sdir);
-  free(ddir);
-  return rc;
+  return err ? cli_fail(c->name, label, err, snap.objects_done > 0) : CLI_OK;
 }
 
 static void summary_json(const struct copy *c, const char *src, const char *dst, int rc, FILE *f) {
@@ -284,16 +310,18 @@ static void summary_json(const struct copy *c, const char *src, const char *dst,
   cli_json_string(f, dst);
   fprintf(f,
           ",\"ok\":%s,\"exit_code\":%d,\"bytes\":%llu,\"seconds\":%.3f,\"objects\":%llu,"
-          "\"failed\":%llu,\"parts\":%llu,\"retries\":%llu,\"peak_rss_kib\":%ld}\n",
+          "\"failed\":%llu,\"copied\":%llu,\"skipped\":%llu,\"deleted\":%llu,\"parts\":%llu,"
+          "\"retries\":%llu,\"peak_rss_kib\":%ld}\n",
           rc ? "false" : "true", rc, (unsigned long long)c->sum.bytes, c->sum.seconds,
-          (unsigned long long)c->sum.files, (unsigned long long)c->sum.failed,
-          (unsigned long long)c->sum.parts, (unsigned long long)c->sum.retries,
-          cli_peak_rss_kib());
+          (unsigned long long)(c->sum.files + c->sum.failed), (unsigned long long)c->sum.failed,
+          (unsigned long long)c->sum.files, (unsigned long long)c->sum.skipped,
+          (unsigned long long)c->sum.deleted, (unsigned long long)c->sum.parts,
+          (unsigned long long)c->sum.retries, cli_peak_rss_kib());
   fflush(f);
 }
 
-int cmd_cp(const struct cli_settings *s, const char *src_uri, const char *dst_uri,
-           const char *name) {
+static int copy_cmd(const struct cli_settings *s, const char *src_uri, const char *dst_uri,
+                    const char *name, int sync) {
   struct copy c = {.s = s, .name = name};
   struct cli_endpoint src, dst;
   double t0 = cli_now();
@@ -311,7 +339,7 @@ int cmd_cp(const struct cli_settings *s, const char *src_uri, const char *dst_ur
     if (rc) cli_endpoint_close(&src);
   }
   if (!rc) {
-    rc = s->recursive ? copy_tree(&c, &src, &dst) : copy_one(&c, &src, &dst);
+    rc = sync || s->recursive ? copy_tree(&c, &src, &dst, sync) : copy_one(&c, &src, &dst);
     cli_endpoint_close(&dst);
     cli_endpoint_close(&src);
   }
@@ -320,4 +348,13 @@ int cmd_cp(const struct cli_settings *s, const char *src_uri, const char *dst_ur
    * stderr then. */
   if (s->json) summary_json(&c, src_uri, dst_uri, rc, strcmp(dst_uri, "-") ? stdout : stderr);
   return rc;
+}
+
+int cmd_cp(const struct cli_settings *s, const char *src_uri, const char *dst_uri,
+           const char *name) {
+  return copy_cmd(s, src_uri, dst_uri, name, 0);
+}
+
+int cmd_sync(const struct cli_settings *s, const char *src_uri, const char *dst_uri) {
+  return copy_cmd(s, src_uri, dst_uri, "sync", 1);
 }

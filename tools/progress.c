@@ -83,6 +83,22 @@ static void figures(const struct cli_progress *p, const sluice_progress *s, int 
     n = snprintf(out, len, "%s%s", done, sep);
   }
   if (n < 0 || (size_t)n >= len) return;
+  if (s->objects_total) {
+    /* A tree job: objects finished (any outcome) of those listed so far. */
+    uint64_t fin = s->objects_done + s->objects_failed + s->objects_skipped + s->objects_deleted;
+    int m = snprintf(out + n, len - (size_t)n, "%" PRIu64 "/%" PRIu64 "%s%s", fin, s->objects_total,
+                     tight ? " obj" : " objects", sep);
+    if (m < 0 || (size_t)(n + m) >= len) return;
+    n += m;
+    if (s->objects_failed) {
+      m = snprintf(out + n, len - (size_t)n, "%" PRIu64 " failed%s", s->objects_failed, sep);
+      if (m < 0 || (size_t)(n + m) >= len) return;
+      n += m;
+    }
+    snprintf(out + n, len - (size_t)n, "%s/s%s%" PRIu32 " %s", rate, sep, s->parts_in_flight,
+             tight ? "xfers" : "in flight");
+    return;
+  }
   snprintf(out + n, len - (size_t)n, "%s/s%s%s%s%s%" PRIu32 "%s%sring %" PRIu32 "/%" PRIu32, rate,
            sep, s->total_bytes != UINT64_MAX ? "ETA " : "",
            s->total_bytes != UINT64_MAX ? eta : "", s->total_bytes != UINT64_MAX ? sep : "",
@@ -153,10 +169,17 @@ void cli_progress_finish(struct cli_progress *p, const sluice_progress *s, int o
   cli_human_bytes(secs > 0 ? (uint64_t)((double)s->bytes_written / secs) : 0, rate, sizeof rate);
   /* The bar goes away; a finished copy leaves one line saying what it did. */
   if (p->mode == PROGRESS_BAR && p->drawn) fprintf(stderr, "\r\033[K");
+  char objs[96] = "";
+  if (s->objects_total)
+    snprintf(objs, sizeof objs, "%" PRIu64 " copied, %" PRIu64 " skipped, %" PRIu64
+             " deleted, %" PRIu64 " failed, ", s->objects_done, s->objects_skipped,
+             s->objects_deleted, s->objects_failed);
   if (ok || p->mode == PROGRESS_PLAIN)
-    fprintf(stderr, "sluice: %s: %s %s in %.1f s (%s/s)\n", p->label, ok ? "done," : "stopped after",
-            done, secs, rate);
+    fprintf(stderr, "sluice: %s: %s %s%s in %.1f s (%s/s)\n", p->label,
+            ok ? "done," : "stopped after", objs, done, secs, rate);
 }
+
+int cli_progress_is_bar(const struct cli_progress *p) { return p && p->mode == PROGRESS_BAR; }
 
 void cli_progress_free(struct cli_progress *p) {
   free(p);

@@ -20,9 +20,10 @@ void cli_settings_init(struct cli_settings *s) {
 }
 
 void cli_settings_free(struct cli_settings *s) {
-  char **strs[] = {&s->chunk,    &s->concurrent,   &s->queue_depth, &s->readers,
-                   &s->endpoint, &s->region,       &s->profile,     &s->content_type,
-                   &s->ca_file,  &s->method,     &s->checksum};
+  char **strs[] = {&s->chunk,     &s->concurrent,   &s->queue_depth, &s->readers,
+                   &s->endpoint,  &s->region,       &s->profile,     &s->content_type,
+                   &s->ca_file,   &s->method,       &s->transfers,   &s->memory_limit,
+                   &s->bwlimit,   &s->include,      &s->exclude,     &s->checksum};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     free(*strs[i]);
     *strs[i] = NULL;
@@ -99,6 +100,27 @@ static int set_count(char **slot, const char *where, const char *name, const cha
   return *slot ? 0 : -1;
 }
 
+/* Repeatable: each value becomes one more line of *slot. */
+static int add_line(char **slot, const char *where, const char *name, const char *value) {
+  if (!value || !*value || strchr(value, '\n')) return bad(where, name, value, "empty or multi-line");
+  size_t old = *slot ? strlen(*slot) : 0, n = strlen(value);
+  char *p = realloc(*slot, old + n + 2);
+  if (!p) return -1;
+  if (old) p[old++] = '\n';
+  memcpy(p + old, value, n + 1);
+  *slot = p;
+  return 0;
+}
+
+static int set_size_text(char **slot, const char *where, const char *name, const char *value,
+                         uint64_t lo, const char *why) {
+  uint64_t n;
+  if (cli_parse_size(value, &n) || n < lo) return bad(where, name, value, why);
+  free(*slot);
+  *slot = strdup(value);
+  return *slot ? 0 : -1;
+}
+
 static int set_str(char **slot, const char *where, const char *name, const char *value) {
   if (!value || !*value) return bad(where, name, value, "empty");
   free(*slot);
@@ -133,12 +155,29 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
   if (!strcmp(name, "concurrent")) return set_count(&s->concurrent, where, name, value, 1, 1024);
   if (!strcmp(name, "queue-depth")) return set_count(&s->queue_depth, where, name, value, 1, 1024);
   if (!strcmp(name, "readers")) return set_count(&s->readers, where, name, value, 1, 64);
+  if (!strcmp(name, "transfers")) return set_count(&s->transfers, where, name, value, 1, 1024);
+  if (!strcmp(name, "memory-limit"))
+    return set_size_text(&s->memory_limit, where, name, value, 1u << 20, "a size of at least 1MiB");
+  if (!strcmp(name, "bwlimit"))
+    return set_size_text(&s->bwlimit, where, name, value, 1, "bytes per second, such as 10M");
+  if (!strcmp(name, "include")) return add_line(&s->include, where, name, value);
+  if (!strcmp(name, "exclude")) return add_line(&s->exclude, where, name, value);
+  if (!strcmp(name, "delete")) return set_flag(&s->delete_extra, where, name, value);
+  if (!strcmp(name, "dry-run")) return set_flag(&s->dry_run, where, name, value);
+  if (!strcmp(name, "size-only") || !strcmp(name, "checksum")) {
+    int on = 0;
+    if (set_flag(&on, where, name, value)) return -1;
+    if (on) s->compare = !strcmp(name, "size-only") ? "size" : "checksum";
+    else if (s->compare && !strcmp(s->compare, !strcmp(name, "size-only") ? "size" : "checksum"))
+      s->compare = NULL;
+    return 0;
+  }
   if (!strcmp(name, "endpoint")) return set_str(&s->endpoint, where, name, value);
   if (!strcmp(name, "region")) return set_str(&s->region, where, name, value);
   if (!strcmp(name, "profile")) return set_str(&s->profile, where, name, value);
   if (!strcmp(name, "content-type")) return set_str(&s->content_type, where, name, value);
   if (!strcmp(name, "ca-file")) return set_str(&s->ca_file, where, name, value);
-  if (!strcmp(name, "checksum")) {
+  if (!strcmp(name, "checksum-algorithm")) {
     static const char *const algs[] = {"auto", "crc64nvme", "crc32c", "crc32", "md5", "sha256", "none"};
     for (size_t i = 0; value && i < sizeof algs / sizeof algs[0]; i++)
       if (!strcmp(value, algs[i])) return set_str(&s->checksum, where, name, value);

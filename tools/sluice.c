@@ -14,6 +14,7 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  cp SRC DST        copy an object (or, with -r, a directory/prefix)\n"
+    "  sync SRC DST      copy what is missing or different under DST\n"
     "  put DST           copy standard input to an object\n"
     "  cat SRC           copy an object to standard output\n"
     "  ls [-r] URI       list a directory or prefix\n"
@@ -40,9 +41,19 @@ static const char usage_text[] =
     "      --ca-file FILE       trust these CA certificates for https\n"
     "      --retries N          retries per request (default 4)\n"
     "      --content-type TYPE  stored content type\n"
-    "      --checksum ALG       s3 uploads: auto, crc64nvme, crc32c, crc32, md5, sha256, none\n"
+    "      --checksum-algorithm ALG  s3 uploads: auto, crc64nvme, crc32c, crc32, md5,\n"
+    "                           sha256, none (default auto)\n"
     "      --if-not-exists      fail rather than replace an existing object\n"
     "      --stream             copy through this machine even within one S3 bucket\n"
+    "      --transfers N        -r, sync: objects in flight (default 16)\n"
+    "      --memory-limit SIZE  -r, sync: buffer memory for all of them (default 256MiB)\n"
+    "      --bwlimit RATE       bytes per second for the whole command (K, M, G)\n"
+    "      --include GLOB       -r, sync: only relative paths matching (repeatable)\n"
+    "      --exclude GLOB       -r, sync: leave matching paths alone (repeatable)\n"
+    "      --delete             sync: delete what only the destination has\n"
+    "      --dry-run            -r, sync: report what would be done, change nothing\n"
+    "      --size-only          sync: same size means same object\n"
+    "      --checksum           sync: compare sizes and MD5s (S3 ETags)\n"
     "      --progress=MODE      auto (bar on a terminal), bar, plain, none\n"
     "      --progress-interval S  seconds between plain progress lines (default 5)\n"
     "      --json               print a JSON summary when done\n"
@@ -69,9 +80,18 @@ static const struct option long_opts[] = {
     {"ca-file", required_argument, NULL, 0},
     {"retries", required_argument, NULL, 0},
     {"content-type", required_argument, NULL, 0},
-    {"checksum", required_argument, NULL, 0},
+    {"checksum-algorithm", required_argument, NULL, 0},
     {"if-not-exists", no_argument, NULL, 0},
     {"stream", no_argument, NULL, 0},
+    {"transfers", required_argument, NULL, 0},
+    {"memory-limit", required_argument, NULL, 0},
+    {"bwlimit", required_argument, NULL, 0},
+    {"include", required_argument, NULL, 0},
+    {"exclude", required_argument, NULL, 0},
+    {"delete", no_argument, NULL, 0},
+    {"dry-run", no_argument, NULL, 0},
+    {"size-only", no_argument, NULL, 0},
+    {"checksum", no_argument, NULL, 0},
     {"progress", optional_argument, NULL, 0},
     {"progress-interval", required_argument, NULL, 0},
     {"json", no_argument, NULL, 0},
@@ -107,7 +127,8 @@ static int run(const char *cmd, int nargs, char **args, const struct cli_setting
     const char *name;
     int nargs;
     const char *form;
-  } forms[] = {{"cp", 2, "cp SRC DST"},     {"put", 1, "put DST"},   {"cat", 1, "cat SRC"},
+  } forms[] = {{"cp", 2, "cp SRC DST"},     {"sync", 2, "sync SRC DST"},
+               {"put", 1, "put DST"},       {"cat", 1, "cat SRC"},
                {"ls", 1, "ls [-r] URI"},    {"stat", 1, "stat URI"}, {"rm", 1, "rm [-r] URI"},
                {"presign", 1, "presign URI"}};
   if (!strcmp(cmd, "uploads")) return cmd_uploads(s, nargs, args);
@@ -115,6 +136,7 @@ static int run(const char *cmd, int nargs, char **args, const struct cli_setting
     if (strcmp(cmd, forms[i].name)) continue;
     if (nargs != forms[i].nargs) return usage_error("usage: sluice %s", forms[i].form);
     if (!strcmp(cmd, "cp")) return cmd_cp(s, args[0], args[1], "cp");
+    if (!strcmp(cmd, "sync")) return cmd_sync(s, args[0], args[1]);
     if (!strcmp(cmd, "put")) return cmd_cp(s, "-", args[0], "put");
     if (!strcmp(cmd, "cat")) return cmd_cp(s, args[0], "-", "cat");
     if (!strcmp(cmd, "ls")) return cmd_ls(s, args[0]);

@@ -41,7 +41,7 @@ compare() {
   shift 6
   local bytes
   bytes=$(size_bytes "$size")
-  [ "$op" = dir ] && bytes=$((size * 262144))
+  [ "$op" = dir ] && bytes=$((size * ${DIR_KIB:-256} * 1024))
   case $op in
     down | cat | s3s3) source_object "$s" "$size" ;;
     up | put) random_file "$WORK/data/src-$size" "$bytes" ;;
@@ -52,7 +52,7 @@ compare() {
       case $op in
         down) key=src-$size file=$WORK/out/$tool.bin ;;
         cat | s3s3) key=src-$size ;;
-        dir) file=$WORK/data/dir-$size ;;
+        dir) file=$WORK/data/dir-$size-${DIR_KIB:-256}k ;;
       esac
       peer_cmd "$tool" "$op" "$s" "$key" "$file"
       measure "$section" "$case" "$s" "$tool" "$r" "$bytes" "$IN" -- "${CMD[@]}"
@@ -109,15 +109,18 @@ section_growth() {
     compare growth "upload $size" sink up "$size" "$GROWTH_RUNS" $TOOLS
   done
   [ "$GROWTH_BIG_RUNS" = 0 ] || compare growth "upload $BIG_SIZE" sink up "$BIG_SIZE" "$GROWTH_BIG_RUNS" $TOOLS
-  small_files "$DIR_COUNT"
+  small_files "$DIR_COUNT" 256
   compare growth "$DIR_COUNT x 256K" sink dir "$DIR_COUNT" "$GROWTH_RUNS" $TOOLS
+  # many tiny objects: per-object cost (connections, requests) dominates
+  small_files "$TINY_COUNT" 16
+  DIR_KIB=16 compare growth "$TINY_COUNT x 16K" sink dir "$TINY_COUNT" "$GROWTH_RUNS" $TOOLS
 }
 
-small_files() {  # count: a directory of that many 256 KiB files
-  local d=$WORK/data/dir-$1 i
+small_files() {  # count KiB: a directory of that many files of KiB each
+  local d=$WORK/data/dir-$1-${2}k i
   [ "$(find "$d" -type f 2>/dev/null | wc -l)" = "$1" ] && return 0
   rm -rf "$d" && mkdir -p "$d"
-  for ((i = 0; i < $1; i++)); do head -c 262144 /dev/urandom > "$d/f$i"; done
+  for ((i = 0; i < $1; i++)); do head -c $(($2 * 1024)) /dev/urandom > "$d/f$i"; done
 }
 
 # 6. the ring alone.  A configuration that does not finish in RING_TIMEOUT

@@ -70,9 +70,10 @@ typedef struct sluice__httpreq {
   CURLSH *share;
   pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
   /* Easy handles kept between synchronous requests so their connections
-   * are reused (keep-alive). */
+   * are reused (keep-alive); room for a tree job's default 16 transfers
+   * each holding one, and then some. */
   pthread_mutex_t pool_lock;
-  CURL *pool[8];
+  CURL *pool[32];
   unsigned npool;
 } sluice__httpreq;
 

@@ -477,16 +477,16 @@ static sluice_error *not_verified(const s3_sink *ss, const char *op, const char 
                        op, ss->path, sluice__ck_s3_name(ss->ck_alg), shown, ours);
 }
 
-static sluice_error *put_whole(s3_sink *ss) {
-  const unsigned char *body = ss->single ? ss->single : (const unsigned char *)"";
+static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len) {
+  if (!body) body = (const unsigned char *)"";
   /* Whether the store checks x-amz-checksum-* is not known before this one
    * request: Content-MD5 goes too, unless none was asked for. */
   sluice__httpreq_req r = {.op = "PutObject", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path,
-                           .method = "PUT", .key = ss->key, .body = body, .body_len = ss->single_len,
+                           .method = "PUT", .key = ss->key, .body = body, .body_len = len,
                            .content_md5 = ss->ck_md5 || ss->ck_alg};
   char ck[SLUICE__CK_MAX_B64] = "";
   object_headers(ss, &r);
-  sluice_error *err = ss->ck_alg ? sluice__ck_b64_of(ss->ck_alg, body, ss->single_len, ck) : NULL;
+  sluice_error *err = ss->ck_alg ? sluice__ck_b64_of(ss->ck_alg, body, len, ck) : NULL;
   if (err) return err;
   if (ss->ck_alg) sluice__httpreq_header(&r, sluice__ck_header(ss->ck_alg), ck);
   err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
@@ -577,8 +577,17 @@ static sluice_error *s3_commit(sluice__sink *s, uint64_t total_size, uint64_t np
   (void)total_size;
   if (ss->done) return NULL;
   sluice_error *err;
-  if (!ss->upload_id) err = put_whole(ss);
+  if (!ss->upload_id) err = put_body(ss, ss->single, ss->single_len);
   else err = complete(ss, nparts);
+  if (!err) ss->done = 1;
+  return err;
+}
+
+/* A small object in one PutObject on the caller's thread, straight from
+ * the caller's buffer: no worker, no copy (the tree job's small objects). */
+static sluice_error *s3_put(sluice__sink *s, const void *buf, size_t len) {
+  s3_sink *ss = (s3_sink *)s;
+  sluice_error *err = put_body(ss, buf, len);
   if (!err) ss->done = 1;
   return err;
 }
@@ -629,6 +638,7 @@ static const struct sluice__sink_vt s3_sink_vt = {
     .worker_fini = w_fini,
     .size_hint = s3_size_hint,
     .commit = s3_commit,
+    .put = s3_put,
     .abort = s3_abort,
     .free = s3_sink_free,
 };

@@ -11,7 +11,6 @@
 sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
                           const sluice_options *opts) {
   if (!op) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "copy: operator is NULL");
-  char *s = NULL, *d = NULL;
   /* opts holds writer options plus write_from's (readers, bwlimit,
    * progress): split them, since each consumer refuses names it does not
    * know. */

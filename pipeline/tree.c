@@ -375,9 +375,13 @@ void sluice__tree_free(sluice__tree *t) {
 static sluice_error *prefix_of(const char *what, const char *dir, char **out) {
   char *d = sluice__tree_prefix(dir);
   if (!d) return sluice__error_oom();
-  sluice_error *err = sluice__path_normalize(what, d, SLUICE__PATH_DIR, out);
-  free(d);
-  return err;
+  sluice_error *err = sluice__path_check(what, d, SLUICE__PATH_DIR);
+  if (err) {
+    free(d);
+    return err;
+  }
+  *out = d;
+  return NULL;
 }
 
 sluice_error *sluice_tree_start(sluice_operator *src, const char *src_dir, sluice_operator *dst,

@@ -781,10 +781,10 @@ SLUICE_EXTERN sluice_error *sluice_upload_abort(sluice_operator *op, const char 
 typedef struct sluice_object_result sluice_object_result;
 
 typedef enum sluice_object_action {
-  SLUICE_OBJECT_COPIED = 1,  /* written at the destination (or would be: dry_run) */
-  SLUICE_OBJECT_SKIPPED,     /* sync: already the same at the destination */
-  SLUICE_OBJECT_DELETED,     /* sync with delete: existed only at the destination */
-  SLUICE_OBJECT_FAILED       /* see sluice_object_result_error() */
+  SLUICE_OBJECT_COPIED = 1, /* written at the destination (or would be: dry_run) */
+  SLUICE_OBJECT_SKIPPED,    /* sync: already the same at the destination */
+  SLUICE_OBJECT_DELETED,    /* sync with delete: existed only at the destination */
+  SLUICE_OBJECT_FAILED      /* see sluice_object_result_error() */
 } sluice_object_action;
 
 /* Called once per object a tree job has finished with, on one of the job's

@@ -22,11 +22,11 @@
 #include "ring.h"
 
 struct sluice__bufpool {
-  sluice__ring *free_list;   /* chunks nobody holds (until close) */
-  sluice__chunk *all;        /* every descriptor, for free() */
+  sluice__ring *free_list; /* chunks nobody holds (until close) */
+  sluice__chunk *all;      /* every descriptor, for free() */
   size_t n;
   size_t size;
-  atomic_size_t out;         /* handed out and not yet returned */
+  atomic_size_t out; /* handed out and not yet returned */
   atomic_int closed;
 };
 
@@ -38,7 +38,7 @@ sluice__bufpool *sluice__bufpool_new(size_t n, size_t size) {
   p->size = size;
   atomic_init(&p->out, 0);
   atomic_init(&p->closed, 0);
-  p->free_list = sluice__ring_new(n);   /* n <= capacity: put never finds it full for long */
+  p->free_list = sluice__ring_new(n); /* n <= capacity: put never finds it full for long */
   p->all = calloc(n, sizeof(*p->all));
   if (!p->free_list || !p->all) goto fail;
   for (size_t i = 0; i < n; i++) {
@@ -46,7 +46,7 @@ sluice__bufpool *sluice__bufpool_new(size_t n, size_t size) {
     p->all[i].buf = malloc(size);
     if (!p->all[i].buf) goto fail;
     p->all[i].cap = size;
-    sluice__ring_try_push(p->free_list, &p->all[i]);   /* cannot fail: room for n */
+    sluice__ring_try_push(p->free_list, &p->all[i]); /* cannot fail: room for n */
   }
   return p;
 fail:

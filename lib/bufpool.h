@@ -11,21 +11,21 @@
 #include <stdint.h>
 
 typedef struct sluice__chunk {
-  uint64_t index;      /* position of the chunk in the object, from 0 */
-  uint64_t offset;     /* byte offset in the object */
-  size_t len;          /* bytes of buf in use */
-  size_t cap;          /* bytes buf holds */
+  uint64_t index;  /* position of the chunk in the object, from 0 */
+  uint64_t offset; /* byte offset in the object */
+  size_t len;      /* bytes of buf in use */
+  size_t cap;      /* bytes buf holds */
   unsigned char *buf;
-  int last;            /* set when this is known to be the final chunk */
-  void *owner;         /* the pipeline that queued it */
-  void *part;          /* a service's per-part state while in flight */
+  int last;    /* set when this is known to be the final chunk */
+  void *owner; /* the pipeline that queued it */
+  void *part;  /* a service's per-part state while in flight */
 } sluice__chunk;
 
 typedef struct sluice__bufpool sluice__bufpool;
 
 /* n buffers of size bytes each (pages are touched only when written). */
 sluice__bufpool *sluice__bufpool_new(size_t n, size_t size);
-void sluice__bufpool_free(sluice__bufpool *p);   /* all chunks must be back */
+void sluice__bufpool_free(sluice__bufpool *p); /* all chunks must be back */
 size_t sluice__bufpool_count(const sluice__bufpool *p);
 size_t sluice__bufpool_chunk_size(const sluice__bufpool *p);
 /* Blocks while every chunk is out; NULL once the pool is closed. */

@@ -13,14 +13,22 @@ static size_t printable_len(const unsigned char *p) {
   if (c < 0x80) return c >= 0x20 && c != 0x7f;
   size_t n;
   unsigned char lo = 0x80, hi = 0xbf; /* bounds of the second byte */
-  if (c >= 0xc2 && c <= 0xdf) n = 2;
-  else if (c == 0xe0) n = 3, lo = 0xa0;          /* no overlong forms */
-  else if (c == 0xed) n = 3, hi = 0x9f;          /* no UTF-16 surrogates */
-  else if (c >= 0xe1 && c <= 0xef) n = 3;
-  else if (c == 0xf0) n = 4, lo = 0x90;
-  else if (c == 0xf4) n = 4, hi = 0x8f;          /* nothing past U+10FFFF */
-  else if (c >= 0xf1 && c <= 0xf3) n = 4;
-  else return 0;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2;
+  else if (c == 0xe0)
+    n = 3, lo = 0xa0; /* no overlong forms */
+  else if (c == 0xed)
+    n = 3, hi = 0x9f; /* no UTF-16 surrogates */
+  else if (c >= 0xe1 && c <= 0xef)
+    n = 3;
+  else if (c == 0xf0)
+    n = 4, lo = 0x90;
+  else if (c == 0xf4)
+    n = 4, hi = 0x8f; /* nothing past U+10FFFF */
+  else if (c >= 0xf1 && c <= 0xf3)
+    n = 4;
+  else
+    return 0;
   if (p[1] < lo || p[1] > hi) return 0;
   for (size_t i = 2; i < n; i++)
     if (p[i] < 0x80 || p[i] > 0xbf) return 0;

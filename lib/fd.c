@@ -33,11 +33,9 @@
  * direction, so a wrong fd fails at open rather than at the first read or
  * write.  fn names the public function for the message. */
 static sluice_error *fd_check(int fd, int for_write, const char *fn) {
-  if (fd < 0)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: invalid fd %d", fn, fd);
+  if (fd < 0) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: invalid fd %d", fn, fd);
   int fl = fcntl(fd, F_GETFL);
-  if (fl < 0)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: fd %d is not open", fn, fd);
+  if (fl < 0) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: fd %d is not open", fn, fd);
   int mode = fl & O_ACCMODE;
   if ((for_write && mode == O_RDONLY) || (!for_write && mode == O_WRONLY))
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: fd %d is not open for %s", fn, fd,
@@ -53,9 +51,7 @@ static void fd_wait(int fd, short events) {
     ;
 }
 
-static int fd_would_block(int e) {
-  return e == EAGAIN || e == EWOULDBLOCK;
-}
+static int fd_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
 /* ------------------------------------------------------------------ */
 /* Source                                                              */
@@ -64,7 +60,7 @@ static int fd_would_block(int e) {
 typedef struct fd_source {
   sluice__source base;
   int fd;
-  int wake_fd;  /* eventfd: readable once interrupt() was called */
+  int wake_fd; /* eventfd: readable once interrupt() was called */
   char name[FD_NAME_LEN];
 } fd_source;
 
@@ -73,13 +69,13 @@ typedef struct fd_source {
 static sluice_error *fd_source_read(sluice__source *s, void *buf, size_t len, size_t *n) {
   fd_source *fs = (fd_source *)s;
   *n = 0;
-  if (len > SSIZE_MAX)
-    len = SSIZE_MAX;
+  if (len > SSIZE_MAX) len = SSIZE_MAX;
   for (;;) {
     /* Wait for data or an interrupt, so that cancel can end a copy whose
      * peer has gone quiet.  After poll() says readable, read() on a pipe or
      * socket does not block. */
-    struct pollfd pfd[2] = {{.fd = fs->fd, .events = POLLIN}, {.fd = fs->wake_fd, .events = POLLIN}};
+    struct pollfd pfd[2] = {{.fd = fs->fd, .events = POLLIN},
+                            {.fd = fs->wake_fd, .events = POLLIN}};
     if (poll(pfd, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return sluice__error_errno(errno, "read from fd %d: poll", fs->fd);
@@ -91,8 +87,7 @@ static sluice_error *fd_source_read(sluice__source *s, void *buf, size_t len, si
       *n = (size_t)r;
       return NULL;
     }
-    if (errno == EINTR)
-      continue;
+    if (errno == EINTR) continue;
     if (fd_would_block(errno)) {
       fd_wait(fs->fd, POLLIN);
       continue;
@@ -114,22 +109,19 @@ static void fd_source_free(sluice__source *s) {
 }
 
 static const struct sluice__source_vt fd_source_vt = {
-  .read = fd_source_read,
-  .pread = NULL, /* a stream: no positioned reads */
-  .free = fd_source_free,
-  .interrupt = fd_source_interrupt,
+    .read = fd_source_read,
+    .pread = NULL, /* a stream: no positioned reads */
+    .free = fd_source_free,
+    .interrupt = fd_source_interrupt,
 };
 
 sluice_error *sluice__fd_source_new(int fd, sluice__source **out) {
-  if (!out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fd source: out is NULL");
+  if (!out) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fd source: out is NULL");
   *out = NULL;
   sluice_error *err = fd_check(fd, 0, "sluice_reader_from_fd");
-  if (err)
-    return err;
+  if (err) return err;
   fd_source *fs = calloc(1, sizeof *fs);
-  if (!fs)
-    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "fd:%d: out of memory", fd);
+  if (!fs) return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "fd:%d: out of memory", fd);
   fs->fd = fd;
   fs->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fs->wake_fd < 0) {
@@ -227,10 +219,8 @@ static sluice_error *fd_sink_write_part(sluice__sink *s, const sluice__chunk *c)
   fd_sigpipe_block(&g);
   int e = fd_write_all(k->fd, c->buf, c->len);
   fd_sigpipe_restore(&g, e == EPIPE);
-  if (e == EPIPE)
-    return sluice__error(SLUICE_ERR_IO, "write to fd %d: Broken pipe", k->fd);
-  if (e != 0)
-    return sluice__error_errno(e, "write to fd %d", k->fd);
+  if (e == EPIPE) return sluice__error(SLUICE_ERR_IO, "write to fd %d: Broken pipe", k->fd);
+  if (e != 0) return sluice__error_errno(e, "write to fd %d", k->fd);
   return NULL;
 }
 
@@ -240,30 +230,24 @@ static sluice_error *fd_sink_commit(sluice__sink *s, uint64_t total_size, uint64
 }
 
 /* A stream cannot be un-written: what went out stays out. */
-static void fd_sink_abort(sluice__sink *s) {
-}
+static void fd_sink_abort(sluice__sink *s) {}
 
-static void fd_sink_free(sluice__sink *s) {
-  free(s);
-}
+static void fd_sink_free(sluice__sink *s) { free(s); }
 
 static const struct sluice__sink_vt fd_sink_vt = {
-  .write_part = fd_sink_write_part,
-  .commit = fd_sink_commit,
-  .abort = fd_sink_abort,
-  .free = fd_sink_free,
+    .write_part = fd_sink_write_part,
+    .commit = fd_sink_commit,
+    .abort = fd_sink_abort,
+    .free = fd_sink_free,
 };
 
 sluice_error *sluice__fd_sink_new(int fd, size_t chunk, sluice__sink **out) {
-  if (!out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fd sink: out is NULL");
+  if (!out) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fd sink: out is NULL");
   *out = NULL;
   sluice_error *err = fd_check(fd, 1, "sluice_writer_from_fd");
-  if (err)
-    return err;
+  if (err) return err;
   fd_sink *k = calloc(1, sizeof *k);
-  if (!k)
-    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "fd:%d: out of memory", fd);
+  if (!k) return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "fd:%d: out of memory", fd);
   k->fd = fd;
   atomic_init(&k->next_index, 0);
   snprintf(k->name, sizeof k->name, "fd:%d", fd);
@@ -281,15 +265,12 @@ sluice_error *sluice__fd_sink_new(int fd, size_t chunk, sluice__sink **out) {
 /* ------------------------------------------------------------------ */
 
 sluice_error *sluice_reader_from_fd(int fd, sluice_reader **out) {
-  if (!out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_reader_from_fd: out is NULL");
+  if (!out) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_reader_from_fd: out is NULL");
   *out = NULL;
   if (fd < 0)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_reader_from_fd: invalid fd %d",
-                         fd);
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_reader_from_fd: invalid fd %d", fd);
   sluice__source *src = NULL;
   sluice_error *err = sluice__fd_source_new(fd, &src);
-  if (err)
-    return err;
+  if (err) return err;
   return sluice__reader_wrap(src, out);
 }

@@ -48,7 +48,8 @@ sluice_error *sluice_list(sluice_operator *op, const char *path, const sluice_op
 sluice_error *sluice_lister_next(sluice_lister *l, const sluice_entry **entry_out) {
   if (entry_out) *entry_out = NULL;
   if (!l || !entry_out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "lister_next: lister and entry_out must be non-NULL");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "lister_next: lister and entry_out must be non-NULL");
   free(l->cur.path);
   l->cur.path = NULL;
   sluice__metadata_clear(&l->cur.meta);

@@ -29,9 +29,11 @@ sluice_error *sluice_operator_new(const char *scheme, const sluice_options *opts
                                   sluice_operator **out) {
   if (out) *out = NULL;
   if (!scheme || !out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "operator_new: scheme and out must be non-NULL");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "operator_new: scheme and out must be non-NULL");
   const sluice__service_vt *vt = find_service(scheme);
-  if (!vt) return sluice__error(SLUICE_ERR_UNSUPPORTED, "operator_new: unknown scheme '%s'", scheme);
+  if (!vt)
+    return sluice__error(SLUICE_ERR_UNSUPPORTED, "operator_new: unknown scheme '%s'", scheme);
   sluice_error *err = sluice__opt_check_known(opts, scheme, vt->config_keys, NULL);
   if (err) return err;
   sluice_operator *op = calloc(1, sizeof(*op));
@@ -112,7 +114,8 @@ sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *op
         return err;
       }
       /* Carry over the caller's other settings. */
-      if (opts && (err = sluice__opt_check_known(opts, "fs", sluice__fs_service.config_keys, NULL))) {
+      if (opts &&
+          (err = sluice__opt_check_known(opts, "fs", sluice__fs_service.config_keys, NULL))) {
         sluice_options_free(own);
         return err;
       }
@@ -188,8 +191,9 @@ sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *op
   } else {
     const char *colon = strstr(uri, "://");
     if (colon)
-      return sluice__error(SLUICE_ERR_UNSUPPORTED, "operator_from_uri '%s': unsupported scheme '%.*s'",
-                           uri, (int)(colon - uri), uri);
+      return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                           "operator_from_uri '%s': unsupported scheme '%.*s'", uri,
+                           (int)(colon - uri), uri);
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "operator_from_uri '%s': not a URI nor an absolute path", uri);
   }
@@ -213,8 +217,8 @@ sluice_error *sluice_operator_from_uri(const char *uri, const sluice_options *op
 
 /* ---- one-shot calls ---- */
 
-#define CHECK_OP(name)                                                                   \
-  do {                                                                                   \
+#define CHECK_OP(name)                                                                     \
+  do {                                                                                     \
     if (!op) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, name ": operator is NULL"); \
   } while (0)
 
@@ -239,7 +243,8 @@ sluice_error *sluice_delete(sluice_operator *op, const char *path) {
   CHECK_OP("delete");
   sluice_error *err = sluice__path_check("delete", path, SLUICE__PATH_ANY);
   if (err) return err;
-  if (!*path) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "delete: refusing to delete the root");
+  if (!*path)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "delete: refusing to delete the root");
   return op->vt->remove(op->svc, path);
 }
 
@@ -248,7 +253,8 @@ sluice_error *sluice_delete(sluice_operator *op, const char *path) {
 static sluice_error *remove_listed(sluice_operator *op, const char *dir) {
   sluice__list *l;
   sluice_error *err = op->vt->list(op->svc, dir, 1, &l);
-  if (err) return sluice_error_kind(err) == SLUICE_ERR_NOT_FOUND ? (sluice_error_free(err), NULL) : err;
+  if (err)
+    return sluice_error_kind(err) == SLUICE_ERR_NOT_FOUND ? (sluice_error_free(err), NULL) : err;
   for (;;) {
     char *path;
     if ((err = sluice__list_next_path(l, &path)) || !path) break;
@@ -284,7 +290,8 @@ sluice_error *sluice_delete_all(sluice_operator *op, const char *path) {
 sluice_error *sluice_create_dir(sluice_operator *op, const char *path) {
   CHECK_OP("create_dir");
   if (!op->vt->create_dir)
-    return sluice__error(SLUICE_ERR_UNSUPPORTED, "create_dir '%s': the %s service has no directories",
+    return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                         "create_dir '%s': the %s service has no directories",
                          path ? path : "(null)", op->vt->scheme);
   sluice_error *err = sluice__path_check("create_dir", path, SLUICE__PATH_DIR);
   if (err) return err;
@@ -296,13 +303,15 @@ sluice_error *sluice_presign(sluice_operator *op, const char *method, const char
   if (url_out) *url_out = NULL;
   CHECK_OP("presign");
   if (!method || !url_out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "presign: method and url_out must be non-NULL");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "presign: method and url_out must be non-NULL");
   static const char *const methods[] = {"GET", "PUT", "HEAD", "DELETE"};
   int known = 0;
-  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) known |= !strcmp(method, methods[i]);
+  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+    known |= !strcmp(method, methods[i]);
   if (!known)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "presign: method '%s' is not GET, PUT, HEAD or DELETE",
-                         method);
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "presign: method '%s' is not GET, PUT, HEAD or DELETE", method);
   if (expires < 1 || expires > 604800)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "presign: expires_seconds must be 1..604800 (7 days), not %llu",
@@ -330,7 +339,8 @@ sluice_error *sluice_read(sluice_operator *op, const char *path, uint64_t offset
   size_t cap = src->size != UINT64_MAX ? (size_t)src->size : 64 * 1024;
   if (src->size != UINT64_MAX && src->size > SIZE_MAX - 1) {
     src->vt->free(src);
-    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "read '%s': object does not fit in memory", path);
+    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "read '%s': object does not fit in memory",
+                         path);
   }
   unsigned char *buf = malloc(cap ? cap : 1);
   size_t len = 0;

@@ -46,8 +46,9 @@ static struct opt *find(const sluice_options *o, const char *name) {
 
 sluice_error *sluice_options_set(sluice_options *o, const char *name, const char *value) {
   if (!o || !name || !*name || !value)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "options_set: options, name and value must be non-NULL and name non-empty");
+    return sluice__error(
+        SLUICE_ERR_INVALID_ARGUMENT,
+        "options_set: options, name and value must be non-NULL and name non-empty");
   char *v = strdup(value);
   if (!v) return sluice__error_oom();
   struct opt *it = find(o, name);
@@ -114,7 +115,8 @@ const char *sluice_options_get(const sluice_options *o, const char *name) {
 }
 
 sluice_error *sluice_options_set_progress(sluice_options *o, sluice_progress_cb cb, void *ud) {
-  if (!o) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "options_set_progress: options is NULL");
+  if (!o)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "options_set_progress: options is NULL");
   o->progress_cb = cb;
   o->progress_userdata = ud;
   return NULL;
@@ -126,7 +128,8 @@ void sluice__opt_progress(const sluice_options *o, sluice_progress_cb *cb, void 
 }
 
 sluice_error *sluice_options_set_object_cb(sluice_options *o, sluice_object_cb cb, void *ud) {
-  if (!o) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "options_set_object_cb: options is NULL");
+  if (!o)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "options_set_object_cb: options is NULL");
   o->object_cb = cb;
   o->object_userdata = ud;
   return NULL;
@@ -147,9 +150,9 @@ int sluice__parse_size(const char *s, uint64_t *out) {
   static const struct {
     const char *suffix;
     unsigned shift;
-  } units[] = {{"", 0},  {"b", 0},   {"k", 10},   {"kb", 10}, {"kib", 10}, {"m", 20},
-               {"mb", 20}, {"mib", 20}, {"g", 30},   {"gb", 30}, {"gib", 30}, {"t", 40},
-               {"tb", 40}, {"tib", 40}};
+  } units[] = {{"", 0},     {"b", 0},   {"k", 10},   {"kb", 10}, {"kib", 10},
+               {"m", 20},   {"mb", 20}, {"mib", 20}, {"g", 30},  {"gb", 30},
+               {"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40}};
   for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
     if (strcasecmp(end, units[i].suffix) != 0) continue;
     if (units[i].shift && v > (UINT64_MAX >> units[i].shift)) return -1;

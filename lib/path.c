@@ -17,8 +17,8 @@ sluice_error *sluice__path_check(const char *op, const char *path, int want) {
                          SLUICE__PATH_MAX);
   for (const char *p = path; *p; p++)
     if ((unsigned char)*p < 0x20 || *p == 0x7f)
-      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                           "%s: path contains a control character", op);
+      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: path contains a control character",
+                           op);
   int is_dir = len == 0 || path[len - 1] == '/';
   if (want == SLUICE__PATH_FILE && is_dir) {
     if (len == 0) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s: path is empty", op);

@@ -7,8 +7,8 @@
 #include "sluice.h"
 
 enum {
-  SLUICE__PATH_FILE = 1,  /* must name an object: not "" and no trailing '/' */
-  SLUICE__PATH_DIR = 2,   /* must name a directory: "" or trailing '/' */
+  SLUICE__PATH_FILE = 1, /* must name an object: not "" and no trailing '/' */
+  SLUICE__PATH_DIR = 2,  /* must name a directory: "" or trailing '/' */
   SLUICE__PATH_ANY = 3
 };
 

@@ -21,7 +21,7 @@
 
 struct sluice__readahead {
   sluice__source *src;
-  uint64_t base, size;          /* range of the source still to read */
+  uint64_t base, size; /* range of the source still to read */
   size_t chunk;
   sluice__bufpool *pool;
   pthread_t *threads;
@@ -30,12 +30,12 @@ struct sluice__readahead {
 
   pthread_mutex_t lock;
   pthread_cond_t ready;
-  sluice__chunk **slots;        /* fetched chunks by index % nslots */
+  sluice__chunk **slots; /* fetched chunks by index % nslots */
   size_t nslots;
-  sluice_error *err;            /* first fetch error */
+  sluice_error *err; /* first fetch error */
 
-  uint64_t next;                /* index the caller reads next */
-  sluice__chunk *cur;           /* chunk being read by the caller */
+  uint64_t next;      /* index the caller reads next */
+  sluice__chunk *cur; /* chunk being read by the caller */
   size_t cur_pos;
 };
 
@@ -56,16 +56,20 @@ static void *fetcher(void *arg) {
     c->len = 0;
     while (!err && c->len < want) {
       size_t n;
-      err = ra->src->vt->pread(ra->src, c->buf + c->len, want - c->len, ra->base + off + c->len, &n);
+      err =
+          ra->src->vt->pread(ra->src, c->buf + c->len, want - c->len, ra->base + off + c->len, &n);
       if (!err && n == 0)
-        err = sluice__error(SLUICE_ERR_UNEXPECTED, "read '%s': the object ended early", ra->src->path);
+        err = sluice__error(SLUICE_ERR_UNEXPECTED, "read '%s': the object ended early",
+                            ra->src->path);
       if (!err) c->len += n;
     }
     c->index = idx;
     pthread_mutex_lock(&ra->lock);
     if (err) {
-      if (!ra->err) ra->err = err;
-      else sluice_error_free(err);
+      if (!ra->err)
+        ra->err = err;
+      else
+        sluice_error_free(err);
       sluice__bufpool_put(ra->pool, c);
     } else {
       ra->slots[idx % ra->nslots] = c;
@@ -105,7 +109,8 @@ sluice_error *sluice__readahead_start(sluice__source *src, uint64_t pos, size_t 
   }
   if (!ra->nthreads) {
     sluice__readahead_free(ra);
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "read '%s': cannot start read-ahead threads", src->path);
+    return sluice__error(SLUICE_ERR_UNEXPECTED, "read '%s': cannot start read-ahead threads",
+                         src->path);
   }
   *out = ra;
   return NULL;
@@ -119,7 +124,8 @@ sluice_error *sluice__readahead_read(sluice__readahead *ra, void *buf, size_t le
     if (ra->next * ra->chunk >= ra->size) return NULL;
     pthread_mutex_lock(&ra->lock);
     sluice__chunk *c;
-    while (!(c = ra->slots[ra->next % ra->nslots]) && !ra->err) pthread_cond_wait(&ra->ready, &ra->lock);
+    while (!(c = ra->slots[ra->next % ra->nslots]) && !ra->err)
+      pthread_cond_wait(&ra->ready, &ra->lock);
     sluice_error *err = c ? NULL : sluice__error_copy(ra->err);
     if (c) ra->slots[ra->next % ra->nslots] = NULL;
     pthread_mutex_unlock(&ra->lock);

@@ -26,12 +26,15 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
                                  sluice_reader **out) {
   if (out) *out = NULL;
   if (!op || !out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "reader_open: operator and out must be non-NULL");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "reader_open: operator and out must be non-NULL");
   uint64_t offset, length, chunk, concurrent;
   sluice_error *err = sluice__opt_check_known(opts, "reader_open", reader_keys, NULL);
   if (!err) err = sluice__opt_size(opts, "offset", 0, 0, UINT64_MAX, "reader_open", &offset);
-  if (!err) err = sluice__opt_size(opts, "length", UINT64_MAX, 0, UINT64_MAX, "reader_open", &length);
-  if (!err) err = sluice__opt_size(opts, "chunk", 8u << 20, 64u << 10, 1ull << 30, "reader_open", &chunk);
+  if (!err)
+    err = sluice__opt_size(opts, "length", UINT64_MAX, 0, UINT64_MAX, "reader_open", &length);
+  if (!err)
+    err = sluice__opt_size(opts, "chunk", 8u << 20, 64u << 10, 1ull << 30, "reader_open", &chunk);
   if (!err) err = sluice__opt_size(opts, "concurrent", 1, 1, 256, "reader_open", &concurrent);
   if (err) return err;
   if ((err = sluice__path_check("reader_open", path, SLUICE__PATH_FILE))) return err;
@@ -53,13 +56,16 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
 sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len, size_t *n_out) {
   if (n_out) *n_out = 0;
   if (!r || !n_out || (!buf && len))
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "reader_read: reader, buf and n_out must be non-NULL");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "reader_read: reader, buf and n_out must be non-NULL");
   if (r->eof || len == 0) return NULL;
   size_t n;
   sluice_error *err = NULL;
   if (r->ra_concurrent && !r->ra)
     err = sluice__readahead_start(r->src, r->pos, r->ra_chunk, r->ra_concurrent, &r->ra);
-  if (!err) err = r->ra ? sluice__readahead_read(r->ra, buf, len, &n) : r->src->vt->read(r->src, buf, len, &n);
+  if (!err)
+    err = r->ra ? sluice__readahead_read(r->ra, buf, len, &n)
+                : r->src->vt->read(r->src, buf, len, &n);
   if (err) return err;
   if (n == 0) r->eof = 1;
   r->pos += n;

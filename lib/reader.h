@@ -6,10 +6,10 @@
 
 struct sluice_reader {
   sluice__source *src;
-  sluice_operator *op;  /* holds a reference; NULL for fd readers */
-  uint64_t pos;         /* next byte, relative to the source's range */
+  sluice_operator *op; /* holds a reference; NULL for fd readers */
+  uint64_t pos;        /* next byte, relative to the source's range */
   int eof;
-  size_t ra_chunk;      /* read-ahead: chunk size and fetchers (0: none) */
+  size_t ra_chunk; /* read-ahead: chunk size and fetchers (0: none) */
   unsigned ra_concurrent;
   struct sluice__readahead *ra; /* started on the first read */
 };

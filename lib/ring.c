@@ -49,7 +49,7 @@ struct sluice__ring {
   /* Read-only after creation; shares no line with the hot counters. */
   struct cell *cells;
   uint64_t mask;
-  alignas(CACHELINE) _Atomic uint64_t enqueue_pos;   /* | CLOSED_BIT */
+  alignas(CACHELINE) _Atomic uint64_t enqueue_pos; /* | CLOSED_BIT */
   alignas(CACHELINE) _Atomic uint64_t dequeue_pos;
   /* Slow path only. */
   alignas(CACHELINE) atomic_uint push_waiters;
@@ -86,7 +86,7 @@ static int enqueue(sluice__ring *r, void *item) {
                                                 memory_order_relaxed, memory_order_relaxed))
         break;
     } else if (dif < 0) {
-      return 0;   /* the cell from the previous lap is not consumed yet */
+      return 0; /* the cell from the previous lap is not consumed yet */
     } else {
       /* Relaxed: as above, another producer got ahead; just retry. */
       pos = atomic_load_explicit(&r->enqueue_pos, memory_order_relaxed);

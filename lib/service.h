@@ -30,9 +30,9 @@
 struct sluice_metadata {
   uint64_t size;
   int is_dir;
-  int64_t mtime;        /* -1 unknown */
-  char *etag;           /* malloc'd or NULL */
-  char *content_type;   /* malloc'd or NULL */
+  int64_t mtime;      /* -1 unknown */
+  char *etag;         /* malloc'd or NULL */
+  char *content_type; /* malloc'd or NULL */
 };
 sluice_metadata *sluice__metadata_new(void);
 void sluice__metadata_clear(sluice_metadata *m); /* frees the strings */
@@ -85,8 +85,8 @@ struct sluice__source_vt {
 };
 struct sluice__source {
   const struct sluice__source_vt *vt;
-  uint64_t size;        /* bytes in the opened range, UINT64_MAX unknown */
-  const char *path;     /* for messages; owned by the source */
+  uint64_t size;    /* bytes in the opened range, UINT64_MAX unknown */
+  const char *path; /* for messages; owned by the source */
   /* Set by the copy engine while it reads the source (NULL otherwise):
    * every request the source sends again adds one (sluice_progress.retries). */
   atomic_uint_fast64_t *retries;
@@ -115,7 +115,7 @@ struct sluice__sink_vt {
   sluice_error *(*worker_init)(sluice__sink *s, void **wctx);
   void (*submit)(sluice__sink *s, void *wctx, sluice__chunk *c);
   void (*drive)(sluice__sink *s, void *wctx);
-  void (*wake)(sluice__sink *s, void *wctx);           /* any thread */
+  void (*wake)(sluice__sink *s, void *wctx); /* any thread */
   /* Ends every part still in flight with a canceled error, then frees. */
   void (*worker_fini)(sluice__sink *s, void *wctx);
 
@@ -138,10 +138,10 @@ struct sluice__sink_vt {
 };
 struct sluice__sink {
   const struct sluice__sink_vt *vt;
-  size_t chunk;          /* part size; the writer fills chunks of this */
-  unsigned per_worker;   /* most parts one worker keeps in flight (1 for sync) */
-  int ordered;           /* parts must reach write_part in index order */
-  const char *path;      /* for messages; owned by the sink */
+  size_t chunk;        /* part size; the writer fills chunks of this */
+  unsigned per_worker; /* most parts one worker keeps in flight (1 for sync) */
+  int ordered;         /* parts must reach write_part in index order */
+  const char *path;    /* for messages; owned by the sink */
   /* The seam to the pipeline, set by it (pipeline/workers.c) before the
    * first part: an asynchronous sink calls part_done, on the worker thread
    * that drives the part, when the part has finished for good (after its
@@ -157,7 +157,7 @@ struct sluice__sink {
 typedef struct sluice__write_params {
   size_t chunk;
   unsigned concurrent;
-  const char *content_type;   /* NULL: not given */
+  const char *content_type; /* NULL: not given */
   int if_not_exists;
   const sluice_options *opts; /* for the service's own writer options */
 } sluice__write_params;

@@ -15,7 +15,7 @@
 typedef struct sluice__strbuf {
   char *data; /* NUL-terminated once anything was added; NULL before */
   size_t len, cap;
-  int oom;    /* an append failed: data is incomplete */
+  int oom; /* an append failed: data is incomplete */
 } sluice__strbuf;
 
 void sluice__strbuf_putn(sluice__strbuf *b, const char *s, size_t n);

@@ -13,16 +13,16 @@
 #include "tree.h"
 
 struct sluice_job {
-  sluice_writer *w;           /* a copy job: w, r and params */
+  sluice_writer *w; /* a copy job: w, r and params */
   sluice_reader *r;
   sluice__copy_params params;
-  sluice__tree *tree;         /* a tree job */
+  sluice__tree *tree; /* a tree job */
   pthread_t thread;
   int efd;
   atomic_int done;
-  pthread_mutex_t lock;   /* serialises wait() callers around the join */
+  pthread_mutex_t lock; /* serialises wait() callers around the join */
   int joined;
-  sluice_error *result;   /* written by the job thread before done is set */
+  sluice_error *result; /* written by the job thread before done is set */
 };
 
 static void *job_main(void *arg) {
@@ -69,7 +69,8 @@ sluice_error *sluice_job_start(sluice_writer *w, sluice_reader *r, const sluice_
                                sluice_job **out) {
   if (out) *out = NULL;
   if (!w || !r || !out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "job_start: writer, reader and out must be non-NULL");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "job_start: writer, reader and out must be non-NULL");
   sluice_job *j = calloc(1, sizeof(*j));
   if (!j) return sluice__error_oom();
   sluice_error *err = sluice__copy_params_parse(opts, &j->params);
@@ -107,15 +108,19 @@ sluice_error *sluice_job_progress(const sluice_job *j, sluice_progress *out) {
   if (!j || !out || out->struct_size == 0)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "job_progress: job and out must be non-NULL, out->struct_size set");
-  if (j->tree) sluice__tree_progress(j->tree, out);
-  else sluice__writer_progress(j->w, out);
+  if (j->tree)
+    sluice__tree_progress(j->tree, out);
+  else
+    sluice__writer_progress(j->w, out);
   return NULL;
 }
 
 void sluice_job_cancel(sluice_job *j) {
   if (!j || sluice_job_done(j)) return;
-  if (j->tree) sluice__tree_cancel(j->tree);
-  else sluice__writer_cancel(j->w);
+  if (j->tree)
+    sluice__tree_cancel(j->tree);
+  else
+    sluice__writer_cancel(j->w);
 }
 
 sluice_error *sluice_job_wait(sluice_job *j) {

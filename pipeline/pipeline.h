@@ -32,32 +32,32 @@ struct sluice__worker {
   sluice__pipe *pipe;
   pthread_t thread;
   int started;
-  void *wctx;          /* the sink's per-worker state (async sinks) */
-  unsigned inflight;   /* async: parts this worker has submitted, not yet done */
-  unsigned cap;        /* parts it may keep in flight: the caps add up to concurrent */
-  atomic_int parked;   /* in drive() with room for more parts: wake on push */
-  int wctx_alive;      /* guarded by pipe->wake_lock */
+  void *wctx;        /* the sink's per-worker state (async sinks) */
+  unsigned inflight; /* async: parts this worker has submitted, not yet done */
+  unsigned cap;      /* parts it may keep in flight: the caps add up to concurrent */
+  atomic_int parked; /* in drive() with room for more parts: wake on push */
+  int wctx_alive;    /* guarded by pipe->wake_lock */
 };
 
 struct sluice__pipe {
   sluice__sink *sink;
   sluice__ring *ring;
   sluice__bufpool *pool;
-  sluice__reorder *reorder;       /* ordered sinks only, under reorder_lock */
+  sluice__reorder *reorder; /* ordered sinks only, under reorder_lock */
   pthread_mutex_t reorder_lock;
   struct sluice__worker *workers;
   unsigned nworkers;
 
-  atomic_int failed;              /* set once by the first error or cancel */
+  atomic_int failed; /* set once by the first error or cancel */
   pthread_mutex_t err_lock;
   sluice_error *first_err;
 
-  pthread_mutex_t wake_lock;      /* keeps wctx alive while a producer wakes it */
-  atomic_int parked;              /* workers parked in drive() */
+  pthread_mutex_t wake_lock; /* keeps wctx alive while a producer wakes it */
+  atomic_int parked;         /* workers parked in drive() */
 
   atomic_uint_fast64_t bytes_read, bytes_written, parts_done;
   atomic_uint parts_in_flight;
-  uint64_t total_bytes;           /* UINT64_MAX unknown */
+  uint64_t total_bytes; /* UINT64_MAX unknown */
   /* The source write_from reads, interrupted on failure so that a reader
    * blocked on a quiet stream notices a cancel. */
   _Atomic(sluice__source *) source;
@@ -107,20 +107,20 @@ enum sluice__wstate {
 
 struct sluice_writer {
   sluice__sink *sink;
-  sluice_operator *op;      /* reference, NULL for fd writers */
+  sluice_operator *op; /* reference, NULL for fd writers */
   unsigned concurrent, queue_depth;
 
-  pthread_mutex_t lock;     /* guards pipe_live against cancel/progress */
+  pthread_mutex_t lock; /* guards pipe_live against cancel/progress */
   sluice__pipe pipe;
-  int pipe_live;            /* pipe started and not destroyed */
-  sluice_progress last;     /* the pipe's figures when it was destroyed */
+  int pipe_live;        /* pipe started and not destroyed */
+  sluice_progress last; /* the pipe's figures when it was destroyed */
   atomic_int cancel;
   atomic_uint_fast64_t retries; /* the sink's and the source's resent requests */
 
-  sluice__chunk *cur;       /* write(): the chunk being filled */
+  sluice__chunk *cur; /* write(): the chunk being filled */
   uint64_t next_index, bytes_in;
   enum sluice__wstate state;
-  sluice_error *result;     /* the first error, kept for repeated close() */
+  sluice_error *result; /* the first error, kept for repeated close() */
 };
 
 /* Internal steps of the writer, shared with write_from.c. */
@@ -137,15 +137,15 @@ sluice_error *sluice__writer_from_sink(sluice__sink_factory make, void *arg,
 
 /* Validates writer options (the generic ones and svc_keys) into *p. */
 sluice_error *sluice__write_params_parse(const sluice_options *opts, const char *const *svc_keys,
-                                        sluice__write_params *p, unsigned *depth);
+                                         sluice__write_params *p, unsigned *depth);
 
 /* What write_from needs from its options, parsed once (a job keeps it). */
 typedef struct sluice__copy_params {
   unsigned readers;
   sluice_progress_cb progress_cb;
   void *progress_userdata;
-  sluice__rate *rate;      /* bwlimit: chunks wait their turn (may be shared) */
-  sluice__rate *own_rate;  /* the one parse made from "bwlimit", freed by clear */
+  sluice__rate *rate;     /* bwlimit: chunks wait their turn (may be shared) */
+  sluice__rate *own_rate; /* the one parse made from "bwlimit", freed by clear */
 } sluice__copy_params;
 sluice_error *sluice__copy_params_parse(const sluice_options *opts, sluice__copy_params *out);
 void sluice__copy_params_clear(sluice__copy_params *cp);

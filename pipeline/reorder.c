@@ -15,7 +15,7 @@
 #include "pipeline.h"
 
 struct sluice__reorder {
-  uint64_t next;        /* index the sink needs next */
+  uint64_t next; /* index the sink needs next */
   size_t nslots;
   sluice__chunk **slots;
 };
@@ -32,7 +32,9 @@ sluice__reorder *sluice__reorder_new(size_t slots) {
   return r;
 }
 
-void sluice__reorder_put(sluice__reorder *r, sluice__chunk *c) { r->slots[c->index % r->nslots] = c; }
+void sluice__reorder_put(sluice__reorder *r, sluice__chunk *c) {
+  r->slots[c->index % r->nslots] = c;
+}
 
 sluice__chunk *sluice__reorder_next(sluice__reorder *r) {
   sluice__chunk **slot = &r->slots[r->next % r->nslots];

@@ -79,8 +79,10 @@ static void submit_ordered(sluice__pipe *p, sluice__chunk *c) {
   pthread_mutex_lock(&p->reorder_lock);
   sluice__reorder_put(p->reorder, c);
   while ((c = sluice__reorder_next(p->reorder))) {
-    if (pipe_failed(p)) part_end(p, c, 0, NULL);
-    else part_end(p, c, 1, p->sink->vt->write_part(p->sink, c));
+    if (pipe_failed(p))
+      part_end(p, c, 0, NULL);
+    else
+      part_end(p, c, 1, p->sink->vt->write_part(p->sink, c));
   }
   pthread_mutex_unlock(&p->reorder_lock);
 }
@@ -90,9 +92,12 @@ static void start_part(struct sluice__worker *wk, sluice__chunk *c) {
   c->owner = wk;
   if (!p->sink->vt->write_part) wk->inflight++;
   atomic_fetch_add(&p->parts_in_flight, 1);
-  if (p->reorder) submit_ordered(p, c);
-  else if (p->sink->vt->write_part) part_end(p, c, 1, p->sink->vt->write_part(p->sink, c));
-  else p->sink->vt->submit(p->sink, wk->wctx, c);
+  if (p->reorder)
+    submit_ordered(p, c);
+  else if (p->sink->vt->write_part)
+    part_end(p, c, 1, p->sink->vt->write_part(p->sink, c));
+  else
+    p->sink->vt->submit(p->sink, wk->wctx, c);
 }
 
 /* After a failure, queued chunks are only given back. */
@@ -102,8 +107,10 @@ static void run_sync(struct sluice__worker *wk) {
   sluice__pipe *p = wk->pipe;
   sluice__chunk *c;
   while ((c = sluice__ring_pop(p->ring))) {
-    if (pipe_failed(p)) discard(p, c);
-    else start_part(wk, c);
+    if (pipe_failed(p))
+      discard(p, c);
+    else
+      start_part(wk, c);
   }
 }
 
@@ -118,8 +125,10 @@ static void run_async(struct sluice__worker *wk) {
       /* With nothing in flight there is nothing to drive: sleep in the ring. */
       sluice__chunk *c = wk->inflight ? sluice__ring_try_pop(p->ring) : sluice__ring_pop(p->ring);
       if (!c) break;
-      if (pipe_failed(p)) discard(p, c);
-      else start_part(wk, c);
+      if (pipe_failed(p))
+        discard(p, c);
+      else
+        start_part(wk, c);
     }
     /* inflight == 0 here means pop saw the ring closed and empty. */
     if (pipe_failed(p) || wk->inflight == 0) break;
@@ -219,8 +228,10 @@ sluice_error *sluice__pipe_finish(sluice__pipe *p) {
   if (p->ring) sluice__ring_close(p->ring);
   for (unsigned i = 0; p->workers && i < p->nworkers; i++) {
     struct sluice__worker *wk = &p->workers[i];
-    if (wk->started) pthread_join(wk->thread, NULL);
-    else if (wk->wctx_alive) p->sink->vt->worker_fini(p->sink, wk->wctx);
+    if (wk->started)
+      pthread_join(wk->thread, NULL);
+    else if (wk->wctx_alive)
+      p->sink->vt->worker_fini(p->sink, wk->wctx);
     wk->started = 0;
     wk->wctx_alive = 0;
   }

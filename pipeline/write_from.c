@@ -32,14 +32,14 @@ void sluice__copy_params_clear(sluice__copy_params *cp) {
 struct copy {
   sluice__pipe *pipe;
   sluice__source *src;
-  uint64_t base;        /* reader position when the copy started */
-  uint64_t size;        /* bytes to copy, UINT64_MAX for a stream */
+  uint64_t base; /* reader position when the copy started */
+  uint64_t size; /* bytes to copy, UINT64_MAX for a stream */
   size_t chunk;
   atomic_uint_fast64_t next_index;
   /* Filled in by the sequential reader, the only one for a stream. */
   uint64_t stream_total;
   uint64_t stream_chunks;
-  sluice__rate *rate;   /* bwlimit, or NULL */
+  sluice__rate *rate; /* bwlimit, or NULL */
 };
 
 /* bwlimit: a filled chunk waits its turn before it is queued.  -1 when the
@@ -139,9 +139,10 @@ static void sequential_reader(struct copy *cp) {
 sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluice__copy_params *p) {
   if (w->state != W_OPEN) return sluice__writer_state_error(w, "write_from");
   if (w->pipe_live || w->next_index || w->cur)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "write_from '%s': the writer already has data; write_from needs a fresh writer",
-                         w->sink->path);
+    return sluice__error(
+        SLUICE_ERR_INVALID_ARGUMENT,
+        "write_from '%s': the writer already has data; write_from needs a fresh writer",
+        w->sink->path);
   if (r->eof) {
     w->state = W_STREAMED;
     return NULL;
@@ -212,7 +213,8 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
 
 sluice_error *sluice_write_from(sluice_writer *w, sluice_reader *r, const sluice_options *opts) {
   if (!w || !r)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "write_from: writer and reader must be non-NULL");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "write_from: writer and reader must be non-NULL");
   sluice__copy_params p;
   sluice_error *err = sluice__copy_params_parse(opts, &p);
   if (!err) err = sluice__write_from(w, r, &p);

@@ -10,18 +10,19 @@
 #include "path.h"
 #include "pipeline.h"
 
-static const char *const writer_keys[] = {"chunk", "concurrent", "queue_depth", "content_type",
-                                          "if_not_exists", NULL};
+static const char *const writer_keys[] = {"chunk",        "concurrent",    "queue_depth",
+                                          "content_type", "if_not_exists", NULL};
 
 #define MIN_CHUNK (64u * 1024)
 #define MAX_CHUNK (5ull << 30)
 #define DEFAULT_CHUNK (8u << 20)
 
 sluice_error *sluice__write_params_parse(const sluice_options *opts, const char *const *svc_keys,
-                                        sluice__write_params *p, unsigned *depth) {
+                                         sluice__write_params *p, unsigned *depth) {
   uint64_t chunk, conc, qd;
   sluice_error *err = sluice__opt_check_known(opts, "writer", writer_keys, svc_keys);
-  if (!err) err = sluice__opt_size(opts, "chunk", DEFAULT_CHUNK, MIN_CHUNK, MAX_CHUNK, "writer", &chunk);
+  if (!err)
+    err = sluice__opt_size(opts, "chunk", DEFAULT_CHUNK, MIN_CHUNK, MAX_CHUNK, "writer", &chunk);
   if (!err) err = sluice__opt_size(opts, "concurrent", 4, 1, 1024, "writer", &conc);
   if (!err) err = sluice__opt_size(opts, "queue_depth", 4, 1, 1024, "writer", &qd);
   if (!err) err = sluice__opt_bool(opts, "if_not_exists", 0, "writer", &p->if_not_exists);
@@ -70,7 +71,8 @@ struct svc_arg {
   const char *path;
 };
 
-static sluice_error *make_service_sink(void *arg, const sluice__write_params *p, sluice__sink **out) {
+static sluice_error *make_service_sink(void *arg, const sluice__write_params *p,
+                                       sluice__sink **out) {
   struct svc_arg *a = arg;
   return a->op->vt->open_sink(a->op->svc, a->path, p, out);
 }
@@ -79,7 +81,8 @@ sluice_error *sluice_writer_open(sluice_operator *op, const char *path, const sl
                                  sluice_writer **out) {
   if (out) *out = NULL;
   if (!op || !out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_open: operator and out must be non-NULL");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "writer_open: operator and out must be non-NULL");
   sluice_error *err = sluice__path_check("writer_open", path, SLUICE__PATH_FILE);
   if (err) return err;
   struct svc_arg a = {op, path};
@@ -155,14 +158,16 @@ sluice_error *sluice__writer_state_error(sluice_writer *w, const char *op) {
 sluice_error *sluice__writer_check_pipe(sluice_writer *w) {
   if (!w->pipe_live || !atomic_load_explicit(&w->pipe.failed, memory_order_acquire)) return NULL;
   sluice_error *err = sluice__writer_stop_pipe(w);
-  if (!err) err = sluice__error(SLUICE_ERR_UNEXPECTED, "write '%s': pipeline stopped", w->sink->path);
+  if (!err)
+    err = sluice__error(SLUICE_ERR_UNEXPECTED, "write '%s': pipeline stopped", w->sink->path);
   sluice__writer_fail(w, err);
   return sluice__error_copy(err);
 }
 
 sluice_error *sluice_writer_write(sluice_writer *w, const void *buf, size_t len) {
   if (!w || (!buf && len))
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_write: writer and buf must be non-NULL");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "writer_write: writer and buf must be non-NULL");
   if (w->state != W_OPEN) return sluice__writer_state_error(w, "writer_write");
   sluice_error *err = sluice__writer_start_pipe(w, 1);
   if (!err) err = sluice__writer_check_pipe(w);
@@ -190,7 +195,8 @@ sluice_error *sluice_writer_write(sluice_writer *w, const void *buf, size_t len)
 sluice_error *sluice_writer_close(sluice_writer *w) {
   if (!w) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_close: writer is NULL");
   if (w->state == W_COMMITTED) return NULL;
-  if (w->state != W_OPEN && w->state != W_STREAMED) return sluice__writer_state_error(w, "writer_close");
+  if (w->state != W_OPEN && w->state != W_STREAMED)
+    return sluice__writer_state_error(w, "writer_close");
   sluice_error *err = NULL;
   if (w->cur && w->cur->len) {
     sluice__chunk *c = w->cur;
@@ -214,9 +220,9 @@ sluice_error *sluice_writer_close(sluice_writer *w) {
 sluice_error *sluice__writer_put(sluice_writer *w, const void *buf, size_t len) {
   if (w->state != W_OPEN) return sluice__writer_state_error(w, "write");
   if (w->pipe_live || w->next_index || w->cur || len > w->sink->chunk)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "write '%s': a whole-object put needs a fresh writer and at most one chunk",
-                         w->sink->path);
+    return sluice__error(
+        SLUICE_ERR_INVALID_ARGUMENT,
+        "write '%s': a whole-object put needs a fresh writer and at most one chunk", w->sink->path);
   sluice__sink *s = w->sink;
   sluice_error *err = NULL;
   if (atomic_load(&w->cancel)) {
@@ -250,7 +256,8 @@ sluice_error *sluice_writer_abort(sluice_writer *w) {
   if (!w) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_abort: writer is NULL");
   if (w->state != W_OPEN && w->state != W_STREAMED) return NULL;
   if (w->pipe_live) {
-    sluice__pipe_fail(&w->pipe, sluice__error(SLUICE_ERR_CANCELED, "write '%s': aborted", w->sink->path));
+    sluice__pipe_fail(&w->pipe,
+                      sluice__error(SLUICE_ERR_CANCELED, "write '%s': aborted", w->sink->path));
     sluice_error_free(sluice__writer_stop_pipe(w));
   }
   w->sink->vt->abort(w->sink);
@@ -274,7 +281,8 @@ void sluice__writer_cancel(sluice_writer *w) {
   if (w->sink->vt->interrupt) w->sink->vt->interrupt(w->sink);
   pthread_mutex_lock(&w->lock);
   if (w->pipe_live)
-    sluice__pipe_fail(&w->pipe, sluice__error(SLUICE_ERR_CANCELED, "write '%s': canceled", w->sink->path));
+    sluice__pipe_fail(&w->pipe,
+                      sluice__error(SLUICE_ERR_CANCELED, "write '%s': canceled", w->sink->path));
   pthread_mutex_unlock(&w->lock);
 }
 
@@ -307,8 +315,7 @@ sluice_error *sluice_write(sluice_operator *op, const char *path, const void *bu
 
 /* The writer layer has parsed the options; a stream has no content type
  * and cannot tell whether it "exists". */
-static sluice_error *fd_sink_factory(void *arg, const sluice__write_params *p,
-                                     sluice__sink **out) {
+static sluice_error *fd_sink_factory(void *arg, const sluice__write_params *p, sluice__sink **out) {
   int fd = (int)(intptr_t)arg;
   *out = NULL;
   if (p->content_type)
@@ -321,11 +328,9 @@ static sluice_error *fd_sink_factory(void *arg, const sluice__write_params *p,
 }
 
 sluice_error *sluice_writer_from_fd(int fd, const sluice_options *opts, sluice_writer **out) {
-  if (!out)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_fd: out is NULL");
+  if (!out) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_fd: out is NULL");
   *out = NULL;
   if (fd < 0)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_fd: invalid fd %d",
-                         fd);
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_fd: invalid fd %d", fd);
   return sluice__writer_from_sink(fd_sink_factory, (void *)(intptr_t)fd, opts, out);
 }

@@ -8,18 +8,18 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 char *th_tmpdir(void) {
@@ -205,9 +205,12 @@ uint64_t th_big_size(uint64_t dflt) {
   char *end;
   unsigned long long v = strtoull(s, &end, 10);
   switch (*end) {
-  case 'K': case 'k': v <<= 10; break;
-  case 'M': case 'm': v <<= 20; break;
-  case 'G': case 'g': v <<= 30; break;
+  case 'K':
+  case 'k': v <<= 10; break;
+  case 'M':
+  case 'm': v <<= 20; break;
+  case 'G':
+  case 'g': v <<= 30; break;
   default: break;
   }
   return v;
@@ -237,9 +240,12 @@ static const char *proxy_script(const char *name) {
   char here[4096];
   snprintf(here, sizeof here, "%s", __FILE__);
   char *slash = strrchr(here, '/');
-  if (slash) *slash = '\0';
-  else snprintf(here, sizeof here, ".");
-  const char *cands[][2] = {{top, rel_tests}, {here, rel_here}, {".", rel_tests}, {"..", rel_tests}};
+  if (slash)
+    *slash = '\0';
+  else
+    snprintf(here, sizeof here, ".");
+  const char *cands[][2] = {
+      {top, rel_tests}, {here, rel_here}, {".", rel_tests}, {"..", rel_tests}};
   for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
     if (!cands[i][0] || !*cands[i][0]) continue;
     snprintf(path, sizeof path, "%s%s", cands[i][0], cands[i][1]);
@@ -259,7 +265,8 @@ void th_proxy_start(th_proxy *px, int target_port, const char *const *fault_args
   th_proxy_start_script(px, "fault-proxy.py", target_port, fault_args);
 }
 
-void th_proxy_start_script(th_proxy *px, const char *name, int target_port, const char *const *fault_args) {
+void th_proxy_start_script(th_proxy *px, const char *name, int target_port,
+                           const char *const *fault_args) {
   const char *script = proxy_script(name);
   memset(px, 0, sizeof *px);
   px->dir = th_tmpdir();
@@ -269,7 +276,7 @@ void th_proxy_start_script(th_proxy *px, const char *name, int target_port, cons
   snprintf(target, sizeof target, "127.0.0.1:%d", target_port);
   /* Debian's Python: the one with python3-crcmod, whatever PATH says. */
   const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-  const char *argv[32] = {py, script, "--target", target, "--port-file", px->port_file,
+  const char *argv[32] = {py,      script,  "--target",      target, "--port-file", px->port_file,
                           "--log", px->log, "--max-seconds", "120"};
   size_t argc = 10;
   for (size_t i = 0; fault_args[i]; i++) {

@@ -27,15 +27,15 @@ void th_s3_need_server(th_s3_server *out);
   } while (0)
 
 /* Asserts expr fails with kind (and a non-empty message), then frees it. */
-#define TH_KIND(expr, kind)                                                                  \
-  do {                                                                                       \
-    sluice_error *th_err_ = (expr);                                                          \
-    cr_assert(th_err_ != NULL, "%s succeeded, expected %s", #expr, sluice_strerror(kind));   \
-    cr_assert(sluice_error_kind(th_err_) == (kind), "%s: expected %s, got [%s] %s", #expr,   \
-              sluice_strerror(kind), sluice_strerror(sluice_error_kind(th_err_)),            \
-              sluice_error_message(th_err_));                                                \
-    cr_assert(sluice_error_message(th_err_)[0] != '\0');                                     \
-    sluice_error_free(th_err_);                                                              \
+#define TH_KIND(expr, kind)                                                                \
+  do {                                                                                     \
+    sluice_error *th_err_ = (expr);                                                        \
+    cr_assert(th_err_ != NULL, "%s succeeded, expected %s", #expr, sluice_strerror(kind)); \
+    cr_assert(sluice_error_kind(th_err_) == (kind), "%s: expected %s, got [%s] %s", #expr, \
+              sluice_strerror(kind), sluice_strerror(sluice_error_kind(th_err_)),          \
+              sluice_error_message(th_err_));                                              \
+    cr_assert(sluice_error_message(th_err_)[0] != '\0');                                   \
+    sluice_error_free(th_err_);                                                            \
   } while (0)
 
 /* A new empty directory under $TMPDIR (or /tmp); free() the result. */
@@ -78,9 +78,9 @@ double th_time_scale(void);
 double th_seconds(double seconds);
 /* tests/servers/fault-proxy.py running in front of a loopback server. */
 typedef struct th_proxy {
-  int pid;                      /* 0 when not running */
+  int pid; /* 0 when not running */
   char *dir, *port_file, *log;
-  int port;                     /* where to connect */
+  int port; /* where to connect */
 } th_proxy;
 /* Starts the proxy towards 127.0.0.1:target_port with the given fault
  * arguments (NULL-terminated), waiting (at most 20 s) until it listens.
@@ -88,7 +88,8 @@ typedef struct th_proxy {
 void th_proxy_start(th_proxy *px, int target_port, const char *const *fault_args);
 /* Same with another script of tests/servers/ taking the same --target,
  * --port-file, --log and --max-seconds (checksum-proxy.py). */
-void th_proxy_start_script(th_proxy *px, const char *name, int target_port, const char *const *args);
+void th_proxy_start_script(th_proxy *px, const char *name, int target_port,
+                           const char *const *args);
 void th_proxy_stop(th_proxy *px);
 /* Lines of the proxy's log holding needle (and needle2 unless NULL). */
 int th_proxy_log_count(const th_proxy *px, const char *needle, const char *needle2);

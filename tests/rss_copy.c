@@ -40,12 +40,12 @@
  */
 #include <errno.h>
 #include <ftw.h>
-#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sluice.h"
@@ -65,8 +65,9 @@ static int parse_size(const char *s, uint64_t *out) {
   static const struct {
     const char *suffix;
     unsigned shift;
-  } units[] = {{"", 0},   {"b", 0},   {"k", 10},  {"kb", 10}, {"kib", 10}, {"m", 20}, {"mb", 20},
-               {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40},  {"tb", 40}, {"tib", 40}};
+  } units[] = {{"", 0},     {"b", 0},   {"k", 10},   {"kb", 10}, {"kib", 10},
+               {"m", 20},   {"mb", 20}, {"mib", 20}, {"g", 30},  {"gb", 30},
+               {"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcasecmp(end, units[i].suffix) != 0) continue;
     if (units[i].shift && v > (UINT64_MAX >> units[i].shift)) return -1;
@@ -160,8 +161,8 @@ static int fail_with(const char *what, sluice_error *err) {
 }
 
 /* The copy under test: fs -> fs through sluice_write_from. */
-static int copy(const char *dir, const char *chunk, const char *concurrent,
-                const char *queue_depth, const char *readers) {
+static int copy(const char *dir, const char *chunk, const char *concurrent, const char *queue_depth,
+                const char *readers) {
   sluice_options *root = sluice_options_new(), *wo = sluice_options_new(),
                  *co = sluice_options_new();
   sluice_operator *op = NULL;
@@ -173,7 +174,8 @@ static int copy(const char *dir, const char *chunk, const char *concurrent,
     fprintf(stderr, "%s: out of memory\n", prog);
     goto out;
   }
-  if ((err = sluice_options_set(root, "root", dir)) || (err = sluice_options_set(wo, "chunk", chunk)) ||
+  if ((err = sluice_options_set(root, "root", dir)) ||
+      (err = sluice_options_set(wo, "chunk", chunk)) ||
       (err = sluice_options_set(wo, "concurrent", concurrent)) ||
       (err = sluice_options_set(wo, "queue_depth", queue_depth)) ||
       (err = sluice_options_set(co, "readers", readers))) {
@@ -217,8 +219,8 @@ static int rm_one(const char *path, const struct stat *sb, int type, struct FTW 
   return 0;
 }
 
-#define TREE_FILE 100        /* bytes per object */
-#define TREE_DIR 1000        /* objects per directory */
+#define TREE_FILE 100 /* bytes per object */
+#define TREE_DIR 1000 /* objects per directory */
 #define TREE_BOUND_KIB (256u * 1024)
 
 /* Writes n small files under dir/src/, TREE_DIR per directory. */
@@ -274,7 +276,8 @@ static int tree_main(const char *count) {
   }
   int can_reset = reset_hwm() == 0;
   long long baseline = status_kib("VmHWM");
-  if ((err = sluice_tree_start(op, "src/", op, "dst/", NULL, &job)) || (err = sluice_job_wait(job))) {
+  if ((err = sluice_tree_start(op, "src/", op, "dst/", NULL, &job)) ||
+      (err = sluice_job_wait(job))) {
     fail_with("tree copy", err);
     goto out;
   }
@@ -289,8 +292,10 @@ static int tree_main(const char *count) {
     goto out;
   }
   if (grew > (long long)(TREE_BOUND_KIB + SLACK_KIB)) {
-    fprintf(stderr, "%s: FAIL: the tree copy raised peak RSS by %lld KiB, more than the default "
-            "memory_limit %u KiB + %u KiB slack\n", prog, grew, TREE_BOUND_KIB, SLACK_KIB);
+    fprintf(stderr,
+            "%s: FAIL: the tree copy raised peak RSS by %lld KiB, more than the default "
+            "memory_limit %u KiB + %u KiB slack\n",
+            prog, grew, TREE_BOUND_KIB, SLACK_KIB);
     goto out;
   }
   status = 0;
@@ -334,8 +339,10 @@ int main(int argc, char **argv) {
   int status = 1;
   int can_reset = reset_hwm() == 0;
   if (!can_reset)
-    fprintf(stderr, "%s: warning: cannot reset VmHWM (/proc/self/clear_refs): %s; the check "
-            "is weaker\n", prog, strerror(errno));
+    fprintf(stderr,
+            "%s: warning: cannot reset VmHWM (/proc/self/clear_refs): %s; the check "
+            "is weaker\n",
+            prog, strerror(errno));
   if (make_file(src, size) != 0) goto out;
   /* Start the copy's mark from the RSS it begins with. */
   if (can_reset) reset_hwm();

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/types.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -48,8 +48,9 @@ static void teardown(void) {
 TestSuite(api_args, .init = setup, .fini = teardown, .timeout = 20);
 
 /* Both services, for the checks that hold for each. */
-#define FOR_EACH_OP(op) for (sluice_operator *ops_[] = {fs, mem, NULL}, **op##_p = ops_, *op; \
-                             (op = *op##_p) != NULL; op##_p++)
+#define FOR_EACH_OP(op)                                                                          \
+  for (sluice_operator * ops_[] = {fs, mem, NULL}, **op##_p = ops_, *op; (op = *op##_p) != NULL; \
+       op##_p++)
 
 static void file_write(const char *rel, const void *buf, size_t len) {
   char *p = th_join(root, rel);
@@ -137,8 +138,10 @@ static sluice_error *fs_with_root(const char *value) {
   sluice_operator *op = SENTINEL;
   sluice_error *err = sluice_operator_new("fs", o, &op);
   sluice_options_free(o);
-  if (err) cr_assert_null(op, "operator_new failed but *out is not NULL");
-  else sluice_operator_free(op);
+  if (err)
+    cr_assert_null(op, "operator_new failed but *out is not NULL");
+  else
+    sluice_operator_free(op);
   return err;
 }
 
@@ -276,7 +279,7 @@ Test(api_args, operator_from_uri_roundtrip) {
 /* Paths: NULL, empty, "..", directories                               */
 /* ------------------------------------------------------------------ */
 
-static const char *const dotdot[] = {"..", "../x", "a/../b", "a/..", "/../etc/passwd",
+static const char *const dotdot[] = {"..",           "../x",  "a/../b", "a/..", "/../etc/passwd",
                                      "a/b/../../..", "./../x"};
 #define NDOTDOT (sizeof(dotdot) / sizeof(dotdot[0]))
 
@@ -329,8 +332,8 @@ Test(api_args, dotdot_is_a_key_on_memory) {
     sluice_free(buf);
   }
   sluice_metadata *m = SENTINEL;
-  TH_KIND(sluice_stat(mem, "b", &m), SLUICE_ERR_NOT_FOUND);  /* not "a/../b" resolved */
-  TH_KIND(sluice_stat(mem, "x", &m), SLUICE_ERR_NOT_FOUND);  /* nor "../x" */
+  TH_KIND(sluice_stat(mem, "b", &m), SLUICE_ERR_NOT_FOUND); /* not "a/../b" resolved */
+  TH_KIND(sluice_stat(mem, "x", &m), SLUICE_ERR_NOT_FOUND); /* nor "../x" */
   for (size_t i = 0; i < NDOTDOT; i++) TH_OK(sluice_delete(mem, dotdot[i]));
 }
 
@@ -589,8 +592,10 @@ Test(api_args, permission_denied) {
     cr_assert(chown(secret, nobody, nobody) == 0);
     if (syscall(SYS_setresuid, (uid_t)-1, nobody, (uid_t)-1) != 0) {
       chmod(ro, 0700);
-      cr_skip_test("running as root and cannot switch to uid %d (%s), so no permission "
-                   "check can be provoked", (int)nobody, strerror(errno));
+      cr_skip_test(
+          "running as root and cannot switch to uid %d (%s), so no permission "
+          "check can be provoked",
+          (int)nobody, strerror(errno));
     }
     rc = perm_check();
     int back = (int)syscall(SYS_setresuid, (uid_t)-1, (uid_t)0, (uid_t)-1);
@@ -598,8 +603,10 @@ Test(api_args, permission_denied) {
     cr_assert_eq(geteuid(), 0);
     if (rc == 77) {
       chmod(ro, 0700);
-      cr_skip_test("running as root, and as uid %d %s is not reachable, so no permission check "
-                   "can be provoked", (int)nobody, root);
+      cr_skip_test(
+          "running as root, and as uid %d %s is not reachable, so no permission check "
+          "can be provoked",
+          (int)nobody, root);
     }
   }
   chmod(ro, 0700);
@@ -794,8 +801,10 @@ static sluice_error *open_with(sluice_operator *op, const char *name, const char
   sluice_writer *w = SENTINEL;
   sluice_error *err = sluice_writer_open(op, "obj", o, &w);
   sluice_options_free(o);
-  if (err) cr_assert_null(w, "writer_open(%s=%s) failed but *out is set", name, value);
-  else sluice_writer_free(w);
+  if (err)
+    cr_assert_null(w, "writer_open(%s=%s) failed but *out is set", name, value);
+  else
+    sluice_writer_free(w);
   return err;
 }
 

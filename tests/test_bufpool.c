@@ -34,7 +34,7 @@ Test(bufpool, get_all_then_empty, .timeout = 10) {
     cr_expect_eq(c[i]->cap, SIZE);
     cr_expect_eq(c[i]->len, 0);
     cr_assert_not_null(c[i]->buf);
-    memset(c[i]->buf, 0xa5, c[i]->cap);   /* all of it is ours (ASan checks) */
+    memset(c[i]->buf, 0xa5, c[i]->cap); /* all of it is ours (ASan checks) */
     for (int j = 0; j < i; j++) cr_expect_neq(c[i], c[j], "chunk handed out twice");
     cr_expect_eq(sluice__bufpool_in_use(p), (size_t)i + 1);
   }
@@ -114,7 +114,7 @@ Test(bufpool, close_wakes_get_and_cancels, .timeout = 10) {
   pthread_t t[2];
   for (int i = 0; i < 2; i++) {
     atomic_init(&g[i].done, 0);
-    g[i].got = c[0];   /* must become NULL */
+    g[i].got = c[0]; /* must become NULL */
     cr_assert_eq(pthread_create(&t[i], NULL, blocking_get, &g[i]), 0);
   }
   sleep_ms(150);
@@ -129,11 +129,11 @@ Test(bufpool, close_wakes_get_and_cancels, .timeout = 10) {
   /* ...but nothing is handed out again, though chunks are free. */
   cr_expect_null(sluice__bufpool_get(p));
   cr_expect_null(sluice__bufpool_try_get(p));
-  sluice__bufpool_close(p);   /* idempotent */
+  sluice__bufpool_close(p); /* idempotent */
   sluice__bufpool_put(p, c[1]);
   sluice__bufpool_put(p, c[2]);
   cr_expect_eq(sluice__bufpool_in_use(p), 0);
-  sluice__bufpool_free(p);   /* clean under ASan / valgrind */
+  sluice__bufpool_free(p); /* clean under ASan / valgrind */
 }
 
 Test(bufpool, close_with_free_chunks, .timeout = 10) {
@@ -164,14 +164,14 @@ static void *cycle(void *arg) {
   for (int i = 0; i < CYCLES; i++) {
     sluice__chunk *c = (i & 1) ? sluice__bufpool_try_get(cy->p) : sluice__bufpool_get(cy->p);
     if (!c) {
-      if (!(i & 1)) atomic_fetch_add(cy->errors, 1);   /* get never fails while open */
+      if (!(i & 1)) atomic_fetch_add(cy->errors, 1); /* get never fails while open */
       continue;
     }
     if (sluice__bufpool_in_use(cy->p) > POOL) atomic_fetch_add(cy->errors, 1);
     memset(c->buf, cy->id, 16);
     c->len = 16;
     for (int j = 0; j < 16; j++)
-      if (c->buf[j] != cy->id) atomic_fetch_add(cy->errors, 1);   /* shared with someone */
+      if (c->buf[j] != cy->id) atomic_fetch_add(cy->errors, 1); /* shared with someone */
     sluice__bufpool_put(cy->p, c);
   }
   return NULL;
@@ -191,7 +191,7 @@ Test(bufpool, concurrent_get_put, .timeout = 60) {
   for (int i = 0; i < CYCLERS; i++) pthread_join(t[i], NULL);
   cr_expect_eq(atomic_load(&errors), 0);
   cr_expect_eq(sluice__bufpool_in_use(p), 0);
-  sluice__chunk *c[POOL];   /* every chunk came back */
+  sluice__chunk *c[POOL]; /* every chunk came back */
   for (int i = 0; i < POOL; i++) cr_expect_not_null(c[i] = sluice__bufpool_try_get(p));
   for (int i = 0; i < POOL; i++) sluice__bufpool_put(p, c[i]);
   sluice__bufpool_free(p);

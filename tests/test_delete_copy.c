@@ -39,12 +39,12 @@
 /* Test hook of the fs service (lib/fs/fs.h). */
 extern int sluice__fs_force_fallback;
 
-static const char *svc;  /* "fs", "fs_fallback" or "memory", for messages */
+static const char *svc; /* "fs", "fs_fallback" or "memory", for messages */
 static sluice_operator *op;
-static char *root;       /* fs: the operator's root; NULL on memory */
-static char *outside;    /* fs: a sibling directory the operator must never touch */
-static char *immutable;  /* a directory a case made immutable: cleared at the end */
-static char *mounts[2];  /* mount points a case made (in its own namespace) */
+static char *root;      /* fs: the operator's root; NULL on memory */
+static char *outside;   /* fs: a sibling directory the operator must never touch */
+static char *immutable; /* a directory a case made immutable: cleared at the end */
+static char *mounts[2]; /* mount points a case made (in its own namespace) */
 
 static void open_fs_op(void) {
   sluice__fs_force_fallback = strcmp(svc, "fs_fallback") == 0;
@@ -93,24 +93,24 @@ static void end(void) {
 TestSuite(delete_copy, .timeout = 60);
 
 /* The fs tests of name: with openat2 and with its fallback. */
-#define FS_TESTS(name)                                        \
-  static void name##_body(void);                              \
-  Test(delete_copy, fs_##name, .fini = end) {                 \
-    begin("fs");                                              \
-    name##_body();                                            \
-  }                                                           \
-  Test(delete_copy, fs_fallback_##name, .fini = end) {        \
-    begin("fs_fallback");                                     \
-    name##_body();                                            \
+#define FS_TESTS(name)                                 \
+  static void name##_body(void);                       \
+  Test(delete_copy, fs_##name, .fini = end) {          \
+    begin("fs");                                       \
+    name##_body();                                     \
+  }                                                    \
+  Test(delete_copy, fs_fallback_##name, .fini = end) { \
+    begin("fs_fallback");                              \
+    name##_body();                                     \
   }
 
 /* SHARED(name) { body }: one test per service, delete_copy::<svc>_<name>. */
-#define SHARED(name)                                          \
-  FS_TESTS(name)                                              \
-  Test(delete_copy, memory_##name, .fini = end) {             \
-    begin("memory");                                          \
-    name##_body();                                            \
-  }                                                           \
+#define SHARED(name)                              \
+  FS_TESTS(name)                                  \
+  Test(delete_copy, memory_##name, .fini = end) { \
+    begin("memory");                              \
+    name##_body();                                \
+  }                                               \
   static void name##_body(void)
 
 /* FS_CASE(name) { body }: fs only, with and without openat2. */
@@ -120,27 +120,27 @@ TestSuite(delete_copy, .timeout = 60);
 
 /* Error assertions naming the service; the error is freed before any
  * assertion fails, so sanitizers stay quiet. */
-#define S_OK(expr)                                                                           \
-  do {                                                                                       \
-    sluice_error *e_ = (expr);                                                               \
-    char m_[1200] = "";                                                                      \
-    if (e_)                                                                                  \
-      snprintf(m_, sizeof m_, "[%s] %s", sluice_strerror(sluice_error_kind(e_)),            \
-               sluice_error_message(e_));                                                    \
-    sluice_error_free(e_);                                                                   \
-    cr_assert(m_[0] == '\0', "[%s] %s failed: %s", svc, #expr, m_);                          \
+#define S_OK(expr)                                                               \
+  do {                                                                           \
+    sluice_error *e_ = (expr);                                                   \
+    char m_[1200] = "";                                                          \
+    if (e_)                                                                      \
+      snprintf(m_, sizeof m_, "[%s] %s", sluice_strerror(sluice_error_kind(e_)), \
+               sluice_error_message(e_));                                        \
+    sluice_error_free(e_);                                                       \
+    cr_assert(m_[0] == '\0', "[%s] %s failed: %s", svc, #expr, m_);              \
   } while (0)
 
-#define S_KIND(expr, kind)                                                                   \
-  do {                                                                                       \
-    sluice_error *e_ = (expr);                                                               \
-    sluice_errkind k_ = sluice_error_kind(e_);                                               \
-    char m_[1200];                                                                           \
-    snprintf(m_, sizeof m_, "%s", e_ ? sluice_error_message(e_) : "");                       \
-    sluice_error_free(e_);                                                                   \
-    cr_assert(k_ == (kind), "[%s] %s: expected %s, got [%s] %s", svc, #expr,                 \
-              sluice_strerror(kind), sluice_strerror(k_), m_);                               \
-    cr_assert(m_[0] != '\0', "[%s] %s: empty message", svc, #expr);                          \
+#define S_KIND(expr, kind)                                                   \
+  do {                                                                       \
+    sluice_error *e_ = (expr);                                               \
+    sluice_errkind k_ = sluice_error_kind(e_);                               \
+    char m_[1200];                                                           \
+    snprintf(m_, sizeof m_, "%s", e_ ? sluice_error_message(e_) : "");       \
+    sluice_error_free(e_);                                                   \
+    cr_assert(k_ == (kind), "[%s] %s: expected %s, got [%s] %s", svc, #expr, \
+              sluice_strerror(kind), sluice_strerror(k_), m_);               \
+    cr_assert(m_[0] != '\0', "[%s] %s: empty message", svc, #expr);          \
   } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -476,11 +476,11 @@ FS_CASE(delete_all_symlink_out_of_root_removed_as_link) {
   mkdir_at(root, "d/sub");
   char *secret = th_join(outside, "secret");
   char *secret_file = th_join(outside, "secret/file");
-  symlink_at(secret, root, "d/sub/dirlink");        /* absolute, to a directory */
-  symlink_at(secret_file, root, "d/filelink");       /* absolute, to a file */
+  symlink_at(secret, root, "d/sub/dirlink");   /* absolute, to a directory */
+  symlink_at(secret_file, root, "d/filelink"); /* absolute, to a file */
   char rel[4096];
   snprintf(rel, sizeof rel, "../../../%s/secret", strrchr(outside, '/') + 1);
-  symlink_at(rel, root, "d/sub/rellink");            /* relative, out of the root */
+  symlink_at(rel, root, "d/sub/rellink"); /* relative, out of the root */
   symlink_at("/nonexistent/dangling", root, "d/dangling");
   free(secret);
   free(secret_file);
@@ -502,7 +502,7 @@ FS_CASE(delete_all_symlink_inside_root_keeps_target) {
   symlink_at(abs, root, "d/abs");
   free(abs);
   symlink_at("../keep/top", root, "d/tofile");
-  symlink_at(".", root, "d/self");                   /* a loop, never walked */
+  symlink_at(".", root, "d/self"); /* a loop, never walked */
 
   S_OK(sluice_delete_all(op, "d/"));
   cr_assert(!lexists(root, "d"));
@@ -604,7 +604,7 @@ FS_CASE(delete_all_stops_at_first_error) {
       free(ro);
       cr_skip_test("cannot make a directory immutable here: %s", strerror(e));
     }
-    immutable = ro;   /* cleared by end() */
+    immutable = ro; /* cleared by end() */
   } else {
     cr_assert(chmod(ro, 0555) == 0);
     free(ro);
@@ -739,7 +739,7 @@ FS_CASE(delete_all_depth_limit) {
 /* ------------------------------------------------------------------ */
 
 SHARED(copy_bytes) {
-  const uint64_t size = (1 << 20) + 12345;   /* 17 chunks of 64 KiB, the last short */
+  const uint64_t size = (1 << 20) + 12345; /* 17 chunks of 64 KiB, the last short */
   make_obj("src.bin", size, 7);
   sluice_options *o = th_opts("chunk", "64KiB", "concurrent", "4", NULL);
   S_OK(sluice_copy(op, "src.bin", "dst.bin", o));
@@ -761,7 +761,7 @@ SHARED(copy_bytes) {
 
 SHARED(copy_replaces_existing) {
   make_obj("src", 100000, 3);
-  make_obj("dst", 300000, 4);   /* larger: the copy must not keep its tail */
+  make_obj("dst", 300000, 4); /* larger: the copy must not keep its tail */
   S_OK(sluice_copy(op, "src", "dst", NULL));
   expect_generated("dst", 100000, 3);
   expect_generated("src", 100000, 3);

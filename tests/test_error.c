@@ -175,8 +175,7 @@ Test(error, real_error_has_kind_and_message_naming_path) {
   err = sluice_reader_open(op, "gone.txt", NULL, &r);
   cr_assert_null(r);
   cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_NOT_FOUND);
-  cr_assert(strstr(sluice_error_message(err), "gone.txt") != NULL, "%s",
-            sluice_error_message(err));
+  cr_assert(strstr(sluice_error_message(err), "gone.txt") != NULL, "%s", sluice_error_message(err));
   sluice_error_free(err);
   sluice_operator_free(op);
 }
@@ -286,8 +285,10 @@ static sluice_error *writer_with(const char *name, const char *value) {
   sluice_options *o = opts1(name, value);
   sluice_writer *w = (sluice_writer *)(uintptr_t)1;
   sluice_error *err = sluice_writer_open(op, "obj", o, &w);
-  if (err) cr_assert_null(w, "writer_open failed but *out is not NULL");
-  else cr_assert_not_null(w);
+  if (err)
+    cr_assert_null(w, "writer_open failed but *out is not NULL");
+  else
+    cr_assert_not_null(w);
   sluice_writer_free(err ? NULL : w);
   sluice_options_free(o);
   sluice_operator_free(op);
@@ -317,8 +318,17 @@ Test(error, size_suffixes_accepted) {
 }
 
 Test(error, size_suffixes_rejected) {
-  static const char *const bad[] = {"abc", "-1", "8XB", "", "8 MiBs", "1.5M", "M",
-                                    "0x10000", "99999999999999999999999", "17179869184G", "8MiB!"};
+  static const char *const bad[] = {"abc",
+                                    "-1",
+                                    "8XB",
+                                    "",
+                                    "8 MiBs",
+                                    "1.5M",
+                                    "M",
+                                    "0x10000",
+                                    "99999999999999999999999",
+                                    "17179869184G",
+                                    "8MiB!"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     char what[64];
     snprintf(what, sizeof what, "chunk='%s'", bad[i]);
@@ -361,7 +371,8 @@ Test(error, unknown_option_reader_open) {
   sluice_options_free(o);
   /* A writer option is not a reader option. */
   o = opts1("queue_depth", "4");
-  expect_invalid_naming(sluice_reader_open(op, "obj", o, &r), "queue_depth", "reader_open queue_depth");
+  expect_invalid_naming(sluice_reader_open(op, "obj", o, &r), "queue_depth",
+                        "reader_open queue_depth");
   sluice_options_free(o);
   sluice_operator_free(op);
 }
@@ -492,10 +503,10 @@ Test(error, version) {
 }
 
 Test(error, version_num) {
-  cr_assert_eq(sluice_version_num(), (unsigned)SLUICE_VERSION_NUM,
-               "library 0x%06x, header 0x%06x", sluice_version_num(), (unsigned)SLUICE_VERSION_NUM);
-  cr_assert_eq(SLUICE_VERSION_NUM, (SLUICE_VERSION_MAJOR << 16) | (SLUICE_VERSION_MINOR << 8) |
-                                       SLUICE_VERSION_PATCH);
+  cr_assert_eq(sluice_version_num(), (unsigned)SLUICE_VERSION_NUM, "library 0x%06x, header 0x%06x",
+               sluice_version_num(), (unsigned)SLUICE_VERSION_NUM);
+  cr_assert_eq(SLUICE_VERSION_NUM,
+               (SLUICE_VERSION_MAJOR << 16) | (SLUICE_VERSION_MINOR << 8) | SLUICE_VERSION_PATCH);
   /* Usable in #if, and orders as the version does. */
 #if SLUICE_VERSION_NUM < 0x000100
   cr_assert_fail("SLUICE_VERSION_NUM 0x%06x is below 0.1.0", (unsigned)SLUICE_VERSION_NUM);
@@ -576,8 +587,8 @@ Test(error, cause_errno_from_the_filesystem) {
   sluice_options_free(o);
   void *buf;
   size_t len;
-  expect_cause(sluice_read(op, "missing", 0, UINT64_MAX, &buf, &len), SLUICE_CAUSE_ERRNO, ENOENT,
-               0, NULL, "fs read of a missing file");
+  expect_cause(sluice_read(op, "missing", 0, UINT64_MAX, &buf, &len), SLUICE_CAUSE_ERRNO, ENOENT, 0,
+               NULL, "fs read of a missing file");
   /* A file where a directory should be: the kernel says ENOTDIR. */
   TH_OK(sluice_write(op, "file", "x", 1, NULL));
   expect_cause(sluice_read(op, "file/below", 0, UINT64_MAX, &buf, &len), SLUICE_CAUSE_ERRNO,

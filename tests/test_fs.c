@@ -128,7 +128,7 @@ static void expect_content(const char *rel, const char *want) {
 Test(fs, symlink_out_of_root_refused_for_reading) {
   file_put(outside, "secret", "outside-secret");
   char *target = at(outside, "secret");
-  symlink_at(target, root, "link");                 /* absolute */
+  symlink_at(target, root, "link"); /* absolute */
   free(target);
   char rel[4096];
   /* A relative link that climbs out: ../<outside's name>/secret. */
@@ -211,9 +211,9 @@ Test(fs, write_onto_symlink_pointing_out) {
 Test(fs, symlink_within_root_works) {
   mkdir_at(root, "real");
   file_put(root, "real/file", "inside");
-  symlink_at("real/file", root, "flink");          /* to a file */
-  symlink_at("real", root, "dlink");               /* to a directory */
-  symlink_at("../real/file", root, "real/up");     /* climbs, but stays inside */
+  symlink_at("real/file", root, "flink");      /* to a file */
+  symlink_at("real", root, "dlink");           /* to a directory */
+  symlink_at("../real/file", root, "real/up"); /* climbs, but stays inside */
   expect_content("flink", "inside");
   expect_content("dlink/file", "inside");
   expect_content("real/up", "inside");
@@ -329,8 +329,7 @@ Test(fs, write_is_atomic_new_object) {
   sluice_metadata *m;
   TH_KIND(sluice_stat(op, "sub/dir/obj.bin", &m), SLUICE_ERR_NOT_FOUND);
   /* One temporary, in the destination directory only, and hidden. */
-  cr_assert_eq(th_count_files(root), 1, "%d files under root while writing",
-               th_count_files(root));
+  cr_assert_eq(th_count_files(root), 1, "%d files under root while writing", th_count_files(root));
   cr_assert_eq(th_count_files(dir), 1, "the temporary is not in the destination directory");
   cr_assert_eq(count_prefixed(dir, "."), 3, "expected '.', '..' and one hidden temporary");
   TH_OK(sluice_writer_close(w));

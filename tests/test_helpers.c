@@ -16,8 +16,8 @@
 TestSuite(helpers, .timeout = 1);
 
 Test(helpers, timeouts_are_scaled) {
-  if (th_time_scale() < 3) cr_skip_test("timeouts are not scaled in this run (scale %.1f)",
-                                        th_time_scale());
+  if (th_time_scale() < 3)
+    cr_skip_test("timeouts are not scaled in this run (scale %.1f)", th_time_scale());
   /* 1.5 s of a 1 s timeout: only a scaled timeout lets this pass. */
   struct timespec ts = {1, 500000000L};
   while (nanosleep(&ts, &ts) != 0) {

@@ -28,8 +28,8 @@
  * Large sizes shrink with SLUICE_TEST_BIG (th_big_size), as in the
  * sanitizer runs.
  */
-#include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -195,7 +195,7 @@ struct mini {
   atomic_int changed;        /* conditional GETs get 412 */
   pthread_mutex_t mu;        /* guards what follows */
   int gets;
-  char if_match[256];        /* of the last GET, "" when absent */
+  char if_match[256]; /* of the last GET, "" when absent */
   char if_unmodified_since[256];
 };
 
@@ -370,12 +370,12 @@ Test(http, stat_missing_and_directories) {
   struct ctx c = {0};
   ctx_open(&c);
   sluice_metadata *m = (sluice_metadata *)1;
-  expect_err(sluice_stat(c.op, "no/such.bin", &m), SLUICE_ERR_NOT_FOUND, "stat missing", "http:",
-             "HEAD", "'no/such.bin'", "404", NULL);
+  expect_err(sluice_stat(c.op, "no/such.bin", &m), SLUICE_ERR_NOT_FOUND, "stat missing",
+             "http:", "HEAD", "'no/such.bin'", "404", NULL);
   cr_assert_null(m);
   mkdir_in(&c, "sub");
-  expect_err(sluice_stat(c.op, "sub/", &m), SLUICE_ERR_UNSUPPORTED, "stat sub/", "http:",
-             "'sub/'", "no directories", NULL);
+  expect_err(sluice_stat(c.op, "sub/", &m), SLUICE_ERR_UNSUPPORTED, "stat sub/", "http:", "'sub/'",
+             "no directories", NULL);
   expect_err(sluice_stat(c.op, "", &m), SLUICE_ERR_UNSUPPORTED, "stat root", "no directories",
              NULL);
   /* nginx redirects a directory named without its '/' (301): not followed. */
@@ -414,12 +414,12 @@ Test(http, read_whole_and_ranges) {
   read_expect(c.op, "d/f.bin", size, UINT64_MAX, 0, 2); /* at the end: nothing */
   void *buf = (void *)1;
   size_t n = 1;
-  expect_err(sluice_read(c.op, "d/f.bin", size + 1, 1, &buf, &n),
-             SLUICE_ERR_RANGE_NOT_SATISFIABLE, "read past the end", "http:", "'d/f.bin'", NULL);
+  expect_err(sluice_read(c.op, "d/f.bin", size + 1, 1, &buf, &n), SLUICE_ERR_RANGE_NOT_SATISFIABLE,
+             "read past the end", "http:", "'d/f.bin'", NULL);
   cr_assert_null(buf);
   cr_assert_eq(n, 0);
-  expect_err(sluice_read(c.op, "d/none.bin", 0, 10, &buf, &n), SLUICE_ERR_NOT_FOUND,
-             "read missing", "'d/none.bin'", NULL);
+  expect_err(sluice_read(c.op, "d/none.bin", 0, 10, &buf, &n), SLUICE_ERR_NOT_FOUND, "read missing",
+             "'d/none.bin'", NULL);
 
   /* An empty file: no GET at all. */
   free(make(&c, "empty", 0, 0));
@@ -474,8 +474,8 @@ Test(http, reader_40mib_odd_buffer_sizes) {
   sluice_reader_free(r);
 
   /* A range, read ahead by 4 parallel positioned reads. */
-  sluice_options *o = th_opts("offset", "12345", "length", "20971523", "concurrent", "4", "chunk",
-                              "1MiB", NULL);
+  sluice_options *o =
+      th_opts("offset", "12345", "length", "20971523", "concurrent", "4", "chunk", "1MiB", NULL);
   TH_OK(sluice_reader_open(c.op, "big.bin", o, &r));
   sluice_options_free(o);
   cr_assert_eq(sluice_reader_size(r), 20971523);
@@ -704,10 +704,20 @@ Test(http, configuration_errors) {
   sluice_options_free(o);
 
   static const char *const bad_endpoints[] = {
-      "",       "ftp://127.0.0.1/",  "127.0.0.1:80",        "http://",
-      "http:///base", "http://127.0.0.1:0",  "http://127.0.0.1:65536", "http://127.0.0.1:8x",
-      "http://127.0.0.1:", "http://u:p@127.0.0.1/", "http://127.0.0.1/a?b", "http://127.0.0.1/a b",
-      "http://[::1", "http://[]:80",
+      "",
+      "ftp://127.0.0.1/",
+      "127.0.0.1:80",
+      "http://",
+      "http:///base",
+      "http://127.0.0.1:0",
+      "http://127.0.0.1:65536",
+      "http://127.0.0.1:8x",
+      "http://127.0.0.1:",
+      "http://u:p@127.0.0.1/",
+      "http://127.0.0.1/a?b",
+      "http://127.0.0.1/a b",
+      "http://[::1",
+      "http://[]:80",
   };
   for (size_t i = 0; i < sizeof bad_endpoints / sizeof bad_endpoints[0]; i++) {
     o = th_opts("endpoint", bad_endpoints[i], NULL);
@@ -716,8 +726,12 @@ Test(http, configuration_errors) {
     sluice_options_free(o);
   }
   static const char *const bad_tuning[][2] = {
-      {"max_attempts", "0"},      {"max_attempts", "21"},       {"connect_timeout", "10K"},
-      {"connect_timeout", "0"},   {"low_speed_time", "3601"},   {"low_speed_limit", "x"},
+      {"max_attempts", "0"},
+      {"max_attempts", "21"},
+      {"connect_timeout", "10K"},
+      {"connect_timeout", "0"},
+      {"low_speed_time", "3601"},
+      {"low_speed_limit", "x"},
       {"ca_file", "/nonexistent/ca.pem"},
   };
   for (size_t i = 0; i < sizeof bad_tuning / sizeof bad_tuning[0]; i++) {
@@ -727,8 +741,8 @@ Test(http, configuration_errors) {
     sluice_options_free(o);
   }
   /* Accepted: IPv6 literal, upper-case scheme, every tuning option. */
-  o = th_opts("endpoint", "HTTP://[::1]:8080/base/", "max_attempts", "3", "connect_timeout",
-              "500", "low_speed_limit", "1K", "low_speed_time", "5", NULL);
+  o = th_opts("endpoint", "HTTP://[::1]:8080/base/", "max_attempts", "3", "connect_timeout", "500",
+              "low_speed_limit", "1K", "low_speed_time", "5", NULL);
   TH_OK(sluice_operator_new("http", o, &op));
   sluice_options_free(o);
   sluice_operator_free(op);
@@ -781,8 +795,8 @@ static void tls_ctx_open(struct ctx *c, const char *ca) {
   cr_assert(mkdir(c->dir, 0755) == 0, "mkdir %s: %s", c->dir, strerror(errno));
   char *ep;
   cr_assert(asprintf(&ep, "%s/%s/", TLS_EP, c->name) > 0);
-  c->op = http_op(ca ? th_opts("endpoint", ep, "ca_file", ca, NULL)
-                     : th_opts("endpoint", ep, NULL));
+  c->op =
+      http_op(ca ? th_opts("endpoint", ep, "ca_file", ca, NULL) : th_opts("endpoint", ep, NULL));
   free(ep);
 }
 
@@ -984,7 +998,9 @@ Test(http, weak_etag_pins_with_last_modified) {
 
 Test(http, strong_etag_pins_with_if_match) {
   need_server();
-  struct mini m = {.size = 5000, .seed = 14, .etag = "\"s-1\"",
+  struct mini m = {.size = 5000,
+                   .seed = 14,
+                   .etag = "\"s-1\"",
                    .last_modified = "Wed, 21 Oct 2015 07:28:00 GMT"};
   mini_start(&m);
   sluice_operator *op = mini_op(&m);

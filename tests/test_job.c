@@ -278,8 +278,8 @@ Test(job, progress_callback, .timeout = 300) {
   cr_assert(wait_readable(j, 120), "job did not end within 120 s");
   TH_OK(sluice_job_wait(j));
   uint64_t nchunks = (e.size + MiB - 1) / MiB;
-  cr_assert_eq(c.calls, nchunks, "%llu progress calls for %llu chunks",
-               (unsigned long long)c.calls, (unsigned long long)nchunks);
+  cr_assert_eq(c.calls, nchunks, "%llu progress calls for %llu chunks", (unsigned long long)c.calls,
+               (unsigned long long)nchunks);
   cr_assert_eq(c.max_written, e.size);
   sluice_progress p = job_progress(j);
   cr_assert_eq(p.parts_done, nchunks);

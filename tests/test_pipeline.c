@@ -112,7 +112,9 @@ Test(pipeline, e2e_8MiB_c4_q4_r1, .timeout = 600) { e2e(big(), "8MiB", 4, 4, 1);
 Test(pipeline, e2e_1MiB_c8_q2_r4, .timeout = 600) { e2e(big(), "1MiB", 8, 2, 4); }
 
 /* The smallest chunk with no parallelism: many parts, so a smaller object. */
-Test(pipeline, e2e_64KiB_c1_q1_r1, .timeout = 600) { e2e(min_u64(big(), 64 * MiB), "64KiB", 1, 1, 1); }
+Test(pipeline, e2e_64KiB_c1_q1_r1, .timeout = 600) {
+  e2e(min_u64(big(), 64 * MiB), "64KiB", 1, 1, 1);
+}
 
 /* The last chunk is short: big + 12345 is not a multiple of any chunk. */
 Test(pipeline, e2e_size_not_multiple_of_chunk, .timeout = 600) {
@@ -296,7 +298,8 @@ static void odd_writes(sluice_operator *op, const char *path, uint64_t total) {
   sluice_writer *w;
   TH_OK(sluice_writer_open(op, path, wo, &w));
   sluice_options_free(wo);
-  static const size_t sizes[] = {1, 7, 4093, 65536, 65537, 0, 100003, 3, 131071, 65535, 262147, 999};
+  static const size_t sizes[] = {1,      7, 4093,   65536, 65537,  0,
+                                 100003, 3, 131071, 65535, 262147, 999};
   unsigned char *buf = malloc(262147);
   cr_assert(buf);
   uint64_t off = 0;
@@ -344,13 +347,13 @@ struct watch {
   pthread_mutex_t lock;
   uint64_t calls;
   uint64_t last_written, max_written;
-  uint64_t backwards;        /* calls whose bytes_written went down */
+  uint64_t backwards; /* calls whose bytes_written went down */
   uint64_t last_parts, parts_backwards;
   uint32_t max_in_flight, max_ring_used, ring_capacity;
-  uint64_t ring_overflows;   /* ring_used > ring_capacity */
+  uint64_t ring_overflows; /* ring_used > ring_capacity */
   uint64_t total_bytes;
   uint64_t bad_struct_size;
-  uint64_t max_gap;          /* max (bytes_read - bytes_written) */
+  uint64_t max_gap; /* max (bytes_read - bytes_written) */
   uint64_t written_past_read;
 };
 
@@ -376,7 +379,8 @@ static void watch_cb(const sluice_progress *p, void *ud) {
   wt->total_bytes = p->total_bytes;
   /* Signed arithmetic: bytes_written is loaded after bytes_read, so it may
    * legitimately have passed the bytes_read snapshot. */
-  if (p->bytes_written > p->bytes_read) wt->written_past_read++;
+  if (p->bytes_written > p->bytes_read)
+    wt->written_past_read++;
   else if (p->bytes_read - p->bytes_written > wt->max_gap)
     wt->max_gap = p->bytes_read - p->bytes_written;
   pthread_mutex_unlock(&wt->lock);
@@ -417,8 +421,8 @@ Test(pipeline, progress_callback, .timeout = 300) {
   cr_assert_eq(seen.total_bytes, size, "total_bytes %llu for a %llu-byte file",
                (unsigned long long)seen.total_bytes, (unsigned long long)size);
   /* The completed chunk is no longer counted when the callback runs. */
-  cr_assert(seen.max_in_flight <= concurrent,
-            "parts_in_flight reached %u with concurrent=%u", seen.max_in_flight, concurrent);
+  cr_assert(seen.max_in_flight <= concurrent, "parts_in_flight reached %u with concurrent=%u",
+            seen.max_in_flight, concurrent);
   cr_assert(seen.ring_capacity >= queue_depth, "ring_capacity %u < queue_depth %u",
             seen.ring_capacity, queue_depth);
   cr_assert_eq(seen.ring_overflows, 0, "ring_used exceeded ring_capacity");

@@ -64,7 +64,7 @@ Test(ring, try_push_until_full_fifo_size, .timeout = 10) {
   sluice__ring *r = sluice__ring_new(5);
   cr_assert_not_null(r);
   cr_assert_null(sluice__ring_try_pop(r));
-  for (unsigned lap = 0; lap < 3; lap++) {   /* laps exercise the sequence wrap */
+  for (unsigned lap = 0; lap < 3; lap++) { /* laps exercise the sequence wrap */
     for (unsigned i = 0; i < 8; i++) {
       cr_assert_eq(sluice__ring_try_push(r, item_of(lap, i)), 1);
       cr_expect_eq(sluice__ring_size(r), i + 1);
@@ -94,7 +94,7 @@ Test(ring, close_then_drain, .timeout = 10) {
   cr_expect_eq(sluice__ring_is_closed(r), 0);
   for (unsigned i = 0; i < 3; i++) cr_assert_eq(sluice__ring_push(r, item_of(0, i)), 0);
   sluice__ring_close(r);
-  sluice__ring_close(r);   /* idempotent */
+  sluice__ring_close(r); /* idempotent */
   cr_expect_neq(sluice__ring_is_closed(r), 0);
   cr_expect_eq(sluice__ring_push(r, item_of(1, 0)), -1);
   cr_expect_eq(sluice__ring_try_push(r, item_of(1, 0)), 0);
@@ -118,7 +118,7 @@ struct stress {
   sluice__ring *r;
   unsigned producers, items;
   enum mode mode;
-  atomic_int *seen;   /* [producer * items + seq] */
+  atomic_int *seen; /* [producer * items + seq] */
   atomic_long consumed;
   atomic_int errors;
 };
@@ -126,7 +126,7 @@ struct stress {
 struct stress_arg {
   struct stress *s;
   unsigned id;
-  unsigned pushed;   /* by a producer, before the ring closed */
+  unsigned pushed; /* by a producer, before the ring closed */
 };
 
 static void *producer(void *arg) {
@@ -136,17 +136,15 @@ static void *producer(void *arg) {
     void *v = item_of(a->id, seq);
     int ok = 1;
     switch (s->mode) {
-    case BLOCKING:
-      ok = sluice__ring_push(s->r, v) == 0;
-      break;
+    case BLOCKING: ok = sluice__ring_push(s->r, v) == 0; break;
     case TRY:
       while (!sluice__ring_try_push(s->r, v)) sched_yield();
       break;
-    default:   /* MIXED: the fast path first, then the blocking one */
+    default: /* MIXED: the fast path first, then the blocking one */
       ok = sluice__ring_try_push(s->r, v) || sluice__ring_push(s->r, v) == 0;
       break;
     }
-    if (!ok) break;   /* closed */
+    if (!ok) break; /* closed */
     a->pushed++;
   }
   return NULL;
@@ -173,16 +171,16 @@ static void *consumer(void *arg) {
       v = sluice__ring_try_pop(s->r);
       if (!v) v = sluice__ring_pop(s->r);
     }
-    if (!v) break;   /* closed and drained */
+    if (!v) break; /* closed and drained */
     unsigned pid = pid_of(v), seq = seq_of(v);
     if (pid >= s->producers || seq >= s->items) {
       atomic_fetch_add(&s->errors, 1);
       continue;
     }
-    if ((long)seq <= last[pid]) atomic_fetch_add(&s->errors, 1);   /* reordered */
+    if ((long)seq <= last[pid]) atomic_fetch_add(&s->errors, 1); /* reordered */
     last[pid] = seq;
     if (atomic_fetch_add(&s->seen[pid * s->items + seq], 1) != 0)
-      atomic_fetch_add(&s->errors, 1);   /* duplicate */
+      atomic_fetch_add(&s->errors, 1); /* duplicate */
     atomic_fetch_add(&s->consumed, 1);
   }
   return NULL;
@@ -226,8 +224,10 @@ static void run_stress(unsigned np, unsigned nc, size_t cap, unsigned items, enu
   }
   cr_expect_eq(atomic_load(&s.errors), 0, "%d errors with %u producers, %u consumers",
                atomic_load(&s.errors), np, nc);
-  if (close_after_ms) cr_expect_lt(pushed, (long)np * items, "the close came too late");
-  else cr_expect_eq(pushed, (long)np * items);
+  if (close_after_ms)
+    cr_expect_lt(pushed, (long)np * items, "the close came too late");
+  else
+    cr_expect_eq(pushed, (long)np * items);
   cr_expect_eq(atomic_load(&s.consumed), pushed, "%ld of %ld delivered (%ux%u)",
                atomic_load(&s.consumed), pushed, np, nc);
   cr_expect_eq(wrong, 0, "%zu items not seen exactly once (%ux%u)", wrong, np, nc);
@@ -240,14 +240,12 @@ static const unsigned counts[] = {1, 2, 4, 8};
 
 Test(ring, stress_blocking, .timeout = 120) {
   for (unsigned p = 0; p < 4; p++)
-    for (unsigned c = 0; c < 4; c++)
-      run_stress(counts[p], counts[c], 8, STRESS_ITEMS, BLOCKING, 0);
+    for (unsigned c = 0; c < 4; c++) run_stress(counts[p], counts[c], 8, STRESS_ITEMS, BLOCKING, 0);
 }
 
 Test(ring, stress_try, .timeout = 120) {
   for (unsigned p = 0; p < 4; p++)
-    for (unsigned c = 0; c < 4; c++)
-      run_stress(counts[p], counts[c], 16, STRESS_ITEMS / 4, TRY, 0);
+    for (unsigned c = 0; c < 4; c++) run_stress(counts[p], counts[c], 16, STRESS_ITEMS / 4, TRY, 0);
 }
 
 Test(ring, stress_mixed, .timeout = 120) {
@@ -301,17 +299,19 @@ static void close_wakes(void *(*fn)(void *), int fill) {
     w[i] = (struct waiter){.r = r, .got = item_of(5, 5), .rc = 0};
     cr_assert_eq(pthread_create(&t[i], NULL, fn, &w[i]), 0);
   }
-  sleep_ms(200);   /* long enough for all of them to be asleep */
+  sleep_ms(200); /* long enough for all of them to be asleep */
   double closed_at = now();
   sluice__ring_close(r);
   for (int i = 0; i < N; i++) {
     pthread_join(t[i], NULL);
     cr_expect_lt(w[i].returned_at - closed_at, 2.0, "waiter %d took %.3f s", i,
                  w[i].returned_at - closed_at);
-    if (fill) cr_expect_eq(w[i].rc, -1);
-    else cr_expect_null(w[i].got);
+    if (fill)
+      cr_expect_eq(w[i].rc, -1);
+    else
+      cr_expect_null(w[i].got);
   }
-  if (fill) {   /* the items queued before close are still there */
+  if (fill) { /* the items queued before close are still there */
     cr_expect_eq(sluice__ring_pop(r), item_of(1, 1));
     cr_expect_eq(sluice__ring_pop(r), item_of(1, 1));
     cr_expect_null(sluice__ring_pop(r));
@@ -362,7 +362,7 @@ Test(ring, ping_pong_no_lost_wakeup, .timeout = 60) {
 
 struct sleeper {
   sluice__ring *r;
-  int push;   /* wait in push on a full ring instead of pop on an empty one */
+  int push; /* wait in push on a full ring instead of pop on an empty one */
   double cpu, wall;
   void *got;
 };
@@ -370,8 +370,10 @@ struct sleeper {
 static void *measure_wait(void *arg) {
   struct sleeper *s = arg;
   double c0 = thread_cpu(), w0 = now();
-  if (s->push) s->got = sluice__ring_push(s->r, item_of(3, 3)) == 0 ? item_of(3, 3) : NULL;
-  else s->got = sluice__ring_pop(s->r);
+  if (s->push)
+    s->got = sluice__ring_push(s->r, item_of(3, 3)) == 0 ? item_of(3, 3) : NULL;
+  else
+    s->got = sluice__ring_pop(s->r);
   s->cpu = thread_cpu() - c0;
   s->wall = now() - w0;
   return NULL;
@@ -386,8 +388,10 @@ static void check_sleeps(int push) {
   pthread_t t;
   cr_assert_eq(pthread_create(&t, NULL, measure_wait, &s), 0);
   sleep_ms(300);
-  if (push) cr_assert_eq(sluice__ring_try_pop(s.r), item_of(1, 1));
-  else cr_assert_eq(sluice__ring_push(s.r, item_of(2, 2)), 0);
+  if (push)
+    cr_assert_eq(sluice__ring_try_pop(s.r), item_of(1, 1));
+  else
+    cr_assert_eq(sluice__ring_push(s.r, item_of(2, 2)), 0);
   pthread_join(t, NULL);
   cr_expect_eq(s.got, push ? item_of(3, 3) : item_of(2, 2));
   cr_expect_geq(s.wall, 0.25, "did not wait: %.3f s", s.wall);

@@ -49,9 +49,7 @@ TestSuite(s3, .timeout = 240);
 
 static th_s3_server E;
 
-static void need_server(void) {
-  th_s3_need_server(&E);
-}
+static void need_server(void) { th_s3_need_server(&E); }
 
 static unsigned prefix_counter;
 
@@ -68,9 +66,9 @@ static void new_prefix(char out[64]) {
 
 /* Options for the test server, with root when given. */
 static sluice_options *server_opts(const char *root) {
-  sluice_options *o = th_opts("endpoint", E.endpoint, "region", E.region, "bucket", E.bucket,
-                              "access_key_id", E.access_key, "secret_access_key", E.secret_key,
-                              NULL);
+  sluice_options *o =
+      th_opts("endpoint", E.endpoint, "region", E.region, "bucket", E.bucket, "access_key_id",
+              E.access_key, "secret_access_key", E.secret_key, NULL);
   if (root) TH_OK(sluice_options_set(o, "root", root));
   return o;
 }
@@ -300,11 +298,11 @@ static uint64_t big_size(void) {
 /* ------------------------------------------------------------------ */
 
 struct feeder {
-  int fd;               /* write end; closed by the thread at the end */
-  uint64_t total;       /* bytes to send, then EOF */
+  int fd;         /* write end; closed by the thread at the end */
+  uint64_t total; /* bytes to send, then EOF */
   uint64_t seed;
   size_t block;
-  unsigned delay_ms;    /* between blocks */
+  unsigned delay_ms; /* between blocks */
   atomic_int stop;
   atomic_uint_fast64_t sent;
   pthread_t th;
@@ -500,8 +498,9 @@ Test(s3, keys_with_special_characters) {
   struct ctx c;
   ctx_open(&c);
   static const char *const keys[] = {
-      "sp ace/file name.txt", "plus+sign.bin",     "pct%20literal.bin", "eq=amp&q?.bin",
-      "tilde~star*.bin",      "uni-\xc3\xa9\xe2\x82\xac.bin", "paren(1)[2]!$',;:@.bin",
+      "sp ace/file name.txt",   "plus+sign.bin",   "pct%20literal.bin",
+      "eq=amp&q?.bin",          "tilde~star*.bin", "uni-\xc3\xa9\xe2\x82\xac.bin",
+      "paren(1)[2]!$',;:@.bin",
   };
   size_t nk = sizeof keys / sizeof keys[0];
   for (size_t i = 0; i < nk; i++) {
@@ -879,13 +878,18 @@ static void *hammer_run(void *arg) {
     void *buf = NULL;
     size_t n;
     sluice_metadata *m = NULL;
-    if ((err = sluice_write(h->op, name, data, len, NULL))) h->failure = failf(err, "write", name);
+    if ((err = sluice_write(h->op, name, data, len, NULL)))
+      h->failure = failf(err, "write", name);
     else if ((err = sluice_read(h->op, name, 0, UINT64_MAX, &buf, &n)))
       h->failure = failf(err, "read", name);
-    else if (n != len || memcmp(buf, data, len) != 0) h->failure = strdup(name);
-    else if ((err = sluice_stat(h->op, name, &m))) h->failure = failf(err, "stat", name);
-    else if (sluice_metadata_size(m) != len) h->failure = strdup(name);
-    else if (i % 2 && (err = sluice_delete(h->op, name))) h->failure = failf(err, "delete", name);
+    else if (n != len || memcmp(buf, data, len) != 0)
+      h->failure = strdup(name);
+    else if ((err = sluice_stat(h->op, name, &m)))
+      h->failure = failf(err, "stat", name);
+    else if (sluice_metadata_size(m) != len)
+      h->failure = strdup(name);
+    else if (i % 2 && (err = sluice_delete(h->op, name)))
+      h->failure = failf(err, "delete", name);
     sluice_metadata_free(m);
     sluice_free(buf);
     free(data);
@@ -1027,7 +1031,8 @@ Test(s3, free_without_close_leaves_nothing) {
 static char *start_upload(sluice_operator *op, const char *path) {
   sluice__s3 *s3 = op->svc;
   char *key = sluice__s3_key(s3, path), *id = NULL;
-  sluice__httpreq_req r = {.op = "CreateMultipartUpload", .path = path, .method = "POST", .key = key};
+  sluice__httpreq_req r = {
+      .op = "CreateMultipartUpload", .path = path, .method = "POST", .key = key};
   sluice__httpreq_query(&r, "uploads", "");
   TH_OK(sluice__s3_perform(s3, &r));
   TH_OK(sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &id));
@@ -1600,8 +1605,8 @@ Test(s3, error_cause_is_the_s3_code) {
 
 Test(s3, no_credentials_is_config_invalid) {
   need_server();
-  static const char *const vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                     "AWS_SESSION_TOKEN", "AWS_PROFILE",
+  static const char *const vars[] = {"AWS_ACCESS_KEY_ID",           "AWS_SECRET_ACCESS_KEY",
+                                     "AWS_SESSION_TOKEN",           "AWS_PROFILE",
                                      "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
   setenv("HOME", "/nonexistent", 1);
@@ -1759,8 +1764,12 @@ Test(s3, folder_markers_are_not_listed_as_objects) {
   sluice__s3 *s3 = c.op->svc;
   char *key;
   cr_assert(asprintf(&key, "%sa/", c.prefix) > 0);
-  sluice__httpreq_req r = {.op = "PutObject", .path = "a/", .method = "PUT", .key = key,
-                      .body = (const unsigned char *)"", .body_len = 0};
+  sluice__httpreq_req r = {.op = "PutObject",
+                           .path = "a/",
+                           .method = "PUT",
+                           .key = key,
+                           .body = (const unsigned char *)"",
+                           .body_len = 0};
   TH_OK(sluice__s3_perform(s3, &r));
   sluice__httpreq_req_cleanup(&r);
   free(key);
@@ -2035,8 +2044,8 @@ Test(s3, part_failing_for_good_aborts_the_upload, .fini = proxy_fini) {
 Test(s3, complete_is_retried, .fini = proxy_fini) {
   struct ctx c;
   ctx_open(&c);
-  const char *args[] = {"--http-status", "500", "--times", "1", "--match", "^POST .*uploadId=",
-                        NULL};
+  const char *args[] = {"--http-status",     "500", "--times", "1", "--match",
+                        "^POST .*uploadId=", NULL};
   proxy_start(args);
   sluice_operator *op = proxied_op(c.prefix, NULL);
   size_t len = 6 * MiB;
@@ -2060,8 +2069,8 @@ Test(s3, ranged_get_survives_a_connection_reset, .fini = proxy_fini) {
   size_t len = 12 * MiB + 1;
   unsigned char *buf = gen(len, 22);
   TH_OK(sluice_write(c.op, "get-reset.bin", buf, len, NULL));
-  const char *args[] = {"--reset-after-bytes", "3000000", "--direction", "down", "--times", "1",
-                        NULL};
+  const char *args[] = {
+      "--reset-after-bytes", "3000000", "--direction", "down", "--times", "1", NULL};
   proxy_start(args);
   sluice_operator *op = proxied_op(c.prefix, NULL);
   expect_content(op, "get-reset.bin", buf, len);
@@ -2241,8 +2250,10 @@ static void abort_uploads(sluice_operator *op, const char *prefix) {
   sluice__s3_uploads_page page = {0};
   list_uploads(op, prefix, &page);
   for (size_t i = 0; i < page.n; i++) {
-    sluice__httpreq_req r = {.op = "AbortMultipartUpload", .path = page.uploads[i].key,
-                             .method = "DELETE", .key = page.uploads[i].key};
+    sluice__httpreq_req r = {.op = "AbortMultipartUpload",
+                             .path = page.uploads[i].key,
+                             .method = "DELETE",
+                             .key = page.uploads[i].key};
     sluice__httpreq_query(&r, "uploadId", page.uploads[i].upload_id);
     sluice_error_free(sluice__s3_perform(op->svc, &r));
     sluice__httpreq_req_cleanup(&r);
@@ -2339,8 +2350,8 @@ Test(s3, progress_counts_a_resent_complete, .fini = proxy_fini) {
   size_t len = 12 * MiB;
   unsigned char *buf = gen(len, 33);
   TH_OK(sluice_write(fs, "in.bin", buf, len, NULL));
-  const char *args[] = {"--http-status", "503", "--match", "^POST .*uploadId=", "--times", "1",
-                        NULL};
+  const char *args[] = {
+      "--http-status", "503", "--match", "^POST .*uploadId=", "--times", "1", NULL};
   proxy_start(args);
   sluice_operator *op = proxied_op(c.prefix, NULL);
   sluice_progress pr = copy_with_job(fs, "in.bin", op, "completed.bin");
@@ -2391,9 +2402,9 @@ Test(s3, operator_from_s3_uri) {
   new_prefix(c.prefix);
   char uri[512];
   snprintf(uri, sizeof uri, "s3://%s/a/b.bin", E.bucket);
-  sluice_options *o = th_opts("endpoint", E.endpoint, "region", E.region, "access_key_id",
-                              E.access_key, "secret_access_key", E.secret_key, "root", c.prefix,
-                              NULL);
+  sluice_options *o =
+      th_opts("endpoint", E.endpoint, "region", E.region, "access_key_id", E.access_key,
+              "secret_access_key", E.secret_key, "root", c.prefix, NULL);
   sluice_operator *op;
   char *path;
   TH_OK(sluice_operator_from_uri(uri, o, &op, &path));
@@ -2464,9 +2475,11 @@ Test(s3, presigned_get_works_and_tampering_is_refused) {
   free(other);
   sluice_free(url);
   /* Bad arguments, and services without signed URLs. */
-  TH_KIND(sluice_presign(c.op, "POST", "shared/report.txt", 300, &url), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_KIND(sluice_presign(c.op, "POST", "shared/report.txt", 300, &url),
+          SLUICE_ERR_INVALID_ARGUMENT);
   TH_KIND(sluice_presign(c.op, "GET", "shared/report.txt", 0, &url), SLUICE_ERR_INVALID_ARGUMENT);
-  TH_KIND(sluice_presign(c.op, "GET", "shared/report.txt", 604801, &url), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_KIND(sluice_presign(c.op, "GET", "shared/report.txt", 604801, &url),
+          SLUICE_ERR_INVALID_ARGUMENT);
   cr_assert_null(url);
   sluice_operator *mem = th_mem_op();
   TH_KIND(sluice_presign(mem, "GET", "x", 60, &url), SLUICE_ERR_UNSUPPORTED);
@@ -2477,7 +2490,8 @@ Test(s3, presigned_get_works_and_tampering_is_refused) {
 Test(s3, cache_control_and_user_metadata_are_stored) {
   struct ctx c;
   ctx_open(&c);
-  sluice_options *o = th_opts("cache_control", "max-age=60", "user_metadata", "owner=alice&run-id=42", NULL);
+  sluice_options *o =
+      th_opts("cache_control", "max-age=60", "user_metadata", "owner=alice&run-id=42", NULL);
   TH_OK(sluice_write(c.op, "meta.txt", "meta", 4, o));
   sluice_options_free(o);
   char *url = NULL;

@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "operator.h"
 #include "httpreq/httpreq.h"
+#include "operator.h"
 #include "s3/s3.h"
 #include "s3/xml.h"
 
@@ -43,9 +43,7 @@ TestSuite(s3_bulk, .timeout = 600);
 
 static th_s3_server E;
 
-static void need_server(void) {
-  th_s3_need_server(&E);
-}
+static void need_server(void) { th_s3_need_server(&E); }
 
 /* "b-<pid>-<stamp>/": each test runs in its own process. */
 static void new_prefix(char out[64]) {
@@ -57,9 +55,9 @@ static void new_prefix(char out[64]) {
 }
 
 static sluice_operator *open_op(const char *root, const char *endpoint, const char *max_attempts) {
-  sluice_options *o = th_opts("endpoint", endpoint ? endpoint : E.endpoint, "region", E.region,
-                              "bucket", E.bucket, "access_key_id", E.access_key,
-                              "secret_access_key", E.secret_key, "root", root, NULL);
+  sluice_options *o =
+      th_opts("endpoint", endpoint ? endpoint : E.endpoint, "region", E.region, "bucket", E.bucket,
+              "access_key_id", E.access_key, "secret_access_key", E.secret_key, "root", root, NULL);
   if (max_attempts) TH_OK(sluice_options_set(o, "max_attempts", max_attempts));
   sluice_operator *op;
   TH_OK(sluice_operator_new("s3", o, &op));
@@ -215,8 +213,12 @@ static void *put_empties(void *arg) {
     char name[128], key[256];
     snprintf(name, sizeof name, pr->fmt, i);
     snprintf(key, sizeof key, "%s%s", pr->root, name);
-    sluice__httpreq_req r = {.op = "PutObject", .path = name, .method = "PUT", .key = key,
-                        .body = (const unsigned char *)"", .content_md5 = 1};
+    sluice__httpreq_req r = {.op = "PutObject",
+                             .path = name,
+                             .method = "PUT",
+                             .key = key,
+                             .body = (const unsigned char *)"",
+                             .content_md5 = 1};
     sluice_error *err = sluice__s3_perform(pr->op->svc, &r);
     sluice__httpreq_req_cleanup(&r);
     if (err) return err;
@@ -525,8 +527,8 @@ Test(s3_bulk, copy_if_not_exists) {
 Test(s3_bulk, copy_keys_with_special_characters) {
   struct ctx c;
   ctx_open(&c);
-  static const char *const names[] = {"with space.txt", "plus+sign", "per%cent", "caf\xc3\xa9/\xe2\x82\xac",
-                                      "q?a=b&c#d"};
+  static const char *const names[] = {"with space.txt", "plus+sign", "per%cent",
+                                      "caf\xc3\xa9/\xe2\x82\xac", "q?a=b&c#d"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     char dst[128];
     snprintf(dst, sizeof dst, "copies/%s", names[i]);
@@ -566,8 +568,8 @@ Test(s3_bulk, multipart_copy) {
 
   /* One part at a time, a new content type, and if_not_exists (taken by
    * Swift on CompleteMultipartUpload). */
-  o = th_opts("chunk", "5MiB", "concurrent", "1", "content_type", "text/x-parts",
-              "if_not_exists", "true", NULL);
+  o = th_opts("chunk", "5MiB", "concurrent", "1", "content_type", "text/x-parts", "if_not_exists",
+              "true", NULL);
   TH_OK(sluice_copy(c.op, "big src", "big copy 2", o));
   expect_content(c.op, "big copy 2", buf, len);
   m = stat_ok(c.op, "big copy 2");
@@ -653,7 +655,8 @@ Test(s3_bulk, copy_fails_when_the_source_changes, .fini = proxy_fini) {
   const char *args[] = {"--delay-ms", "1500", "--match", "^PUT [^ ]*/dst ", NULL};
   proxy_start(args);
   sluice_operator *op = proxied_op(c.prefix, NULL);
-  struct replace_later rl = {.op = c.op, .path = "src", .buf = "version two!", .len = 12, .after_ms = 300};
+  struct replace_later rl = {
+      .op = c.op, .path = "src", .buf = "version two!", .len = 12, .after_ms = 300};
   replace_start(&rl);
   sluice_error *err = sluice_copy(op, "src", "dst", NULL);
   replace_join(&rl);
@@ -714,8 +717,9 @@ Test(s3_bulk, copy_sees_an_error_inside_a_200, .fini = proxy_fini) {
   struct ctx c;
   ctx_open(&c);
   TH_OK(sluice_write(c.op, "src", "small", 5, NULL));
-  const char *args[] = {"--http-status", "200", "--error-code", "InternalError", "--times", "1",
-                        "--match", "^PUT [^ ]*/dst ", NULL};
+  const char *args[] = {
+      "--http-status",   "200", "--error-code", "InternalError", "--times", "1", "--match",
+      "^PUT [^ ]*/dst ", NULL};
   proxy_start(args);
   sluice_operator *op = proxied_op(c.prefix, NULL);
   TH_OK(sluice_copy(op, "src", "dst", NULL));
@@ -726,7 +730,7 @@ Test(s3_bulk, copy_sees_an_error_inside_a_200, .fini = proxy_fini) {
   proxy_stop();
 
   /* For good: the error comes back, nothing is copied. */
-  const char *always[] = {"--http-status", "200", "--error-code", "AccessDenied", "--match",
+  const char *always[] = {"--http-status",    "200", "--error-code", "AccessDenied", "--match",
                           "^PUT [^ ]*/dst2 ", NULL};
   proxy_start(always);
   op = proxied_op(c.prefix, NULL);
@@ -740,8 +744,9 @@ Test(s3_bulk, copy_sees_an_error_inside_a_200, .fini = proxy_fini) {
   size_t len = 11 * MiB;
   unsigned char *buf = gen(len, 33);
   TH_OK(sluice_write(c.op, "big", buf, len, NULL));
-  const char *part[] = {"--http-status", "200", "--error-code", "InternalError", "--times", "1",
-                        "--match", "^PUT [^ ]*partNumber=2", NULL};
+  const char *part[] = {
+      "--http-status",          "200", "--error-code", "InternalError", "--times", "1", "--match",
+      "^PUT [^ ]*partNumber=2", NULL};
   proxy_start(part);
   op = proxied_op(c.prefix, NULL);
   sluice_options *o = th_opts("chunk", "5MiB", NULL);

@@ -142,11 +142,11 @@ static char *load_err(sluice_options *o, sluice_errkind kind) {
   return copy;
 }
 
-#define HAS(msg, needle)                                                                           \
+#define HAS(msg, needle) \
   cr_assert(strstr((msg), (needle)) != NULL, "'%s' not in: %s", (needle), (msg))
 
 /* The usual working options: bucket, keys, region. */
-#define BASIC                                                                                      \
+#define BASIC \
   "bucket", "bkt", "access_key_id", "AK", "secret_access_key", "SK", "region", "eu-west-1"
 
 /* ---- the option list ---- */
@@ -275,8 +275,9 @@ Test(s3_config, env_wins_over_files, .timeout = 10) {
   setenv("AWS_ACCESS_KEY_ID", "ENVAK", 1);
   setenv("AWS_SECRET_ACCESS_KEY", "ENVSK", 1);
   setenv("AWS_SESSION_TOKEN", "ENVTOK", 1);
-  put(".aws/credentials", "[default]\naws_access_key_id = FILEAK\naws_secret_access_key = FILESK\n"
-                          "aws_session_token = FILETOK\n");
+  put(".aws/credentials",
+      "[default]\naws_access_key_id = FILEAK\naws_secret_access_key = FILESK\n"
+      "aws_session_token = FILETOK\n");
   sluice__s3_config c = load_ok(opts("bucket", "b", "region", "us-west-2", NULL));
   cr_assert_str_eq(c.access_key_id, "ENVAK");
   cr_assert_str_eq(c.secret_access_key, "ENVSK");
@@ -303,8 +304,9 @@ Test(s3_config, empty_env_vars_are_unset, .timeout = 10) {
 }
 
 Test(s3_config, credentials_file_default_profile, .timeout = 10) {
-  put(".aws/credentials", "[default]\naws_access_key_id = FILEAK\naws_secret_access_key = FILESK\n"
-                          "aws_session_token = FILETOK\n");
+  put(".aws/credentials",
+      "[default]\naws_access_key_id = FILEAK\naws_secret_access_key = FILESK\n"
+      "aws_session_token = FILETOK\n");
   sluice__s3_config c = load_ok(opts("bucket", "b", "region", "us-west-2", NULL));
   cr_assert_str_eq(c.access_key_id, "FILEAK");
   cr_assert_str_eq(c.secret_access_key, "FILESK");
@@ -319,8 +321,9 @@ Test(s3_config, credentials_file_default_profile, .timeout = 10) {
 }
 
 Test(s3_config, config_file_credentials_after_credentials_file, .timeout = 10) {
-  put(".aws/config", "[default]\nregion = eu-north-1\naws_access_key_id = CFGAK\n"
-                     "aws_secret_access_key = CFGSK\n");
+  put(".aws/config",
+      "[default]\nregion = eu-north-1\naws_access_key_id = CFGAK\n"
+      "aws_secret_access_key = CFGSK\n");
   sluice__s3_config c = load_ok(opts("bucket", "b", NULL));
   cr_assert_str_eq(c.access_key_id, "CFGAK");
   cr_assert_str_eq(c.region, "eu-north-1");
@@ -341,9 +344,10 @@ static const char *const creds_two =
     "[default]\naws_access_key_id = DEFAK\naws_secret_access_key = DEFSK\n"
     "\n[work]\naws_access_key_id = WORKAK\naws_secret_access_key = WORKSK\n"
     "\n[home]\naws_access_key_id = HOMEAK\naws_secret_access_key = HOMESK\n";
-static const char *const config_two = "[default]\nregion = us-east-2\n"
-                                      "[profile work]\nregion = eu-central-1\n"
-                                      "[profile home]\nregion = sa-east-1\n";
+static const char *const config_two =
+    "[default]\nregion = us-east-2\n"
+    "[profile work]\nregion = eu-central-1\n"
+    "[profile home]\nregion = sa-east-1\n";
 
 Test(s3_config, profile_from_option, .timeout = 10) {
   put(".aws/credentials", creds_two);
@@ -384,9 +388,10 @@ Test(s3_config, profile_from_env_and_option_wins, .timeout = 10) {
 /* The config file names profiles "[profile x]"; a bare "[x]" there is not
  * profile x.  The credentials file names them "[x]". */
 Test(s3_config, config_sections_need_profile_prefix, .timeout = 10) {
-  put(".aws/config", "[work]\nregion = eu-central-1\n"
-                     "[profile work]\nregion = ca-central-1\n"
-                     "[profile  spaced ]\nregion = me-south-1\n");
+  put(".aws/config",
+      "[work]\nregion = eu-central-1\n"
+      "[profile work]\nregion = ca-central-1\n"
+      "[profile  spaced ]\nregion = me-south-1\n");
   setenv("AWS_ACCESS_KEY_ID", "AK", 1);
   setenv("AWS_SECRET_ACCESS_KEY", "SK", 1);
   sluice__s3_config c = load_ok(opts("bucket", "b", "profile", "work", NULL));
@@ -470,14 +475,15 @@ Test(s3_config, ini_comments_whitespace_and_nesting, .timeout = 10) {
       "no equals sign here\r\n"
       "[broken header\r\n"
       "aws_access_key_id = UNDER_BROKEN\r\n");
-  put(".aws/config", "[default]\n"
-                     "s3 =\n"
-                     "  endpoint_url = http://nested.example:9000\n"
-                     "  addressing_style = path\n"
-                     "region = eu-south-1 ; comment\n"
-                     "region = eu-south-2\n"
-                     "[profile other]\n"
-                     "endpoint_url = http://other.example\n");
+  put(".aws/config",
+      "[default]\n"
+      "s3 =\n"
+      "  endpoint_url = http://nested.example:9000\n"
+      "  addressing_style = path\n"
+      "region = eu-south-1 ; comment\n"
+      "region = eu-south-2\n"
+      "[profile other]\n"
+      "endpoint_url = http://other.example\n");
   sluice__s3_config c = load_ok(opts("bucket", "b", NULL));
   cr_assert_str_eq(c.access_key_id, "FILEAK", "last key wins, comment stripped");
   cr_assert_str_eq(c.secret_access_key, "FILE#SK;x", "'#' inside a value is kept");
@@ -582,8 +588,9 @@ Test(s3_config, half_a_key_pair, .timeout = 10) {
 
   setenv("AWS_ACCESS_KEY_ID", KEYID, 1);
   m = load_err(opts("bucket", "b", "region", "r", NULL), SLUICE_ERR_CONFIG_INVALID);
-  cr_assert_str_eq(m, "s3: environment variable AWS_SECRET_ACCESS_KEY is not set, but "
-                      "AWS_ACCESS_KEY_ID is");
+  cr_assert_str_eq(m,
+                   "s3: environment variable AWS_SECRET_ACCESS_KEY is not set, but "
+                   "AWS_ACCESS_KEY_ID is");
   free(m);
   unsetenv("AWS_ACCESS_KEY_ID");
   setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
@@ -592,7 +599,8 @@ Test(s3_config, half_a_key_pair, .timeout = 10) {
   free(m);
   unsetenv("AWS_SECRET_ACCESS_KEY");
 
-  put(".aws/credentials", "[default]\naws_secret_access_key = " SECRET "\n"
+  put(".aws/credentials", "[default]\naws_secret_access_key = " SECRET
+                          "\n"
                           "aws_session_token = " TOKEN "\n");
   m = load_err(opts("bucket", "b", "region", "r", NULL), SLUICE_ERR_CONFIG_INVALID);
   HAS(m, "/.aws/credentials [profile default] has aws_secret_access_key but no aws_access_key_id");
@@ -741,8 +749,9 @@ Test(s3_config, endpoint_normalised_and_checked, .timeout = 10) {
     free(m);
   }
   char *m = load_err(opts(BASIC, "endpoint", "minio:9000", NULL), SLUICE_ERR_CONFIG_INVALID);
-  cr_assert_str_eq(m, "s3: endpoint 'minio:9000' (option 'endpoint') must start with http:// or "
-                      "https://");
+  cr_assert_str_eq(m,
+                   "s3: endpoint 'minio:9000' (option 'endpoint') must start with http:// or "
+                   "https://");
   free(m);
   setenv("AWS_ENDPOINT_URL", "localhost:9000", 1);
   m = load_err(opts("bucket", "b", "anonymous", "true", NULL), SLUICE_ERR_CONFIG_INVALID);

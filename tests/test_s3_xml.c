@@ -73,68 +73,72 @@ static double now_s(void) {
 
 /* ListObjectsV2, delimiter "/": three objects, two common prefixes,
  * truncated.  ROOT_ATTRS is the namespace declaration (or nothing). */
-#define LIST3(ROOT_ATTRS)                                                                 \
-  XMLDECL                                                                                 \
-  "<ListBucketResult" ROOT_ATTRS ">\n"                                                    \
-  "  <Name>example-bucket</Name>\n"                                                       \
-  "  <Prefix>photos/</Prefix>\n"                                                          \
-  "  <KeyCount>5</KeyCount>\n"                                                            \
-  "  <MaxKeys>5</MaxKeys>\n"                                                              \
-  "  <Delimiter>/</Delimiter>\n"                                                          \
-  "  <IsTruncated>true</IsTruncated>\n"                                                   \
-  "  <Contents>\n"                                                                        \
-  "    <Key>photos/a.jpg</Key>\n"                                                         \
-  "    <LastModified>2009-10-12T17:50:30.000Z</LastModified>\n"                           \
-  "    <ETag>\"fba9dede5f27731c9771645a39863328\"</ETag>\n"                               \
-  "    <Size>434234</Size>\n"                                                             \
-  "    <StorageClass>STANDARD</StorageClass>\n"                                           \
-  "  </Contents>\n"                                                                       \
-  "  <Contents>\n"                                                                        \
-  "    <Key>photos/b.jpg</Key>\n"                                                         \
-  "    <LastModified>2024-02-29T23:59:59.999Z</LastModified>\n"                           \
-  "    <ETag>&quot;3858f62230ac3c915f300c664312c11f-9&quot;</ETag>\n"                     \
-  "    <Size>0</Size>\n"                                                                  \
-  "    <Owner><ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>"  \
-  "<DisplayName>mtd@amazon.com</DisplayName></Owner>\n"                                   \
-  "    <StorageClass>STANDARD</StorageClass>\n"                                           \
-  "  </Contents>\n"                                                                       \
-  "  <Contents>\n"                                                                        \
-  "    <Key>photos/c.bin</Key>\n"                                                         \
-  "    <LastModified>1970-01-01T00:00:00Z</LastModified>\n"                               \
-  "    <ETag>\"d41d8cd98f00b204e9800998ecf8427e\"</ETag>\n"                               \
-  "    <ChecksumAlgorithm>CRC32</ChecksumAlgorithm>\n"                                    \
-  "    <Size>18446744073709551615</Size>\n"                                               \
-  "  </Contents>\n"                                                                       \
-  "  <CommonPrefixes>\n"                                                                  \
-  "    <Prefix>photos/2006/</Prefix>\n"                                                   \
-  "  </CommonPrefixes>\n"                                                                 \
-  "  <CommonPrefixes>\n"                                                                  \
-  "    <Prefix>photos/2007/</Prefix>\n"                                                   \
-  "  </CommonPrefixes>\n"                                                                 \
-  "  <NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="                 \
+#define LIST3(ROOT_ATTRS)                                                                \
+  XMLDECL                                                                                \
+  "<ListBucketResult" ROOT_ATTRS                                                         \
+  ">\n"                                                                                  \
+  "  <Name>example-bucket</Name>\n"                                                      \
+  "  <Prefix>photos/</Prefix>\n"                                                         \
+  "  <KeyCount>5</KeyCount>\n"                                                           \
+  "  <MaxKeys>5</MaxKeys>\n"                                                             \
+  "  <Delimiter>/</Delimiter>\n"                                                         \
+  "  <IsTruncated>true</IsTruncated>\n"                                                  \
+  "  <Contents>\n"                                                                       \
+  "    <Key>photos/a.jpg</Key>\n"                                                        \
+  "    <LastModified>2009-10-12T17:50:30.000Z</LastModified>\n"                          \
+  "    <ETag>\"fba9dede5f27731c9771645a39863328\"</ETag>\n"                              \
+  "    <Size>434234</Size>\n"                                                            \
+  "    <StorageClass>STANDARD</StorageClass>\n"                                          \
+  "  </Contents>\n"                                                                      \
+  "  <Contents>\n"                                                                       \
+  "    <Key>photos/b.jpg</Key>\n"                                                        \
+  "    <LastModified>2024-02-29T23:59:59.999Z</LastModified>\n"                          \
+  "    <ETag>&quot;3858f62230ac3c915f300c664312c11f-9&quot;</ETag>\n"                    \
+  "    <Size>0</Size>\n"                                                                 \
+  "    <Owner><ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>" \
+  "<DisplayName>mtd@amazon.com</DisplayName></Owner>\n"                                  \
+  "    <StorageClass>STANDARD</StorageClass>\n"                                          \
+  "  </Contents>\n"                                                                      \
+  "  <Contents>\n"                                                                       \
+  "    <Key>photos/c.bin</Key>\n"                                                        \
+  "    <LastModified>1970-01-01T00:00:00Z</LastModified>\n"                              \
+  "    <ETag>\"d41d8cd98f00b204e9800998ecf8427e\"</ETag>\n"                              \
+  "    <ChecksumAlgorithm>CRC32</ChecksumAlgorithm>\n"                                   \
+  "    <Size>18446744073709551615</Size>\n"                                              \
+  "  </Contents>\n"                                                                      \
+  "  <CommonPrefixes>\n"                                                                 \
+  "    <Prefix>photos/2006/</Prefix>\n"                                                  \
+  "  </CommonPrefixes>\n"                                                                \
+  "  <CommonPrefixes>\n"                                                                 \
+  "    <Prefix>photos/2007/</Prefix>\n"                                                  \
+  "  </CommonPrefixes>\n"                                                                \
+  "  <NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="               \
   "</NextContinuationToken>\n"                                                           \
-  "  <StartAfter>photos/</StartAfter>\n"                                                  \
+  "  <StartAfter>photos/</StartAfter>\n"                                                 \
   "</ListBucketResult>"
 
 static const char list3_ns[] = LIST3(" xmlns=\"" S3NS "\"");
 static const char list3_plain[] = LIST3("");
 
 /* The same reply with a namespace prefix on every element. */
-static const char list_prefixed[] =
-    XMLDECL "<s3:ListBucketResult xmlns:s3=\"" S3NS "\">"
+static const char list_prefixed[] = XMLDECL
+    "<s3:ListBucketResult xmlns:s3=\"" S3NS
+    "\">"
     "<s3:IsTruncated>false</s3:IsTruncated>"
     "<s3:Contents><s3:Key>k</s3:Key><s3:Size>7</s3:Size><s3:ETag>\"e\"</s3:ETag></s3:Contents>"
     "<s3:CommonPrefixes><s3:Prefix>p/</s3:Prefix></s3:CommonPrefixes>"
     "</s3:ListBucketResult>";
 
 static const char list_empty[] =
-    XMLDECL "<ListBucketResult xmlns=\"" S3NS "\">"
-    "<Name>example-bucket</Name><Prefix>nothing/</Prefix><KeyCount>0</KeyCount>"
-    "<MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated>"
-    "</ListBucketResult>";
+    XMLDECL "<ListBucketResult xmlns=\"" S3NS
+            "\">"
+            "<Name>example-bucket</Name><Prefix>nothing/</Prefix><KeyCount>0</KeyCount>"
+            "<MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated>"
+            "</ListBucketResult>";
 
-static const char uploads_doc[] =
-    XMLDECL "<ListMultipartUploadsResult xmlns=\"" S3NS "\">\n"
+static const char uploads_doc[] = XMLDECL
+    "<ListMultipartUploadsResult xmlns=\"" S3NS
+    "\">\n"
     "  <Bucket>bucket</Bucket>\n"
     "  <KeyMarker></KeyMarker>\n"
     "  <UploadIdMarker></UploadIdMarker>\n"
@@ -167,52 +171,54 @@ static const char uploads_empty_plain[] =
     "<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>";
 
 static const char parts_doc[] =
-    XMLDECL "<ListPartsResult xmlns=\"" S3NS "\">\n"
-    "  <Bucket>example-bucket</Bucket>\n"
-    "  <Key>example-object</Key>\n"
-    "  <UploadId>XXBsb2FkIElEIGZvciBlbHZpbmcncyVcdS1tb3ZpZS5tMnRzEEEwbG9hZA</UploadId>\n"
-    "  <StorageClass>STANDARD</StorageClass>\n"
-    "  <PartNumberMarker>1</PartNumberMarker>\n"
-    "  <NextPartNumberMarker>3</NextPartNumberMarker>\n"
-    "  <MaxParts>2</MaxParts>\n"
-    "  <IsTruncated>true</IsTruncated>\n"
-    "  <Part>\n"
-    "    <PartNumber>2</PartNumber>\n"
-    "    <LastModified>2010-11-10T20:48:34.000Z</LastModified>\n"
-    "    <ETag>\"7778aef83f66abc1fa1e8477f296d394\"</ETag>\n"
-    "    <Size>10485760</Size>\n"
-    "  </Part>\n"
-    "  <Part>\n"
-    "    <PartNumber>3</PartNumber>\n"
-    "    <LastModified>2010-11-10T20:48:33.000Z</LastModified>\n"
-    "    <ETag>\"aaaa18db4cc2f85cedef654fccc4a4x8\"</ETag>\n"
-    "    <Size>10485760</Size>\n"
-    "  </Part>\n"
-    "</ListPartsResult>";
+    XMLDECL "<ListPartsResult xmlns=\"" S3NS
+            "\">\n"
+            "  <Bucket>example-bucket</Bucket>\n"
+            "  <Key>example-object</Key>\n"
+            "  <UploadId>XXBsb2FkIElEIGZvciBlbHZpbmcncyVcdS1tb3ZpZS5tMnRzEEEwbG9hZA</UploadId>\n"
+            "  <StorageClass>STANDARD</StorageClass>\n"
+            "  <PartNumberMarker>1</PartNumberMarker>\n"
+            "  <NextPartNumberMarker>3</NextPartNumberMarker>\n"
+            "  <MaxParts>2</MaxParts>\n"
+            "  <IsTruncated>true</IsTruncated>\n"
+            "  <Part>\n"
+            "    <PartNumber>2</PartNumber>\n"
+            "    <LastModified>2010-11-10T20:48:34.000Z</LastModified>\n"
+            "    <ETag>\"7778aef83f66abc1fa1e8477f296d394\"</ETag>\n"
+            "    <Size>10485760</Size>\n"
+            "  </Part>\n"
+            "  <Part>\n"
+            "    <PartNumber>3</PartNumber>\n"
+            "    <LastModified>2010-11-10T20:48:33.000Z</LastModified>\n"
+            "    <ETag>\"aaaa18db4cc2f85cedef654fccc4a4x8\"</ETag>\n"
+            "    <Size>10485760</Size>\n"
+            "  </Part>\n"
+            "</ListPartsResult>";
 
 static const char initiate_doc[] =
-    XMLDECL "<InitiateMultipartUploadResult xmlns=\"" S3NS "\">\n"
-    "  <Bucket>example-bucket</Bucket>\n"
-    "  <Key>example-object</Key>\n"
-    "  <UploadId>VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>\n"
-    "</InitiateMultipartUploadResult>";
+    XMLDECL "<InitiateMultipartUploadResult xmlns=\"" S3NS
+            "\">\n"
+            "  <Bucket>example-bucket</Bucket>\n"
+            "  <Key>example-object</Key>\n"
+            "  <UploadId>VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>\n"
+            "</InitiateMultipartUploadResult>";
 
-static const char err_no_such_key[] =
-    XMLDECL "<Error>\n"
+static const char err_no_such_key[] = XMLDECL
+    "<Error>\n"
     "  <Code>NoSuchKey</Code>\n"
     "  <Message>The resource you requested does not exist</Message>\n"
     "  <Resource>/mybucket/myfoto.jpg</Resource>\n"
     "  <RequestId>4442587FB7D0A2F9</RequestId>\n"
     "</Error>";
 
-static const char err_slow_down[] =
-    XMLDECL "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>"
+static const char err_slow_down[] = XMLDECL
+    "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>"
     "<RequestId>K2H6N7ZGQT6WHCEG</RequestId>"
     "<HostId>WWoZlnK4pTjKCYn6eNV7GgOurabfqLkjbSyqTvDMGBaI9uwzyNhSaDhOCPs8paFGye7S6b/AB3A=</HostId>"
     "</Error>";
 
-static const char err_entity_too_small[] =
-    XMLDECL "<Error><Code>EntityTooSmall</Code>"
+static const char err_entity_too_small[] = XMLDECL
+    "<Error><Code>EntityTooSmall</Code>"
     "<Message>Your proposed upload is smaller than the minimum allowed object size.</Message>"
     "<ProposedSize>5</ProposedSize><MinSizeAllowed>5242880</MinSizeAllowed>"
     "<PartNumber>1</PartNumber><ETag>d41d8cd98f00b204e9800998ecf8427e</ETag>"
@@ -220,17 +226,19 @@ static const char err_entity_too_small[] =
     "<HostId>Uuag1LuByRx9e6j5Onimru9pO4ZVKnJ2Qz7/C1NPcfTWAtRPfTaOFg==</HostId></Error>";
 
 static const char complete_ok[] =
-    XMLDECL "<CompleteMultipartUploadResult xmlns=\"" S3NS "\">\n"
-    "  <Location>https://example-bucket.s3.us-east-1.amazonaws.com/big/object</Location>\n"
-    "  <Bucket>example-bucket</Bucket>\n"
-    "  <Key>big/object</Key>\n"
-    "  <ETag>\"3858f62230ac3c915f300c664312c11f-9\"</ETag>\n"
-    "</CompleteMultipartUploadResult>";
+    XMLDECL "<CompleteMultipartUploadResult xmlns=\"" S3NS
+            "\">\n"
+            "  <Location>https://example-bucket.s3.us-east-1.amazonaws.com/big/object</Location>\n"
+            "  <Bucket>example-bucket</Bucket>\n"
+            "  <Key>big/object</Key>\n"
+            "  <ETag>\"3858f62230ac3c915f300c664312c11f-9\"</ETag>\n"
+            "</CompleteMultipartUploadResult>";
 
 /* The documented 200-with-error reply, as S3 sends it after keep-alive
  * spaces (note the blank line after the declaration, as documented). */
 static const char complete_internal_error[] =
-    "      \n   " XMLDECL "\n"
+    "      \n   " XMLDECL
+    "\n"
     "<Error>\n"
     "<Code>InternalError</Code>\n"
     "<Message>We encountered an internal error. Please try again.</Message>\n"
@@ -239,7 +247,7 @@ static const char complete_internal_error[] =
     "</Error>";
 
 #define LOLS(e) "&" e ";&" e ";&" e ";&" e ";&" e ";&" e ";&" e ";&" e ";&" e ";&" e ";"
-#define BOMB_DTD(root)                                                                     \
+#define BOMB_DTD(root) \
   "<?xml version=\"1.0\"?>\n<!DOCTYPE " root " [\n"                                        \
   "<!ENTITY lol \"lol\">\n"                                                                \
   "<!ENTITY lol1 \"" LOLS("lol") "\">\n<!ENTITY lol2 \"" LOLS("lol1") "\">\n"              \
@@ -322,7 +330,8 @@ Test(s3_xml, list_empty, .timeout = 10) {
 
 Test(s3_xml, list_keys_with_entities_unicode_and_cdata, .timeout = 10) {
   static const char doc[] =
-      "<ListBucketResult xmlns=\"" S3NS "\"><IsTruncated>false</IsTruncated>"
+      "<ListBucketResult xmlns=\"" S3NS
+      "\"><IsTruncated>false</IsTruncated>"
       "<Contents><Key>a &amp; b/caf&#xE9;/\xE6\x97\xA5\xE6\x9C\xAC \xE2\x98\x83.txt</Key>"
       "<Size>3</Size></Contents>"
       "<Contents><Key>&lt;tag&gt; &quot;q&quot; &apos;s&apos; &#x1F600;</Key>"
@@ -425,9 +434,10 @@ Test(s3_xml, list_malformed_numbers_and_times, .timeout = 10) {
                   &p),
              SLUICE_ERR_UNEXPECTED, "KeyCount", NULL);
   /* Whitespace around numbers and booleans is tolerated. */
-  TH_OK(list("<ListBucketResult><IsTruncated> false\n</IsTruncated><Contents><Key>k</Key>"
-             "<Size>\n 42 </Size></Contents></ListBucketResult>",
-             &p));
+  TH_OK(
+      list("<ListBucketResult><IsTruncated> false\n</IsTruncated><Contents><Key>k</Key>"
+           "<Size>\n 42 </Size></Contents></ListBucketResult>",
+           &p));
   cr_assert_eq(p.objects[0].size, 42);
   sluice__s3_list_page_clear(&p);
 }
@@ -576,9 +586,10 @@ Test(s3_xml, billion_laughs_is_refused_quickly, .timeout = 10) {
 }
 
 Test(s3_xml, external_entities_and_dtds_are_refused, .timeout = 10) {
-  static const char xxe[] = "<?xml version=\"1.0\"?>\n"
-                            "<!DOCTYPE Error [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
-                            "<Error><Code>&xxe;</Code><Message>m</Message></Error>";
+  static const char xxe[] =
+      "<?xml version=\"1.0\"?>\n"
+      "<!DOCTYPE Error [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
+      "<Error><Code>&xxe;</Code><Message>m</Message></Error>";
   static const char remote_dtd[] =
       "<?xml version=\"1.0\"?>\n"
       "<!DOCTYPE Error SYSTEM \"http://127.0.0.1:9/evil.dtd\">\n"
@@ -617,19 +628,22 @@ Test(s3_xml, initiate_multipart_upload, .timeout = 10) {
   TH_OK(sluice__s3_xml_upload_id(initiate_doc, strlen(initiate_doc), &id));
   cr_assert_str_eq(id, "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA");
   free(id);
-  static const char plain[] = "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
-                              "<UploadId>abc.def-1</UploadId></InitiateMultipartUploadResult>";
+  static const char plain[] =
+      "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
+      "<UploadId>abc.def-1</UploadId></InitiateMultipartUploadResult>";
   TH_OK(sluice__s3_xml_upload_id(plain, strlen(plain), &id));
   cr_assert_str_eq(id, "abc.def-1");
   free(id);
 
-  static const char missing[] = "<InitiateMultipartUploadResult><Bucket>b</Bucket>"
-                                "</InitiateMultipartUploadResult>";
+  static const char missing[] =
+      "<InitiateMultipartUploadResult><Bucket>b</Bucket>"
+      "</InitiateMultipartUploadResult>";
   expect_err(sluice__s3_xml_upload_id(missing, strlen(missing), &id), SLUICE_ERR_UNEXPECTED,
              "s3: CreateMultipartUpload reply: no <UploadId>", NULL);
   cr_assert_null(id);
-  static const char empty[] = "<InitiateMultipartUploadResult><UploadId/>"
-                              "</InitiateMultipartUploadResult>";
+  static const char empty[] =
+      "<InitiateMultipartUploadResult><UploadId/>"
+      "</InitiateMultipartUploadResult>";
   expect_err(sluice__s3_xml_upload_id(empty, strlen(empty), &id), SLUICE_ERR_UNEXPECTED,
              "empty <UploadId>", NULL);
   expect_err(sluice__s3_xml_upload_id(err_slow_down, strlen(err_slow_down), &id),
@@ -659,13 +673,15 @@ Test(s3_xml, list_multipart_uploads, .timeout = 10) {
   sluice__s3_uploads_page_clear(&p);
   sluice__s3_uploads_page_clear(NULL);
 
-  static const char no_marker[] = "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
-                                  "<Upload><Key>k</Key><UploadId>u</UploadId></Upload>"
-                                  "</ListMultipartUploadsResult>";
+  static const char no_marker[] =
+      "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+      "<Upload><Key>k</Key><UploadId>u</UploadId></Upload>"
+      "</ListMultipartUploadsResult>";
   expect_err(sluice__s3_xml_list_uploads(no_marker, strlen(no_marker), &p), SLUICE_ERR_UNEXPECTED,
              "ListMultipartUploads", "NextKeyMarker");
-  static const char no_id[] = "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
-                              "<Upload><Key>k</Key></Upload></ListMultipartUploadsResult>";
+  static const char no_id[] =
+      "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+      "<Upload><Key>k</Key></Upload></ListMultipartUploadsResult>";
   expect_err(sluice__s3_xml_list_uploads(no_id, strlen(no_id), &p), SLUICE_ERR_UNEXPECTED,
              "no <UploadId> in <Upload>", NULL);
   cr_assert_null(p.uploads);
@@ -691,18 +707,21 @@ Test(s3_xml, list_parts, .timeout = 10) {
   cr_assert_eq(p.truncated, 1);
   cr_assert_eq(p.next_part_number_marker, 3);
   sluice__s3_parts_page_clear(&p);
-  static const char bad_number[] = "<ListPartsResult><IsTruncated>false</IsTruncated>"
-                                   "<Part><PartNumber>10001</PartNumber><Size>1</Size></Part>"
-                                   "</ListPartsResult>";
+  static const char bad_number[] =
+      "<ListPartsResult><IsTruncated>false</IsTruncated>"
+      "<Part><PartNumber>10001</PartNumber><Size>1</Size></Part>"
+      "</ListPartsResult>";
   expect_err(sluice__s3_xml_list_parts(bad_number, strlen(bad_number), &p), SLUICE_ERR_UNEXPECTED,
              "ListParts", "PartNumber");
-  static const char zero[] = "<ListPartsResult><IsTruncated>false</IsTruncated>"
-                             "<Part><PartNumber>0</PartNumber><Size>1</Size></Part>"
-                             "</ListPartsResult>";
-  expect_err(sluice__s3_xml_list_parts(zero, strlen(zero), &p), SLUICE_ERR_UNEXPECTED,
-             "PartNumber", NULL);
-  static const char no_marker[] = "<ListPartsResult><IsTruncated>true</IsTruncated>"
-                                  "</ListPartsResult>";
+  static const char zero[] =
+      "<ListPartsResult><IsTruncated>false</IsTruncated>"
+      "<Part><PartNumber>0</PartNumber><Size>1</Size></Part>"
+      "</ListPartsResult>";
+  expect_err(sluice__s3_xml_list_parts(zero, strlen(zero), &p), SLUICE_ERR_UNEXPECTED, "PartNumber",
+             NULL);
+  static const char no_marker[] =
+      "<ListPartsResult><IsTruncated>true</IsTruncated>"
+      "</ListPartsResult>";
   expect_err(sluice__s3_xml_list_parts(no_marker, strlen(no_marker), &p), SLUICE_ERR_UNEXPECTED,
              "NextPartNumberMarker", NULL);
   sluice__s3_parts_page_clear(NULL);
@@ -816,8 +835,9 @@ Test(s3_xml, complete_body_limits_and_bad_etags, .timeout = 30) {
 Test(s3_xml, complete_result_success, .timeout = 10) {
   TH_OK(sluice__s3_xml_complete_result(complete_ok, strlen(complete_ok), "CompleteMultipartUpload",
                                        "big/object"));
-  static const char plain[] = "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag>"
-                              "</CompleteMultipartUploadResult>";
+  static const char plain[] =
+      "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag>"
+      "</CompleteMultipartUploadResult>";
   TH_OK(sluice__s3_xml_complete_result(plain, strlen(plain), NULL, NULL));
 }
 
@@ -829,10 +849,12 @@ Test(s3_xml, complete_checksums, .timeout = 10) {
   char *body = NULL;
   size_t len = 0;
   TH_OK(sluice__s3_xml_complete_body_checksums(etags, cks, "ChecksumCRC64NVME", 2, &body, &len));
-  cr_assert(strstr(body, "<PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag>"
-                         "<ChecksumCRC64NVME>rosUhgp5mIg=</ChecksumCRC64NVME></Part>") ||
-                strstr(body, "<PartNumber>1</PartNumber><ETag>\"a\"</ETag>"
-                             "<ChecksumCRC64NVME>rosUhgp5mIg=</ChecksumCRC64NVME></Part>"),
+  cr_assert(strstr(body,
+                   "<PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag>"
+                   "<ChecksumCRC64NVME>rosUhgp5mIg=</ChecksumCRC64NVME></Part>") ||
+                strstr(body,
+                       "<PartNumber>1</PartNumber><ETag>\"a\"</ETag>"
+                       "<ChecksumCRC64NVME>rosUhgp5mIg=</ChecksumCRC64NVME></Part>"),
             "%s", body);
   cr_assert(strstr(body, "<ChecksumCRC64NVME>AAAAAAAAAAA=</ChecksumCRC64NVME>"), "%s", body);
   free(body);
@@ -841,22 +863,24 @@ Test(s3_xml, complete_checksums, .timeout = 10) {
   cr_assert_null(strstr(body, "Checksum"), "%s", body);
   free(body);
 
-  static const char reply[] = "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag>"
-                              "<ChecksumCRC64NVME> rosUhgp5mIg= </ChecksumCRC64NVME>"
-                              "<ChecksumType>FULL_OBJECT</ChecksumType></CompleteMultipartUploadResult>";
+  static const char reply[] =
+      "<CompleteMultipartUploadResult><ETag>\"x-2\"</ETag>"
+      "<ChecksumCRC64NVME> rosUhgp5mIg= </ChecksumCRC64NVME>"
+      "<ChecksumType>FULL_OBJECT</ChecksumType></CompleteMultipartUploadResult>";
   char *v = NULL;
   TH_OK(sluice__s3_xml_complete_checksum(reply, strlen(reply), "ChecksumCRC64NVME", &v));
   cr_assert_str_eq(v, "rosUhgp5mIg=");
   free(v);
   TH_OK(sluice__s3_xml_complete_checksum(reply, strlen(reply), "ChecksumCRC32C", &v));
   cr_assert_null(v, "a checksum the reply does not carry");
-  expect_err(sluice__s3_xml_complete_checksum("<a", 2, "ChecksumCRC32C", &v), SLUICE_ERR_UNEXPECTED, NULL, NULL);
+  expect_err(sluice__s3_xml_complete_checksum("<a", 2, "ChecksumCRC32C", &v), SLUICE_ERR_UNEXPECTED,
+             NULL, NULL);
 }
 
 Test(s3_xml, complete_result_200_with_internal_error, .timeout = 10) {
-  sluice_error *e = sluice__s3_xml_complete_result(
-      complete_internal_error, strlen(complete_internal_error), "CompleteMultipartUpload",
-      "big/object");
+  sluice_error *e =
+      sluice__s3_xml_complete_result(complete_internal_error, strlen(complete_internal_error),
+                                     "CompleteMultipartUpload", "big/object");
   cr_assert_not_null(e);
   cr_assert_eq(sluice_error_kind(e), SLUICE_ERR_UNEXPECTED);
   cr_assert_eq(sluice_error_retryable(e), 1);
@@ -933,8 +957,9 @@ Test(s3_xml, error_documents, .timeout = 10) {
 }
 
 Test(s3_xml, not_error_documents, .timeout = 10) {
-  const char *docs[] = {list3_ns, complete_ok, "<html><body>Bad Gateway</body></html>",
-                        "Bad Gateway", "", "<Error><Code>x</Code>", "<ErrorX/>"};
+  const char *docs[] = {list3_ns,      complete_ok, "<html><body>Bad Gateway</body></html>",
+                        "Bad Gateway", "",          "<Error><Code>x</Code>",
+                        "<ErrorX/>"};
   for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
     char *code = (char *)"x", *msg = (char *)"x";
     cr_assert_eq(sluice__s3_xml_error(docs[i], strlen(docs[i]), &code, &msg), -1, "doc %zu", i);
@@ -980,8 +1005,9 @@ Test(s3_xml, error_document_to_sluice_error, .timeout = 10) {
 
 Test(s3_xml, delete_body_with_1000_keys, .timeout = 30) {
   static const char *const shapes[] = {
-      "plain/key-%04zu.txt", "amp & lt < gt > %04zu", "quote \" apos ' %04zu",
-      "unicode \xE2\x98\x83 caf\xC3\xA9 %04zu \xF0\x9F\x98\x80", "cr\r lf\n tab\t %04zu",
+      "plain/key-%04zu.txt",   "amp & lt < gt > %04zu",
+      "quote \" apos ' %04zu", "unicode \xE2\x98\x83 caf\xC3\xA9 %04zu \xF0\x9F\x98\x80",
+      "cr\r lf\n tab\t %04zu",
   };
   enum { N = 1000 };
   char **keys = calloc(N, sizeof(*keys));
@@ -1069,14 +1095,15 @@ Test(s3_xml, delete_result_success, .timeout = 10) {
 
 Test(s3_xml, delete_result_errors_name_the_key, .timeout = 10) {
   static const char doc[] =
-      XMLDECL "<DeleteResult xmlns=\"" S3NS "\">\n"
-      "  <Deleted><Key>sample1.txt</Key></Deleted>\n"
-      "  <Error><Key>gone</Key><Code>NoSuchKey</Code><Message>x</Message></Error>\n"
-      "  <Error><Key>R&amp;D/sample2.txt</Key><Code>AccessDenied</Code>"
-      "<Message>Access Denied</Message></Error>\n"
-      "  <Error><Key>sample3.txt</Key><Code>InternalError</Code>"
-      "<Message>We encountered an internal error. Please try again.</Message></Error>\n"
-      "</DeleteResult>";
+      XMLDECL "<DeleteResult xmlns=\"" S3NS
+              "\">\n"
+              "  <Deleted><Key>sample1.txt</Key></Deleted>\n"
+              "  <Error><Key>gone</Key><Code>NoSuchKey</Code><Message>x</Message></Error>\n"
+              "  <Error><Key>R&amp;D/sample2.txt</Key><Code>AccessDenied</Code>"
+              "<Message>Access Denied</Message></Error>\n"
+              "  <Error><Key>sample3.txt</Key><Code>InternalError</Code>"
+              "<Message>We encountered an internal error. Please try again.</Message></Error>\n"
+              "</DeleteResult>";
   sluice_error *e = sluice__s3_xml_delete_result(doc, strlen(doc), "DeleteObjects");
   cr_assert_not_null(e);
   cr_assert_str_eq(sluice_error_message(e),
@@ -1357,8 +1384,8 @@ Test(s3_xml, transport_mapping_table, .timeout = 10) {
       {CURLE_FILESIZE_EXCEEDED, 1, SLUICE_ERR_UNEXPECTED, 0},
   };
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-    sluice_error *e = sluice__httpreq_error_from_transport("s3", rows[i].code, "detail text", "GetObject",
-                                                      "dir/f", rows[i].attempts);
+    sluice_error *e = sluice__httpreq_error_from_transport("s3", rows[i].code, "detail text",
+                                                           "GetObject", "dir/f", rows[i].attempts);
     const char *m = sluice_error_message(e);
     cr_expect_eq(sluice_error_kind(e), rows[i].kind, "curl %d: expected %s, got %s (%s)",
                  rows[i].code, sluice_strerror(rows[i].kind), sluice_strerror(sluice_error_kind(e)),
@@ -1383,8 +1410,8 @@ Test(s3_xml, transport_mapping_table, .timeout = 10) {
 
 Test(s3_xml, transport_message_formats, .timeout = 10) {
   char want[512];
-  sluice_error *e = sluice__httpreq_error_from_transport("s3", 
-      CURLE_COULDNT_CONNECT, "Failed to connect to 127.0.0.1 port 9: Connection refused\n",
+  sluice_error *e = sluice__httpreq_error_from_transport(
+      "s3", CURLE_COULDNT_CONNECT, "Failed to connect to 127.0.0.1 port 9: Connection refused\n",
       "PutObject", "a b", 3);
   snprintf(want, sizeof(want),
            "s3: PutObject 'a b': %s: Failed to connect to 127.0.0.1 port 9: Connection refused "
@@ -1394,8 +1421,8 @@ Test(s3_xml, transport_message_formats, .timeout = 10) {
   sluice_error_free(e);
 
   e = sluice__httpreq_error_from_transport("s3", CURLE_PEER_FAILED_VERIFICATION,
-                                      "SSL certificate problem: self-signed certificate",
-                                      "GetObject", "k", 1);
+                                           "SSL certificate problem: self-signed certificate",
+                                           "GetObject", "k", 1);
   cr_assert_str_eq(sluice_error_message(e),
                    "s3: GetObject 'k': TLS verification failed: SSL certificate problem: "
                    "self-signed certificate (curl error 60)");

@@ -28,10 +28,10 @@ typedef struct svc_def {
   /* A fresh, empty store.  *local_dir is set to a local directory that
    * holds the objects and is removed afterwards (fs), or NULL. */
   void (*make)(sluice_operator **op, char **local_dir);
-  int has_dirs;                 /* create_dir works; empty dirs exist */
-  sluice_errkind list_missing;  /* listing a missing dir: this kind, or SLUICE_OK = empty */
-  int has_content_type;         /* writer option content_type is stored */
-  const char *min_chunk;        /* smallest chunk the service takes (S3: 5 MiB parts) */
+  int has_dirs;                /* create_dir works; empty dirs exist */
+  sluice_errkind list_missing; /* listing a missing dir: this kind, or SLUICE_OK = empty */
+  int has_content_type;        /* writer option content_type is stored */
+  const char *min_chunk;       /* smallest chunk the service takes (S3: 5 MiB parts) */
 } svc_def;
 
 static void make_fs(sluice_operator **op, char **local_dir) {
@@ -53,9 +53,10 @@ static void make_s3(sluice_operator **op, char **local_dir) {
   static unsigned counter;
   char root[96];
   snprintf(root, sizeof(root), "services-%ld-%d-%u/", (long)time(NULL), (int)getpid(), counter++);
-  sluice_options *o = th_opts("bucket", getenv("SLUICE_S3_BUCKET"), "endpoint", ep, "region",
-                              getenv("SLUICE_S3_REGION"), "access_key_id", getenv("SLUICE_S3_ACCESS_KEY"),
-                              "secret_access_key", getenv("SLUICE_S3_SECRET_KEY"), "root", root, NULL);
+  sluice_options *o =
+      th_opts("bucket", getenv("SLUICE_S3_BUCKET"), "endpoint", ep, "region",
+              getenv("SLUICE_S3_REGION"), "access_key_id", getenv("SLUICE_S3_ACCESS_KEY"),
+              "secret_access_key", getenv("SLUICE_S3_SECRET_KEY"), "root", root, NULL);
   TH_OK(sluice_operator_new("s3", o, op));
   sluice_options_free(o);
 }
@@ -64,9 +65,9 @@ static void make_s3(sluice_operator **op, char **local_dir) {
  *   X(name, make, has_dirs, list_missing, has_content_type, ...)
  * Every SVC_CASE below becomes one Criterion test per line, named
  * services::<name>_<case>. */
-#define SERVICES(X, ...)                                               \
-  X(fs, make_fs, 1, SLUICE_ERR_NOT_FOUND, 0, NULL, __VA_ARGS__)        \
-  X(memory, make_memory, 0, SLUICE_OK, 1, NULL, __VA_ARGS__)           \
+#define SERVICES(X, ...)                                        \
+  X(fs, make_fs, 1, SLUICE_ERR_NOT_FOUND, 0, NULL, __VA_ARGS__) \
+  X(memory, make_memory, 0, SLUICE_OK, 1, NULL, __VA_ARGS__)    \
   X(s3, make_s3, 0, SLUICE_OK, 1, "5MiB", __VA_ARGS__)
 
 #define SVC_DEFINE(svc, mk, dirs, missing, ctype, minchunk, ...) \
@@ -95,10 +96,10 @@ static void svc_end(void) {
   }
 }
 
-#define SVC_TEST(svc, mk, dirs, missing, ctype, minchunk, name, ...)                \
-  Test(services, svc##_##name, .fini = svc_end) {                         \
-    svc_begin(&svc_##svc);                                                \
-    name##_body();                                                        \
+#define SVC_TEST(svc, mk, dirs, missing, ctype, minchunk, name, ...) \
+  Test(services, svc##_##name, .fini = svc_end) {                    \
+    svc_begin(&svc_##svc);                                           \
+    name##_body();                                                   \
   }
 
 /* The timeout is the suite's: a per-test .timeout makes Criterion 2.4.1's
@@ -106,28 +107,28 @@ static void svc_end(void) {
 TestSuite(services, .timeout = 60);
 
 /* SVC_CASE(name) { body }: the body sees S, OP and LOCAL. */
-#define SVC_CASE(name)                  \
-  static void name##_body(void);        \
-  SERVICES(SVC_TEST, name, unused)      \
+#define SVC_CASE(name)             \
+  static void name##_body(void);   \
+  SERVICES(SVC_TEST, name, unused) \
   static void name##_body(void)
 
 /* Error assertions naming the service. */
-#define S_OK(expr)                                                                      \
-  do {                                                                                  \
-    sluice_error *e_ = (expr);                                                          \
-    cr_assert(e_ == NULL, "[%s] %s failed: [%s] %s", S->name, #expr,                   \
-              sluice_strerror(sluice_error_kind(e_)), sluice_error_message(e_));        \
+#define S_OK(expr)                                                               \
+  do {                                                                           \
+    sluice_error *e_ = (expr);                                                   \
+    cr_assert(e_ == NULL, "[%s] %s failed: [%s] %s", S->name, #expr,             \
+              sluice_strerror(sluice_error_kind(e_)), sluice_error_message(e_)); \
   } while (0)
 
-#define S_KIND(expr, kind)                                                              \
-  do {                                                                                  \
-    sluice_error *e_ = (expr);                                                          \
-    cr_assert(e_ != NULL, "[%s] %s succeeded, expected %s", S->name, #expr,            \
-              sluice_strerror(kind));                                                   \
-    cr_assert(sluice_error_kind(e_) == (kind), "[%s] %s: expected %s, got [%s] %s",     \
-              S->name, #expr, sluice_strerror(kind),                                    \
-              sluice_strerror(sluice_error_kind(e_)), sluice_error_message(e_));        \
-    sluice_error_free(e_);                                                              \
+#define S_KIND(expr, kind)                                                                   \
+  do {                                                                                       \
+    sluice_error *e_ = (expr);                                                               \
+    cr_assert(e_ != NULL, "[%s] %s succeeded, expected %s", S->name, #expr,                  \
+              sluice_strerror(kind));                                                        \
+    cr_assert(sluice_error_kind(e_) == (kind), "[%s] %s: expected %s, got [%s] %s", S->name, \
+              #expr, sluice_strerror(kind), sluice_strerror(sluice_error_kind(e_)),          \
+              sluice_error_message(e_));                                                     \
+    sluice_error_free(e_);                                                                   \
   } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -163,8 +164,8 @@ static void check_read(const char *path, uint64_t off, uint64_t len, size_t want
                (unsigned long long)off, (unsigned long long)len, got, want);
   unsigned char *exp = malloc(want ? want : 1);
   th_fill(exp, want, seed, off);
-  cr_assert(memcmp(buf, exp, want) == 0, "[%s] read %s [%llu,+%llu): bytes differ", S->name,
-            path, (unsigned long long)off, (unsigned long long)len);
+  cr_assert(memcmp(buf, exp, want) == 0, "[%s] read %s [%llu,+%llu): bytes differ", S->name, path,
+            (unsigned long long)off, (unsigned long long)len);
   free(exp);
   sluice_free(buf);
 }
@@ -294,9 +295,9 @@ SVC_CASE(read_whole_and_ranges) {
   check_read("r.bin", 50001, 1234, 1234, 2);
   check_read("r.bin", size - 1, 1, 1, 2);
   check_read("r.bin", size - 1, UINT64_MAX, 1, 2);
-  check_read("r.bin", size - 10, 100, 10, 2);   /* clipped at the end */
-  check_read("r.bin", 7, 0, 0, 2);              /* an empty range */
-  check_read("r.bin", size, 10, 0, 2);          /* offset == size: nothing */
+  check_read("r.bin", size - 10, 100, 10, 2); /* clipped at the end */
+  check_read("r.bin", 7, 0, 0, 2);            /* an empty range */
+  check_read("r.bin", size, 10, 0, 2);        /* offset == size: nothing */
   check_read("r.bin", size, UINT64_MAX, 0, 2);
   void *buf = (void *)(uintptr_t)1;
   size_t len = 5;
@@ -425,9 +426,10 @@ SVC_CASE(streaming_reader_odd_buffers) {
     size_t pos = 0, n;
     while (pos < limit) {
       S_OK(sluice_reader_read(r, buf, sizes[k], &n));
-      cr_assert(n > 0 && n <= sizes[k], "[%s] read(%zu) at %zu gave %zu", S->name, sizes[k], pos, n);
-      cr_assert(memcmp(buf, data + pos, n) == 0, "[%s] bytes differ at %zu (buffer %zu)",
-                S->name, pos, sizes[k]);
+      cr_assert(n > 0 && n <= sizes[k], "[%s] read(%zu) at %zu gave %zu", S->name, sizes[k], pos,
+                n);
+      cr_assert(memcmp(buf, data + pos, n) == 0, "[%s] bytes differ at %zu (buffer %zu)", S->name,
+                pos, sizes[k]);
       pos += n;
       cr_assert_eq(sluice_reader_size(r), size - pos);
     }
@@ -651,9 +653,9 @@ static void expect_order(const char *dir, int recursive, const char *want) {
  * "name/" sorts, after "a-b" and "a.b" ('-' and '.' are below '/') and
  * before "a0".  The same tree gives the same sequence everywhere. */
 SVC_CASE(list_in_byte_order) {
-  static const char *const keys[] = {"a0", "\xc3\xa4", "a/x", "d/e/f/g", "A", "a.b", "a/b/c",
-                                     " sp", "a/b-/d", "\xc3\xa9/\xc3\xb6", "a-b", "d/e-f",
-                                     "a/b.e"};
+  static const char *const keys[] = {"a0",  "\xc3\xa4", "a/x",  "d/e/f/g", "A",
+                                     "a.b", "a/b/c",    " sp",  "a/b-/d",  "\xc3\xa9/\xc3\xb6",
+                                     "a-b", "d/e-f",    "a/b.e"};
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) put(keys[i], i % 3 ? 7 : 0, i);
   expect_order("", 1,
                " sp\nA\na-b\na.b\na/b-/d\na/b.e\na/b/c\na/x\na0\nd/e-f\nd/e/f/g\n"
@@ -685,8 +687,8 @@ SVC_CASE(list_order_after_inserts_and_deletes) {
   const char *prev = NULL;
   for (char *line = got, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
     *nl = '\0';
-    cr_assert(prev == NULL || strcmp(prev, line) < 0, "[%s] '%s' listed after '%s'", S->name,
-              line, prev);
+    cr_assert(prev == NULL || strcmp(prev, line) < 0, "[%s] '%s' listed after '%s'", S->name, line,
+              prev);
     unsigned k = (unsigned)strtoul(line + 5, NULL, 10);
     cr_assert(k % 3 != 0, "[%s] deleted key %s listed", S->name, line);
     prev = line;
@@ -810,8 +812,8 @@ SVC_CASE(directory_paths) {
   /* create_dir: works where there are directories, unsupported elsewhere. */
   sluice_error *err = sluice_create_dir(OP, "made/here/");
   if (S->has_dirs) {
-    cr_assert_null(err, "[%s] create_dir: [%s] %s", S->name, sluice_strerror(sluice_error_kind(err)),
-                   sluice_error_message(err));
+    cr_assert_null(err, "[%s] create_dir: [%s] %s", S->name,
+                   sluice_strerror(sluice_error_kind(err)), sluice_error_message(err));
     S_OK(sluice_stat(OP, "made/here/", &m));
     cr_assert_eq(sluice_metadata_is_dir(m), 1);
     sluice_metadata_free(m);
@@ -819,8 +821,7 @@ SVC_CASE(directory_paths) {
     S_OK(sluice_delete(OP, "made/here/"));
     expect_missing("made/here/");
   } else {
-    cr_assert_not_null(err, "[%s] create_dir succeeded on a service without directories",
-                       S->name);
+    cr_assert_not_null(err, "[%s] create_dir succeeded on a service without directories", S->name);
     cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_UNSUPPORTED, "[%s] [%s] %s", S->name,
                  sluice_strerror(sluice_error_kind(err)), sluice_error_message(err));
     sluice_error_free(err);
@@ -867,10 +868,10 @@ struct worker_arg {
 static uint64_t obj_seed(int t, int i) { return 1000u + (uint64_t)t * 100u + (uint64_t)i; }
 static size_t obj_size(int t, int i) { return (size_t)(t * NOBJ + i) * 7919u + 13u; }
 
-#define WFAIL(...)                                                   \
-  do {                                                               \
-    snprintf(a->failure, sizeof a->failure, __VA_ARGS__);            \
-    goto out;                                                        \
+#define WFAIL(...)                                        \
+  do {                                                    \
+    snprintf(a->failure, sizeof a->failure, __VA_ARGS__); \
+    goto out;                                             \
   } while (0)
 
 /* No Criterion asserts off the main thread: failures are recorded. */
@@ -889,7 +890,8 @@ static void *worker(void *p) {
     data = malloc(size);
     th_fill(data, size, obj_seed(a->t, i), 0);
     sluice_writer *w;
-    if ((err = sluice_writer_open(OP, path, o, &w))) WFAIL("open %s: %s", path, sluice_error_message(err));
+    if ((err = sluice_writer_open(OP, path, o, &w)))
+      WFAIL("open %s: %s", path, sluice_error_message(err));
     size_t half = size / 2;
     if (!(err = sluice_writer_write(w, data, half)) &&
         !(err = sluice_writer_write(w, data + half, size - half)))

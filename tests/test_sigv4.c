@@ -29,11 +29,11 @@
 
 /* Skips loudly: Criterion prints a skip reason only with --verbose, so the
  * reason also goes to stderr, which it always shows. */
-#define SKIP_NO_SUITE(where)                                                                       \
-  do {                                                                                             \
+#define SKIP_NO_SUITE(where)                                                                     \
+  do {                                                                                           \
     /* stderr, not cr_log_warn: Criterion fails a run that logged a warning. */                  \
-    fprintf(stderr, "SKIP: AWS SigV4 suite not found at %s: set SLUICE_SIGV4_SUITE\n", (where));   \
-    cr_skip_test("AWS SigV4 suite not found at %s: set SLUICE_SIGV4_SUITE", (where));              \
+    fprintf(stderr, "SKIP: AWS SigV4 suite not found at %s: set SLUICE_SIGV4_SUITE\n", (where)); \
+    cr_skip_test("AWS SigV4 suite not found at %s: set SLUICE_SIGV4_SUITE", (where));            \
   } while (0)
 
 #define SUITE_SUBDIR "shared/testdata/aws-signing-test-suite-v4"
@@ -43,11 +43,11 @@
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-#define EXPECT_OK(expr)                                                                            \
-  do {                                                                                             \
-    sluice_error *e_ = (expr);                                                                     \
-    cr_assert(e_ == NULL, "%s failed: [%s] %s", #expr, sluice_strerror(sluice_error_kind(e_)),     \
-              sluice_error_message(e_));                                                           \
+#define EXPECT_OK(expr)                                                                        \
+  do {                                                                                         \
+    sluice_error *e_ = (expr);                                                                 \
+    cr_assert(e_ == NULL, "%s failed: [%s] %s", #expr, sluice_strerror(sluice_error_kind(e_)), \
+              sluice_error_message(e_));                                                       \
   } while (0)
 
 /* strlcpy: copies what fits, always terminated. */
@@ -575,7 +575,8 @@ Test(sigv4, s3_doc_get_object_header) {
   EXPECT_OK(sluice__sigv4_sign(&r, &res));
   expect_same("S3 GET example", "canonical request",
               "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-              "x-amz-content-sha256:" EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n\n"
+              "x-amz-content-sha256:" EMPTY_SHA256
+              "\nx-amz-date:20130524T000000Z\n\n"
               "host;range;x-amz-content-sha256;x-amz-date\n" EMPTY_SHA256,
               res.canonical_request);
   /* The string to sign ends with the hash of the canonical request. */
@@ -694,8 +695,7 @@ Test(sigv4, uri_encode) {
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *got = NULL;
-    EXPECT_OK(
-        sluice__uri_encode(cases[i].in, strlen(cases[i].in), cases[i].keep_slash, &got));
+    EXPECT_OK(sluice__uri_encode(cases[i].in, strlen(cases[i].in), cases[i].keep_slash, &got));
     cr_expect_str_eq(got, cases[i].want);
     free(got);
   }
@@ -774,12 +774,12 @@ Test(sigv4, invalid_arguments) {
   cr_expect_eq(sluice_error_kind(err), SLUICE_ERR_INVALID_ARGUMENT);
   sluice_error_free(err);
 
-#define TRY(what, field, value)                                                                    \
-  do {                                                                                             \
-    r = good;                                                                                      \
-    r.secret_access_key = SECRET;                                                                  \
-    r.field = value;                                                                               \
-    expect_invalid(&r, what);                                                                      \
+#define TRY(what, field, value)   \
+  do {                            \
+    r = good;                     \
+    r.secret_access_key = SECRET; \
+    r.field = value;              \
+    expect_invalid(&r, what);     \
   } while (0)
   TRY("NULL method", method, NULL);
   TRY("method with a space", method, "GE T");

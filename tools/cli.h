@@ -13,14 +13,14 @@
 /* Exit statuses, documented in sluice(1): keep the two in step. */
 enum cli_status {
   CLI_OK = 0,
-  CLI_FAILED = 1,      /* any other cause (I/O, unsupported, unexpected) */
-  CLI_USAGE = 2,       /* bad command line or URI */
-  CLI_CONFIG = 3,      /* configuration: credentials, config file, region */
-  CLI_NOT_FOUND = 4,   /* the source (or bucket) does not exist */
-  CLI_PERMISSION = 5,  /* refused: credentials, ACL, read-only destination */
-  CLI_NETWORK = 6,     /* network, timeout, throttling, after retries */
-  CLI_EXISTS = 7,      /* --if-not-exists found an object, or a condition failed */
-  CLI_PARTIAL = 8,     /* some of the work was done: recursive cp/rm */
+  CLI_FAILED = 1,       /* any other cause (I/O, unsupported, unexpected) */
+  CLI_USAGE = 2,        /* bad command line or URI */
+  CLI_CONFIG = 3,       /* configuration: credentials, config file, region */
+  CLI_NOT_FOUND = 4,    /* the source (or bucket) does not exist */
+  CLI_PERMISSION = 5,   /* refused: credentials, ACL, read-only destination */
+  CLI_NETWORK = 6,      /* network, timeout, throttling, after retries */
+  CLI_EXISTS = 7,       /* --if-not-exists found an object, or a condition failed */
+  CLI_PARTIAL = 8,      /* some of the work was done: recursive cp/rm */
   CLI_INTERRUPTED = 130 /* 128 + the signal: 130 SIGINT, 143 SIGTERM */
 };
 
@@ -35,9 +35,9 @@ struct cli_settings {
   char *include, *exclude;                  /* globs, one per line (repeatable) */
   int delete_extra;                         /* sync --delete */
   int dry_run;
-  const char *compare;                      /* sync: "size" or "checksum"; NULL: size_mtime */
+  const char *compare; /* sync: "size" or "checksum"; NULL: size_mtime */
   char *endpoint, *region, *profile, *content_type, *ca_file;
-  char *checksum; /* s3 writer option checksum */
+  char *checksum;      /* s3 writer option checksum */
   int no_sign_request; /* -1 unset, 0, 1 */
   int if_not_exists;
   int retries; /* -1 unset */

@@ -97,9 +97,10 @@ static sluice_error *transfer(struct copy *c, struct cli_endpoint *src, const ch
     if (e) cli_oom();
   }
   sluice_error *err = src->is_stdio ? sluice_reader_from_fd(STDIN_FILENO, &r)
-                                : sluice_reader_open(src->op, spath, NULL, &r);
-  if (!err) err = dst->is_stdio ? sluice_writer_from_fd(STDOUT_FILENO, wopts, &w)
-                                : sluice_writer_open(dst->op, dpath, wopts, &w);
+                                    : sluice_reader_open(src->op, spath, NULL, &r);
+  if (!err)
+    err = dst->is_stdio ? sluice_writer_from_fd(STDOUT_FILENO, wopts, &w)
+                        : sluice_writer_open(dst->op, dpath, wopts, &w);
   if (!err) err = sluice_job_start(w, r, jopts, &job);
   if (!err) {
     struct cli_progress *pg = cli_progress_new(c->s->progress, c->s->progress_interval, label);
@@ -233,8 +234,8 @@ static void set_opt(sluice_options *o, const char *name, const char *value) {
   if (err) cli_oom();
 }
 
-static sluice_options *tree_options(const struct copy *c, const struct cli_endpoint *src,
-                                    int sync, struct tree_view *view) {
+static sluice_options *tree_options(const struct copy *c, const struct cli_endpoint *src, int sync,
+                                    struct tree_view *view) {
   const struct cli_settings *s = c->s;
   sluice_options *o = sluice_options_new();
   if (!o) cli_oom();

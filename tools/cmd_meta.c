@@ -84,8 +84,9 @@ int cmd_stat(const struct cli_settings *s, const char *uri) {
   } else if (s->json) {
     printf("{\"uri\":");
     cli_json_string(stdout, uri);
-    printf(",\"size\":%" PRIu64 ",\"dir\":%s,\"mtime\":%" PRId64 ",\"etag\":", sluice_metadata_size(m),
-           sluice_metadata_is_dir(m) ? "true" : "false", sluice_metadata_mtime(m));
+    printf(
+        ",\"size\":%" PRIu64 ",\"dir\":%s,\"mtime\":%" PRId64 ",\"etag\":", sluice_metadata_size(m),
+        sluice_metadata_is_dir(m) ? "true" : "false", sluice_metadata_mtime(m));
     cli_json_string(stdout, sluice_metadata_etag(m));
     printf(",\"content_type\":");
     cli_json_string(stdout, sluice_metadata_content_type(m));
@@ -96,8 +97,8 @@ int cmd_stat(const struct cli_settings *s, const char *uri) {
     const char *etag = sluice_metadata_etag(m), *ct = sluice_metadata_content_type(m);
     char *euri = cli_escape(uri), *eetag = etag ? cli_escape(etag) : NULL;
     char *ect = ct ? cli_escape(ct) : NULL;
-    printf("uri:          %s\ntype:         %s\nsize:         %" PRIu64 "\nmodified:     %s\n", euri,
-           sluice_metadata_is_dir(m) ? "directory" : "object", sluice_metadata_size(m), when);
+    printf("uri:          %s\ntype:         %s\nsize:         %" PRIu64 "\nmodified:     %s\n",
+           euri, sluice_metadata_is_dir(m) ? "directory" : "object", sluice_metadata_size(m), when);
     if (eetag) printf("etag:         %s\n", eetag);
     if (ect) printf("content-type: %s\n", ect);
     free(euri);

@@ -10,9 +10,10 @@
 #include "cli.h"
 
 static int usage(void) {
-  fputs("sluice: usage: sluice uploads ls URI | sluice uploads abort [--older-than AGE] URI "
-        "[UPLOAD_ID...]; see 'sluice --help'\n",
-        stderr);
+  fputs(
+      "sluice: usage: sluice uploads ls URI | sluice uploads abort [--older-than AGE] URI "
+      "[UPLOAD_ID...]; see 'sluice --help'\n",
+      stderr);
   return CLI_USAGE;
 }
 

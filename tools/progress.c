@@ -100,10 +100,9 @@ static void figures(const struct cli_progress *p, const sluice_progress *s, int 
     return;
   }
   snprintf(out + n, len - (size_t)n, "%s/s%s%s%s%s%" PRIu32 "%s%sring %" PRIu32 "/%" PRIu32, rate,
-           sep, s->total_bytes != UINT64_MAX ? "ETA " : "",
-           s->total_bytes != UINT64_MAX ? eta : "", s->total_bytes != UINT64_MAX ? sep : "",
-           s->parts_in_flight, tight ? " parts" : " in flight", sep, s->ring_used,
-           s->ring_capacity);
+           sep, s->total_bytes != UINT64_MAX ? "ETA " : "", s->total_bytes != UINT64_MAX ? eta : "",
+           s->total_bytes != UINT64_MAX ? sep : "", s->parts_in_flight,
+           tight ? " parts" : " in flight", sep, s->ring_used, s->ring_capacity);
 }
 
 static int columns(void) {
@@ -122,8 +121,8 @@ static void draw_bar(struct cli_progress *p, const sluice_progress *s) {
   int room = columns() - 1 - (int)strlen(fig) - 3;
   if (s->total_bytes != UINT64_MAX && room >= 10) {
     int w = room > 40 ? 40 : room;
-    int fill = s->total_bytes ? (int)((double)w * (double)s->bytes_written / (double)s->total_bytes)
-                              : w;
+    int fill =
+        s->total_bytes ? (int)((double)w * (double)s->bytes_written / (double)s->total_bytes) : w;
     if (fill > w) fill = w;
     bar[0] = '[';
     for (int i = 0; i < w; i++) bar[1 + i] = i < fill ? '=' : (i == fill ? '>' : ' ');
@@ -171,9 +170,9 @@ void cli_progress_finish(struct cli_progress *p, const sluice_progress *s, int o
   if (p->mode == PROGRESS_BAR && p->drawn) fprintf(stderr, "\r\033[K");
   char objs[96] = "";
   if (s->objects_total)
-    snprintf(objs, sizeof objs, "%" PRIu64 " copied, %" PRIu64 " skipped, %" PRIu64
-             " deleted, %" PRIu64 " failed, ", s->objects_done, s->objects_skipped,
-             s->objects_deleted, s->objects_failed);
+    snprintf(objs, sizeof objs,
+             "%" PRIu64 " copied, %" PRIu64 " skipped, %" PRIu64 " deleted, %" PRIu64 " failed, ",
+             s->objects_done, s->objects_skipped, s->objects_deleted, s->objects_failed);
   if (ok || p->mode == PROGRESS_PLAIN)
     fprintf(stderr, "sluice: %s: %s %s%s in %.1f s (%s/s)\n", p->label,
             ok ? "done," : "stopped after", objs, done, secs, rate);
@@ -181,6 +180,4 @@ void cli_progress_finish(struct cli_progress *p, const sluice_progress *s, int o
 
 int cli_progress_is_bar(const struct cli_progress *p) { return p && p->mode == PROGRESS_BAR; }
 
-void cli_progress_free(struct cli_progress *p) {
-  free(p);
-}
+void cli_progress_free(struct cli_progress *p) { free(p); }

@@ -20,10 +20,10 @@ void cli_settings_init(struct cli_settings *s) {
 }
 
 void cli_settings_free(struct cli_settings *s) {
-  char **strs[] = {&s->chunk,     &s->concurrent,   &s->queue_depth, &s->readers,
-                   &s->endpoint,  &s->region,       &s->profile,     &s->content_type,
-                   &s->ca_file,   &s->method,       &s->transfers,   &s->memory_limit,
-                   &s->bwlimit,   &s->include,      &s->exclude,     &s->checksum};
+  char **strs[] = {&s->chunk,    &s->concurrent, &s->queue_depth, &s->readers,
+                   &s->endpoint, &s->region,     &s->profile,     &s->content_type,
+                   &s->ca_file,  &s->method,     &s->transfers,   &s->memory_limit,
+                   &s->bwlimit,  &s->include,    &s->exclude,     &s->checksum};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     free(*strs[i]);
     *strs[i] = NULL;
@@ -39,9 +39,9 @@ int cli_parse_size(const char *text, uint64_t *out) {
   static const struct {
     const char *suffix;
     unsigned shift;
-  } units[] = {{"", 0},     {"B", 0},    {"K", 10},  {"KB", 10}, {"KiB", 10}, {"M", 20},
-               {"MB", 20},  {"MiB", 20}, {"G", 30},  {"GB", 30}, {"GiB", 30}, {"T", 40},
-               {"TiB", 40}, {"k", 10},   {"m", 20},  {"g", 30}};
+  } units[] = {{"", 0},     {"B", 0},    {"K", 10}, {"KB", 10}, {"KiB", 10}, {"M", 20},
+               {"MB", 20},  {"MiB", 20}, {"G", 30}, {"GB", 30}, {"GiB", 30}, {"T", 40},
+               {"TiB", 40}, {"k", 10},   {"m", 20}, {"g", 30}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcmp(end, units[i].suffix) != 0) continue;
     if (units[i].shift && n > (UINT64_MAX >> units[i].shift)) return -1;
@@ -102,7 +102,8 @@ static int set_count(char **slot, const char *where, const char *name, const cha
 
 /* Repeatable: each value becomes one more line of *slot. */
 static int add_line(char **slot, const char *where, const char *name, const char *value) {
-  if (!value || !*value || strchr(value, '\n')) return bad(where, name, value, "empty or multi-line");
+  if (!value || !*value || strchr(value, '\n'))
+    return bad(where, name, value, "empty or multi-line");
   size_t old = *slot ? strlen(*slot) : 0, n = strlen(value);
   char *p = realloc(*slot, old + n + 2);
   if (!p) return -1;
@@ -167,7 +168,8 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
   if (!strcmp(name, "size-only") || !strcmp(name, "checksum")) {
     int on = 0;
     if (set_flag(&on, where, name, value)) return -1;
-    if (on) s->compare = !strcmp(name, "size-only") ? "size" : "checksum";
+    if (on)
+      s->compare = !strcmp(name, "size-only") ? "size" : "checksum";
     else if (s->compare && !strcmp(s->compare, !strcmp(name, "size-only") ? "size" : "checksum"))
       s->compare = NULL;
     return 0;
@@ -178,7 +180,8 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
   if (!strcmp(name, "content-type")) return set_str(&s->content_type, where, name, value);
   if (!strcmp(name, "ca-file")) return set_str(&s->ca_file, where, name, value);
   if (!strcmp(name, "checksum-algorithm")) {
-    static const char *const algs[] = {"auto", "crc64nvme", "crc32c", "crc32", "md5", "sha256", "none"};
+    static const char *const algs[] = {"auto", "crc64nvme", "crc32c", "crc32",
+                                       "md5",  "sha256",    "none"};
     for (size_t i = 0; value && i < sizeof algs / sizeof algs[0]; i++)
       if (!strcmp(value, algs[i])) return set_str(&s->checksum, where, name, value);
     return bad(where, name, value, "one of auto, crc64nvme, crc32c, crc32, md5, sha256, none");

@@ -127,10 +127,9 @@ static int run(const char *cmd, int nargs, char **args, const struct cli_setting
     const char *name;
     int nargs;
     const char *form;
-  } forms[] = {{"cp", 2, "cp SRC DST"},     {"sync", 2, "sync SRC DST"},
-               {"put", 1, "put DST"},       {"cat", 1, "cat SRC"},
-               {"ls", 1, "ls [-r] URI"},    {"stat", 1, "stat URI"}, {"rm", 1, "rm [-r] URI"},
-               {"presign", 1, "presign URI"}};
+  } forms[] = {{"cp", 2, "cp SRC DST"},  {"sync", 2, "sync SRC DST"},  {"put", 1, "put DST"},
+               {"cat", 1, "cat SRC"},    {"ls", 1, "ls [-r] URI"},     {"stat", 1, "stat URI"},
+               {"rm", 1, "rm [-r] URI"}, {"presign", 1, "presign URI"}};
   if (!strcmp(cmd, "uploads")) return cmd_uploads(s, nargs, args);
   for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
     if (strcmp(cmd, forms[i].name)) continue;
@@ -158,7 +157,10 @@ int main(int argc, char **argv) {
     switch (opt) {
     case 'r': s.recursive = 1; break;
     case 'c': break; /* read above */
-    case 'h': fputs(usage_text, stdout); cli_settings_free(&s); return CLI_OK;
+    case 'h':
+      fputs(usage_text, stdout);
+      cli_settings_free(&s);
+      return CLI_OK;
     case 'V':
       printf("sluice %s (libsluice %s)\n", PACKAGE_VERSION, sluice_version());
       cli_settings_free(&s);

@@ -103,9 +103,7 @@ int cli_endpoint_open(struct cli_endpoint *e, const char *uri, const struct cli_
 }
 
 /* The bucket part of s3://bucket/key, as a length. */
-static size_t bucket_len(const char *uri) {
-  return strcspn(uri + 5, "/");
-}
+static size_t bucket_len(const char *uri) { return strcspn(uri + 5, "/"); }
 
 static int same_store(const char *a, const char *b) {
   const char *sa = scheme_of(a), *sb = scheme_of(b);

@@ -48,8 +48,7 @@ int sluice__fs_force_fallback = 0;
 /* Resolving beneath the root                                          */
 /* ------------------------------------------------------------------ */
 
-static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode)
-{
+static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode) {
   struct open_how how;
   memset(&how, 0, sizeof how);
   how.flags = (uint64_t)(unsigned)flags;
@@ -61,11 +60,9 @@ static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode)
 }
 
 /* 1 when resolved (a realpath) is root_real or below it. */
-static int is_beneath(const char *root_real, const char *resolved)
-{
+static int is_beneath(const char *root_real, const char *resolved) {
   size_t n = strlen(root_real);
-  if (n == 1 && root_real[0] == '/')
-    return 1;
+  if (n == 1 && root_real[0] == '/') return 1;
   return strncmp(resolved, root_real, n) == 0 && (resolved[n] == '\0' || resolved[n] == '/');
 }
 
@@ -74,14 +71,11 @@ static int is_beneath(const char *root_real, const char *resolved)
  * realpath.  This has a TOCTOU window: a component swapped for a symlink
  * between realpath() and open() is followed.  O_NOFOLLOW narrows it to the
  * intermediate components; openat2 has no such window. */
-static int open_fallback(const sluice__fs *fs, const char *rel, int flags, mode_t mode)
-{
-  if (fs->root_real == NULL)
-    return -EACCES;
+static int open_fallback(const sluice__fs *fs, const char *rel, int flags, mode_t mode) {
+  if (fs->root_real == NULL) return -EACCES;
   size_t rlen = strlen(fs->root_real), plen = strlen(rel);
   char *full = malloc(rlen + plen + 2);
-  if (full == NULL)
-    return -ENOMEM;
+  if (full == NULL) return -ENOMEM;
   memcpy(full, fs->root_real, rlen);
   full[rlen] = '/';
   memcpy(full + rlen + 1, rel, plen + 1);
@@ -89,57 +83,45 @@ static int open_fallback(const sluice__fs *fs, const char *rel, int flags, mode_
   char *resolved = realpath(full, NULL);
   int e = errno;
   free(full);
-  if (resolved == NULL)
-    return -e;
+  if (resolved == NULL) return -e;
   int fd;
   if (!is_beneath(fs->root_real, resolved))
     fd = -EXDEV;
   else {
     fd = open(resolved, flags | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0)
-      fd = -errno;
+    if (fd < 0) fd = -errno;
   }
   free(resolved);
   return fd;
 }
 
-int sluice__fs_open_beneath(const sluice__fs *fs, const char *rel, int flags, mode_t mode)
-{
-  if (rel[0] == '\0')
-    rel = ".";
+int sluice__fs_open_beneath(const sluice__fs *fs, const char *rel, int flags, mode_t mode) {
+  if (rel[0] == '\0') rel = ".";
   flags |= O_CLOEXEC;
-  if (!fs->use_openat2)
-    return open_fallback(fs, rel, flags, mode);
+  if (!fs->use_openat2) return open_fallback(fs, rel, flags, mode);
   /* EAGAIN: a concurrent rename made the kernel unsure that ".." stayed
    * beneath; the documented answer is to retry. */
   for (int tries = 0;; tries++) {
     int fd = sys_openat2(fs->rootfd, rel, flags, mode);
-    if (fd >= 0)
-      return fd;
-    if (errno == EINTR || (errno == EAGAIN && tries < 64))
-      continue;
+    if (fd >= 0) return fd;
+    if (errno == EINTR || (errno == EAGAIN && tries < 64)) continue;
     /* RESOLVE_BENEATH refuses every absolute symlink, even one that points
      * inside the root.  Such a link gets the realpath check instead, so
      * both paths follow links exactly while they stay beneath the root. */
-    if (errno == EXDEV)
-      return open_fallback(fs, rel, flags, mode);
+    if (errno == EXDEV) return open_fallback(fs, rel, flags, mode);
     return -errno;
   }
 }
 
-int sluice__fs_open_parent(const sluice__fs *fs, const char *path, char **base)
-{
+int sluice__fs_open_parent(const sluice__fs *fs, const char *path, char **base) {
   *base = NULL;
   size_t len = strlen(path);
-  while (len > 0 && path[len - 1] == '/')
-    len--;
-  if (len == 0)
-    return -EINVAL;
+  while (len > 0 && path[len - 1] == '/') len--;
+  if (len == 0) return -EINVAL;
   size_t start = len;
-  while (start > 0 && path[start - 1] != '/')
-    start--;
+  while (start > 0 && path[start - 1] != '/') start--;
 
-  char *parent = strndup(path, start);          /* "" or "a/b/" */
+  char *parent = strndup(path, start); /* "" or "a/b/" */
   char *name = strndup(path + start, len - start);
   if (parent == NULL || name == NULL) {
     free(parent);
@@ -156,22 +138,18 @@ int sluice__fs_open_parent(const sluice__fs *fs, const char *path, char **base)
   return fd;
 }
 
-char *sluice__fs_shown(const sluice__fs *fs, const char *path, size_t len)
-{
+char *sluice__fs_shown(const sluice__fs *fs, const char *path, size_t len) {
   const char *root = fs != NULL ? fs->root : "";
   size_t rl = strlen(root);
   const char *sep = rl > 0 && root[rl - 1] != '/' && *path != '\0' ? "/" : "";
   char *out;
-  if (asprintf(&out, "%s%s%.*s", root, sep, (int)strnlen(path, len), path) < 0)
-    return NULL;
+  if (asprintf(&out, "%s%s%.*s", root, sep, (int)strnlen(path, len), path) < 0) return NULL;
   return out;
 }
 
-sluice_error *sluice__fs_error(const sluice__fs *fs, const char *op, const char *path, int err)
-{
+sluice_error *sluice__fs_error(const sluice__fs *fs, const char *op, const char *path, int err) {
   char *p = sluice__fs_shown(fs, path, SIZE_MAX);
-  if (p == NULL)
-    return sluice__error_oom();
+  if (p == NULL) return sluice__error_oom();
   sluice_error *e;
   if (err == EXDEV)
     e = sluice__error_set_errno(
@@ -187,18 +165,15 @@ sluice_error *sluice__fs_error(const sluice__fs *fs, const char *op, const char 
 
 /* "fs: OP 'PATH': why", PATH shown as the user named it (see fs.h). */
 static sluice_error *fs_fail(const sluice__fs *fs, sluice_errkind kind, const char *op,
-                             const char *path, const char *why)
-{
+                             const char *path, const char *why) {
   char *p = sluice__fs_shown(fs, path, SIZE_MAX);
-  if (p == NULL)
-    return sluice__error_oom();
+  if (p == NULL) return sluice__error_oom();
   sluice_error *e = sluice__error(kind, "fs: %s '%s': %s", op, p, why);
   free(p);
   return e;
 }
 
-void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m)
-{
+void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m) {
   m->is_dir = S_ISDIR(st->st_mode) ? 1 : 0;
   /* A directory's st_size is a filesystem detail, not object bytes. */
   m->size = m->is_dir ? 0 : (uint64_t)st->st_size;
@@ -207,11 +182,9 @@ void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m)
 
 /* fsync of the directory makes the rename itself durable.  An O_PATH fd
  * cannot be fsync'ed, so open the directory for reading through it. */
-static int fsync_dir(int dirfd)
-{
+static int fsync_dir(int dirfd) {
   int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return errno;
+  if (fd < 0) return errno;
   int e = fsync(fd) < 0 ? errno : 0;
   close(fd);
   return e;
@@ -222,31 +195,26 @@ static int fsync_dir(int dirfd)
  * -errno; on failure *bad is the length of the prefix of dir that failed,
  * so the message can name it.  -ENOTDIR/-EEXIST: a non-directory is in the
  * way. */
-static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad)
-{
+static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad) {
   *bad = strlen(dir);
   int fd = sluice__fs_open_beneath(fs, dir, O_PATH | O_DIRECTORY, 0);
-  if (fd >= 0)
-    return fd;   /* the common case: it exists */
+  if (fd >= 0) return fd; /* the common case: it exists */
   /* Walk it one component at a time: that creates what is missing and, on
    * failure, finds which component is to blame. */
 
   char *buf = strdup(dir);
-  if (buf == NULL)
-    return -ENOMEM;
+  if (buf == NULL) return -ENOMEM;
   int parent = sluice__fs_open_beneath(fs, "", O_PATH | O_DIRECTORY, 0);
   size_t start = 0;
   for (size_t i = 0; parent >= 0 && buf[i] != '\0'; i++) {
-    if (buf[i] != '/')
-      continue;
+    if (buf[i] != '/') continue;
     buf[i] = '\0';
     *bad = i;
     int e = mkdirat(parent, buf + start, 0777) < 0 ? errno : 0;
     buf[i] = '/';
     /* With fsync on, a directory made for an object must be as durable as
      * the object's own rename will be. */
-    if (e == 0 && fs->fsync)
-      e = fsync_dir(parent);
+    if (e == 0 && fs->fsync) e = fsync_dir(parent);
     if (e != 0 && e != EEXIST) {
       close(parent);
       parent = -e;
@@ -264,28 +232,24 @@ static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad)
     start = i + 1;
   }
   free(buf);
-  if (parent >= 0)
-    *bad = strlen(dir);
+  if (parent >= 0) *bad = strlen(dir);
   return parent;
 }
 
 /* The error for a failed mkdirs() of dir (bad as it set) on behalf of op on
  * path. */
 static sluice_error *mkdirs_error(const sluice__fs *fs, const char *op, const char *path,
-                                  const char *dir, size_t bad, int err)
-{
-  if (bad > 0 && dir[bad - 1] == '/')
-    bad--;
-  if (err != ENOTDIR && err != EEXIST)
-    return sluice__fs_error(fs, op, path, err);
+                                  const char *dir, size_t bad, int err) {
+  if (bad > 0 && dir[bad - 1] == '/') bad--;
+  if (err != ENOTDIR && err != EEXIST) return sluice__fs_error(fs, op, path, err);
   char *p = sluice__fs_shown(fs, path, SIZE_MAX), *d = sluice__fs_shown(fs, dir, bad);
-  sluice_error *e = p == NULL || d == NULL
-                        ? sluice__error_oom()
-                        : sluice__error_set_errno(
-                              sluice__error(SLUICE_ERR_ALREADY_EXISTS,
-                                            "fs: %s '%s': '%s' exists and is not a directory", op,
-                                            p, d),
-                              err);
+  sluice_error *e =
+      p == NULL || d == NULL
+          ? sluice__error_oom()
+          : sluice__error_set_errno(sluice__error(SLUICE_ERR_ALREADY_EXISTS,
+                                                  "fs: %s '%s': '%s' exists and is not a directory",
+                                                  op, p, d),
+                                    err);
   free(p);
   free(d);
   return e;
@@ -298,20 +262,16 @@ static sluice_error *mkdirs_error(const sluice__fs *fs, const char *op, const ch
 static const char *const fs_config_keys[] = {"root", "fsync", NULL};
 static const char *const fs_writer_keys[] = {NULL};
 
-static void fs_close(void *svc)
-{
+static void fs_close(void *svc) {
   sluice__fs *fs = svc;
-  if (fs == NULL)
-    return;
-  if (fs->rootfd >= 0)
-    close(fs->rootfd);
+  if (fs == NULL) return;
+  if (fs->rootfd >= 0) close(fs->rootfd);
   free(fs->root);
   free(fs->root_real);
   free(fs);
 }
 
-static sluice_error *open_root(sluice__fs *fs, const char *root)
-{
+static sluice_error *open_root(sluice__fs *fs, const char *root) {
   fs->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fs->rootfd < 0) {
     int e = errno;
@@ -319,19 +279,17 @@ static sluice_error *open_root(sluice__fs *fs, const char *root)
       return sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root': '%s' does not exist",
                            root);
     if (e == ENOTDIR)
-      return sluice__error(SLUICE_ERR_CONFIG_INVALID,
-                           "fs: option 'root': '%s' is not a directory", root);
-    if (e == ENOMEM)
-      return sluice__error_oom();
-    return sluice__error_set_errno(sluice__error(SLUICE_ERR_CONFIG_INVALID,
-                                                 "fs: option 'root': '%s': %s", root, strerror(e)),
-                                   e);
+      return sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root': '%s' is not a directory",
+                           root);
+    if (e == ENOMEM) return sluice__error_oom();
+    return sluice__error_set_errno(
+        sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root': '%s': %s", root, strerror(e)),
+        e);
   }
   fs->root = strdup(root);
-  fs->root_real = realpath(root, NULL);   /* NULL is tolerated: see open_fallback */
+  fs->root_real = realpath(root, NULL); /* NULL is tolerated: see open_fallback */
   int real_errno = errno;
-  if (fs->root == NULL)
-    return sluice__error_oom();
+  if (fs->root == NULL) return sluice__error_oom();
   /* Probe once: ENOSYS on old kernels, EPERM from old container seccomp
    * profiles.  Opening "." beneath the root can fail for no other reason. */
   fs->use_openat2 = 0;
@@ -350,22 +308,19 @@ static sluice_error *open_root(sluice__fs *fs, const char *root)
   return NULL;
 }
 
-static sluice_error *fs_open(const sluice_options *config, void **svc)
-{
+static sluice_error *fs_open(const sluice_options *config, void **svc) {
   *svc = NULL;
   const char *root = config != NULL ? sluice_options_get(config, "root") : NULL;
   if (root == NULL || root[0] == '\0')
     return sluice__error(SLUICE_ERR_CONFIG_INVALID, "fs: option 'root' is required");
 
   sluice__fs *fs = calloc(1, sizeof *fs);
-  if (fs == NULL)
-    return sluice__error_oom();
+  if (fs == NULL) return sluice__error_oom();
   fs->rootfd = -1;
   sluice_error *err = NULL;
   if (config != NULL)
     err = sluice__opt_as_config(sluice__opt_bool(config, "fsync", 0, "fs", &fs->fsync));
-  if (err == NULL)
-    err = open_root(fs, root);
+  if (err == NULL) err = open_root(fs, root);
   if (err != NULL) {
     fs_close(fs);
     return err;
@@ -374,47 +329,39 @@ static sluice_error *fs_open(const sluice_options *config, void **svc)
   return NULL;
 }
 
-static int trailing_slash(const char *path)
-{
+static int trailing_slash(const char *path) {
   size_t n = strlen(path);
   return n > 0 && path[n - 1] == '/';
 }
 
-static sluice_error *fs_stat(void *svc, const char *path, sluice_metadata *out)
-{
+static sluice_error *fs_stat(void *svc, const char *path, sluice_metadata *out) {
   sluice__fs *fs = svc;
   sluice_error *err = sluice__path_file_rules("fs: stat", path);
-  if (err != NULL)
-    return err;
+  if (err != NULL) return err;
   /* O_PATH follows a symlink only while it stays beneath root, and does not
    * block on a FIFO.  "x/" on a file fails with ENOTDIR: not found. */
   int fd = sluice__fs_open_beneath(fs, path, O_PATH, 0);
-  if (fd < 0)
-    return sluice__fs_error(fs, "stat", path, -fd);
+  if (fd < 0) return sluice__fs_error(fs, "stat", path, -fd);
   struct stat st;
   int rc = fstat(fd, &st);
   int e = errno;
   close(fd);
-  if (rc < 0)
-    return sluice__fs_error(fs, "stat", path, e);
+  if (rc < 0) return sluice__fs_error(fs, "stat", path, e);
   sluice__fs_fill_meta(&st, out);
   return NULL;
 }
 
-static sluice_error *fs_remove(void *svc, const char *path)
-{
+static sluice_error *fs_remove(void *svc, const char *path) {
   sluice__fs *fs = svc;
   if (path[0] == '\0')
     return fs_fail(fs, SLUICE_ERR_INVALID_ARGUMENT, "remove", "", "cannot remove the root");
   sluice_error *err = sluice__path_file_rules("fs: remove", path);
-  if (err != NULL)
-    return err;
+  if (err != NULL) return err;
   char *base;
   int dirfd = sluice__fs_open_parent(fs, path, &base);
   if (dirfd < 0) {
     /* No parent (or a file where the parent should be): nothing to delete. */
-    if (dirfd == -ENOENT || dirfd == -ENOTDIR)
-      return NULL;
+    if (dirfd == -ENOENT || dirfd == -ENOTDIR) return NULL;
     return sluice__fs_error(fs, "remove", path, -dirfd);
   }
   int is_dir = trailing_slash(path);
@@ -423,8 +370,7 @@ static sluice_error *fs_remove(void *svc, const char *path)
   int e = errno;
   close(dirfd);
   free(base);
-  if (rc == 0 || e == ENOENT)
-    return NULL;
+  if (rc == 0 || e == ENOENT) return NULL;
   if (e == EISDIR)
     return fs_fail(fs, SLUICE_ERR_IS_A_DIRECTORY, "remove", path,
                    "is a directory (name it with a trailing '/' to remove it if it is empty)");
@@ -433,24 +379,21 @@ static sluice_error *fs_remove(void *svc, const char *path)
   /* errno's own mapping says "already exists" for ENOTEMPTY (right for a
    * rename onto a full directory); for a delete it is a plain failure. */
   if (e == ENOTEMPTY || e == EEXIST)
-    return sluice__error_set_errno(
-        fs_fail(fs, SLUICE_ERR_IO, "remove", path, strerror(ENOTEMPTY)), e);
+    return sluice__error_set_errno(fs_fail(fs, SLUICE_ERR_IO, "remove", path, strerror(ENOTEMPTY)),
+                                   e);
   return sluice__fs_error(fs, "remove", path, e);
 }
 
-static sluice_error *fs_create_dir(void *svc, const char *path)
-{
+static sluice_error *fs_create_dir(void *svc, const char *path) {
   sluice__fs *fs = svc;
   if (path[0] != '\0' && !trailing_slash(path))
     return fs_fail(fs, SLUICE_ERR_INVALID_ARGUMENT, "create_dir", path,
                    "a directory path must end in '/'");
   sluice_error *err = sluice__path_file_rules("fs: create_dir", path);
-  if (err != NULL)
-    return err;
+  if (err != NULL) return err;
   size_t bad;
   int fd = mkdirs(fs, path, &bad);
-  if (fd < 0)
-    return mkdirs_error(fs, "create_dir", path, path, bad, -fd);
+  if (fd < 0) return mkdirs_error(fs, "create_dir", path, path, bad, -fd);
   close(fd);
   return NULL;
 }
@@ -462,10 +405,10 @@ static sluice_error *fs_create_dir(void *svc, const char *path)
 typedef struct fs_source {
   sluice__source base;
   int fd;
-  uint64_t start;      /* file offset of the range */
-  uint64_t cursor;     /* read(): next offset relative to start */
-  uint64_t skip;       /* stream: bytes still to discard (the offset) */
-  uint64_t left;       /* stream: bytes still allowed (length), or UINT64_MAX */
+  uint64_t start;  /* file offset of the range */
+  uint64_t cursor; /* read(): next offset relative to start */
+  uint64_t skip;   /* stream: bytes still to discard (the offset) */
+  uint64_t left;   /* stream: bytes still allowed (length), or UINT64_MAX */
   char *path;
 } fs_source;
 
@@ -473,14 +416,12 @@ typedef struct fs_source {
  * *n is what was read.  The range was measured at open, so ending early
  * means the file shrank under us: an error rather than a silently short
  * object. */
-static sluice_error *pread_full(fs_source *s, void *buf, size_t len, uint64_t off, size_t *n)
-{
+static sluice_error *pread_full(fs_source *s, void *buf, size_t len, uint64_t off, size_t *n) {
   size_t done = 0;
   while (done < len) {
     ssize_t r = pread(s->fd, (char *)buf + done, len - done, (off_t)(off + done));
     if (r < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       *n = 0;
       return sluice__fs_error(NULL, "read", s->path, errno);
     }
@@ -495,19 +436,15 @@ static sluice_error *pread_full(fs_source *s, void *buf, size_t len, uint64_t of
 }
 
 static sluice_error *fs_source_pread(sluice__source *src, void *buf, size_t len, uint64_t off,
-                                     size_t *n)
-{
+                                     size_t *n) {
   fs_source *s = (fs_source *)src;
   *n = 0;
-  if (off >= s->base.size)
-    return NULL;
-  if (len > s->base.size - off)
-    len = (size_t)(s->base.size - off);   /* never past the range end */
+  if (off >= s->base.size) return NULL;
+  if (len > s->base.size - off) len = (size_t)(s->base.size - off); /* never past the range end */
   return pread_full(s, buf, len, s->start + off, n);
 }
 
-static sluice_error *fs_source_read(sluice__source *src, void *buf, size_t len, size_t *n)
-{
+static sluice_error *fs_source_read(sluice__source *src, void *buf, size_t len, size_t *n) {
   fs_source *s = (fs_source *)src;
   sluice_error *err = fs_source_pread(src, buf, len, s->cursor, n);
   s->cursor += *n;
@@ -516,64 +453,54 @@ static sluice_error *fs_source_read(sluice__source *src, void *buf, size_t len, 
 
 /* A FIFO or character device: no size, no positioned reads.  The offset is
  * honoured by discarding bytes, the length by counting them. */
-static sluice_error *fs_stream_read(sluice__source *src, void *buf, size_t len, size_t *n)
-{
+static sluice_error *fs_stream_read(sluice__source *src, void *buf, size_t len, size_t *n) {
   fs_source *s = (fs_source *)src;
   *n = 0;
   while (len > 0 && s->left > 0) {
     size_t want = len;
-    if (s->skip > 0 && want > s->skip)
-      want = (size_t)s->skip;
-    if (s->skip == 0 && want > s->left)
-      want = (size_t)s->left;
+    if (s->skip > 0 && want > s->skip) want = (size_t)s->skip;
+    if (s->skip == 0 && want > s->left) want = (size_t)s->left;
     ssize_t r = read(s->fd, buf, want);
     if (r < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       return sluice__fs_error(NULL, "read", s->path, errno);
     }
-    if (r == 0)
-      return NULL;
+    if (r == 0) return NULL;
     if (s->skip > 0) {
       s->skip -= (uint64_t)r;
       continue;
     }
-    if (s->left != UINT64_MAX)
-      s->left -= (uint64_t)r;
+    if (s->left != UINT64_MAX) s->left -= (uint64_t)r;
     *n = (size_t)r;
     return NULL;
   }
   return NULL;
 }
 
-static void fs_source_free(sluice__source *src)
-{
+static void fs_source_free(sluice__source *src) {
   fs_source *s = (fs_source *)src;
-  if (s == NULL)
-    return;
-  if (s->fd >= 0)
-    close(s->fd);
+  if (s == NULL) return;
+  if (s->fd >= 0) close(s->fd);
   free(s->path);
   free(s);
 }
 
 static const struct sluice__source_vt fs_file_source_vt = {
-  .read = fs_source_read,
-  .pread = fs_source_pread,
-  .free = fs_source_free,
+    .read = fs_source_read,
+    .pread = fs_source_pread,
+    .free = fs_source_free,
 };
 
 static const struct sluice__source_vt fs_stream_source_vt = {
-  .read = fs_stream_read,
-  .pread = NULL,
-  .free = fs_source_free,
+    .read = fs_stream_read,
+    .pread = NULL,
+    .free = fs_source_free,
 };
 
 /* Sets the range of a regular file of fsize bytes; fails when offset is
  * past the end of a non-empty file (an empty file reads as empty). */
 static sluice_error *set_file_range(fs_source *s, uint64_t fsize, uint64_t offset,
-                                    uint64_t length)
-{
+                                    uint64_t length) {
   if (offset > fsize && fsize > 0)
     return sluice__error(SLUICE_ERR_RANGE_NOT_SATISFIABLE,
                          "fs: read '%s': offset %llu is past the end (%llu bytes)", s->path,
@@ -585,14 +512,12 @@ static sluice_error *set_file_range(fs_source *s, uint64_t fsize, uint64_t offse
   return NULL;
 }
 
-static sluice_error *fs_open_source(void *svc, const char *path, uint64_t offset,
-                                    uint64_t length, sluice__source **out)
-{
+static sluice_error *fs_open_source(void *svc, const char *path, uint64_t offset, uint64_t length,
+                                    sluice__source **out) {
   sluice__fs *fs = svc;
   *out = NULL;
   sluice_error *err = sluice__path_file_rules("fs: read", path);
-  if (err != NULL)
-    return err;
+  if (err != NULL) return err;
   fs_source *s = calloc(1, sizeof *s);
   if (s == NULL || (s->path = sluice__fs_shown(fs, path, SIZE_MAX)) == NULL) {
     free(s);
@@ -639,26 +564,23 @@ typedef struct fs_sink {
    * exclusively, so the fd is never closed (and its number reused by
    * another open) while a worker is still writing to it. */
   pthread_rwlock_t lock;
-  int fd;              /* the temporary file, -1 once closed */
-  int dirfd;           /* O_PATH fd on the destination directory */
+  int fd;    /* the temporary file, -1 once closed */
+  int dirfd; /* O_PATH fd on the destination directory */
   int state;
   int if_not_exists;
-  char *name;          /* final name in dirfd */
-  char *tmpname;       /* temporary name in dirfd */
+  char *name;    /* final name in dirfd */
+  char *tmpname; /* temporary name in dirfd */
   char *path;
 } fs_sink;
 
 #define TEMP_TAG ".sluice-"
-#define TEMP_SUFFIX 6   /* random characters after TEMP_TAG */
+#define TEMP_SUFFIX 6 /* random characters after TEMP_TAG */
 
-int sluice__fs_is_temp_name(const char *name)
-{
+int sluice__fs_is_temp_name(const char *name) {
   size_t n = strlen(name), tag = sizeof TEMP_TAG - 1;
-  if (name[0] != '.' || n < 2 + tag + TEMP_SUFFIX)
-    return 0;
+  if (name[0] != '.' || n < 2 + tag + TEMP_SUFFIX) return 0;
   const char *t = name + n - tag - TEMP_SUFFIX;
-  if (memcmp(t, TEMP_TAG, tag) != 0)
-    return 0;
+  if (memcmp(t, TEMP_TAG, tag) != 0) return 0;
   for (const char *c = t + tag; *c; c++)
     if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
       return 0;
@@ -667,10 +589,8 @@ int sluice__fs_is_temp_name(const char *name)
 
 /* Unpredictable suffix, so names cannot be guessed or collide across
  * processes; the counter keeps it unique even without getrandom. */
-static void random_suffix(char out[TEMP_SUFFIX + 1])
-{
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+static void random_suffix(char out[TEMP_SUFFIX + 1]) {
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   static atomic_ulong counter;
   unsigned char r[TEMP_SUFFIX];
   if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
@@ -678,37 +598,29 @@ static void random_suffix(char out[TEMP_SUFFIX + 1])
      * nothing else. */
     unsigned long c = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) + 1;
     unsigned long x = c * 2654435761UL ^ (unsigned long)getpid() ^ (unsigned long)time(NULL);
-    for (size_t i = 0; i < sizeof r; i++, x >>= 5)
-      r[i] = (unsigned char)x;
+    for (size_t i = 0; i < sizeof r; i++, x >>= 5) r[i] = (unsigned char)x;
   }
-  for (size_t i = 0; i < TEMP_SUFFIX; i++)
-    out[i] = alphabet[r[i] % (sizeof alphabet - 1)];
+  for (size_t i = 0; i < TEMP_SUFFIX; i++) out[i] = alphabet[r[i] % (sizeof alphabet - 1)];
   out[TEMP_SUFFIX] = '\0';
 }
 
 /* Creates ".<name>.sluice-XXXXXX" in the destination directory with
  * O_EXCL (never reusing anyone's file).  A long name is cut so the
  * temporary name still fits NAME_MAX. */
-static int create_temp(fs_sink *s)
-{
-  const size_t extra = 1 + sizeof TEMP_TAG - 1 + TEMP_SUFFIX;   /* '.', tag, suffix */
+static int create_temp(fs_sink *s) {
+  const size_t extra = 1 + sizeof TEMP_TAG - 1 + TEMP_SUFFIX; /* '.', tag, suffix */
   size_t keep = strlen(s->name);
-  if (keep > NAME_MAX - extra)
-    keep = NAME_MAX - extra;
+  if (keep > NAME_MAX - extra) keep = NAME_MAX - extra;
   s->tmpname = malloc(keep + extra + 1);
-  if (s->tmpname == NULL)
-    return -ENOMEM;
+  if (s->tmpname == NULL) return -ENOMEM;
   for (int tries = 0; tries < 100; tries++) {
     char sfx[TEMP_SUFFIX + 1];
     random_suffix(sfx);
     snprintf(s->tmpname, keep + extra + 1, ".%.*s" TEMP_TAG "%s", (int)keep, s->name, sfx);
     /* 0666: the umask decides, as for any new file. */
-    s->fd = openat(s->dirfd, s->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
-                   0666);
-    if (s->fd >= 0)
-      return 0;
-    if (errno != EEXIST && errno != EINTR)
-      break;
+    s->fd = openat(s->dirfd, s->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+    if (s->fd >= 0) return 0;
+    if (errno != EEXIST && errno != EINTR) break;
   }
   int e = errno;
   free(s->tmpname);
@@ -718,12 +630,10 @@ static int create_temp(fs_sink *s)
 
 /* What is at the destination now: directories are refused, and with
  * if_not_exists anything at all (a dangling symlink included). */
-static sluice_error *check_target(fs_sink *s)
-{
+static sluice_error *check_target(fs_sink *s) {
   struct stat st;
   if (fstatat(s->dirfd, s->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-    if (errno == ENOENT)
-      return NULL;
+    if (errno == ENOENT) return NULL;
     return sluice__fs_error(NULL, "write", s->path, errno);
   }
   if (S_ISDIR(st.st_mode))
@@ -735,34 +645,27 @@ static sluice_error *check_target(fs_sink *s)
 
 /* Closes the temporary file and removes it, unless committed.  Caller holds
  * the lock exclusively (or is the only user). */
-static void sink_discard(fs_sink *s)
-{
+static void sink_discard(fs_sink *s) {
   if (s->fd >= 0) {
     close(s->fd);
     s->fd = -1;
   }
-  if (s->state == SINK_OPEN && s->tmpname != NULL)
-    unlinkat(s->dirfd, s->tmpname, 0);
-  if (s->state == SINK_OPEN)
-    s->state = SINK_ABORTED;
+  if (s->state == SINK_OPEN && s->tmpname != NULL) unlinkat(s->dirfd, s->tmpname, 0);
+  if (s->state == SINK_OPEN) s->state = SINK_ABORTED;
 }
 
-static void fs_sink_abort(sluice__sink *sink)
-{
+static void fs_sink_abort(sluice__sink *sink) {
   fs_sink *s = (fs_sink *)sink;
   pthread_rwlock_wrlock(&s->lock);
   sink_discard(s);
   pthread_rwlock_unlock(&s->lock);
 }
 
-static void fs_sink_free(sluice__sink *sink)
-{
+static void fs_sink_free(sluice__sink *sink) {
   fs_sink *s = (fs_sink *)sink;
-  if (s == NULL)
-    return;
-  sink_discard(s);   /* never commit by accident; no other thread is left */
-  if (s->dirfd >= 0)
-    close(s->dirfd);
+  if (s == NULL) return;
+  sink_discard(s); /* never commit by accident; no other thread is left */
+  if (s->dirfd >= 0) close(s->dirfd);
   pthread_rwlock_destroy(&s->lock);
   free(s->name);
   free(s->tmpname);
@@ -771,13 +674,11 @@ static void fs_sink_free(sluice__sink *sink)
 }
 
 /* Writes all of buf at off; 0 or an errno value. */
-static int pwrite_full(int fd, const unsigned char *buf, size_t len, uint64_t off)
-{
+static int pwrite_full(int fd, const unsigned char *buf, size_t len, uint64_t off) {
   while (len > 0) {
     ssize_t w = pwrite(fd, buf, len, (off_t)off);
     if (w < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       return errno;
     }
     buf += w;
@@ -790,8 +691,7 @@ static int pwrite_full(int fd, const unsigned char *buf, size_t len, uint64_t of
 /* Called by several worker threads at once: pwrite on a shared fd is safe,
  * and parts may arrive in any order (holes are filled later or by commit's
  * ftruncate). */
-static sluice_error *fs_sink_write_part(sluice__sink *sink, const sluice__chunk *c)
-{
+static sluice_error *fs_sink_write_part(sluice__sink *sink, const sluice__chunk *c) {
   fs_sink *s = (fs_sink *)sink;
   if (c->offset > (uint64_t)INT64_MAX - c->len)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "fs: write '%s': offset %llu too large",
@@ -803,22 +703,17 @@ static sluice_error *fs_sink_write_part(sluice__sink *sink, const sluice__chunk 
   if (!open_)
     return sluice__error(SLUICE_ERR_CANCELED, "fs: write '%s': the writer is no longer open",
                          s->path);
-  if (e != 0)
-    return sluice__fs_error(NULL, "write", s->path, e);
+  if (e != 0) return sluice__fs_error(NULL, "write", s->path, e);
   return NULL;
 }
 
 /* rename with RENAME_NOREPLACE; filesystems without it (EINVAL) and old
  * kernels (ENOSYS) get link + unlink, which cannot replace either.  0 or an
  * errno value (EEXIST: the target exists). */
-static int rename_noreplace(int dirfd, const char *from, const char *to)
-{
-  if (syscall(SYS_renameat2, dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
-    return 0;
-  if (errno != EINVAL && errno != ENOSYS)
-    return errno;
-  if (linkat(dirfd, from, dirfd, to, 0) < 0)
-    return errno;
+static int rename_noreplace(int dirfd, const char *from, const char *to) {
+  if (syscall(SYS_renameat2, dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  if (linkat(dirfd, from, dirfd, to, 0) < 0) return errno;
   /* The object is in place; a leftover temporary name is only clutter. */
   unlinkat(dirfd, from, 0);
   return 0;
@@ -827,8 +722,7 @@ static int rename_noreplace(int dirfd, const char *from, const char *to)
 /* Truncates to the exact size (a zero-length object, or trailing holes),
  * flushes if asked and closes, reporting close()'s error too: on NFS that
  * is where a failed write shows up.  0 or an errno value; fd is closed. */
-static int finish_file(fs_sink *s, uint64_t total_size)
-{
+static int finish_file(fs_sink *s, uint64_t total_size) {
   int e = 0;
   if (total_size > (uint64_t)INT64_MAX)
     e = EFBIG;
@@ -836,35 +730,30 @@ static int finish_file(fs_sink *s, uint64_t total_size)
     e = errno;
   else if (s->fs->fsync && fsync(s->fd) < 0)
     e = errno;
-  if (close(s->fd) < 0 && e == 0 && errno != EINTR)
-    e = errno;
-  s->fd = -1;   /* closed even on error: Linux never lets close be retried */
+  if (close(s->fd) < 0 && e == 0 && errno != EINTR) e = errno;
+  s->fd = -1; /* closed even on error: Linux never lets close be retried */
   return e;
 }
 
-static sluice_error *commit_locked(fs_sink *s, uint64_t total_size)
-{
-  if (s->state == SINK_COMMITTED)
-    return NULL;
+static sluice_error *commit_locked(fs_sink *s, uint64_t total_size) {
+  if (s->state == SINK_COMMITTED) return NULL;
   if (s->state != SINK_OPEN || s->fd < 0)
     return sluice__error(SLUICE_ERR_CANCELED,
                          "fs: commit '%s': the writer was aborted or its commit failed", s->path);
   int e = finish_file(s, total_size);
   if (e != 0)
-    return sluice__fs_error(NULL, "commit", s->path, e);   /* state stays open: abort unlinks */
+    return sluice__fs_error(NULL, "commit", s->path, e); /* state stays open: abort unlinks */
 
   if (s->if_not_exists) {
     e = rename_noreplace(s->dirfd, s->tmpname, s->name);
     if (e == EEXIST)
-      return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "fs: commit '%s': already exists",
-                           s->path);
+      return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "fs: commit '%s': already exists", s->path);
   } else if (renameat(s->dirfd, s->tmpname, s->dirfd, s->name) < 0) {
     e = errno;
   }
   if (e == EISDIR)
     return sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "fs: commit '%s': is a directory", s->path);
-  if (e != 0)
-    return sluice__fs_error(NULL, "commit", s->path, e);
+  if (e != 0) return sluice__fs_error(NULL, "commit", s->path, e);
   s->state = SINK_COMMITTED;
 
   if (s->fs->fsync && (e = fsync_dir(s->dirfd)) != 0)
@@ -875,8 +764,7 @@ static sluice_error *commit_locked(fs_sink *s, uint64_t total_size)
   return NULL;
 }
 
-static sluice_error *fs_sink_commit(sluice__sink *sink, uint64_t total_size, uint64_t nparts)
-{
+static sluice_error *fs_sink_commit(sluice__sink *sink, uint64_t total_size, uint64_t nparts) {
   fs_sink *s = (fs_sink *)sink;
   pthread_rwlock_wrlock(&s->lock);
   sluice_error *err = commit_locked(s, total_size);
@@ -885,19 +773,17 @@ static sluice_error *fs_sink_commit(sluice__sink *sink, uint64_t total_size, uin
 }
 
 static const struct sluice__sink_vt fs_sink_vt = {
-  .write_part = fs_sink_write_part,
-  .commit = fs_sink_commit,
-  .abort = fs_sink_abort,
-  .free = fs_sink_free,
+    .write_part = fs_sink_write_part,
+    .commit = fs_sink_commit,
+    .abort = fs_sink_abort,
+    .free = fs_sink_free,
 };
 
 /* Opens the destination directory (creating it and its parents, as an
  * object store would), checks the target and creates the temporary file. */
-static sluice_error *sink_prepare(fs_sink *s, const char *path)
-{
+static sluice_error *sink_prepare(fs_sink *s, const char *path) {
   size_t dlen = strlen(path);
-  while (dlen > 0 && path[dlen - 1] != '/')
-    dlen--;
+  while (dlen > 0 && path[dlen - 1] != '/') dlen--;
   char *dir = strndup(path, dlen);
   s->name = strdup(path + dlen);
   if (dir == NULL || s->name == NULL) {
@@ -907,22 +793,18 @@ static sluice_error *sink_prepare(fs_sink *s, const char *path)
   size_t bad;
   s->dirfd = mkdirs(s->fs, dir, &bad);
   sluice_error *err = NULL;
-  if (s->dirfd < 0)
-    err = mkdirs_error(s->fs, "write", path, dir, bad, -s->dirfd);
+  if (s->dirfd < 0) err = mkdirs_error(s->fs, "write", path, dir, bad, -s->dirfd);
   free(dir);
-  if (err == NULL)
-    err = check_target(s);
+  if (err == NULL) err = check_target(s);
   if (err == NULL) {
     int e = create_temp(s);
-    if (e < 0)
-      err = sluice__fs_error(NULL, "write", s->path, -e);
+    if (e < 0) err = sluice__fs_error(NULL, "write", s->path, -e);
   }
   return err;
 }
 
 static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__write_params *p,
-                                  sluice__sink **out)
-{
+                                  sluice__sink **out) {
   sluice__fs *fs = svc;
   *out = NULL;
   if (p->content_type != NULL)
@@ -931,12 +813,10 @@ static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__wri
   if (path[0] == '\0' || trailing_slash(path))
     return fs_fail(fs, SLUICE_ERR_IS_A_DIRECTORY, "write", path, "is a directory");
   sluice_error *err = sluice__path_file_rules("fs: write", path);
-  if (err != NULL)
-    return err;
+  if (err != NULL) return err;
 
   fs_sink *s = calloc(1, sizeof *s);
-  if (s == NULL)
-    return sluice__error_oom();
+  if (s == NULL) return sluice__error_oom();
   s->fd = -1;
   s->dirfd = -1;
   s->fs = fs;
@@ -968,16 +848,16 @@ static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__wri
 /* ------------------------------------------------------------------ */
 
 const sluice__service_vt sluice__fs_service = {
-  .scheme = "fs",
-  .writer_keys = fs_writer_keys,
-  .config_keys = fs_config_keys,
-  .open = fs_open,
-  .close = fs_close,
-  .stat = fs_stat,
-  .remove = fs_remove,
-  .create_dir = fs_create_dir,
-  .list = sluice__fs_list,
-  .remove_all = sluice__fs_remove_all,
-  .open_source = fs_open_source,
-  .open_sink = fs_open_sink,
+    .scheme = "fs",
+    .writer_keys = fs_writer_keys,
+    .config_keys = fs_config_keys,
+    .open = fs_open,
+    .close = fs_close,
+    .stat = fs_stat,
+    .remove = fs_remove,
+    .create_dir = fs_create_dir,
+    .list = sluice__fs_list,
+    .remove_all = sluice__fs_remove_all,
+    .open_source = fs_open_source,
+    .open_sink = fs_open_sink,
 };

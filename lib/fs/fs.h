@@ -16,11 +16,11 @@
 #include "service.h"
 
 typedef struct sluice__fs {
-  int rootfd;          /* O_PATH|O_DIRECTORY, held for the service's life */
-  int use_openat2;     /* 0: the kernel (or a seccomp filter) refuses it */
-  int fsync;           /* option fsync: fsync file and directory on commit */
-  char *root;          /* as configured, for messages */
-  char *root_real;     /* realpath(root): only the no-openat2 fallback uses it */
+  int rootfd;      /* O_PATH|O_DIRECTORY, held for the service's life */
+  int use_openat2; /* 0: the kernel (or a seccomp filter) refuses it */
+  int fsync;       /* option fsync: fsync file and directory on commit */
+  char *root;      /* as configured, for messages */
+  char *root_real; /* realpath(root): only the no-openat2 fallback uses it */
 } sluice__fs;
 
 /* Opens rel (a normalised service path; "" is the root itself) beneath the

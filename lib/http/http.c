@@ -41,10 +41,10 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "path.h"
 #include "http/http.h"
 #include "httpreq/httpreq.h"
 #include "options.h"
+#include "path.h"
 
 #define BAD(...) sluice__error(SLUICE_ERR_CONFIG_INVALID, __VA_ARGS__)
 
@@ -67,8 +67,9 @@ typedef struct http_svc {
 static sluice_error *load_endpoint(const sluice_options *o, sluice__httpreq *net) {
   const char *ep = sluice_options_get(o, "endpoint");
   if (!ep || !*ep)
-    return BAD("http: option 'endpoint' is required (http://host[:port][/base/path] or "
-               "https://...)");
+    return BAD(
+        "http: option 'endpoint' is required (http://host[:port][/base/path] or "
+        "https://...)");
   const char *scheme;
   size_t skip;
   if (strncasecmp(ep, "http://", 7) == 0)
@@ -79,9 +80,10 @@ static sluice_error *load_endpoint(const sluice_options *o, sluice__httpreq *net
     return BAD("http: endpoint '%s' must start with http:// or https://", ep);
   for (const char *c = ep; *c; c++)
     if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '?' || *c == '#')
-      return BAD("http: endpoint '%s' must not contain spaces, control characters, '?' or '#' "
-                 "(no query string nor fragment)",
-                 ep);
+      return BAD(
+          "http: endpoint '%s' must not contain spaces, control characters, '?' or '#' "
+          "(no query string nor fragment)",
+          ep);
   const char *auth = ep + skip;
   size_t alen = strcspn(auth, "/");
   if (alen == 0) return BAD("http: endpoint '%s' has no host", ep);
@@ -108,8 +110,10 @@ static sluice_error *load_endpoint(const sluice_options *o, sluice__httpreq *net
     long v = 0;
     int ok = plen > 0 && plen <= 5;
     for (size_t i = 0; ok && i < plen; i++) {
-      if (!isdigit((unsigned char)port[i])) ok = 0;
-      else v = v * 10 + (port[i] - '0');
+      if (!isdigit((unsigned char)port[i]))
+        ok = 0;
+      else
+        v = v * 10 + (port[i] - '0');
     }
     if (!ok || v < 1 || v > 65535)
       return BAD("http: endpoint '%s': the port must be a number from 1 to 65535", ep);
@@ -152,8 +156,7 @@ static sluice_error *http_open(const sluice_options *config, void **svc) {
 /* ---- reading ---- */
 
 /* HEAD path into out; *sized says whether the reply had a Content-Length. */
-static sluice_error *http_head(http_svc *h, const char *path, sluice_metadata *out,
-                               int *sized) {
+static sluice_error *http_head(http_svc *h, const char *path, sluice_metadata *out, int *sized) {
   sluice__httpreq_req r = {.op = "HEAD", .path = path, .method = "HEAD", .key = path, .head = 1};
   sluice_error *err = sluice__httpreq_perform(&h->net, &r);
   if (err) {
@@ -196,8 +199,8 @@ static sluice_error *http_stat(void *svc, const char *path, sluice_metadata *out
   return http_head(svc, path, out, &sized);
 }
 
-static sluice_error *http_open_source(void *svc, const char *path, uint64_t offset,
-                                      uint64_t length, sluice__source **out) {
+static sluice_error *http_open_source(void *svc, const char *path, uint64_t offset, uint64_t length,
+                                      sluice__source **out) {
   http_svc *h = svc;
   sluice_metadata meta = {.mtime = -1};
   int sized = 0;
@@ -209,7 +212,8 @@ static sluice_error *http_open_source(void *svc, const char *path, uint64_t offs
                         "http: read '%s': the server gave no Content-Length for it, and only "
                         "files of a known size can be read",
                         path);
-  if (!err) err = sluice__httpreq_source_new(&h->net, path, path, &meta, offset, length, "GET", out);
+  if (!err)
+    err = sluice__httpreq_source_new(&h->net, path, path, &meta, offset, length, "GET", out);
   sluice__metadata_clear(&meta);
   return err;
 }

@@ -22,15 +22,24 @@ void sluice__httpreq_status_kind(int status, sluice_errkind *kind, int *retryabl
   case 404: *kind = SLUICE_ERR_NOT_FOUND; return;
   case 405:
   case 501: *kind = SLUICE_ERR_UNSUPPORTED; return;
-  case 408: *kind = SLUICE_ERR_TIMEOUT; *retryable = 1; return;
+  case 408:
+    *kind = SLUICE_ERR_TIMEOUT;
+    *retryable = 1;
+    return;
   case 409: *kind = SLUICE_ERR_ALREADY_EXISTS; return;
   case 416: *kind = SLUICE_ERR_RANGE_NOT_SATISFIABLE; return;
   case 429:
-  case 503: *kind = SLUICE_ERR_RATE_LIMITED; *retryable = 1; return;
+  case 503:
+    *kind = SLUICE_ERR_RATE_LIMITED;
+    *retryable = 1;
+    return;
   /* A gateway or load balancer in front of the service failed or timed out: a
    * network fault between us and the service, not its answer. */
   case 502:
-  case 504: *kind = SLUICE_ERR_NETWORK; *retryable = 1; return;
+  case 504:
+    *kind = SLUICE_ERR_NETWORK;
+    *retryable = 1;
+    return;
   default: break;
   }
   if (status >= 300 && status < 400) {
@@ -76,8 +85,7 @@ static int is_tls(int c) {
   case CURLE_SSL_CIPHER:
   case CURLE_SSL_ENGINE_INITFAILED:
   case CURLE_SSL_SHUTDOWN_FAILED:
-  case CURLE_SSL_CLIENTCERT:
-    return 1;
+  case CURLE_SSL_CLIENTCERT: return 1;
   default: return is_tls_verification(c);
   }
 }
@@ -92,13 +100,19 @@ static void classify_transport(int c, int attempts, sluice_errkind *kind, int *r
   case CURLE_PARTIAL_FILE:
   case CURLE_WEIRD_SERVER_REPLY:
   case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM: *kind = SLUICE_ERR_NETWORK; *retryable = 1; return;
+  case CURLE_HTTP2_STREAM:
+    *kind = SLUICE_ERR_NETWORK;
+    *retryable = 1;
+    return;
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY:
     *kind = SLUICE_ERR_NETWORK;
     *retryable = attempts <= 1;
     return;
-  case CURLE_OPERATION_TIMEDOUT: *kind = SLUICE_ERR_TIMEOUT; *retryable = 1; return;
+  case CURLE_OPERATION_TIMEDOUT:
+    *kind = SLUICE_ERR_TIMEOUT;
+    *retryable = 1;
+    return;
   case CURLE_ABORTED_BY_CALLBACK: *kind = SLUICE_ERR_CANCELED; return;
   case CURLE_URL_MALFORMAT:
   case CURLE_UNSUPPORTED_PROTOCOL: *kind = SLUICE_ERR_CONFIG_INVALID; return;
@@ -122,10 +136,10 @@ sluice_error *sluice__httpreq_error_from_transport(const char *svc, int curl_cod
   while (dn > 0 && (detail[dn - 1] == '\n' || detail[dn - 1] == '\r')) dn--;
   char after[48] = "";
   if (attempts > 1) snprintf(after, sizeof(after), " after %d attempts", attempts);
-  sluice_error *e = sluice__error(kind, "%s: %s%s%s%s: %s%s%.*s (curl error %d)%s", svc,
-                                  op ? op : "request", path ? " '" : "", path ? path : "",
-                                  path ? "'" : "", what, dn ? ": " : "", (int)dn,
-                                  dn ? detail : "", curl_code, after);
+  sluice_error *e =
+      sluice__error(kind, "%s: %s%s%s%s: %s%s%.*s (curl error %d)%s", svc, op ? op : "request",
+                    path ? " '" : "", path ? path : "", path ? "'" : "", what, dn ? ": " : "",
+                    (int)dn, dn ? detail : "", curl_code, after);
   sluice__error_set_http_status(e, 0);
   sluice__error_set_curl_code(e, curl_code);
   return sluice__error_set_retryable(e, retryable);

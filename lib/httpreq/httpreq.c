@@ -31,10 +31,10 @@ static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_D
 sluice_error *sluice__httpreq_init(sluice__httpreq *e) {
   pthread_once(&curl_once, curl_init_once);
   if (curl_init_rc != CURLE_OK)
-    return sluice__error_set_curl_code(
-        sluice__error(SLUICE_ERR_UNEXPECTED, "%s: curl_global_init failed: %s", e->svc,
-                      curl_easy_strerror(curl_init_rc)),
-        curl_init_rc);
+    return sluice__error_set_curl_code(sluice__error(SLUICE_ERR_UNEXPECTED,
+                                                     "%s: curl_global_init failed: %s", e->svc,
+                                                     curl_easy_strerror(curl_init_rc)),
+                                       curl_init_rc);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&e->share_locks[i], NULL);
   pthread_mutex_init(&e->pool_lock, NULL);
   e->share = curl_share_init();
@@ -95,18 +95,21 @@ int64_t sluice__httpreq_backoff_ms(unsigned attempt) {
   int64_t cap = 20000, base = 100;
   int64_t ceiling = attempt >= 8 ? cap : base << attempt;
   if (ceiling > cap) ceiling = cap;
-  unsigned seed = (unsigned)(sluice__httpreq_now_ms() ^ (uintptr_t)&attempt ^ attempt * 2654435761u);
+  unsigned seed =
+      (unsigned)(sluice__httpreq_now_ms() ^ (uintptr_t)&attempt ^ attempt * 2654435761u);
   return (int64_t)(rand_r(&seed) % (ceiling + 1));
 }
 
 /* ---- building a request ---- */
 
 void sluice__httpreq_header(sluice__httpreq_req *r, const char *name, const char *value) {
-  if (r->nheaders < SLUICE__HTTPREQ_MAX_HEADERS) r->headers[r->nheaders++] = (sluice__httpreq_pair){name, value};
+  if (r->nheaders < SLUICE__HTTPREQ_MAX_HEADERS)
+    r->headers[r->nheaders++] = (sluice__httpreq_pair){name, value};
 }
 
 void sluice__httpreq_query(sluice__httpreq_req *r, const char *name, const char *value) {
-  if (r->nquery < SLUICE__HTTPREQ_MAX_QUERY) r->query[r->nquery++] = (sluice__httpreq_pair){name, value};
+  if (r->nquery < SLUICE__HTTPREQ_MAX_QUERY)
+    r->query[r->nquery++] = (sluice__httpreq_pair){name, value};
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *u) {
@@ -208,7 +211,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *u) {
   } else if (nlen > 15 && strncasecmp(data, "x-amz-checksum-", 15) == 0) {
     const char *sub = data + 15;
     size_t slen = nlen - 15;
-    if (slen == 4 && strncasecmp(sub, "type", 4) == 0) copy_value(r->checksum_type, sizeof(r->checksum_type), v, vlen);
+    if (slen == 4 && strncasecmp(sub, "type", 4) == 0)
+      copy_value(r->checksum_type, sizeof(r->checksum_type), v, vlen);
     else if (slen == 9 && strncasecmp(sub, "algorithm", 9) == 0)
       copy_value(r->checksum_algorithm, sizeof(r->checksum_algorithm), v, vlen);
     else if (slen < sizeof(r->checksum_name)) {
@@ -233,8 +237,8 @@ static sluice_error *content_md5(sluice__httpreq *e, sluice__httpreq_req *r) {
   unsigned char raw[16];
   unsigned int n = 0;
   if (!md5_md || EVP_Digest(r->body, r->body_len, raw, &n, md5_md, NULL) != 1)
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "%s: %s '%s': MD5 unavailable", e->svc,
-                         r->op, r->path);
+    return sluice__error(SLUICE_ERR_UNEXPECTED, "%s: %s '%s': MD5 unavailable", e->svc, r->op,
+                         r->path);
   EVP_EncodeBlock((unsigned char *)r->md5_b64, raw, 16);
   return NULL;
 }
@@ -315,13 +319,14 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   for (size_t i = 0; i < r->nheaders; i++) hdrs[nh++] = r->headers[i];
   if (r->content_md5 && r->body) hdrs[nh++] = (sluice__httpreq_pair){"Content-MD5", r->md5_b64};
 
-  for (size_t i = 0; i < nh && !err; i++) err = sluice__httpreq_add_header(r, hdrs[i].name, hdrs[i].value ? hdrs[i].value : "");
+  for (size_t i = 0; i < nh && !err; i++)
+    err = sluice__httpreq_add_header(r, hdrs[i].name, hdrs[i].value ? hdrs[i].value : "");
   if (!err && e->hooks.sign) {
     err = e->hooks.sign(e->hooks.ctx, r, path, hdrs, nh);
     /* The signer names no request: say which one could not be signed. */
     if (err) {
-      sluice_error *named = sluice__error(sluice_error_kind(err), "%s: %s '%s': %s", e->svc,
-                                          r->op, r->path, sluice_error_message(err));
+      sluice_error *named = sluice__error(sluice_error_kind(err), "%s: %s '%s': %s", e->svc, r->op,
+                                          r->path, sluice_error_message(err));
       sluice_error_free(err);
       err = named;
     }
@@ -383,7 +388,8 @@ static sluice_error *stall_error(sluice__httpreq *e, const sluice__httpreq_req *
                        e->svc, r->op, r->path, e->set->stall_timeout, after);
 }
 
-sluice_error *sluice__httpreq_finish(sluice__httpreq *e, sluice__httpreq_req *r, CURLcode rc, int *retry) {
+sluice_error *sluice__httpreq_finish(sluice__httpreq *e, sluice__httpreq_req *r, CURLcode rc,
+                                     int *retry) {
   const char *svc = e->svc;
   r->attempts++;
   *retry = 0;
@@ -454,8 +460,7 @@ sluice_error *sluice__httpreq_backoff_sleep(sluice__httpreq *e, const sluice__ht
     }
   }
   if (r->cancel && atomic_load(r->cancel))
-    return sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", e->svc, r->op,
-                         r->path);
+    return sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", e->svc, r->op, r->path);
   return NULL;
 }
 

@@ -89,10 +89,10 @@ struct sluice__httpreq_req {
   size_t nheaders;
   const unsigned char *body; /* request body (PUT/POST), or NULL */
   size_t body_len;
-  int content_md5;           /* send Content-MD5 of the body (integrity) */
-  unsigned char *dst;        /* GET: the body goes here ... */
-  size_t dst_cap;            /* ... up to this many bytes */
-  int head;                  /* HEAD: no body expected */
+  int content_md5;    /* send Content-MD5 of the body (integrity) */
+  unsigned char *dst; /* GET: the body goes here ... */
+  size_t dst_cap;     /* ... up to this many bytes */
+  int head;           /* HEAD: no body expected */
   /* When set and non-zero, the transfer and any backoff stop soon with a
    * canceled error (a job's cancel reaching a synchronous request). */
   atomic_int *cancel;
@@ -109,12 +109,12 @@ struct sluice__httpreq_req {
   size_t dst_len;
   char etag[130];
   char content_type[128];
-  uint64_t content_length;   /* UINT64_MAX when absent */
-  uint64_t range_total;      /* from Content-Range ".../TOTAL", UINT64_MAX when absent */
-  int64_t last_modified;     /* -1 when absent */
-  sluice__strbuf resp;       /* error or XML body (at most 64 MiB kept) */
+  uint64_t content_length; /* UINT64_MAX when absent */
+  uint64_t range_total;    /* from Content-Range ".../TOTAL", UINT64_MAX when absent */
+  int64_t last_modified;   /* -1 when absent */
+  sluice__strbuf resp;     /* error or XML body (at most 64 MiB kept) */
   unsigned attempts;
-  int range_ignored;         /* range_required and the server answered 200 */
+  int range_ignored; /* range_required and the server answered 200 */
   /* x-amz-checksum-<name>: <value> (the last such header other than
    * -type, -algorithm), x-amz-checksum-type and -algorithm; "" when absent. */
   char checksum_name[16], checksum[64], checksum_type[24], checksum_algorithm[16];
@@ -128,11 +128,11 @@ struct sluice__httpreq_req {
   char *url;
   char md5_b64[32];
   size_t body_off;
-  int64_t retry_at_ms;       /* async: when to send again */
-  int64_t moved_ms;          /* when a byte last moved (or the request started) */
+  int64_t retry_at_ms;           /* async: when to send again */
+  int64_t moved_ms;              /* when a byte last moved (or the request started) */
   curl_off_t seen_down, seen_up; /* this attempt's byte counts at the last look */
-  int64_t stall_ms;          /* the stall budget (settings), 0: none */
-  int stalled;               /* this attempt was ended by the stall budget */
+  int64_t stall_ms;              /* the stall budget (settings), 0: none */
+  int stalled;                   /* this attempt was ended by the stall budget */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -182,8 +182,7 @@ int64_t sluice__httpreq_now_ms(void);
  * when offset is past the end of a non-empty file. */
 sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, const char *path,
                                          const sluice_metadata *meta, uint64_t offset,
-                                         uint64_t length, const char *get_op,
-                                         sluice__source **out);
+                                         uint64_t length, const char *get_op, sluice__source **out);
 /* Makes a source from sluice__httpreq_source_new, before its first read,
  * check that the whole object it reads has this CRC (alg: a CRC of
  * lib/checksum.h): the read that completes the object fails with IO when

@@ -31,10 +31,10 @@ sluice_error *sluice__httpreq_settings_load(const sluice_options *o, const char 
   if (ca && access(ca, R_OK) != 0) {
     int e = errno;
     char buf[128];
-    return sluice__error_set_errno(
-        sluice__error(SLUICE_ERR_CONFIG_INVALID, "%s: option ca_file='%s' cannot be read: %s", svc,
-                      ca, strerror_r(e, buf, sizeof(buf))),
-        e);
+    return sluice__error_set_errno(sluice__error(SLUICE_ERR_CONFIG_INVALID,
+                                                 "%s: option ca_file='%s' cannot be read: %s", svc,
+                                                 ca, strerror_r(e, buf, sizeof(buf))),
+                                   e);
   }
   if (ca && !(out->ca_file = strdup(ca))) return sluice__error_oom();
   return NULL;

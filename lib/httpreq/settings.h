@@ -29,8 +29,7 @@ typedef struct sluice__httpreq_settings {
 /* The option names sluice__httpreq_settings_load reads, for a service's list
  * of known keys. */
 #define SLUICE__HTTPREQ_SETTINGS_KEYS \
-  "ca_file", "max_attempts", "connect_timeout", "low_speed_limit", "low_speed_time", \
-      "stall_timeout"
+  "ca_file", "max_attempts", "connect_timeout", "low_speed_limit", "low_speed_time", "stall_timeout"
 
 /* Reads the settings from o (defaults for absent options) into *out, which
  * the caller releases with sluice__httpreq_settings_clear.  Errors:

@@ -49,25 +49,25 @@ typedef struct http_source {
   sluice__httpreq *engine;
   char *key;
   char *path;
-  const char *get_op;      /* "GetObject", "GET": static */
-  const char *pin_name;    /* "If-Match", "If-Unmodified-Since" or NULL */
+  const char *get_op;   /* "GetObject", "GET": static */
+  const char *pin_name; /* "If-Match", "If-Unmodified-Since" or NULL */
   char pin_value[130];
-  uint64_t total;          /* the object's size at the HEAD */
-  uint64_t start;          /* first byte of the range in the object */
-  uint64_t cursor;         /* read(): next byte, relative to start */
-  unsigned char *buf;      /* read(): one read-ahead block */
+  uint64_t total;     /* the object's size at the HEAD */
+  uint64_t start;     /* first byte of the range in the object */
+  uint64_t cursor;    /* read(): next byte, relative to start */
+  unsigned char *buf; /* read(): one read-ahead block */
   uint64_t buf_off;
   size_t buf_len;
-  atomic_int interrupted;  /* sticky: every request from now on stops */
+  atomic_int interrupted; /* sticky: every request from now on stops */
   /* Verification of a whole-object read (ck_alg NONE: none). */
   sluice__ck_alg ck_alg;
   uint64_t ck_want;
   pthread_mutex_t ck_lock; /* the pieces: preads run on several threads */
   struct ck_piece {
     uint64_t off, len, crc;
-  } *pieces;               /* received ranges, sorted, adjacent ones merged */
+  } * pieces; /* received ranges, sorted, adjacent ones merged */
   size_t npieces, cap_pieces;
-  int ck_off;              /* overlapping reads, or checked: no more verification */
+  int ck_off; /* overlapping reads, or checked: no more verification */
 } http_source;
 
 /* Adds the CRC of [off, off+len) and, when the whole object is there,
@@ -117,7 +117,8 @@ static sluice_error *ck_received(http_source *ss, const void *buf, size_t len, u
       err = sluice__error(SLUICE_ERR_IO,
                           "%s: %s '%s': the data received does not match the object's stored "
                           "checksum (%s %s, received %s): corrupted in transit or in the store",
-                          ss->engine->svc, ss->get_op, ss->path, sluice__ck_s3_name(ss->ck_alg), want, got);
+                          ss->engine->svc, ss->get_op, ss->path, sluice__ck_s3_name(ss->ck_alg),
+                          want, got);
     }
     ss->ck_off = 1; /* checked once */
   }
@@ -126,7 +127,8 @@ out:
   return err;
 }
 
-static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint64_t off, size_t *n) {
+static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint64_t off,
+                                  size_t *n) {
   http_source *ss = (http_source *)s;
   const char *svc = ss->engine->svc;
   *n = 0;
@@ -135,9 +137,14 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
   char range[64];
   snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, ss->start + off,
            ss->start + off + len - 1);
-  sluice__httpreq_req r = {.op = ss->get_op, .path = ss->path, .method = "GET", .key = ss->key,
-                      .cancel = &ss->interrupted, .retries = s->retries,
-                      .dst = buf, .dst_cap = len};
+  sluice__httpreq_req r = {.op = ss->get_op,
+                           .path = ss->path,
+                           .method = "GET",
+                           .key = ss->key,
+                           .cancel = &ss->interrupted,
+                           .retries = s->retries,
+                           .dst = buf,
+                           .dst_cap = len};
   /* Asking for the whole object, a 200 is the right answer too. */
   r.range_required = !(ss->start + off == 0 && len == ss->total);
   sluice__httpreq_header(&r, "Range", range);
@@ -152,8 +159,8 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
                         svc, ss->get_op, ss->path, ss->total, r.range_total);
   if (!err && r.dst_len != len)
     err = sluice__error(SLUICE_ERR_UNEXPECTED,
-                        "%s: %s '%s': asked for %zu bytes at %" PRIu64 ", got %zu", svc,
-                        ss->get_op, ss->path, len, off, r.dst_len);
+                        "%s: %s '%s': asked for %zu bytes at %" PRIu64 ", got %zu", svc, ss->get_op,
+                        ss->path, len, off, r.dst_len);
   if (!err) *n = r.dst_len;
   if (!err && ss->ck_alg) err = ck_received(ss, buf, r.dst_len, off);
   sluice__httpreq_req_cleanup(&r);
@@ -197,7 +204,9 @@ static void source_free(sluice__source *s) {
   free(ss);
 }
 
-static void source_interrupt(sluice__source *s) { atomic_store(&((http_source *)s)->interrupted, 1); }
+static void source_interrupt(sluice__source *s) {
+  atomic_store(&((http_source *)s)->interrupted, 1);
+}
 
 static const struct sluice__source_vt source_vt = {
     .read = source_read, .pread = source_pread, .free = source_free, .interrupt = source_interrupt};
@@ -254,7 +263,8 @@ sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, co
 void sluice__httpreq_source_expect_crc(sluice__source *s, int alg, uint64_t crc) {
   http_source *ss = (http_source *)s;
   /* Only a read of the whole object can be compared with it. */
-  if (sluice__ck_is_crc((sluice__ck_alg)alg) && ss->start == 0 && s->size == ss->total && ss->total > 0) {
+  if (sluice__ck_is_crc((sluice__ck_alg)alg) && ss->start == 0 && s->size == ss->total &&
+      ss->total > 0) {
     ss->ck_alg = (sluice__ck_alg)alg;
     ss->ck_want = crc;
   }

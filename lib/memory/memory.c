@@ -50,20 +50,18 @@ static int mem_is_dir_path(const char *path) {
 typedef struct mem_obj {
   atomic_size_t refs;
   uint64_t size;
-  int64_t mtime;                /* set when published */
-  char etag[MEM_ETAG_LEN];      /* set when published */
-  char *content_type;           /* malloc'd or NULL */
+  int64_t mtime;           /* set when published */
+  char etag[MEM_ETAG_LEN]; /* set when published */
+  char *content_type;      /* malloc'd or NULL */
   unsigned char bytes[];
 } mem_obj;
 
 /* A new unpublished object of size bytes with one reference. */
 static mem_obj *mem_obj_new(uint64_t size) {
-  if (size > SIZE_MAX - sizeof(mem_obj) - 1)
-    return NULL;
+  if (size > SIZE_MAX - sizeof(mem_obj) - 1) return NULL;
   /* +1 so an empty object is still a distinct allocation. */
   mem_obj *o = malloc(sizeof(mem_obj) + (size_t)size + 1);
-  if (!o)
-    return NULL;
+  if (!o) return NULL;
   atomic_init(&o->refs, 1);
   o->size = size;
   o->mtime = -1;
@@ -78,12 +76,10 @@ static mem_obj *mem_obj_ref(mem_obj *o) {
 }
 
 static void mem_obj_unref(mem_obj *o) {
-  if (!o)
-    return;
+  if (!o) return;
   /* acq_rel: the last holder must see every other holder's reads done
    * before it frees the bytes. */
-  if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
-    return;
+  if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1) return;
   free(o->content_type);
   free(o);
 }
@@ -94,7 +90,7 @@ static void mem_obj_unref(mem_obj *o) {
 
 typedef struct mem_node {
   struct mem_node *left, *right;
-  int height;           /* of the subtree rooted here; a leaf is 1 */
+  int height; /* of the subtree rooted here; a leaf is 1 */
   mem_obj *obj;
   char key[];
 } mem_node;
@@ -102,14 +98,12 @@ typedef struct mem_node {
 typedef struct mem_store {
   pthread_rwlock_t lock;
   mem_node *root;
-  uint64_t version;     /* last etag issued */
+  uint64_t version; /* last etag issued */
 } mem_store;
 
 /* ---- the AVL tree (every function: caller holds the lock) ---- */
 
-static int mem_height(const mem_node *n) {
-  return n ? n->height : 0;
-}
+static int mem_height(const mem_node *n) { return n ? n->height : 0; }
 
 static void mem_fix_height(mem_node *n) {
   int l = mem_height(n->left), r = mem_height(n->right);
@@ -140,8 +134,7 @@ static mem_node *mem_balance(mem_node *n) {
   mem_fix_height(n);
   int d = mem_height(n->left) - mem_height(n->right);
   if (d > 1) {
-    if (mem_height(n->left->left) < mem_height(n->left->right))
-      n->left = mem_rotate_left(n->left);
+    if (mem_height(n->left->left) < mem_height(n->left->right)) n->left = mem_rotate_left(n->left);
     return mem_rotate_right(n);
   }
   if (d < -1) {
@@ -178,8 +171,7 @@ static mem_node *mem_unlink_min(mem_node *n, mem_node **min) {
 
 /* Unlinks key's node from n's subtree into *out (left alone when absent). */
 static mem_node *mem_unlink(mem_node *n, const char *key, mem_node **out) {
-  if (!n)
-    return NULL;
+  if (!n) return NULL;
   int c = strcmp(key, n->key);
   if (c < 0) {
     n->left = mem_unlink(n->left, key, out);
@@ -187,8 +179,7 @@ static mem_node *mem_unlink(mem_node *n, const char *key, mem_node **out) {
     n->right = mem_unlink(n->right, key, out);
   } else {
     *out = n;
-    if (!n->left || !n->right)
-      return n->left ? n->left : n->right;
+    if (!n->left || !n->right) return n->left ? n->left : n->right;
     mem_node *m;
     mem_node *rest = mem_unlink_min(n->right, &m);
     m->left = n->left;
@@ -271,8 +262,7 @@ static sluice_error *mem_put(mem_store *st, const char *key, mem_obj *obj, int i
   mem_obj *old = NULL;
   pthread_rwlock_wrlock(&st->lock);
   mem_node *node = mem_seek(st->root, key, 0);
-  if (node && strcmp(node->key, key))
-    node = NULL;
+  if (node && strcmp(node->key, key)) node = NULL;
   if (node && if_not_exists) {
     pthread_rwlock_unlock(&st->lock);
     free(fresh);
@@ -302,8 +292,7 @@ static sluice_error *mem_put(mem_store *st, const char *key, mem_obj *obj, int i
 static sluice_error *mem_open(const sluice_options *config, void **svc) {
   *svc = NULL;
   mem_store *st = calloc(1, sizeof *st);
-  if (!st)
-    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: open: out of memory");
+  if (!st) return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: open: out of memory");
   if (pthread_rwlock_init(&st->lock, NULL) != 0) {
     free(st);
     return sluice__error(SLUICE_ERR_UNEXPECTED, "memory: open: cannot create a lock");
@@ -316,8 +305,7 @@ static sluice_error *mem_open(const sluice_options *config, void **svc) {
  * it alive through theirs. */
 static void mem_close(void *svc) {
   mem_store *st = svc;
-  if (!st)
-    return;
+  if (!st) return;
   mem_free_tree(st->root);
   pthread_rwlock_destroy(&st->lock);
   free(st);
@@ -362,8 +350,7 @@ static sluice_error *mem_stat(void *svc, const char *path, sluice_metadata *out)
     return sluice__error(SLUICE_ERR_NOT_FOUND, "memory: stat '%s': not found", path);
   }
   mem_obj *o = mem_get(st, path);
-  if (!o)
-    return sluice__error(SLUICE_ERR_NOT_FOUND, "memory: stat '%s': not found", path);
+  if (!o) return sluice__error(SLUICE_ERR_NOT_FOUND, "memory: stat '%s': not found", path);
   sluice_error *err = mem_fill_obj_meta(o, path, out);
   mem_obj_unref(o);
   return err;
@@ -372,8 +359,7 @@ static sluice_error *mem_stat(void *svc, const char *path, sluice_metadata *out)
 static sluice_error *mem_remove(void *svc, const char *path) {
   mem_store *st = svc;
   /* There are no empty directories to delete, so "dir/" is a no-op. */
-  if (mem_is_dir_path(path))
-    return NULL;
+  if (mem_is_dir_path(path)) return NULL;
   mem_node *node = NULL;
   pthread_rwlock_wrlock(&st->lock);
   st->root = mem_unlink(st->root, path, &node);
@@ -391,18 +377,17 @@ static sluice_error *mem_remove(void *svc, const char *path) {
 
 typedef struct mem_list {
   sluice__list base;
-  mem_store *st;        /* kept alive by the lister's operator reference */
-  char *prefix;         /* "" or "a/b/" */
+  mem_store *st; /* kept alive by the lister's operator reference */
+  char *prefix;  /* "" or "a/b/" */
   size_t plen;
-  char *cursor;         /* where the next entry is looked up; NULL: done */
-  int strict;           /* the next key is after cursor (1), or at or after it */
+  char *cursor; /* where the next entry is looked up; NULL: done */
+  int strict;   /* the next key is after cursor (1), or at or after it */
   int recursive;
 } mem_list;
 
 static void mem_list_free(sluice__list *l) {
   mem_list *ml = (mem_list *)l;
-  if (!ml)
-    return;
+  if (!ml) return;
   free(ml->prefix);
   free(ml->cursor);
   free(ml);
@@ -411,8 +396,7 @@ static void mem_list_free(sluice__list *l) {
 static sluice_error *mem_list_next(sluice__list *l, char **path, sluice_metadata *meta) {
   mem_list *ml = (mem_list *)l;
   *path = NULL;
-  if (!ml->cursor)
-    return NULL;
+  if (!ml->cursor) return NULL;
   char *p = NULL, *next = NULL, *etag = NULL, *ctype = NULL;
   int oom = 0, dir = 0;
   uint64_t size = 0;
@@ -428,8 +412,7 @@ static sluice_error *mem_list_next(sluice__list *l, char **path, sluice_metadata
       size_t dlen = (size_t)(slash - n->key) + 1;
       p = strndup(n->key, dlen);
       next = strndup(n->key, dlen);
-      if (next)
-        next[dlen - 1] = '/' + 1;
+      if (next) next[dlen - 1] = '/' + 1;
       oom = !p || !next;
     } else {
       const mem_obj *o = n->obj;
@@ -451,10 +434,9 @@ static sluice_error *mem_list_next(sluice__list *l, char **path, sluice_metadata
     return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: list: out of memory");
   }
   free(ml->cursor);
-  ml->cursor = next;   /* NULL at the end: done */
+  ml->cursor = next; /* NULL at the end: done */
   ml->strict = !dir;
-  if (!p)
-    return NULL;
+  if (!p) return NULL;
   *path = p;
   meta->size = size;
   meta->is_dir = dir;
@@ -465,14 +447,13 @@ static sluice_error *mem_list_next(sluice__list *l, char **path, sluice_metadata
 }
 
 static const struct sluice__list_vt mem_list_vt = {
-  .next = mem_list_next,
-  .free = mem_list_free,
+    .next = mem_list_next,
+    .free = mem_list_free,
 };
 
 /* dir is "" or "a/b/"; "a/b" is taken to mean "a/b/".  A prefix nothing is
  * under lists as empty, as on an object store. */
-static sluice_error *mem_list_open(void *svc, const char *dir, int recursive,
-                                   sluice__list **out) {
+static sluice_error *mem_list_open(void *svc, const char *dir, int recursive, sluice__list **out) {
   *out = NULL;
   size_t dlen = strlen(dir);
   int add_slash = dlen > 0 && dir[dlen - 1] != '/';
@@ -485,15 +466,14 @@ static sluice_error *mem_list_open(void *svc, const char *dir, int recursive,
     return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: list '%s': out of memory", dir);
   }
   memcpy(prefix, dir, dlen);
-  if (add_slash)
-    prefix[dlen++] = '/';
+  if (add_slash) prefix[dlen++] = '/';
   prefix[dlen] = '\0';
   memcpy(cursor, prefix, dlen + 1);
   ml->base.vt = &mem_list_vt;
   ml->st = svc;
   ml->prefix = prefix;
   ml->plen = dlen;
-  ml->cursor = cursor;   /* the first key at or after the prefix */
+  ml->cursor = cursor; /* the first key at or after the prefix */
   ml->recursive = recursive;
   *out = &ml->base;
   return NULL;
@@ -505,21 +485,19 @@ static sluice_error *mem_list_open(void *svc, const char *dir, int recursive,
 
 typedef struct mem_source {
   sluice__source base;
-  mem_obj *obj;         /* our reference keeps the bytes alive */
-  uint64_t start;       /* offset of the range in the object */
-  uint64_t pos;         /* read() cursor, relative to start */
+  mem_obj *obj;   /* our reference keeps the bytes alive */
+  uint64_t start; /* offset of the range in the object */
+  uint64_t pos;   /* read() cursor, relative to start */
   char *path;
 } mem_source;
 
 /* Copies up to len bytes at off (relative to the range) out of the
  * object; 0 at or past the end. */
 static size_t mem_source_copy(const mem_source *ms, void *buf, size_t len, uint64_t off) {
-  if (off >= ms->base.size)
-    return 0;
+  if (off >= ms->base.size) return 0;
   uint64_t left = ms->base.size - off;
   size_t n = left < len ? (size_t)left : len;
-  if (n > 0)
-    memcpy(buf, ms->obj->bytes + ms->start + off, n);
+  if (n > 0) memcpy(buf, ms->obj->bytes + ms->start + off, n);
   return n;
 }
 
@@ -539,35 +517,33 @@ static sluice_error *mem_source_pread(sluice__source *s, void *buf, size_t len, 
 
 static void mem_source_free(sluice__source *s) {
   mem_source *ms = (mem_source *)s;
-  if (!ms)
-    return;
+  if (!ms) return;
   mem_obj_unref(ms->obj);
   free(ms->path);
   free(ms);
 }
 
 static const struct sluice__source_vt mem_source_vt = {
-  .read = mem_source_read,
-  .pread = mem_source_pread,
-  .free = mem_source_free,
+    .read = mem_source_read,
+    .pread = mem_source_pread,
+    .free = mem_source_free,
 };
 
-static sluice_error *mem_open_source(void *svc, const char *path, uint64_t offset,
-                                     uint64_t length, sluice__source **out) {
+static sluice_error *mem_open_source(void *svc, const char *path, uint64_t offset, uint64_t length,
+                                     sluice__source **out) {
   mem_store *st = svc;
   *out = NULL;
   if (mem_is_dir_path(path))
     return sluice__error(SLUICE_ERR_IS_A_DIRECTORY, "memory: open '%s': is a directory", path);
   mem_obj *o = mem_get(st, path);
-  if (!o)
-    return sluice__error(SLUICE_ERR_NOT_FOUND, "memory: open '%s': not found", path);
+  if (!o) return sluice__error(SLUICE_ERR_NOT_FOUND, "memory: open '%s': not found", path);
   /* Reading at the very end, or anywhere in an empty object, is an empty
    * range rather than an error. */
   if (offset > o->size && o->size > 0) {
-    sluice_error *err = sluice__error(SLUICE_ERR_RANGE_NOT_SATISFIABLE,
-                                      "memory: open '%s': offset %" PRIu64
-                                      " is past the end (size %" PRIu64 ")",
-                                      path, offset, o->size);
+    sluice_error *err =
+        sluice__error(SLUICE_ERR_RANGE_NOT_SATISFIABLE,
+                      "memory: open '%s': offset %" PRIu64 " is past the end (size %" PRIu64 ")",
+                      path, offset, o->size);
     mem_obj_unref(o);
     return err;
   }
@@ -606,13 +582,13 @@ enum { MEM_SINK_OPEN, MEM_SINK_COMMITTED, MEM_SINK_ABORTED };
 
 typedef struct mem_sink {
   sluice__sink base;
-  mem_store *st;        /* the operator outlives its writers */
+  mem_store *st; /* the operator outlives its writers */
   char *path;
-  char *content_type;   /* moves to the object at commit */
+  char *content_type; /* moves to the object at commit */
   int if_not_exists;
-  pthread_mutex_t mu;   /* guards state and the parts table */
+  pthread_mutex_t mu; /* guards state and the parts table */
   int state;
-  mem_part **parts;     /* by chunk index; NULL = not received */
+  mem_part **parts; /* by chunk index; NULL = not received */
   size_t cap;
 } mem_sink;
 
@@ -620,8 +596,7 @@ typedef struct mem_sink {
 #define MEM_MAX_PARTS ((uint64_t)1 << 32)
 
 static void mem_sink_drop_parts(mem_sink *k) {
-  for (size_t i = 0; i < k->cap; i++)
-    free(k->parts[i]);
+  for (size_t i = 0; i < k->cap; i++) free(k->parts[i]);
   free(k->parts);
   k->parts = NULL;
   k->cap = 0;
@@ -629,14 +604,11 @@ static void mem_sink_drop_parts(mem_sink *k) {
 
 /* Makes slot index exist.  Caller holds k->mu. */
 static int mem_sink_reserve(mem_sink *k, size_t index) {
-  if (index < k->cap)
-    return 0;
+  if (index < k->cap) return 0;
   size_t cap = k->cap ? k->cap * 2 : 16;
-  if (cap <= index)
-    cap = index + 1;
+  if (cap <= index) cap = index + 1;
   mem_part **parts = realloc(k->parts, cap * sizeof *parts);
-  if (!parts)
-    return -1;
+  if (!parts) return -1;
   memset(parts + k->cap, 0, (cap - k->cap) * sizeof *parts);
   k->parts = parts;
   k->cap = cap;
@@ -650,17 +622,15 @@ static const char *mem_sink_state_name(int state) {
 static sluice_error *mem_sink_write_part(sluice__sink *s, const sluice__chunk *c) {
   mem_sink *k = (mem_sink *)s;
   if (c->index >= MEM_MAX_PARTS || c->len > SIZE_MAX - sizeof(mem_part))
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "memory: write '%s': bad part %" PRIu64,
-                         k->path, c->index);
+    return sluice__error(SLUICE_ERR_UNEXPECTED, "memory: write '%s': bad part %" PRIu64, k->path,
+                         c->index);
   /* Copy outside the lock so parts from several workers copy in parallel. */
   mem_part *part = malloc(sizeof *part + c->len);
   if (!part)
-    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: write '%s': out of memory",
-                         k->path);
+    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: write '%s': out of memory", k->path);
   part->offset = c->offset;
   part->len = c->len;
-  if (c->len > 0)
-    memcpy(part->bytes, c->buf, c->len);
+  if (c->len > 0) memcpy(part->bytes, c->buf, c->len);
 
   sluice_error *err = NULL;
   pthread_mutex_lock(&k->mu);
@@ -686,8 +656,8 @@ static sluice_error *mem_sink_write_part(sluice__sink *s, const sluice__chunk *c
 static sluice_error *mem_sink_check(const mem_sink *k, uint64_t total_size, uint64_t nparts) {
   if (nparts > k->cap)
     return sluice__error(SLUICE_ERR_UNEXPECTED,
-                         "memory: commit '%s': part %zu of %" PRIu64 " missing", k->path,
-                         k->cap, nparts);
+                         "memory: commit '%s': part %zu of %" PRIu64 " missing", k->path, k->cap,
+                         nparts);
   uint64_t off = 0;
   for (size_t i = 0; i < k->cap; i++) {
     const mem_part *p = k->parts[i];
@@ -699,12 +669,11 @@ static sluice_error *mem_sink_check(const mem_sink *k, uint64_t total_size, uint
       continue;
     }
     if (!p)
-      return sluice__error(SLUICE_ERR_UNEXPECTED, "memory: commit '%s': part %zu missing",
-                           k->path, i);
+      return sluice__error(SLUICE_ERR_UNEXPECTED, "memory: commit '%s': part %zu missing", k->path,
+                           i);
     if (p->offset != off)
       return sluice__error(SLUICE_ERR_UNEXPECTED,
-                           "memory: commit '%s': part %zu at offset %" PRIu64
-                           ", expected %" PRIu64,
+                           "memory: commit '%s': part %zu at offset %" PRIu64 ", expected %" PRIu64,
                            k->path, i, p->offset, off);
     off += p->len;
   }
@@ -720,12 +689,10 @@ static sluice_error *mem_sink_check(const mem_sink *k, uint64_t total_size, uint
  * parts must have passed mem_sink_check().  Caller holds k->mu. */
 static mem_obj *mem_sink_assemble(mem_sink *k, uint64_t total_size, uint64_t nparts) {
   mem_obj *o = mem_obj_new(total_size);
-  if (!o)
-    return NULL;
+  if (!o) return NULL;
   for (size_t i = 0; i < nparts; i++) {
     mem_part *p = k->parts[i];
-    if (p->len > 0)
-      memcpy(o->bytes + p->offset, p->bytes, p->len);
+    if (p->len > 0) memcpy(o->bytes + p->offset, p->bytes, p->len);
     free(p);
     k->parts[i] = NULL;
   }
@@ -741,19 +708,17 @@ static sluice_error *mem_sink_commit(sluice__sink *s, uint64_t total_size, uint6
   /* Lock order is always sink, then store. */
   pthread_mutex_lock(&k->mu);
   if (k->state != MEM_SINK_OPEN) {
-    err = sluice__error(SLUICE_ERR_UNEXPECTED, "memory: commit '%s': writer already %s",
-                        k->path, mem_sink_state_name(k->state));
+    err = sluice__error(SLUICE_ERR_UNEXPECTED, "memory: commit '%s': writer already %s", k->path,
+                        mem_sink_state_name(k->state));
   } else if (!(err = mem_sink_check(k, total_size, nparts))) {
     mem_obj *o = mem_sink_assemble(k, total_size, nparts);
     if (!o)
-      err = sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: commit '%s': out of memory",
-                          k->path);
+      err = sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: commit '%s': out of memory", k->path);
     else
       err = mem_put(k->st, k->path, o, k->if_not_exists);
     /* Once the parts are consumed the sink is finished either way; a
      * failed publish leaves nothing visible, like an abort. */
-    if (o)
-      k->state = err ? MEM_SINK_ABORTED : MEM_SINK_COMMITTED;
+    if (o) k->state = err ? MEM_SINK_ABORTED : MEM_SINK_COMMITTED;
   }
   pthread_mutex_unlock(&k->mu);
   return err;
@@ -772,8 +737,7 @@ static void mem_sink_abort(sluice__sink *s) {
 
 static void mem_sink_free(sluice__sink *s) {
   mem_sink *k = (mem_sink *)s;
-  if (!k)
-    return;
+  if (!k) return;
   mem_sink_abort(s);
   pthread_mutex_destroy(&k->mu);
   free(k->content_type);
@@ -782,10 +746,10 @@ static void mem_sink_free(sluice__sink *s) {
 }
 
 static const struct sluice__sink_vt mem_sink_vt = {
-  .write_part = mem_sink_write_part,
-  .commit = mem_sink_commit,
-  .abort = mem_sink_abort,
-  .free = mem_sink_free,
+    .write_part = mem_sink_write_part,
+    .commit = mem_sink_commit,
+    .abort = mem_sink_abort,
+    .free = mem_sink_free,
 };
 
 static sluice_error *mem_open_sink(void *svc, const char *path, const sluice__write_params *p,
@@ -799,8 +763,7 @@ static sluice_error *mem_open_sink(void *svc, const char *path, const sluice__wr
     return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "memory: write '%s': already exists", path);
 
   mem_sink *k = calloc(1, sizeof *k);
-  if (!k)
-    return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: write '%s': out of memory", path);
+  if (!k) return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "memory: write '%s': out of memory", path);
   k->path = strdup(path);
   k->content_type = p->content_type ? strdup(p->content_type) : NULL;
   if (!k->path || (p->content_type && !k->content_type)) {
@@ -813,8 +776,7 @@ static sluice_error *mem_open_sink(void *svc, const char *path, const sluice__wr
     free(k->path);
     free(k->content_type);
     free(k);
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "memory: write '%s': cannot create a lock",
-                         path);
+    return sluice__error(SLUICE_ERR_UNEXPECTED, "memory: write '%s': cannot create a lock", path);
   }
   k->st = st;
   k->if_not_exists = p->if_not_exists;
@@ -833,15 +795,15 @@ static sluice_error *mem_open_sink(void *svc, const char *path, const sluice__wr
 static const char *const mem_config_keys[] = {NULL};
 
 const sluice__service_vt sluice__memory_service = {
-  .scheme = "memory",
-  .writer_keys = NULL,
-  .config_keys = mem_config_keys,
-  .open = mem_open,
-  .close = mem_close,
-  .stat = mem_stat,
-  .remove = mem_remove,
-  .create_dir = NULL,
-  .list = mem_list_open,
-  .open_source = mem_open_source,
-  .open_sink = mem_open_sink,
+    .scheme = "memory",
+    .writer_keys = NULL,
+    .config_keys = mem_config_keys,
+    .open = mem_open,
+    .close = mem_close,
+    .stat = mem_stat,
+    .remove = mem_remove,
+    .create_dir = NULL,
+    .list = mem_list_open,
+    .open_source = mem_open_source,
+    .open_sink = mem_open_sink,
 };

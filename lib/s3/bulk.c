@@ -62,8 +62,8 @@ static sluice_error *perform_checked(sluice__s3 *s3, sluice__httpreq_req *r, int
   size_t nheaders = r->nheaders;
   for (;;) {
     r->nheaders = nheaders; /* without the If-None-Match of a former round */
-    sluice_error *err = if_not_exists ? sluice__s3_perform_conditional(s3, r, 1)
-                                      : sluice__s3_perform(s3, r);
+    sluice_error *err =
+        if_not_exists ? sluice__s3_perform_conditional(s3, r, 1) : sluice__s3_perform(s3, r);
     if (err) return err;
     err = check(r, arg);
     if (!err || !sluice_error_retryable(err) || r->attempts >= s3->cfg.net.max_attempts) {
@@ -119,9 +119,12 @@ static sluice_error *flush_batch(del_batch *b) {
     }
   }
   if (!err && multi) {
-    sluice__httpreq_req r = {.op = "DeleteObjects", .path = b->dir, .method = "POST",
-                        .body = (const unsigned char *)body, .body_len = len,
-                        .content_md5 = 1};
+    sluice__httpreq_req r = {.op = "DeleteObjects",
+                             .path = b->dir,
+                             .method = "POST",
+                             .body = (const unsigned char *)body,
+                             .body_len = len,
+                             .content_md5 = 1};
     sluice__httpreq_query(&r, "delete", "");
     err = perform_checked(b->s3, &r, 0, check_delete, NULL);
     sluice__httpreq_req_cleanup(&r);
@@ -142,7 +145,8 @@ static sluice_error *flush_batch(del_batch *b) {
 sluice_error *sluice__s3_remove_all(void *svc, const char *dir) {
   sluice__s3 *s3 = svc;
   if (!*dir)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "s3: delete_all: refusing to delete the root");
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "s3: delete_all: refusing to delete the root");
   sluice__list *l;
   sluice_error *err = sluice__s3_service.list(s3, dir, 1, &l);
   if (err) return err;
@@ -181,8 +185,8 @@ typedef struct copy_job {
   sluice__s3 *s3;
   const char *src, *dst; /* user paths */
   char *dst_key;
-  char *copy_source;     /* "/bucket/<url-encoded source key>" */
-  const char *src_etag;  /* from the HEAD; NULL when it gave none */
+  char *copy_source;    /* "/bucket/<url-encoded source key>" */
+  const char *src_etag; /* from the HEAD; NULL when it gave none */
   const sluice__write_params *p;
   /* The store answered x-amz-copy-source-if-match with 412 although the
    * source still has that ETag (Swift does for multipart sources): the
@@ -240,7 +244,8 @@ static sluice_error *source_unchanged(const copy_job *j, sluice_error *err) {
  * sluice__s3_perform_conditional reported the 412 as ALREADY_EXISTS, which
  * holds only if dst is really there. */
 static int pin_failed(const copy_job *j, const sluice_error *err) {
-  if (sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH || sluice_error_http_status(err) == 412)
+  if (sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH ||
+      sluice_error_http_status(err) == 412)
     return 1;
   if (sluice_error_kind(err) != SLUICE_ERR_ALREADY_EXISTS) return 0;
   sluice_metadata m = {.mtime = -1};
@@ -277,8 +282,8 @@ static sluice_error *check_dst_absent(const copy_job *j) {
   sluice_error *err = sluice__s3_head(j->s3, j->dst, &m);
   sluice__metadata_clear(&m);
   if (!err)
-    return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: copy '%s' to '%s': the object already exists",
-                         j->src, j->dst);
+    return sluice__error(SLUICE_ERR_ALREADY_EXISTS,
+                         "s3: copy '%s' to '%s': the object already exists", j->src, j->dst);
   if (sluice_error_kind(err) != SLUICE_ERR_NOT_FOUND) return err;
   sluice_error_free(err);
   return NULL;
@@ -324,8 +329,8 @@ typedef struct part_copy {
   const char *upload_id;
   uint64_t size, part_size;
   size_t nparts;
-  char **etags;         /* by part index */
-  atomic_size_t next;   /* next part index to take */
+  char **etags;       /* by part index */
+  atomic_size_t next; /* next part index to take */
   atomic_int failed;
   pthread_mutex_t lock; /* err */
   sluice_error *err;    /* the first failure */
@@ -338,7 +343,8 @@ static sluice_error *copy_part(part_copy *pc, size_t i) {
   char number[16], range[64];
   snprintf(number, sizeof(number), "%zu", i + 1);
   snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, first, last);
-  sluice__httpreq_req r = {.op = "UploadPartCopy", .path = j->dst, .method = "PUT", .key = j->dst_key};
+  sluice__httpreq_req r = {
+      .op = "UploadPartCopy", .path = j->dst, .method = "PUT", .key = j->dst_key};
   sluice__httpreq_query(&r, "partNumber", number);
   sluice__httpreq_query(&r, "uploadId", pc->upload_id);
   sluice__httpreq_header(&r, "x-amz-copy-source", j->copy_source);
@@ -364,8 +370,10 @@ static void *part_worker(void *arg) {
     sluice_error *err = copy_part(pc, i);
     if (!err) continue;
     pthread_mutex_lock(&pc->lock);
-    if (!pc->err) pc->err = err;
-    else sluice_error_free(err);
+    if (!pc->err)
+      pc->err = err;
+    else
+      sluice_error_free(err);
     pthread_mutex_unlock(&pc->lock);
     atomic_store(&pc->failed, 1);
   }
@@ -387,8 +395,8 @@ static sluice_error *copy_parts(part_copy *pc, unsigned concurrent) {
 }
 
 static void abort_upload(const copy_job *j, const char *upload_id) {
-  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .path = j->dst, .method = "DELETE",
-                      .key = j->dst_key};
+  sluice__httpreq_req r = {
+      .op = "AbortMultipartUpload", .path = j->dst, .method = "DELETE", .key = j->dst_key};
   sluice__httpreq_query(&r, "uploadId", upload_id);
   /* The copy already carries its first error.  An upload that cannot be
    * aborted is left for the bucket's lifecycle rule. */
@@ -400,11 +408,14 @@ static sluice_error *complete_upload(const copy_job *j, const char *upload_id, c
                                      size_t nparts) {
   char *body = NULL;
   size_t len = 0;
-  sluice_error *err =
-      sluice__s3_xml_complete_body((const char *const *)etags, nparts, &body, &len);
+  sluice_error *err = sluice__s3_xml_complete_body((const char *const *)etags, nparts, &body, &len);
   if (err) return err;
-  sluice__httpreq_req r = {.op = "CompleteMultipartUpload", .path = j->dst, .method = "POST",
-                      .key = j->dst_key, .body = (const unsigned char *)body, .body_len = len};
+  sluice__httpreq_req r = {.op = "CompleteMultipartUpload",
+                           .path = j->dst,
+                           .method = "POST",
+                           .key = j->dst_key,
+                           .body = (const unsigned char *)body,
+                           .body_len = len};
   sluice__httpreq_query(&r, "uploadId", upload_id);
   err = perform_checked(j->s3, &r, j->p->if_not_exists, check_complete, NULL);
   sluice__httpreq_req_cleanup(&r);
@@ -425,11 +436,12 @@ static sluice_error *copy_multipart(copy_job *j, uint64_t size, const char *src_
   uint64_t nparts = (size + part - 1) / part;
   if (nparts > SLUICE__S3_MAX_PARTS)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "s3: copy '%s' to '%s': %" PRIu64 " bytes is more than 10,000 parts of 5 GiB",
+                         "s3: copy '%s' to '%s': %" PRIu64
+                         " bytes is more than 10,000 parts of 5 GiB",
                          j->src, j->dst, size);
   const char *type = j->p->content_type ? j->p->content_type : src_type;
-  sluice__httpreq_req r = {.op = "CreateMultipartUpload", .path = j->dst, .method = "POST",
-                      .key = j->dst_key};
+  sluice__httpreq_req r = {
+      .op = "CreateMultipartUpload", .path = j->dst, .method = "POST", .key = j->dst_key};
   sluice__httpreq_query(&r, "uploads", "");
   if (type) sluice__httpreq_header(&r, "Content-Type", type);
   char *upload_id = NULL;
@@ -438,8 +450,8 @@ static sluice_error *copy_multipart(copy_job *j, uint64_t size, const char *src_
   sluice__httpreq_req_cleanup(&r);
   if (err) return err;
 
-  part_copy pc = {.j = j, .upload_id = upload_id, .size = size, .part_size = part,
-                  .nparts = (size_t)nparts};
+  part_copy pc = {
+      .j = j, .upload_id = upload_id, .size = size, .part_size = part, .nparts = (size_t)nparts};
   atomic_init(&pc.next, 0);
   atomic_init(&pc.failed, 0);
   pthread_mutex_init(&pc.lock, NULL);

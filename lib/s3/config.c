@@ -318,7 +318,8 @@ struct ctx {
 sluice_error *sluice__s3_check_bucket(const char *b, sluice_errkind kind, const char *what) {
   if (!b || !*b) return sluice__error(kind, "%s is required", what);
   size_t n = strlen(b);
-  if (n > MAX_BUCKET) return sluice__error(kind, "%s is longer than %d characters", what, MAX_BUCKET);
+  if (n > MAX_BUCKET)
+    return sluice__error(kind, "%s is longer than %d characters", what, MAX_BUCKET);
   if (strchr(b, '/'))
     return sluice__error(kind, "%s '%s' must not contain '/' (a key prefix goes in option 'root')",
                          what, b);
@@ -395,9 +396,10 @@ static sluice_error *check_region(const char *r, const char *from) {
   for (size_t i = 0; ok && i < n; i++)
     ok = isalnum((unsigned char)r[i]) || r[i] == '-' || r[i] == '_' || r[i] == '.';
   if (!ok)
-    return BAD("s3: region '%s' (%s) is not a region name: up to %d letters, digits, '-', '_' "
-               "or '.'",
-               r, from, MAX_REGION);
+    return BAD(
+        "s3: region '%s' (%s) is not a region name: up to %d letters, digits, '-', '_' "
+        "or '.'",
+        r, from, MAX_REGION);
   return NULL;
 }
 
@@ -467,21 +469,23 @@ static sluice_error *resolve_credentials(struct ctx *c, sluice__s3_config *out) 
 
   if (out->anonymous) {
     if (ak || sk || token)
-      return BAD("s3: option anonymous=true contradicts option '%s': anonymous requests carry "
-                 "no credentials",
-                 ak   ? "access_key_id"
-                 : sk ? "secret_access_key"
-                      : "session_token");
+      return BAD(
+          "s3: option anonymous=true contradicts option '%s': anonymous requests carry "
+          "no credentials",
+          ak   ? "access_key_id"
+          : sk ? "secret_access_key"
+               : "session_token");
     return set_str(&out->credential_source, "anonymous") ? sluice__error_oom() : NULL;
   }
   if (ak || sk || token) {
     if (!ak || !sk)
-      return BAD("s3: option '%s' is missing: options give %s, and keys given as options need "
-                 "both access_key_id and secret_access_key",
-                 ak ? "secret_access_key" : "access_key_id",
-                 ak   ? "access_key_id"
-                 : sk ? "secret_access_key"
-                      : "only session_token");
+      return BAD(
+          "s3: option '%s' is missing: options give %s, and keys given as options need "
+          "both access_key_id and secret_access_key",
+          ak ? "secret_access_key" : "access_key_id",
+          ak   ? "access_key_id"
+          : sk ? "secret_access_key"
+               : "only session_token");
     return set_credentials(out, ak, sk, token, "options");
   }
 
@@ -501,10 +505,11 @@ static sluice_error *resolve_credentials(struct ctx *c, sluice__s3_config *out) 
 
   char *p1 = sf_place(&c->creds, c->profile), *p2 = sf_place(&c->config, c->profile);
   if (p1 && p2)
-    err = BAD("s3: no credentials: looked in options access_key_id/secret_access_key, "
-              "environment AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, %s, %s; set anonymous=true "
-              "for public buckets",
-              p1, p2);
+    err =
+        BAD("s3: no credentials: looked in options access_key_id/secret_access_key, "
+            "environment AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, %s, %s; set anonymous=true "
+            "for public buckets",
+            p1, p2);
   else
     err = sluice__error_oom();
   free(p1);
@@ -527,11 +532,12 @@ static sluice_error *resolve_profile(struct ctx *c) {
   if ((err = sf_load(&c->creds)) || (err = sf_load(&c->config))) return err;
   if (sf_has_profile(&c->creds, c->profile) || sf_has_profile(&c->config, c->profile)) return NULL;
   int dflt = strcmp(c->profile, "default") == 0;
-  return BAD("s3: profile '%s' (from %s) not found: looked for section [%s] in %s%s and "
-             "[%s%s] in %s%s",
-             c->profile, c->profile_from, c->profile, sf_name(&c->creds),
-             c->creds.absent ? " (no such file)" : "", dflt ? "" : "profile ", c->profile,
-             sf_name(&c->config), c->config.absent ? " (no such file)" : "");
+  return BAD(
+      "s3: profile '%s' (from %s) not found: looked for section [%s] in %s%s and "
+      "[%s%s] in %s%s",
+      c->profile, c->profile_from, c->profile, sf_name(&c->creds),
+      c->creds.absent ? " (no such file)" : "", dflt ? "" : "profile ", c->profile,
+      sf_name(&c->config), c->config.absent ? " (no such file)" : "");
 }
 
 /* Region and endpoint, each from the first place that has it. */
@@ -560,9 +566,10 @@ static sluice_error *resolve_location(struct ctx *c, sluice__s3_config *out) {
     if (!region && (region = sf_get(&c->config, c->profile, "region"))) rfrom = place;
     if (!endpoint && (endpoint = sf_get(&c->config, c->profile, "endpoint_url"))) efrom = place;
     if (!region && !endpoint)
-      err = BAD("s3: no region: looked in option 'region', environment AWS_REGION and "
-                "AWS_DEFAULT_REGION, %s; set region (or endpoint, for an S3-compatible store)",
-                place);
+      err =
+          BAD("s3: no region: looked in option 'region', environment AWS_REGION and "
+              "AWS_DEFAULT_REGION, %s; set region (or endpoint, for an S3-compatible store)",
+              place);
   }
   if (!err && endpoint) {
     out->custom_endpoint = 1;
@@ -623,16 +630,18 @@ static sluice_error *load(struct ctx *c, sluice__s3_config *out) {
 
   int vhost;
   const char *given = sluice_options_get(o, "virtual_host_style");
-  if ((err = sluice__opt_as_config(sluice__opt_bool(o, "virtual_host_style", 0, "s3", &vhost)))) return err;
+  if ((err = sluice__opt_as_config(sluice__opt_bool(o, "virtual_host_style", 0, "s3", &vhost))))
+    return err;
   if (!given) {
     /* Path style for a bucket that cannot be a host label (and for dotted
      * names, which the *.s3 certificate does not cover), as the AWS SDKs do. */
     out->virtual_host_style = !out->custom_endpoint && dns_label_ok(out->bucket);
   } else if (vhost && !dns_name_ok(out->bucket)) {
-    return BAD("s3: option virtual_host_style=true needs a bucket name that is a valid host "
-               "name (lower case letters, digits, '-', '.'), not '%s'; use "
-               "virtual_host_style=false",
-               out->bucket);
+    return BAD(
+        "s3: option virtual_host_style=true needs a bucket name that is a valid host "
+        "name (lower case letters, digits, '-', '.'), not '%s'; use "
+        "virtual_host_style=false",
+        out->bucket);
   } else {
     out->virtual_host_style = vhost;
   }

@@ -46,9 +46,9 @@ typedef struct sluice__s3_config {
                    * one without trailing '/'; http:// allowed */
   char *access_key_id, *secret_access_key, *session_token; /* NULL when anonymous;
                                                             * token NULL when none */
-  int virtual_host_style;  /* 1: https://bucket.host/key ; 0: https://host/bucket/key */
-  int anonymous;           /* explicit option only: requests are not signed */
-  int sign_payload;        /* 0: UNSIGNED-PAYLOAD (default), 1: SHA-256 of each body */
+  int virtual_host_style;       /* 1: https://bucket.host/key ; 0: https://host/bucket/key */
+  int anonymous;                /* explicit option only: requests are not signed */
+  int sign_payload;             /* 0: UNSIGNED-PAYLOAD (default), 1: SHA-256 of each body */
   sluice__httpreq_settings net; /* ca_file, max_attempts, timeouts */
   /* For messages: "options", "environment", "shared credentials file
    * /root/.aws/credentials [profile default]", "shared config file ...",

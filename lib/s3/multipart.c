@@ -56,24 +56,24 @@ typedef struct s3_sink {
   char *meta_names[SLUICE__S3_MAX_META], *meta_values[SLUICE__S3_MAX_META];
   size_t nmeta;
   int if_not_exists;
-  pthread_mutex_t lock;       /* upload_id creation and the etags table */
+  pthread_mutex_t lock; /* upload_id creation and the etags table */
   char *upload_id;
-  sluice_error *create_err;   /* CreateMultipartUpload failed: every part fails */
-  char **etags;               /* by part index */
+  sluice_error *create_err; /* CreateMultipartUpload failed: every part fails */
+  char **etags;             /* by part index */
   size_t netags;
-  struct part_sum {           /* by part index, beside etags */
+  struct part_sum { /* by part index, beside etags */
     uint64_t crc, len;
     char b64[SLUICE__CK_MAX_B64];
-  } *sums;
-  sluice__ck_alg ck_alg;      /* the x-amz-checksum algorithm; NONE: none */
-  int ck_auto;                /* option absent or "auto": the x-amz one only where verified */
-  int ck_md5;                 /* "md5", or auto: Content-MD5 (where no x-amz one is verified) */
-  int ck_store;               /* Create's reply named ck_alg back: the store checks it */
-  unsigned char *single;      /* the whole object, when it fits in one chunk */
+  } * sums;
+  sluice__ck_alg ck_alg; /* the x-amz-checksum algorithm; NONE: none */
+  int ck_auto;           /* option absent or "auto": the x-amz one only where verified */
+  int ck_md5;            /* "md5", or auto: Content-MD5 (where no x-amz one is verified) */
+  int ck_store;          /* Create's reply named ck_alg back: the store checks it */
+  unsigned char *single; /* the whole object, when it fits in one chunk */
   size_t single_len;
   int have_single;
-  atomic_int interrupted;     /* a job's cancel: synchronous requests stop */
-  int done;                   /* committed or aborted */
+  atomic_int interrupted; /* a job's cancel: synchronous requests stop */
+  int done;               /* committed or aborted */
 } s3_sink;
 
 typedef struct part {
@@ -82,8 +82,8 @@ typedef struct part {
   char number[16];
   char ck_b64[SLUICE__CK_MAX_B64]; /* x-amz-checksum-<alg> of this part */
   uint64_t crc;                    /* its CRC, for the object's */
-  int active;                 /* in the multi handle */
-  int waiting;                /* failed, retry at req.retry_at_ms */
+  int active;                      /* in the multi handle */
+  int waiting;                     /* failed, retry at req.retry_at_ms */
 } part;
 
 typedef struct s3_worker {
@@ -97,7 +97,8 @@ typedef struct s3_worker {
 static void object_headers(const s3_sink *ss, sluice__httpreq_req *r) {
   if (ss->content_type) sluice__httpreq_header(r, "Content-Type", ss->content_type);
   if (ss->cache_control) sluice__httpreq_header(r, "Cache-Control", ss->cache_control);
-  for (size_t i = 0; i < ss->nmeta; i++) sluice__httpreq_header(r, ss->meta_names[i], ss->meta_values[i]);
+  for (size_t i = 0; i < ss->nmeta; i++)
+    sluice__httpreq_header(r, ss->meta_names[i], ss->meta_values[i]);
 }
 
 /* user_metadata "k1=v1&k2=v2" -> x-amz-meta-k1: v1 ... */
@@ -108,19 +109,24 @@ static sluice_error *parse_metadata(s3_sink *ss, const char *spec) {
     size_t len = amp ? (size_t)(amp - p) : strlen(p);
     const char *eq = memchr(p, '=', len);
     if (!eq || eq == p || ss->nmeta == SLUICE__S3_MAX_META)
-      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                           "s3: write '%s': user_metadata must be up to %d 'name=value' pairs joined "
-                           "by '&'", ss->path, SLUICE__S3_MAX_META);
+      return sluice__error(
+          SLUICE_ERR_INVALID_ARGUMENT,
+          "s3: write '%s': user_metadata must be up to %d 'name=value' pairs joined "
+          "by '&'",
+          ss->path, SLUICE__S3_MAX_META);
     for (const char *c = p; c < eq; c++)
       if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_'))
-        return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                             "s3: write '%s': user_metadata name '%.*s' may hold only letters, digits, "
-                             "'-' and '_'", ss->path, (int)(eq - p), p);
+        return sluice__error(
+            SLUICE_ERR_INVALID_ARGUMENT,
+            "s3: write '%s': user_metadata name '%.*s' may hold only letters, digits, "
+            "'-' and '_'",
+            ss->path, (int)(eq - p), p);
     for (const char *c = eq + 1; c < p + len; c++)
       if ((unsigned char)*c < 0x20 || *c == 0x7f)
-        return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                             "s3: write '%s': user_metadata value of '%.*s' holds a control character",
-                             ss->path, (int)(eq - p), p);
+        return sluice__error(
+            SLUICE_ERR_INVALID_ARGUMENT,
+            "s3: write '%s': user_metadata value of '%.*s' holds a control character", ss->path,
+            (int)(eq - p), p);
     char *name = NULL, *value = strndup(eq + 1, (size_t)(p + len - eq - 1));
     if (asprintf(&name, "x-amz-meta-%.*s", (int)(eq - p), p) < 0) name = NULL;
     if (!name || !value) {
@@ -138,7 +144,8 @@ static sluice_error *parse_metadata(s3_sink *ss, const char *spec) {
 static sluice_error *not_exists_error(const char *path, sluice_error *err) {
   /* If-None-Match: * that fails is 412: the object exists.  (Swift says
    * 412 with code InvalidRequest, hence the status check.) */
-  if (sluice_error_kind(err) != SLUICE_ERR_CONDITION_NOT_MATCH && sluice_error_http_status(err) != 412)
+  if (sluice_error_kind(err) != SLUICE_ERR_CONDITION_NOT_MATCH &&
+      sluice_error_http_status(err) != 412)
     return err;
   sluice_error_free(err);
   return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists",
@@ -162,8 +169,11 @@ static sluice_error *ensure_upload(s3_sink *ss) {
     /* Not interruptible: a create cut off after the server acted on it
      * leaves an upload whose id never arrives, which nobody can abort.  It
      * is one short request; the cancel is honoured right after it. */
-    sluice__httpreq_req r = {.op = "CreateMultipartUpload", .retries = ss->base.retries,
-                             .path = ss->path, .method = "POST", .key = ss->key};
+    sluice__httpreq_req r = {.op = "CreateMultipartUpload",
+                             .retries = ss->base.retries,
+                             .path = ss->path,
+                             .method = "POST",
+                             .key = ss->key};
     sluice__httpreq_query(&r, "uploads", "");
     object_headers(ss, &r);
     if (ss->ck_alg) {
@@ -171,11 +181,13 @@ static sluice_error *ensure_upload(s3_sink *ss) {
       sluice__httpreq_header(&r, "x-amz-checksum-type", checksum_type(ss->ck_alg));
     }
     err = sluice__s3_perform(ss->s3, &r);
-    if (!err) err = sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &ss->upload_id);
+    if (!err)
+      err = sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &ss->upload_id);
     /* The recognition: a store that checks x-amz-checksum-* says which
      * algorithm the upload has (AWS: x-amz-checksum-algorithm in the
      * reply); Swift 2.30 ignores the headers and says nothing. */
-    ss->ck_store = !err && ss->ck_alg && !strcasecmp(r.checksum_algorithm, sluice__ck_s3_name(ss->ck_alg));
+    ss->ck_store =
+        !err && ss->ck_alg && !strcasecmp(r.checksum_algorithm, sluice__ck_s3_name(ss->ck_alg));
     sluice__httpreq_req_cleanup(&r);
     ss->create_err = err;
   }
@@ -186,8 +198,9 @@ static sluice_error *ensure_upload(s3_sink *ss) {
 
 static sluice_error *record_etag(s3_sink *ss, uint64_t index, const char *etag, const part *p) {
   if (!*etag)
-    return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: UploadPart '%s' part %" PRIu64 ": no ETag in the reply",
-                         ss->path, index + 1);
+    return sluice__error(SLUICE_ERR_UNEXPECTED,
+                         "s3: UploadPart '%s' part %" PRIu64 ": no ETag in the reply", ss->path,
+                         index + 1);
   char *copy = strdup(etag);
   if (!copy) return sluice__error_oom();
   pthread_mutex_lock(&ss->lock);
@@ -258,8 +271,8 @@ static part *free_slot(s3_worker *w) {
 static void start_attempt(s3_worker *w, part *p) {
   sluice_error *err = sluice__httpreq_setup(&w->sink->s3->net, &p->req);
   if (!err && curl_multi_add_handle(w->multi, p->req.easy) != CURLM_OK)
-    err = sluice__error(SLUICE_ERR_UNEXPECTED, "s3: %s '%s': curl_multi_add_handle failed", p->req.op,
-                        w->sink->path);
+    err = sluice__error(SLUICE_ERR_UNEXPECTED, "s3: %s '%s': curl_multi_add_handle failed",
+                        p->req.op, w->sink->path);
   if (err) {
     sluice__chunk *c = p->chunk;
     p->chunk = NULL;
@@ -294,8 +307,10 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
     p->chunk = NULL;
     sluice_error *err = NULL;
     pthread_mutex_lock(&ss->lock);
-    if (!(ss->single = malloc(c->len ? c->len : 1))) err = sluice__error_oom();
-    else memcpy(ss->single, c->buf, c->len);
+    if (!(ss->single = malloc(c->len ? c->len : 1)))
+      err = sluice__error_oom();
+    else
+      memcpy(ss->single, c->buf, c->len);
     ss->single_len = c->len;
     ss->have_single = !err;
     pthread_mutex_unlock(&ss->lock);
@@ -305,9 +320,9 @@ static void w_submit(sluice__sink *s, void *wctx, sluice__chunk *c) {
     if (c->index >= SLUICE__S3_MAX_PARTS) {
       p->chunk = NULL;
       s->part_done(c, sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                                         "s3: write '%s': more than %u parts; use a larger chunk "
-                                         "(a stream can hold at most chunk x %u bytes)",
-                                         ss->path, SLUICE__S3_MAX_PARTS, SLUICE__S3_MAX_PARTS));
+                                    "s3: write '%s': more than %u parts; use a larger chunk "
+                                    "(a stream can hold at most chunk x %u bytes)",
+                                    ss->path, SLUICE__S3_MAX_PARTS, SLUICE__S3_MAX_PARTS));
       return;
     }
     sluice_error *err = ensure_upload(ss);
@@ -403,7 +418,7 @@ static void w_fini(sluice__sink *s, void *wctx) {
       sluice__chunk *c = p->chunk;
       p->chunk = NULL;
       s->part_done(c, sluice__error(SLUICE_ERR_CANCELED, "s3: %s '%s': canceled",
-                                  p->req.op ? p->req.op : "UploadPart", w->sink->path));
+                                    p->req.op ? p->req.op : "UploadPart", w->sink->path));
     }
     sluice__httpreq_req_cleanup(&p->req);
     if (p->req.easy) curl_easy_cleanup(p->req.easy);
@@ -418,7 +433,8 @@ static sluice_error *s3_size_hint(sluice__sink *s, uint64_t size) {
   s3_sink *ss = (s3_sink *)s;
   if (size > MAX_OBJECT)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "s3: write '%s': %" PRIu64 " bytes is more than S3's largest object "
+                         "s3: write '%s': %" PRIu64
+                         " bytes is more than S3's largest object "
                          "(10,000 parts of 5 GiB)",
                          ss->path, size);
   /* Grow the part size (in whole MiB) until 10,000 parts hold the object. */
@@ -435,7 +451,8 @@ static sluice_error *check_absent(sluice__s3 *s3, const char *path) {
   sluice_error *err = sluice__s3_head(s3, path, &m);
   sluice__metadata_clear(&m);
   if (!err)
-    return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists", path);
+    return sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists",
+                         path);
   if (sluice_error_kind(err) != SLUICE_ERR_NOT_FOUND) return err;
   sluice_error_free(err);
   return NULL;
@@ -443,7 +460,8 @@ static sluice_error *check_absent(sluice__s3 *s3, const char *path) {
 
 /* Runs r with If-None-Match: * when asked, falling back to check_absent()
  * on stores that refuse conditional writes.  See s3.h. */
-sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req *r, int if_not_exists) {
+sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req *r,
+                                             int if_not_exists) {
   int conditional = if_not_exists && !atomic_load(&s3->no_conditional_writes);
   if (if_not_exists && !conditional) {
     sluice_error *err = check_absent(s3, r->path);
@@ -464,7 +482,8 @@ sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req
 
 /* A store's reported checksum of the whole object differs from ours: the
  * object is there (nothing can undo a commit) but it is not what was sent. */
-static sluice_error *not_verified(const s3_sink *ss, const char *op, const char *theirs, const char *ours) {
+static sluice_error *not_verified(const s3_sink *ss, const char *op, const char *theirs,
+                                  const char *ours) {
   char shown[64];
   size_t n = 0;
   /* The store's text, shown only as the base64 it should be. */
@@ -481,8 +500,14 @@ static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len
   if (!body) body = (const unsigned char *)"";
   /* Whether the store checks x-amz-checksum-* is not known before this one
    * request: Content-MD5 goes too, unless none was asked for. */
-  sluice__httpreq_req r = {.op = "PutObject", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path,
-                           .method = "PUT", .key = ss->key, .body = body, .body_len = len,
+  sluice__httpreq_req r = {.op = "PutObject",
+                           .cancel = &ss->interrupted,
+                           .retries = ss->base.retries,
+                           .path = ss->path,
+                           .method = "PUT",
+                           .key = ss->key,
+                           .body = body,
+                           .body_len = len,
                            .content_md5 = ss->ck_md5 || ss->ck_alg};
   char ck[SLUICE__CK_MAX_B64] = "";
   object_headers(ss, &r);
@@ -492,8 +517,8 @@ static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len
   err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
   /* A store that checks the header echoes it; one that reports another
    * value for it has stored something else. */
-  if (!err && ss->ck_alg && r.checksum[0] && !strcasecmp(r.checksum_name, sluice__ck_name(ss->ck_alg)) &&
-      strcmp(r.checksum, ck) != 0)
+  if (!err && ss->ck_alg && r.checksum[0] &&
+      !strcasecmp(r.checksum_name, sluice__ck_name(ss->ck_alg)) && strcmp(r.checksum, ck) != 0)
     err = not_verified(ss, "PutObject", r.checksum, ck);
   sluice__httpreq_req_cleanup(&r);
   return err;
@@ -501,10 +526,12 @@ static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len
 
 /* The object's checksum from its parts': the CRCs combined in part order;
  * for SHA-256 (COMPOSITE), the digest of the parts' digests and "-N". */
-static sluice_error *object_checksum(const s3_sink *ss, uint64_t nparts, char out[SLUICE__CK_MAX_B64 + 8]) {
+static sluice_error *object_checksum(const s3_sink *ss, uint64_t nparts,
+                                     char out[SLUICE__CK_MAX_B64 + 8]) {
   if (sluice__ck_is_crc(ss->ck_alg)) {
     uint64_t acc = ss->sums[0].crc;
-    for (uint64_t i = 1; i < nparts; i++) acc = sluice__ck_combine(ss->ck_alg, acc, ss->sums[i].crc, ss->sums[i].len);
+    for (uint64_t i = 1; i < nparts; i++)
+      acc = sluice__ck_combine(ss->ck_alg, acc, ss->sums[i].crc, ss->sums[i].len);
     sluice__ck_crc_b64(ss->ck_alg, acc, out);
     return NULL;
   }
@@ -515,8 +542,9 @@ static sluice_error *object_checksum(const s3_sink *ss, uint64_t nparts, char ou
     unsigned char raw[SLUICE__CK_MAX_RAW];
     if (sluice__ck_raw_from_b64(ss->ck_alg, ss->sums[i].b64, raw) != 0) {
       sluice__ck_cleanup(&ck);
-      return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: CompleteMultipartUpload '%s': part %" PRIu64
-                           " has no checksum", ss->path, i + 1);
+      return sluice__error(SLUICE_ERR_UNEXPECTED,
+                           "s3: CompleteMultipartUpload '%s': part %" PRIu64 " has no checksum",
+                           ss->path, i + 1);
     }
     sluice__ck_update(&ck, raw, sluice__ck_size(ss->ck_alg));
   }
@@ -529,8 +557,9 @@ static sluice_error *object_checksum(const s3_sink *ss, uint64_t nparts, char ou
 static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
   for (uint64_t i = 0; i < nparts; i++)
     if (i >= ss->netags || !ss->etags[i])
-      return sluice__error(SLUICE_ERR_UNEXPECTED, "s3: CompleteMultipartUpload '%s': part %" PRIu64
-                           " has no ETag", ss->path, i + 1);
+      return sluice__error(SLUICE_ERR_UNEXPECTED,
+                           "s3: CompleteMultipartUpload '%s': part %" PRIu64 " has no ETag",
+                           ss->path, i + 1);
   char *body = NULL;
   size_t len = 0;
   /* Part checksums go in the XML only when Create declared the algorithm
@@ -542,12 +571,19 @@ static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
   for (uint64_t i = 0; cks && i < nparts; i++) cks[i] = ss->sums[i].b64;
   if (!err && with_ck) err = object_checksum(ss, nparts, whole);
   if (!err)
-    err = sluice__s3_xml_complete_body_checksums((const char *const *)ss->etags, (const char *const *)cks,
+    err = sluice__s3_xml_complete_body_checksums((const char *const *)ss->etags,
+                                                 (const char *const *)cks,
                                                  sluice__ck_xml(ss->ck_alg), nparts, &body, &len);
   free(cks);
   if (err) return err;
-  sluice__httpreq_req r = {.op = "CompleteMultipartUpload", .cancel = &ss->interrupted, .retries = ss->base.retries, .path = ss->path, .method = "POST",
-                      .key = ss->key, .body = (unsigned char *)body, .body_len = len};
+  sluice__httpreq_req r = {.op = "CompleteMultipartUpload",
+                           .cancel = &ss->interrupted,
+                           .retries = ss->base.retries,
+                           .path = ss->path,
+                           .method = "POST",
+                           .key = ss->key,
+                           .body = (unsigned char *)body,
+                           .body_len = len};
   sluice__httpreq_query(&r, "uploadId", ss->upload_id);
   if (with_ck && sluice__ck_is_crc(ss->ck_alg)) {
     /* The object's CRC, for the store to check against its own. */
@@ -556,15 +592,19 @@ static sluice_error *complete(s3_sink *ss, uint64_t nparts) {
   }
   err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
   /* S3 may answer 200 and still report an error in the body. */
-  if (!err) err = sluice__s3_xml_complete_result(r.resp.data ? r.resp.data : "", r.resp.len,
-                                                  "CompleteMultipartUpload", ss->path);
+  if (!err)
+    err = sluice__s3_xml_complete_result(r.resp.data ? r.resp.data : "", r.resp.len,
+                                         "CompleteMultipartUpload", ss->path);
   if (!err && with_ck) {
     /* What the store says it holds, from the reply's XML (or its header). */
     char *theirs = NULL;
     err = sluice__s3_xml_complete_checksum(r.resp.data ? r.resp.data : "", r.resp.len,
                                            sluice__ck_xml(ss->ck_alg), &theirs);
-    const char *t = theirs ? theirs : (!strcasecmp(r.checksum_name, sluice__ck_name(ss->ck_alg)) ? r.checksum : "");
-    if (!err && *t && strcmp(t, whole) != 0) err = not_verified(ss, "CompleteMultipartUpload", t, whole);
+    const char *t =
+        theirs ? theirs
+               : (!strcasecmp(r.checksum_name, sluice__ck_name(ss->ck_alg)) ? r.checksum : "");
+    if (!err && *t && strcmp(t, whole) != 0)
+      err = not_verified(ss, "CompleteMultipartUpload", t, whole);
     free(theirs);
   }
   sluice__httpreq_req_cleanup(&r);
@@ -577,8 +617,10 @@ static sluice_error *s3_commit(sluice__sink *s, uint64_t total_size, uint64_t np
   (void)total_size;
   if (ss->done) return NULL;
   sluice_error *err;
-  if (!ss->upload_id) err = put_body(ss, ss->single, ss->single_len);
-  else err = complete(ss, nparts);
+  if (!ss->upload_id)
+    err = put_body(ss, ss->single, ss->single_len);
+  else
+    err = complete(ss, nparts);
   if (!err) ss->done = 1;
   return err;
 }
@@ -597,8 +639,11 @@ static void s3_abort(sluice__sink *s) {
   if (ss->done) return;
   ss->done = 1;
   if (!ss->upload_id) return;
-  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .retries = ss->base.retries, .path = ss->path, .method = "DELETE",
-                      .key = ss->key};
+  sluice__httpreq_req r = {.op = "AbortMultipartUpload",
+                           .retries = ss->base.retries,
+                           .path = ss->path,
+                           .method = "DELETE",
+                           .key = ss->key};
   sluice__httpreq_query(&r, "uploadId", ss->upload_id);
   /* Nothing to report to: the writer already carries the first error.  An
    * upload that cannot be aborted is left for the bucket's lifecycle rule. */
@@ -648,7 +693,8 @@ sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__wr
   sluice__s3 *s3 = svc;
   if (p->chunk < SLUICE__S3_MIN_PART || p->chunk > SLUICE__S3_MAX_PART)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "s3: write '%s': chunk must be between 5 MiB and 5 GiB (S3 part limits)", path);
+                         "s3: write '%s': chunk must be between 5 MiB and 5 GiB (S3 part limits)",
+                         path);
   s3_sink *ss = calloc(1, sizeof(*ss));
   if (!ss) return sluice__error_oom();
   pthread_mutex_init(&ss->lock, NULL);
@@ -673,7 +719,8 @@ sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__wr
       }
   }
   if (cc) ss->cache_control = strdup(cc);
-  if (!ss->key || !ss->path || (p->content_type && !ss->content_type) || (cc && !ss->cache_control)) {
+  if (!ss->key || !ss->path || (p->content_type && !ss->content_type) ||
+      (cc && !ss->cache_control)) {
     s3_sink_free(&ss->base);
     return sluice__error_oom();
   }
@@ -684,10 +731,11 @@ sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__wr
     ss->ck_md5 = 1;
   } else if (sluice__ck_parse(ck, &ss->ck_alg) != 0) {
     s3_sink_free(&ss->base);
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "s3: write '%s': checksum must be auto, crc64nvme, crc32c, crc32, md5, sha256 "
-                         "or none",
-                         path);
+    return sluice__error(
+        SLUICE_ERR_INVALID_ARGUMENT,
+        "s3: write '%s': checksum must be auto, crc64nvme, crc32c, crc32, md5, sha256 "
+        "or none",
+        path);
   } else if (ss->ck_alg == SLUICE__CK_MD5) {
     ss->ck_alg = SLUICE__CK_NONE; /* Content-MD5, not an x-amz-checksum */
     ss->ck_md5 = 1;
@@ -703,7 +751,9 @@ sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__wr
     sluice_metadata m = {.mtime = -1};
     sluice_error *err = sluice__s3_head(s3, path, &m);
     sluice__metadata_clear(&m);
-    if (!err) err = sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists", path);
+    if (!err)
+      err = sluice__error(SLUICE_ERR_ALREADY_EXISTS, "s3: write '%s': the object already exists",
+                          path);
     else if (sluice_error_kind(err) == SLUICE_ERR_NOT_FOUND) {
       sluice_error_free(err);
       err = NULL;

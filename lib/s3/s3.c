@@ -59,8 +59,7 @@ static sluice_error *s3_reply_error(void *ctx, const sluice__httpreq_req *r) {
   (void)ctx;
   char *code = NULL, *message = NULL;
   if (r->resp.len) sluice__s3_xml_error(r->resp.data, r->resp.len, &code, &message);
-  sluice_error *err =
-      sluice__s3_error_from_reply((int)r->status, code, message, r->op, r->path);
+  sluice_error *err = sluice__s3_error_from_reply((int)r->status, code, message, r->op, r->path);
   free(code);
   free(message);
   return err;
@@ -136,7 +135,8 @@ sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_
                                        sluice__s3_stored_checksum *ck) {
   char *key = sluice__s3_key(s3, path);
   if (!key) return sluice__error_oom();
-  sluice__httpreq_req r = {.op = "HeadObject", .path = path, .method = "HEAD", .key = key, .head = 1};
+  sluice__httpreq_req r = {
+      .op = "HeadObject", .path = path, .method = "HEAD", .key = key, .head = 1};
   if (ck) sluice__httpreq_header(&r, "x-amz-checksum-mode", "ENABLED");
   sluice_error *err = sluice__s3_perform(s3, &r);
   if (!err) fill_meta(&r, out);
@@ -150,8 +150,8 @@ sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_
   return err;
 }
 
-sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset,
-                                     uint64_t length, sluice__source **out) {
+sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset, uint64_t length,
+                                     sluice__source **out) {
   sluice__s3 *s3 = svc;
   sluice_metadata meta = {.mtime = -1};
   char *key = NULL;
@@ -189,8 +189,7 @@ static sluice_error *list_page(sluice__s3 *s3, const char *prefix, const char *d
   if (token) sluice__httpreq_query(&r, "continuation-token", token);
   if (max_keys) sluice__httpreq_query(&r, "max-keys", max_keys);
   sluice_error *err = sluice__s3_perform(s3, &r);
-  if (!err)
-    err = sluice__s3_xml_list_objects(r.resp.data ? r.resp.data : "", r.resp.len, page);
+  if (!err) err = sluice__s3_xml_list_objects(r.resp.data ? r.resp.data : "", r.resp.len, page);
   sluice__httpreq_req_cleanup(&r);
   return err;
 }
@@ -233,8 +232,8 @@ static sluice_error *s3_remove(void *svc, const char *path) {
 typedef struct s3_lister {
   sluice__list base;
   sluice__s3 *s3;
-  char *prefix;   /* full key prefix, root included */
-  char *dir;      /* as the caller named it, for messages */
+  char *prefix; /* full key prefix, root included */
+  char *dir;    /* as the caller named it, for messages */
   int recursive;
   sluice__s3_list_page page;
   size_t obj_i, pre_i;
@@ -327,7 +326,8 @@ static sluice_error *s3_presign(void *svc, const char *method, const char *path,
   sluice__s3 *s3 = svc;
   if (s3->cfg.anonymous)
     return sluice__error(SLUICE_ERR_CONFIG_INVALID,
-                         "s3: presign '%s': an anonymous operator has no credentials to sign with", path);
+                         "s3: presign '%s': an anonymous operator has no credentials to sign with",
+                         path);
   char *key = sluice__s3_key(s3, path), *enc = NULL, *spath = NULL;
   sluice_error *err = key ? sluice__uri_encode(key, strlen(key), 1, &enc) : sluice__error_oom();
   if (!err && asprintf(&spath, "%s/%s", s3->net.base_path, enc) < 0) err = sluice__error_oom();

@@ -46,8 +46,8 @@ sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_
 void sluice__s3_close(void *svc);
 
 /* HeadObject, then a source over the object (sluice__httpreq_source_new). */
-sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset,
-                                     uint64_t length, sluice__source **out);
+sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset, uint64_t length,
+                                     sluice__source **out);
 /* lib/s3/multipart.c */
 sluice_error *sluice__s3_open_sink(void *svc, const char *path, const sluice__write_params *p,
                                    sluice__sink **out);
@@ -68,7 +68,8 @@ void sluice__s3_set_copy_part_threshold(uint64_t bytes);
  * ALREADY_EXISTS; on a store that answers 501 to that header (remembered in
  * s3->no_conditional_writes) a HEAD just before the request checks instead.
  * Adds at most one header to r. */
-sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req *r, int if_not_exists);
+sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req *r,
+                                             int if_not_exists);
 
 /* lib/s3/uploads.c: ListMultipartUploads, one page at a time, and
  * AbortMultipartUpload (the service's list_uploads and abort_upload). */

@@ -136,4 +136,3 @@ sluice_error *sluice__s3_error_from_reply(int http_status, const char *code, con
   sluice__error_set_service_code(e, code);
   return sluice__error_set_retryable(e, retryable);
 }
-

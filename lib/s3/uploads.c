@@ -112,7 +112,8 @@ sluice_error *sluice__s3_abort_upload(void *svc, const char *path, const char *u
   sluice__s3 *s3 = svc;
   char *key = sluice__s3_key(s3, path);
   if (!key) return sluice__error_oom();
-  sluice__httpreq_req r = {.op = "AbortMultipartUpload", .path = path, .method = "DELETE", .key = key};
+  sluice__httpreq_req r = {
+      .op = "AbortMultipartUpload", .path = path, .method = "DELETE", .key = key};
   sluice__httpreq_query(&r, "uploadId", upload_id);
   sluice_error *err = sluice__s3_perform(s3, &r);
   sluice__httpreq_req_cleanup(&r);

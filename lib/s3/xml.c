@@ -65,8 +65,8 @@ static int xml_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c ==
 
 /* What the parse callbacks saw; hangs off the context's _private. */
 typedef struct parse_state {
-  int dtd;         /* a document type declaration was refused */
-  int failed;      /* an error was recorded below */
+  int dtd;    /* a document type declaration was refused */
+  int failed; /* an error was recorded below */
   int nomem;
   int line;        /* of the first error */
   char first[160]; /* message of the first error: later ones are echoes */
@@ -130,8 +130,8 @@ static sluice_error *parse(const reply *r, const char *body, size_t len, xmlDoc 
   ctxt->sax->serror = keep_first_error; /* used since sax->initialized is XML_SAX2_MAGIC */
   /* NONET: never fetch anything.  No NOENT (entity substitution) and no
    * DTDLOAD.  NOERROR/NOWARNING drop the default stderr reporters. */
-  xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
-                              XML_PARSE_NOWARNING);
+  xmlCtxtUseOptions(ctxt,
+                    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
   xmlParseDocument(ctxt);
   xmlDoc *doc = ctxt->myDoc;
   ctxt->myDoc = NULL;
@@ -409,8 +409,14 @@ int sluice__s3_xml_error(const char *body, size_t len, char **code, char **messa
       sluice_error_free(err);
     } else {
       rc = 0;
-      if (code) *code = c; else free(c);
-      if (message) *message = m; else free(m);
+      if (code)
+        *code = c;
+      else
+        free(c);
+      if (message)
+        *message = m;
+      else
+        free(m);
     }
   }
   xmlFreeDoc(doc);
@@ -443,7 +449,7 @@ sluice_error *sluice__s3_xml_upload_id(const char *body, size_t len, char **uplo
 }
 
 sluice_error *sluice__s3_xml_copy_etag(const char *body, size_t len, const char *root_name,
-                                      const char *op, char **etag) {
+                                       const char *op, char **etag) {
   const reply r = {op, NULL};
   *etag = NULL;
   xmlDoc *doc = NULL;
@@ -759,8 +765,10 @@ sluice_error *sluice__s3_xml_complete_body(const char *const *etags, size_t n, c
   return sluice__s3_xml_complete_body_checksums(etags, NULL, NULL, n, body, len);
 }
 
-sluice_error *sluice__s3_xml_complete_body_checksums(const char *const *etags, const char *const *checksums,
-                                                     const char *element, size_t n, char **body, size_t *len) {
+sluice_error *sluice__s3_xml_complete_body_checksums(const char *const *etags,
+                                                     const char *const *checksums,
+                                                     const char *element, size_t n, char **body,
+                                                     size_t *len) {
   static const char what[] = "s3: CompleteMultipartUpload body";
   if (body) *body = NULL;
   if (len) *len = 0;
@@ -851,8 +859,8 @@ sluice_error *sluice__s3_xml_complete_result(const char *body, size_t len, const
   if (named(root, "Error"))
     err = error_element(&r, root, path);
   else if (!named(root, "CompleteMultipartUploadResult"))
-    err = bad(&r, "expected <CompleteMultipartUploadResult>, got <%.64s>",
-              (const char *)root->name);
+    err =
+        bad(&r, "expected <CompleteMultipartUploadResult>, got <%.64s>", (const char *)root->name);
   xmlFreeDoc(doc);
   return err;
 }

@@ -63,14 +63,14 @@ sluice_error *sluice__s3_xml_upload_id(const char *body, size_t len, char **uplo
 /* CopyObjectResult / CopyPartResult (root_name) -> its <ETag> (malloc'd).
  * UploadPartCopy sends the part's ETag only there. */
 sluice_error *sluice__s3_xml_copy_etag(const char *body, size_t len, const char *root_name,
-                                      const char *op, char **etag);
+                                       const char *op, char **etag);
 
 /* ------------------------------------------------------------------ */
 /* ListObjectsV2                                                       */
 /* ------------------------------------------------------------------ */
 
 typedef struct sluice__s3_object {
-  char *key;     /* never NULL or empty */
+  char *key; /* never NULL or empty */
   uint64_t size;
   char *etag;    /* as S3 gives it, quotes included; NULL when absent */
   int64_t mtime; /* LastModified as seconds since the epoch (UTC); -1 when absent */
@@ -81,8 +81,8 @@ typedef struct sluice__s3_list_page {
   size_t nobjects;
   char **prefixes; /* <CommonPrefixes><Prefix>, in reply order */
   size_t nprefixes;
-  int truncated;    /* <IsTruncated>true */
-  char *next_token; /* <NextContinuationToken>: never NULL or empty when
+  int truncated;     /* <IsTruncated>true */
+  char *next_token;  /* <NextContinuationToken>: never NULL or empty when
                      * truncated; NULL when absent otherwise */
   int64_t key_count; /* <KeyCount>, -1 when absent (informational) */
 } sluice__s3_list_page;
@@ -166,8 +166,10 @@ sluice_error *sluice__s3_xml_complete_body(const char *const *etags, size_t n, c
 /* Same, with checksums[i] (base64, or NULL for none) of part i+1 in an
  * <element> (ChecksumCRC64NVME, ...) of its <Part>, as S3 requires when the
  * upload was created with x-amz-checksum-algorithm.  checksums NULL: none. */
-sluice_error *sluice__s3_xml_complete_body_checksums(const char *const *etags, const char *const *checksums,
-                                                     const char *element, size_t n, char **body, size_t *len);
+sluice_error *sluice__s3_xml_complete_body_checksums(const char *const *etags,
+                                                     const char *const *checksums,
+                                                     const char *element, size_t n, char **body,
+                                                     size_t *len);
 
 /* The text of <element> (ChecksumCRC64NVME, ...) of a
  * CompleteMultipartUploadResult, trimmed, in *value (malloc'd), or NULL

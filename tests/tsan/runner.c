@@ -97,8 +97,10 @@ static int run_one(const struct test *t, void *param, double timeout) {
   if (pid == 0) {
     if (timeout > 0) alarm((unsigned)timeout + 1);
     if (init) init();
-    if (t->fn) t->fn();
-    else t->pfn(param);
+    if (t->fn)
+      t->fn();
+    else
+      t->pfn(param);
     if (fini) fini();
     fflush(NULL);
     _exit(expect_failed ? 1 : 0);
@@ -115,9 +117,12 @@ int main(int argc, char **argv) {
   const char *filter = NULL;
   double timeout_override = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
-    else if (!strncmp(argv[i], "--filter=", 9)) filter = argv[i] + 9;
-    else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout_override = atof(argv[++i]);
+    if (!strcmp(argv[i], "--filter") && i + 1 < argc)
+      filter = argv[++i];
+    else if (!strncmp(argv[i], "--filter=", 9))
+      filter = argv[i] + 9;
+    else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+      timeout_override = atof(argv[++i]);
   }
   const char *sc = getenv("SLUICE_TIMEOUT_SCALE");
   double scale = sc ? atof(sc) : 10;
@@ -128,9 +133,10 @@ int main(int argc, char **argv) {
     snprintf(full, sizeof(full), "%s/%s", t->suite, t->name);
     if (filter && fnmatch(filter, full, 0) != 0) continue;
     const struct criterion_test_extra_data *se = suite_extra(t->suite);
-    double timeout = timeout_override ? timeout_override
+    double timeout = timeout_override    ? timeout_override
                      : t->extra->timeout ? t->extra->timeout
-                     : se && se->timeout ? se->timeout : 0;
+                     : se && se->timeout ? se->timeout
+                                         : 0;
     timeout *= scale;
     size_t n = 1;
     struct criterion_test_params p = {0};
@@ -141,8 +147,11 @@ int main(int argc, char **argv) {
       int v = t->extra->disabled ? 2 : run_one(t, (char *)p.params + k * p.size, timeout);
       clock_gettime(CLOCK_MONOTONIC, &t1);
       double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-      printf("[%s] %s%s (%.2fs)\n", v == 0 ? "PASS" : v == 2 ? "SKIP" : "FAIL", full,
-             t->params ? "[param]" : "", secs);
+      printf("[%s] %s%s (%.2fs)\n",
+             v == 0   ? "PASS"
+             : v == 2 ? "SKIP"
+                      : "FAIL",
+             full, t->params ? "[param]" : "", secs);
       fflush(stdout);
       passed += v == 0;
       failed += v == 1;

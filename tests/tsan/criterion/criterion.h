@@ -38,19 +38,18 @@ void shim_fail(int fatal, const char *file, int line, const char *expr, const ch
 void shim_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define Test(suite, name, ...)                                                          \
-  static void suite##_##name##_impl(void);                                              \
-  static const struct criterion_test_extra_data suite##_##name##_extra = {__VA_ARGS__}; \
-  __attribute__((constructor)) static void suite##_##name##_reg(void) {                 \
-    shim_register(#suite, #name, suite##_##name##_impl, NULL, NULL,                     \
-                  &suite##_##name##_extra);                                             \
-  }                                                                                     \
+#define Test(suite, name, ...)                                                                \
+  static void suite##_##name##_impl(void);                                                    \
+  static const struct criterion_test_extra_data suite##_##name##_extra = {__VA_ARGS__};       \
+  __attribute__((constructor)) static void suite##_##name##_reg(void) {                       \
+    shim_register(#suite, #name, suite##_##name##_impl, NULL, NULL, &suite##_##name##_extra); \
+  }                                                                                           \
   static void suite##_##name##_impl(void)
 
-#define TestSuite(suite, ...)                                                          \
-  static const struct criterion_test_extra_data suite##_suite_extra = {__VA_ARGS__};   \
-  __attribute__((constructor)) static void suite##_suite_reg(void) {                   \
-    shim_register_suite(#suite, &suite##_suite_extra);                                 \
+#define TestSuite(suite, ...)                                                        \
+  static const struct criterion_test_extra_data suite##_suite_extra = {__VA_ARGS__}; \
+  __attribute__((constructor)) static void suite##_suite_reg(void) {                 \
+    shim_register_suite(#suite, &suite##_suite_extra);                               \
   }
 
 #define cr_make_param_array(Type, Array, Len, ...) \
@@ -68,9 +67,9 @@ void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
   }                                                                                     \
   static void suite##_##name##_pimpl(Decl)
 
-#define SHIM_CHECK(fatal, cond, expr, ...)                                        \
-  do {                                                                            \
-    if (!(cond)) shim_fail(fatal, __FILE__, __LINE__, expr, "" __VA_ARGS__);      \
+#define SHIM_CHECK(fatal, cond, expr, ...)                                   \
+  do {                                                                       \
+    if (!(cond)) shim_fail(fatal, __FILE__, __LINE__, expr, "" __VA_ARGS__); \
   } while (0)
 
 #define cr_assert(cond, ...) SHIM_CHECK(1, cond, #cond, __VA_ARGS__)
@@ -86,7 +85,8 @@ void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define cr_assert_null(p, ...) SHIM_CHECK(1, (p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) SHIM_CHECK(1, (p) != NULL, #p " != NULL", __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) SHIM_CHECK(1, strcmp((a), (b)) == 0, #a " eq " #b, __VA_ARGS__)
-#define cr_assert_str_neq(a, b, ...) SHIM_CHECK(1, strcmp((a), (b)) != 0, #a " neq " #b, __VA_ARGS__)
+#define cr_assert_str_neq(a, b, ...) \
+  SHIM_CHECK(1, strcmp((a), (b)) != 0, #a " neq " #b, __VA_ARGS__)
 #define cr_expect_eq(a, b, ...) SHIM_CHECK(0, (a) == (b), #a " == " #b, __VA_ARGS__)
 #define cr_expect_neq(a, b, ...) SHIM_CHECK(0, (a) != (b), #a " != " #b, __VA_ARGS__)
 #define cr_expect_lt(a, b, ...) SHIM_CHECK(0, (a) < (b), #a " < " #b, __VA_ARGS__)

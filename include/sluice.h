@@ -289,7 +289,26 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
  *                                                  the source in parallel
  *                                                  (positioned reads; a stream
  *                                                  is always read by one)
+ *   bwlimit        bytes/s 0 (none) any             aggregate rate, taken one
+ *                                                  part at a time
  *   plus the progress callback (sluice_options_set_progress()).
+ *
+ * Tree options: sluice_tree_start() (beside chunk, concurrent, queue_depth,
+ * readers, content_type, if_not_exists and bwlimit, for every object).
+ *   mode           text   copy     copy, sync      sync: only what differs
+ *   delete         bool   false                    sync: delete what only the
+ *                                                  destination has
+ *   compare        text   size_mtime size_mtime,   sync: how objects are
+ *                                  size, checksum  compared
+ *   dry_run        bool   false                    report, change nothing
+ *   include        globs  all      one per line    paths to take (fnmatch)
+ *   exclude        globs  none     one per line    paths to leave alone
+ *   from, to       text   none     any             key range [from, to)
+ *   fail_fast      bool   false                    first failure ends the job
+ *   transfers      count  16       1..1024         objects in flight
+ *   memory_limit   size   256 MiB  >= 3 x chunk    buffer budget of the job
+ *   stream         bool   false                    no server-side copies
+ * (see sluice_tree_start() for what each does).
  *
  * Reader options: sluice_reader_open().
  *   offset         size   0        any             first byte to read

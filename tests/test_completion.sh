@@ -104,7 +104,7 @@ includes() {
 }
 
 # ---- commands and options ----
-offers "commands" "sluice " cp sync put cat ls stat rm presign
+offers "commands" "sluice " cp sync put cat ls stat rm presign uploads
 offers "commands by prefix" "sluice c" cp cat
 offers "command after options" "sluice --chunk 8MiB -r --progress=plain p" put presign
 
@@ -115,7 +115,7 @@ complete_line "sluice "
 missing=
 while read -r c _; do
   grep -qxF "$c" <<<"$REPLY_SORTED" || missing+=" $c"
-done < <(sed -n '/^commands:/,/^$/p' <<<"$help" | sed '1d;/^$/d')
+done < <(sed -n '/^commands:/,/^$/p' <<<"$help" | sed '1d;/^$/d;/^   /d')
 complete_line "sluice -"
 all_opts=$REPLY_SORTED
 for o in $(grep -oE -- '(^|[ ,])--?[a-zA-Z][a-z-]*' <<<"$help" | tr -d ' ,' | sort -u); do

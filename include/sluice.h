@@ -250,7 +250,11 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
  *   chunk          size   8 MiB    64 KiB..5 GiB   bytes per chunk; on S3 the
  *                                                  size of each multipart part
  *   concurrent     count  4        1..1024         chunks written to the
- *                                                  service at once
+ *                                                  service at once (a local
+ *                                                  file or an fd takes one at
+ *                                                  a time: parallel writes
+ *                                                  into one file only queue
+ *                                                  on its lock)
  *   queue_depth    count  4        1..1024         filled chunks waiting
  *                                                  between readers and workers
  *   content_type   text   none     no control      the stored Content-Type

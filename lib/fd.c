@@ -254,6 +254,7 @@ sluice_error *sluice__fd_sink_new(int fd, size_t chunk, sluice__sink **out) {
   k->base.vt = &fd_sink_vt;
   k->base.chunk = chunk;
   k->base.per_worker = 1;
+  k->base.max_in_flight = 1;
   k->base.ordered = 1;
   k->base.path = k->name;
   *out = &k->base;

@@ -141,7 +141,12 @@ struct sluice__sink {
   size_t chunk;        /* part size; the writer fills chunks of this */
   unsigned per_worker; /* most parts one worker keeps in flight (1 for sync) */
   int ordered;         /* parts must reach write_part in index order */
-  const char *path;    /* for messages; owned by the sink */
+  /* Most parts in flight at once, whatever `concurrent` asks (0: no limit).
+   * A local file takes 1: parallel pwrites into one file queue on its inode
+   * lock and spin (BENCHMARKS.md: 2-5x slower and unsteady), while the
+   * readers keep fetching in parallel.  An fd takes parts in order anyway. */
+  unsigned max_in_flight;
+  const char *path; /* for messages; owned by the sink */
   /* The seam to the pipeline, set by it (pipeline/workers.c) before the
    * first part: an asynchronous sink calls part_done, on the worker thread
    * that drives the part, when the part has finished for good (after its

@@ -180,6 +180,7 @@ sluice_error *sluice__pipe_start(sluice__pipe *p, sluice__sink *sink, unsigned c
   pthread_mutex_init(&p->wake_lock, NULL);
   pthread_mutex_init(&p->progress_lock, NULL);
   pthread_mutex_init(&p->reorder_lock, NULL);
+  if (sink->max_in_flight && concurrent > sink->max_in_flight) concurrent = sink->max_in_flight;
   unsigned per = sink->per_worker ? sink->per_worker : 1;
   p->nworkers = (concurrent + per - 1) / per;
   size_t nbuf = (size_t)queue_depth + concurrent + readers;

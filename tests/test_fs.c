@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,6 +414,49 @@ Test(fs, fsync_option) {
   sluice_options_free(o);
   sluice_operator_free(sop);
   cr_assert_eq(th_count_files(root), 1);
+}
+
+/* A file takes one part at a time whatever concurrent says (parallel
+ * pwrites into one inode only queue on its lock), while 4 readers fill
+ * chunks in parallel; every byte still lands in its place. */
+static void max_in_flight(const sluice_progress *pr, void *ud) {
+  _Atomic uint32_t *max = ud;
+  uint32_t seen = atomic_load(max);
+  while (pr->parts_in_flight > seen &&
+         !atomic_compare_exchange_weak(max, &seen, pr->parts_in_flight))
+    ;
+}
+
+Test(fs, a_file_is_written_by_one_worker) {
+  sluice_operator *mem = th_mem_op();
+  size_t size = 40 * 65536 + 123;
+  unsigned char *data = malloc(size);
+  th_fill(data, size, 77, 0);
+  TH_OK(sluice_write(mem, "src", data, size, NULL));
+  sluice_options *o = th_opts("chunk", "64KiB", "concurrent", "8", "queue_depth", "8", NULL);
+  sluice_options *co = th_opts("readers", "4", NULL);
+  _Atomic uint32_t max = 0;
+  TH_OK(sluice_options_set_progress(co, max_in_flight, &max));
+  sluice_reader *r;
+  sluice_writer *w;
+  TH_OK(sluice_reader_open(mem, "src", NULL, &r));
+  TH_OK(sluice_writer_open(op, "dst", o, &w));
+  TH_OK(sluice_write_from(w, r, co));
+  TH_OK(sluice_writer_close(w));
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  sluice_options_free(o);
+  sluice_options_free(co);
+  /* Counted after the part that reports it has ended. */
+  cr_assert_eq(atomic_load(&max), 0, "other parts in flight: %u", (unsigned)atomic_load(&max));
+  void *buf;
+  size_t len;
+  TH_OK(sluice_read(op, "dst", 0, UINT64_MAX, &buf, &len));
+  cr_assert_eq(len, size);
+  cr_assert(memcmp(buf, data, len) == 0);
+  sluice_free(buf);
+  free(data);
+  sluice_operator_free(mem);
 }
 
 /* ------------------------------------------------------------------ */

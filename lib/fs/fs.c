@@ -830,6 +830,7 @@ static sluice_error *fs_open_sink(void *svc, const char *path, const sluice__wri
   s->base.vt = &fs_sink_vt;
   s->base.chunk = p->chunk;
   s->base.per_worker = 1;
+  s->base.max_in_flight = 1;
   s->base.ordered = 0;
   s->path = sluice__fs_shown(fs, path, SIZE_MAX);
   s->base.path = s->path;

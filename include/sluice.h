@@ -625,8 +625,11 @@ typedef struct sluice_writer sluice_writer;
 SLUICE_EXTERN sluice_error *sluice_writer_open(sluice_operator *op, const char *path,
                                                const sluice_options *opts, sluice_writer **out);
 /* Copies len bytes into chunk buffers (buf stays the caller's); each full
- * chunk goes to the upload workers.  Blocks only while every buffer is
- * queued or in flight (backpressure).  One thread at a time per writer.
+ * chunk goes to the upload workers.  Until the object fills one chunk its
+ * bytes are kept in one buffer of their size and no thread is started: an
+ * object under one chunk goes in one request at close.  Blocks only while
+ * every buffer is queued or in flight (backpressure).  One thread at a time
+ * per writer.
  * Errors: invalid argument after close or write_from, canceled after
  * abort, and the first error of an earlier chunk, reported here or at
  * close; the writer is then aborted and every later write or close returns

@@ -118,6 +118,12 @@ struct sluice_writer {
   atomic_uint_fast64_t retries; /* the sink's and the source's resent requests */
 
   sluice__chunk *cur; /* write(): the chunk being filled */
+  /* write(): the bytes of an object that has not yet filled one chunk.  A
+   * small object then costs one buffer of its own size and one request on
+   * the caller's thread; the pipe (its threads and chunk buffers) starts
+   * only when a chunk fills. */
+  unsigned char *small;
+  size_t small_len, small_cap;
   uint64_t next_index, bytes_in;
   enum sluice__wstate state;
   sluice_error *result; /* the first error, kept for repeated close() */

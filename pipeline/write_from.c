@@ -138,7 +138,7 @@ static void sequential_reader(struct copy *cp) {
 
 sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluice__copy_params *p) {
   if (w->state != W_OPEN) return sluice__writer_state_error(w, "write_from");
-  if (w->pipe_live || w->next_index || w->cur)
+  if (w->pipe_live || w->next_index || w->cur || w->small_len)
     return sluice__error(
         SLUICE_ERR_INVALID_ARGUMENT,
         "write_from '%s': the writer already has data; write_from needs a fresh writer",

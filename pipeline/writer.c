@@ -127,12 +127,19 @@ sluice_error *sluice__writer_stop_pipe(sluice_writer *w) {
   return err;
 }
 
+static void drop_small(sluice_writer *w) {
+  free(w->small);
+  w->small = NULL;
+  w->small_len = w->small_cap = 0;
+}
+
 /* Ends the writer with err (taken): stops everything, aborts the sink. */
 void sluice__writer_fail(sluice_writer *w, sluice_error *err) {
   if (w->pipe_live) {
     sluice__pipe_fail(&w->pipe, sluice__error_copy(err));
     sluice_error_free(sluice__writer_stop_pipe(w));
   }
+  drop_small(w);
   w->sink->vt->abort(w->sink);
   w->state = W_FAILED;
   w->result = err;
@@ -164,14 +171,43 @@ sluice_error *sluice__writer_check_pipe(sluice_writer *w) {
   return sluice__error_copy(err);
 }
 
-sluice_error *sluice_writer_write(sluice_writer *w, const void *buf, size_t len) {
-  if (!w || (!buf && len))
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "writer_write: writer and buf must be non-NULL");
-  if (w->state != W_OPEN) return sluice__writer_state_error(w, "writer_write");
+/* Keeps len more bytes in w->small while the object is still under one
+ * chunk; 1 when they were kept, 0 when the pipe must take over. */
+static int stage_small(sluice_writer *w, const void *buf, size_t len, sluice_error **err) {
+  *err = NULL;
+  size_t need = w->small_len + len;
+  if (w->pipe_live || need >= w->sink->chunk) return 0;
+  if (need > w->small_cap) {
+    size_t cap = w->small_cap ? w->small_cap : 4096;
+    while (cap < need) cap *= 2;
+    if (cap > w->sink->chunk) cap = w->sink->chunk;
+    unsigned char *p = realloc(w->small, cap);
+    if (!p) {
+      *err = sluice__error_oom();
+      return 1;
+    }
+    w->small = p;
+    w->small_cap = cap;
+  }
+  memcpy(w->small + w->small_len, buf, len);
+  w->small_len = need;
+  return 1;
+}
+
+/* write() through the pipe, starting it if need be. */
+static sluice_error *write_piped(sluice_writer *w, const void *buf, size_t len) {
   sluice_error *err = sluice__writer_start_pipe(w, 1);
   if (!err) err = sluice__writer_check_pipe(w);
   if (err) return err;
+  /* The object outgrew one chunk: what was kept goes first. */
+  if (w->small_len) {
+    if ((w->cur = sluice__pipe_get_buffer(&w->pipe))) {
+      memcpy(w->cur->buf, w->small, w->small_len);
+      w->cur->len = w->small_len;
+    }
+    drop_small(w);
+    if (!w->cur) return sluice__writer_check_pipe(w);
+  }
   const unsigned char *src = buf;
   while (len) {
     if (!w->cur && !(w->cur = sluice__pipe_get_buffer(&w->pipe))) break;
@@ -192,12 +228,33 @@ sluice_error *sluice_writer_write(sluice_writer *w, const void *buf, size_t len)
   return sluice__writer_check_pipe(w);
 }
 
+sluice_error *sluice_writer_write(sluice_writer *w, const void *buf, size_t len) {
+  if (!w || (!buf && len))
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "writer_write: writer and buf must be non-NULL");
+  if (w->state != W_OPEN) return sluice__writer_state_error(w, "writer_write");
+  if (!len) return sluice__writer_check_pipe(w);
+  sluice_error *err;
+  if (stage_small(w, buf, len, &err)) return err;
+  return write_piped(w, buf, len);
+}
+
 sluice_error *sluice_writer_close(sluice_writer *w) {
   if (!w) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "writer_close: writer is NULL");
   if (w->state == W_COMMITTED) return NULL;
   if (w->state != W_OPEN && w->state != W_STREAMED)
     return sluice__writer_state_error(w, "writer_close");
   sluice_error *err = NULL;
+  if (w->small_len) {
+    /* Under one chunk: one request from the kept bytes, no pipe. */
+    unsigned char *small = w->small;
+    size_t len = w->small_len;
+    w->small = NULL;
+    w->small_len = w->small_cap = 0;
+    err = sluice__writer_put(w, small, len);
+    free(small);
+    return err;
+  }
   if (w->cur && w->cur->len) {
     sluice__chunk *c = w->cur;
     w->cur = NULL;
@@ -219,7 +276,7 @@ sluice_error *sluice_writer_close(sluice_writer *w) {
 
 sluice_error *sluice__writer_put(sluice_writer *w, const void *buf, size_t len) {
   if (w->state != W_OPEN) return sluice__writer_state_error(w, "write");
-  if (w->pipe_live || w->next_index || w->cur || len > w->sink->chunk)
+  if (w->pipe_live || w->next_index || w->cur || w->small_len || len > w->sink->chunk)
     return sluice__error(
         SLUICE_ERR_INVALID_ARGUMENT,
         "write '%s': a whole-object put needs a fresh writer and at most one chunk", w->sink->path);
@@ -235,7 +292,7 @@ sluice_error *sluice__writer_put(sluice_writer *w, const void *buf, size_t len) 
     if (len) err = s->vt->write_part(s, &c);
     if (!err) err = s->vt->commit(s, len, len ? 1 : 0);
   } else {
-    err = sluice_writer_write(w, buf, len);
+    err = write_piped(w, buf, len);
     return err ? err : sluice_writer_close(w);
   }
   if (err) {
@@ -260,6 +317,7 @@ sluice_error *sluice_writer_abort(sluice_writer *w) {
                       sluice__error(SLUICE_ERR_CANCELED, "write '%s': aborted", w->sink->path));
     sluice_error_free(sluice__writer_stop_pipe(w));
   }
+  drop_small(w);
   w->sink->vt->abort(w->sink);
   w->state = W_ABORTED;
   return NULL;
@@ -307,8 +365,13 @@ sluice_error *sluice_write(sluice_operator *op, const char *path, const void *bu
   sluice_writer *w;
   sluice_error *err = sluice_writer_open(op, path, opts, &w);
   if (err) return err;
-  err = sluice_writer_write(w, buf, len);
-  if (!err) err = sluice_writer_close(w);
+  /* An object of at most one chunk goes up straight from buf. */
+  if (len <= w->sink->chunk) {
+    err = sluice__writer_put(w, buf, len);
+  } else {
+    err = sluice_writer_write(w, buf, len);
+    if (!err) err = sluice_writer_close(w);
+  }
   sluice_writer_free(w);
   return err;
 }

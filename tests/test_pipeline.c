@@ -7,6 +7,7 @@
  * Every large size comes from th_big_size(1 GiB), so sanitizer and
  * valgrind runs (SLUICE_TEST_BIG=64M) stay quick.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -336,6 +337,52 @@ Test(pipeline, writer_write_odd_sizes_fs, .timeout = 300) {
 Test(pipeline, writer_write_odd_sizes_memory, .timeout = 300) {
   sluice_operator *op = th_mem_op();
   odd_writes(op, "w.bin", min_u64(big(), 32 * MiB) + 17);
+  sluice_operator_free(op);
+}
+
+static int threads_now(void) {
+  DIR *d = opendir("/proc/self/task");
+  cr_assert(d, "/proc/self/task: %s", strerror(errno));
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
+/* An object under one chunk is kept in one buffer of its size and goes in
+ * one request at close: no worker thread, no chunk buffers.  Aborted, it
+ * leaves nothing. */
+Test(pipeline, small_object_starts_no_thread, .timeout = 60) {
+  sluice_operator *op = th_mem_op();
+  sluice_options *wo = wopts("1MiB", 8, 8);
+  unsigned char buf[30000];
+  th_fill(buf, sizeof buf, 9, 0);
+  sluice_writer *w;
+  TH_OK(sluice_writer_open(op, "small.bin", wo, &w));
+  int before = threads_now();
+  TH_OK(sluice_writer_write(w, buf, 1000));
+  TH_OK(sluice_writer_write(w, buf + 1000, 28997));
+  TH_OK(sluice_writer_write(w, buf + 29997, 3));
+  cr_assert_eq(threads_now(), before, "a small object started threads");
+  TH_OK(sluice_writer_close(w));
+  sluice_writer_free(w);
+  void *got;
+  size_t len;
+  TH_OK(sluice_read(op, "small.bin", 0, UINT64_MAX, &got, &len));
+  cr_assert_eq(len, sizeof buf);
+  cr_assert(memcmp(got, buf, len) == 0);
+  sluice_free(got);
+
+  TH_OK(sluice_writer_open(op, "aborted.bin", wo, &w));
+  TH_OK(sluice_writer_write(w, buf, 500));
+  TH_OK(sluice_writer_abort(w));
+  TH_KIND(sluice_writer_write(w, buf, 1), SLUICE_ERR_CANCELED);
+  sluice_writer_free(w);
+  sluice_metadata *m;
+  TH_KIND(sluice_stat(op, "aborted.bin", &m), SLUICE_ERR_NOT_FOUND);
+  sluice_options_free(wo);
   sluice_operator_free(op);
 }
 

@@ -184,3 +184,23 @@ section_checksum() {
     done < "$WORK/cksum.out"
   done
 }
+
+# 8. file and stream destinations, and what each checksum costs an upload,
+# beside curl's unsigned single PUT of the same file (sink: the client's
+# own cost; the sink verifies nothing, so auto sends Content-MD5 there).
+section_files() {
+  compare files "download $STREAM_SIZE to a file" sink down "$STREAM_SIZE" "$RUNS" $TOOLS
+  compare files "download $STREAM_SIZE to stdout" sink cat "$STREAM_SIZE" "$RUNS" $TOOLS
+  compare files "upload $STREAM_SIZE" sink up "$STREAM_SIZE" "$RUNS" \
+    sluice sluice-crc64nvme sluice-crc32c sluice-crc32 sluice-sha256 sluice-none curl
+}
+
+# 9. many objects: a directory of small files into a bucket, CONC transfers
+# in flight for sluice, aws and rclone; curl and s3cmd send one at a time
+# (s3cmd only on the smaller tree: 10,000 files take it minutes a run).
+section_trees() {
+  small_files "$DIR_COUNT" 256
+  compare trees "$DIR_COUNT x 256K" sink dir "$DIR_COUNT" "$TREE_RUNS" $TOOLS
+  small_files "$TINY_COUNT" 16
+  DIR_KIB=16 compare trees "$TINY_COUNT x 16K" sink dir "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone curl
+}

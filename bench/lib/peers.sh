@@ -60,6 +60,7 @@ peer_cmd() {
   [ "$op" = put ] && IN=$file
   case $tool in
     sluice) sluice_cmd "$op" "$ep" "$url" "$file" ;;
+    sluice-*) CKALG=${tool#sluice-} sluice_cmd "$op" "$ep" "$url" "$file" ;;
     xfer-loop) SLUICE="" sluice_cmd "$op" "$ep" "$url" "$file"; CMD=("${CMD[@]:0:5}" "$XFER" --loop "${CMD[@]:6}") ;;
     xfer-write_from) SLUICE="" sluice_cmd "$op" "$ep" "$url" "$file" ;;
     aws)
@@ -146,12 +147,13 @@ sluice_cmd() {
     return
   fi
   set+=(--endpoint "$ep" --region us-east-1 --progress=none)
+  [ -z "${CKALG:-}" ] || set+=(--checksum-algorithm "$CKALG")
   case $op in
     up) CMD=("${env[@]}" "$SLUICE" cp "${set[@]}" "$file" "$url") ;;
     put) CMD=("${env[@]}" "$SLUICE" put "${set[@]}" "$url") ;;
     down) CMD=("${env[@]}" "$SLUICE" cp "${set[@]}" "$url" "$file") ;;
     cat) CMD=("${env[@]}" "$SLUICE" cat "${set[@]}" "$url") ;;
     s3s3) CMD=("${env[@]}" "$SLUICE" cp --stream "${set[@]}" "$url" "$url.copy") ;;
-    dir) CMD=("${env[@]}" "$SLUICE" cp -r "${set[@]}" "$file" "$url") ;;
+    dir) CMD=("${env[@]}" "$SLUICE" cp -r --transfers "$CONC" "${set[@]}" "$file" "$url") ;;
   esac
 }

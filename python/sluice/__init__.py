@@ -15,8 +15,8 @@ ring, concurrent part uploads); Python is not in the data path.
 """
 from ._sluice import (AlreadyExists, Canceled, ConditionNotMatch, ConfigInvalid, Entry, Error,
                       IOFailure, InvalidArgument, IsADirectory, Metadata, NetworkError, NotFound,
-                      OutOfMemory, PermissionDenied, Progress, RangeNotSatisfiable, RateLimited,
-                      Timeout, Unexpected, Unsupported, library_version)
+                      OutOfMemory, Partial, PermissionDenied, Progress, RangeNotSatisfiable,
+                      RateLimited, Timeout, TreeJob, Unexpected, Unsupported, library_version)
 from ._sync import File, Operator, PresignedRequest, Writer
 from ._async import AsyncCopy, AsyncFile, AsyncOperator, AsyncWriter
 
@@ -24,8 +24,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Operator", "AsyncOperator", "File", "Writer", "AsyncFile", "AsyncWriter", "AsyncCopy",
-    "Metadata", "Entry", "Progress", "PresignedRequest", "library_version",
+    "Metadata", "Entry", "Progress", "PresignedRequest", "TreeJob", "library_version",
     "Error", "NotFound", "PermissionDenied", "AlreadyExists", "IsADirectory", "InvalidArgument",
     "ConfigInvalid", "Unsupported", "RateLimited", "ConditionNotMatch", "RangeNotSatisfiable",
     "IOFailure", "NetworkError", "Timeout", "Canceled", "OutOfMemory", "Unexpected",
+    "Partial",
 ]

@@ -322,6 +322,33 @@ class AsyncOperator:
     async def copy(self, source, target, **options):
         return await _in_executor(self._op.copy, source, target, **options)
 
+    async def copy_tree(self, src_dir, dst, dst_dir, *, progress=None, interval=0.5, **options):
+        """``Operator.copy_tree`` as a libsluice job whose fd the event loop
+        watches (no executor thread).  Cancelling the task cancels the job:
+        transfers in flight are aborted, finished objects stay."""
+        if progress is not None and not callable(progress):
+            raise TypeError("progress must be callable")
+        if not isinstance(interval, (int, float)) or interval <= 0:
+            raise ValueError("interval must be a positive number")
+        job = self._op.start_tree(src_dir, getattr(dst, "_op", dst), dst_dir, **options)
+        failures = []
+
+        def tick(p):
+            failures.extend(job.failures())
+            if progress is not None:
+                progress(p)
+        try:
+            await AsyncCopy(job)._finish(tick, interval)
+        except Error as e:
+            e.failures = failures + job.failures()
+            raise
+        return job.progress()
+
+    async def sync(self, src_dir, dst, dst_dir, *, delete=False, compare="size_mtime", **options):
+        """``copy_tree`` in sync mode (see ``Operator.sync``)."""
+        return await self.copy_tree(src_dir, dst, dst_dir, mode="sync", delete=delete,
+                                    compare=compare, **options)
+
     async def presign(self, method, path, expire_second):
         return self._op.presign(method, path, expire_second)
 

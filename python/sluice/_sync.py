@@ -51,6 +51,55 @@ class Operator(_sluice.Operator):
     def presign_stat(self, path, expire_second):
         return PresignedRequest(self.presign("HEAD", path, expire_second), "HEAD")
 
+    def copy_tree(self, src_dir, dst, dst_dir, *, progress=None, interval=0.5, **options):
+        """Copies every object under ``src_dir`` (a directory or key prefix,
+        "" for the root) to the same relative path under ``dst_dir`` on
+        ``dst`` (an Operator or AsyncOperator; may be this one), in
+        libsluice's tree job: a streamed listing, ``transfers`` objects in
+        flight and one ``memory_limit`` for all of them.  Options as
+        sluice_tree_start's (``transfers``, ``memory_limit``, ``bwlimit``,
+        ``include``, ``exclude``, ``dry_run``, ``fail_fast``, ``chunk``...).
+        ``progress`` is called with a Progress every ``interval`` seconds and
+        at the end.  Returns the last Progress (``objects_done``,
+        ``objects_skipped``, ...).  When some objects failed it raises
+        Partial, whose ``failures`` lists ``(path, Error)`` pairs.  Ctrl-C
+        (or an exception from ``progress``) cancels the job: transfers in
+        flight are aborted, finished objects stay."""
+        if progress is not None and not callable(progress):
+            raise TypeError("progress must be callable")
+        if not isinstance(interval, (int, float)) or interval <= 0:
+            raise ValueError("interval must be a positive number")
+        job = self.start_tree(src_dir, getattr(dst, "_op", dst), dst_dir, **options)
+        failures = []
+        try:
+            # Failures are taken every interval, so the job's list stays short.
+            while not job.wait(interval):
+                failures.extend(job.failures())
+                if progress is not None:
+                    progress(job.progress())
+            if progress is not None:
+                progress(job.progress())
+        except BaseException:
+            job.cancel()
+            try:
+                job.result()
+            except Error:
+                pass
+            raise
+        try:
+            job.result()
+        except Error as e:
+            e.failures = failures + job.failures()
+            raise
+        return job.progress()
+
+    def sync(self, src_dir, dst, dst_dir, *, delete=False, compare="size_mtime", **options):
+        """``copy_tree`` that copies only what is missing or differs at the
+        destination (``compare``: "size_mtime", "size" or "checksum") and,
+        with ``delete=True``, deletes what exists only there."""
+        return self.copy_tree(src_dir, dst, dst_dir, mode="sync", delete=delete, compare=compare,
+                              **options)
+
     def to_async_operator(self):
         """An AsyncOperator sharing this operator."""
         from ._async import AsyncOperator

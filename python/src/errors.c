@@ -35,6 +35,7 @@ static struct {
     {SLUICE_ERR_CANCELED, "Canceled", "canceled", NULL, NULL},
     {SLUICE_ERR_OUT_OF_MEMORY, "OutOfMemory", "out_of_memory", &PyExc_MemoryError, NULL},
     {SLUICE_ERR_UNEXPECTED, "Unexpected", "unexpected", NULL, NULL},
+    {SLUICE_ERR_PARTIAL, "Partial", "partial", NULL, NULL},
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
@@ -48,8 +49,7 @@ int sp_claim(int *busy, const char *what) {
   return 0;
 }
 
-PyObject *sp_raise(sluice_error *err) {
-  sluice_errkind kind = sluice_error_kind(err);
+PyObject *sp_error_new(sluice_errkind kind, const char *text, int retryable, int http_status) {
   PyObject *type = sp_error_base;
   const char *name = "unexpected";
   for (size_t i = 0; i < NKINDS; i++)
@@ -58,27 +58,36 @@ PyObject *sp_raise(sluice_error *err) {
       name = kinds[i].name;
     }
   /* The message may quote a server's bytes: never fail on bad UTF-8. */
-  const char *text = sluice_error_message(err);
   PyObject *msg = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "backslashreplace");
   PyObject *exc = msg ? PyObject_CallOneArg(type, msg) : NULL;
   if (exc) {
-    PyObject *retry = PyBool_FromLong(sluice_error_retryable(err));
-    PyObject *status = PyLong_FromLong(sluice_error_http_status(err));
+    PyObject *retry = PyBool_FromLong(retryable);
+    PyObject *status = PyLong_FromLong(http_status);
     PyObject *kname = PyUnicode_FromString(name);
     PyObject *code = PyLong_FromLong((long)kind);
-    if (retry && status && kname && code && PyObject_SetAttrString(exc, "retryable", retry) == 0 &&
-        PyObject_SetAttrString(exc, "http_status", status) == 0 &&
-        PyObject_SetAttrString(exc, "kind", kname) == 0 &&
-        PyObject_SetAttrString(exc, "code", code) == 0 &&
-        PyObject_SetAttrString(exc, "message", msg) == 0)
-      PyErr_SetObject(type, exc);
+    if (!(retry && status && kname && code &&
+          PyObject_SetAttrString(exc, "retryable", retry) == 0 &&
+          PyObject_SetAttrString(exc, "http_status", status) == 0 &&
+          PyObject_SetAttrString(exc, "kind", kname) == 0 &&
+          PyObject_SetAttrString(exc, "code", code) == 0 &&
+          PyObject_SetAttrString(exc, "message", msg) == 0))
+      Py_CLEAR(exc);
     Py_XDECREF(retry);
     Py_XDECREF(status);
     Py_XDECREF(kname);
     Py_XDECREF(code);
-    Py_DECREF(exc);
   }
   Py_XDECREF(msg);
+  return exc;
+}
+
+PyObject *sp_raise(sluice_error *err) {
+  PyObject *exc = sp_error_new(sluice_error_kind(err), sluice_error_message(err),
+                               sluice_error_retryable(err), sluice_error_http_status(err));
+  if (exc) {
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+  }
   sluice_error_free(err);
   return NULL;
 }

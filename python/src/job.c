@@ -102,29 +102,7 @@ static PyObject *job_progress(sp_job *self, PyObject *unused) {
   sluice_error *err = sluice_job_progress(self->job, &p);
   if (err)
     return sp_raise(err);
-  PyObject *seq = PyStructSequence_New(sp_progress_type);
-  if (!seq)
-    return NULL;
-  PyObject *items[8] = {
-      PyLong_FromUnsignedLongLong(p.bytes_read),
-      PyLong_FromUnsignedLongLong(p.bytes_written),
-      p.total_bytes == UINT64_MAX ? Py_NewRef(Py_None) : PyLong_FromUnsignedLongLong(p.total_bytes),
-      PyLong_FromUnsignedLongLong(p.parts_done),
-      PyLong_FromUnsignedLong(p.parts_in_flight),
-      PyLong_FromUnsignedLong(p.ring_used),
-      PyLong_FromUnsignedLong(p.ring_capacity),
-      PyLong_FromUnsignedLongLong(p.retries),
-  };
-  for (int i = 0; i < 8; i++) {
-    if (!items[i]) {
-      for (int j = i + 1; j < 8; j++)
-        Py_XDECREF(items[j]);
-      Py_DECREF(seq);
-      return NULL;
-    }
-    PyStructSequence_SetItem(seq, i, items[i]);
-  }
-  return seq;
+  return sp_progress_new(&p);
 }
 
 /* wait(timeout=None) -> bool: True once the job has ended. */
@@ -132,6 +110,10 @@ static PyObject *job_wait(sp_job *self, PyObject *args) {
   PyObject *timeout_obj = Py_None;
   if (!PyArg_ParseTuple(args, "|O:wait", &timeout_obj))
     return NULL;
+  return sp_wait_fd(sluice_job_fd(self->job), timeout_obj);
+}
+
+PyObject *sp_wait_fd(int fd, PyObject *timeout_obj) {
   int timeout_ms = -1;
   if (timeout_obj != Py_None) {
     double t = PyFloat_AsDouble(timeout_obj);
@@ -143,7 +125,7 @@ static PyObject *job_wait(sp_job *self, PyObject *args) {
     }
     timeout_ms = t > 86400.0 ? 86400000 : (int)(t * 1000.0);
   }
-  struct pollfd pfd = {.fd = sluice_job_fd(self->job), .events = POLLIN};
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
   for (;;) {
     int rc, saved;
     Py_BEGIN_ALLOW_THREADS

@@ -33,10 +33,15 @@ static PyStructSequence_Field progress_fields[] = {
     {"ring_used", "chunks queued between readers and workers"},
     {"ring_capacity", "capacity of that queue"},
     {"retries", "requests retried"},
+    {"objects_done", "tree jobs: objects copied"},
+    {"objects_failed", "tree jobs: objects that failed"},
+    {"objects_skipped", "tree jobs: objects already the same at the destination"},
+    {"objects_deleted", "tree jobs: objects deleted at the destination"},
+    {"objects_total", "tree jobs: objects seen so far (all of them once listing ended)"},
     {NULL, NULL}};
-static PyStructSequence_Desc progress_desc = {"sluice.Progress",
-                                              "A snapshot of a write_from's progress.",
-                                              progress_fields, 8};
+static PyStructSequence_Desc progress_desc = {
+    "sluice.Progress", "A snapshot of a write_from's or a tree job's progress.", progress_fields,
+    13};
 
 int sp_structseqs_init(PyObject *module) {
   if (!(sp_metadata_type = PyStructSequence_NewType(&metadata_desc)) ||
@@ -66,6 +71,33 @@ static int set_items(PyObject *seq, PyObject **items, int n) {
     PyStructSequence_SetItem(seq, i, items[i]); /* steals */
   }
   return 0;
+}
+
+PyObject *sp_progress_new(const sluice_progress *p) {
+  PyObject *seq = PyStructSequence_New(sp_progress_type);
+  if (!seq)
+    return NULL;
+  PyObject *items[13] = {
+      PyLong_FromUnsignedLongLong(p->bytes_read),
+      PyLong_FromUnsignedLongLong(p->bytes_written),
+      p->total_bytes == UINT64_MAX ? Py_NewRef(Py_None)
+                                   : PyLong_FromUnsignedLongLong(p->total_bytes),
+      PyLong_FromUnsignedLongLong(p->parts_done),
+      PyLong_FromUnsignedLong(p->parts_in_flight),
+      PyLong_FromUnsignedLong(p->ring_used),
+      PyLong_FromUnsignedLong(p->ring_capacity),
+      PyLong_FromUnsignedLongLong(p->retries),
+      PyLong_FromUnsignedLongLong(p->objects_done),
+      PyLong_FromUnsignedLongLong(p->objects_failed),
+      PyLong_FromUnsignedLongLong(p->objects_skipped),
+      PyLong_FromUnsignedLongLong(p->objects_deleted),
+      PyLong_FromUnsignedLongLong(p->objects_total),
+  };
+  if (set_items(seq, items, 13) < 0) {
+    Py_DECREF(seq);
+    return NULL;
+  }
+  return seq;
 }
 
 PyObject *sp_metadata_new(const sluice_metadata *m) {
@@ -444,6 +476,11 @@ static PyMethodDef operator_methods[] = {
      "(GET, PUT, HEAD, DELETE) without credentials until it expires."},
     {"list", (PyCFunction)(void (*)(void))operator_list, METH_VARARGS | METH_KEYWORDS,
      "list(path='', *, recursive=False) -> iterator of Entry"},
+    {"start_tree", (PyCFunction)(void (*)(void))sp_tree_start, METH_VARARGS | METH_KEYWORDS,
+     "start_tree(src_dir, dst, dst_dir, **tree_options) -> TreeJob\n\nStarts copying (or, "
+     "mode='sync', syncing) every object under src_dir to dst_dir on the Operator dst, and "
+     "returns at once.  Options as sluice_tree_start's (mode, delete, compare, dry_run, include, "
+     "exclude, transfers, memory_limit, bwlimit, ...)."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef operator_getset[] = {

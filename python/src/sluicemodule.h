@@ -55,13 +55,16 @@ typedef struct {
 } sp_writer;
 
 extern PyTypeObject sp_operator_type, sp_reader_type, sp_writer_type, sp_job_type,
-    sp_lister_type;
+    sp_lister_type, sp_tree_type;
 extern PyTypeObject *sp_metadata_type, *sp_entry_type, *sp_progress_type;
 extern PyObject *sp_error_base;
 
 /* errors.c: raises the Python exception for err and frees err; returns
  * NULL so that callers can `return sp_raise(err);`. */
 PyObject *sp_raise(sluice_error *err);
+/* The exception object (not raised) for those fields; NULL with an
+ * exception set when Python runs out of memory. */
+PyObject *sp_error_new(sluice_errkind kind, const char *message, int retryable, int http_status);
 int sp_errors_init(PyObject *module);
 /* Raises RuntimeError when the handle is busy; returns -1 then. */
 int sp_claim(int *busy, const char *what);
@@ -73,9 +76,17 @@ int sp_options_from_kwargs(PyObject *kwargs, sluice_options **out);
 
 /* operator.c */
 PyObject *sp_metadata_new(const sluice_metadata *m);
+PyObject *sp_progress_new(const sluice_progress *p);
 int sp_structseqs_init(PyObject *module);
 
 /* writer.c: called by a job that has ended, with its outcome kind. */
 void sp_writer_job_ended(sp_writer *w, int failed);
+
+/* job.c: wait(timeout) of a job's fd: polls it with the GIL released,
+ * running signal handlers; True once it is readable. */
+PyObject *sp_wait_fd(int fd, PyObject *timeout);
+
+/* tree.c: Operator.start_tree(src_dir, dst, dst_dir, **options). */
+PyObject *sp_tree_start(sp_operator *src, PyObject *args, PyObject *kwargs);
 
 #endif

@@ -108,6 +108,10 @@ def test_writer_dropped_without_close_is_aborted(s3, prefix, uploads):
     key = prefix + "dropped.dat"
     w = s3.open(key, "wb", chunk=5 * MiB)
     w.write(bytes(11 * MiB))
+    # write() returns once the parts are queued; the upload starts soon after.
+    deadline = time.monotonic() + HANG
+    while uploads(prefix) == [] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert uploads(prefix) != [], "the multipart upload should be in progress"
     del w
     gc.collect()

@@ -840,7 +840,8 @@ SLUICE_EXTERN const sluice_error *sluice_object_result_error(const sluice_object
  * sluice_job_cancel()/wait()/free() behave the same (a cancel stops every
  * transfer in flight and aborts its upload: no partial object or file is
  * left; objects already finished stay).  src_dir and dst_dir are
- * directories or key prefixes ("" is the root; "dir" means "dir/").  src
+ * directories or key prefixes ("" is the root; "dir" means "dir/"), used as
+ * given like any path (on S3 "/dir" is the prefix of keys "/dir/...").  src
  * and dst may be the same operator.  The job holds references to both
  * operators and copies what it needs from opts.
  *
@@ -876,7 +877,9 @@ SLUICE_EXTERN const sluice_error *sluice_object_result_error(const sluice_object
  *                 (neither copied nor deleted)
  *   from, to      relative-path range [from, to) in listing (byte) order:
  *                 shards that share boundaries cover a tree exactly once;
- *                 pick boundaries from a listing (every Nth key)
+ *                 pick boundaries from a listing (every Nth key).  The
+ *                 listing stops at `to`; one out of byte order fails the
+ *                 job (UNEXPECTED) rather than stop early by mistake
  *   fail_fast     "true": the first failed object ends the job with its
  *                 error; default: go on, and end with SLUICE_ERR_PARTIAL
  *   transfers     objects in flight, default 16 (1..1024)

@@ -192,7 +192,6 @@ int sluice__tree_rel_is_plain(const char *rel) {
 }
 
 char *sluice__tree_prefix(const char *dir) {
-  while (*dir == '/') dir++;
   size_t n = strlen(dir);
   char *p = malloc(n + 2);
   if (!p) return NULL;

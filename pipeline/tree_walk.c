@@ -43,8 +43,9 @@ static void side_close(struct side *sd) {
   sluice__metadata_clear(&sd->meta);
 }
 
-/* Moves to the next entry the filters select (sd->done at the end).  For
- * sync, the merge is only right on listings in byte order: check it. */
+/* Moves to the next entry the filters select (sd->done at the end).  The
+ * sync merge, and stopping at `to`, are only right on listings in byte
+ * order: check_order checks it. */
 static sluice_error *side_next(sluice__tree *t, struct side *sd, int check_order) {
   size_t plen = strlen(sd->prefix), slen = sd->skip ? strlen(sd->skip) : 0;
   while (!sd->done) {
@@ -65,9 +66,10 @@ static sluice_error *side_next(sluice__tree *t, struct side *sd, int check_order
     if (check_order) {
       if (sd->prev && strcmp(sd->rel, sd->prev) <= 0)
         return sluice__error(SLUICE_ERR_UNEXPECTED,
-                             "sync: the listing of '%s' is not in byte order ('%s' after '%s'); "
-                             "refusing to merge it",
-                             sd->prefix, sd->rel, sd->prev);
+                             "%s: the listing of '%s' is not in byte order ('%s' after '%s'), "
+                             "which %s needs",
+                             t->verb, sd->prefix, sd->rel, sd->prev,
+                             t->o.sync ? "the merge with the other side" : "stopping at 'to'");
       size_t rl = strlen(sd->rel) + 1;
       if (rl > sd->prev_cap) {
         char *p = realloc(sd->prev, rl);
@@ -110,7 +112,9 @@ static sluice_error *plan(sluice__tree *t, const struct side *sd, int del) {
 
 static sluice_error *walk_copy(sluice__tree *t, struct side *s) {
   sluice_error *err = NULL;
-  while (!atomic_load(&t->stop) && !(err = side_next(t, s, 0)) && !s->done)
+  /* With a `to` bound the listing stops there instead of running on. */
+  int bounded = t->o.to != NULL;
+  while (!atomic_load(&t->stop) && !(err = side_next(t, s, bounded)) && !s->done)
     if ((err = plan(t, s, 0))) break;
   return err;
 }

@@ -307,6 +307,31 @@ Test(tree, include_exclude_and_range) {
   sluice_operator_free(b);
 }
 
+/* Directories are key prefixes used as given: "/lead" is the prefix of the
+ * keys "/lead/...", not of "lead/...".  On fs a leading '/' names no file
+ * under the root: refused, naming it. */
+Test(tree, a_leading_slash_is_part_of_the_prefix) {
+  sluice_operator *a = th_mem_op(), *b = th_mem_op();
+  put_obj(a, "", "/lead/x", 3, 1);
+  put_obj(a, "", "lead/y", 3, 2);
+  sluice_progress p;
+  TH_OK(run(a, "/lead", b, "/out", NULL, &p, NULL));
+  cr_assert_eq(p.objects_done, 1);
+  assert_obj(b, "/out/", "x", 3, 1);
+  cr_assert_eq(count(b, "out/"), 0);
+  char *dir = th_tmpdir();
+  sluice_operator *f = th_fs_op(dir);
+  sluice_error *err = run(a, "/lead", f, "/abs", NULL, &p, NULL);
+  cr_assert_not_null(err);
+  cr_assert(strstr(sluice_error_message(err), "/abs"), "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  sluice_operator_free(f);
+  th_rmrf(dir);
+  free(dir);
+  sluice_operator_free(a);
+  sluice_operator_free(b);
+}
+
 /* A destination file stands where the tree needs a directory: the objects
  * under it fail, each reported, and the rest are copied. */
 Test(tree, failed_objects_are_reported_and_the_rest_go_on) {

@@ -82,6 +82,9 @@ void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define cr_assert_leq(a, b, ...) SHIM_CHECK(1, (a) <= (b), #a " <= " #b, __VA_ARGS__)
 #define cr_assert_gt(a, b, ...) SHIM_CHECK(1, (a) > (b), #a " > " #b, __VA_ARGS__)
 #define cr_assert_geq(a, b, ...) SHIM_CHECK(1, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_assert_float_eq(a, b, eps, ...)                                                \
+  SHIM_CHECK(1, (double)(a) - (double)(b) <= (eps) && (double)(b) - (double)(a) <= (eps), \
+             #a " ~= " #b, __VA_ARGS__)
 #define cr_assert_null(p, ...) SHIM_CHECK(1, (p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) SHIM_CHECK(1, (p) != NULL, #p " != NULL", __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) SHIM_CHECK(1, strcmp((a), (b)) == 0, #a " eq " #b, __VA_ARGS__)

@@ -153,6 +153,13 @@ int sluice__ck_crc_from_b64(sluice__ck_alg alg, const char *b64, uint64_t *crc) 
   return 0;
 }
 
+int sluice__ck_stored_full_crc(const char *name, const char *value, const char *type,
+                               sluice__ck_alg *alg, uint64_t *crc) {
+  int full = !strcasecmp(type, "FULL_OBJECT") || (!type[0] && !strchr(value, '-'));
+  if (!value[0] || !full || sluice__ck_parse(name, alg) != 0 || !sluice__ck_is_crc(*alg)) return -1;
+  return sluice__ck_crc_from_b64(*alg, value, crc);
+}
+
 sluice_error *sluice__ck_b64_of(sluice__ck_alg alg, const void *buf, size_t len,
                                 char b64[SLUICE__CK_MAX_B64]) {
   sluice__checksum ck;

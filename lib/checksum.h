@@ -72,6 +72,13 @@ int sluice__ck_crc_from_b64(sluice__ck_alg alg, const char *b64, uint64_t *crc);
 int sluice__ck_raw_from_b64(sluice__ck_alg alg, const char *b64,
                             unsigned char raw[SLUICE__CK_MAX_RAW]);
 
+/* What a store reported (x-amz-checksum-<name>: value, x-amz-checksum-type)
+ * as a CRC of the whole object that can be checked: 0 and *alg, *crc; -1
+ * for anything else.  A COMPOSITE value (type COMPOSITE, or "...-N" from
+ * stores that name no type) depends on the uploader's parts: -1. */
+int sluice__ck_stored_full_crc(const char *name, const char *value, const char *type,
+                               sluice__ck_alg *alg, uint64_t *crc);
+
 /* CRC of the next len bytes continuing from crc (0 to start). */
 uint64_t sluice__ck_crc(sluice__ck_alg alg, uint64_t crc, const void *buf, size_t len);
 /* CRC of A followed by B, from their CRCs and B's length. */

@@ -53,6 +53,20 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
   return NULL;
 }
 
+sluice_error *sluice__reader_open_listed(sluice_operator *op, const char *path,
+                                         const sluice_metadata *listed, sluice_reader **out) {
+  *out = NULL;
+  if (!op->vt->open_source_listed) return sluice_reader_open(op, path, NULL, out);
+  sluice_error *err = sluice__path_check("reader_open", path, SLUICE__PATH_FILE);
+  sluice__source *src;
+  if (!err) err = op->vt->open_source_listed(op->svc, path, listed, &src);
+  if (!err) err = sluice__reader_wrap(src, out);
+  if (err) return err;
+  (*out)->op = op;
+  sluice__operator_ref(op);
+  return NULL;
+}
+
 sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len, size_t *n_out) {
   if (n_out) *n_out = 0;
   if (!r || !n_out || (!buf && len))

@@ -16,5 +16,10 @@ struct sluice_reader {
 
 /* Wraps src in a reader (taking ownership of src even on failure). */
 sluice_error *sluice__reader_wrap(sluice__source *src, sluice_reader **out);
+/* A reader of the whole object at path as a listing gave it (listed: its
+ * size, ETag and mtime), through the service's open_source_listed when it
+ * has one (no request to the store yet), else as sluice_reader_open(). */
+sluice_error *sluice__reader_open_listed(sluice_operator *op, const char *path,
+                                         const sluice_metadata *listed, sluice_reader **out);
 
 #endif

@@ -185,6 +185,12 @@ typedef struct sluice__service_vt {
   /* length UINT64_MAX: to the end. */
   sluice_error *(*open_source)(void *svc, const char *path, uint64_t offset, uint64_t length,
                                sluice__source **out);
+  /* Optional: the whole object as a listing just gave it (size, ETag,
+   * mtime), without asking the store again: a tree job then reads a small
+   * object in one request, not two.  Reads fail with CONDITION_NOT_MATCH
+   * when the object is no longer the one listed. */
+  sluice_error *(*open_source_listed)(void *svc, const char *path, const sluice_metadata *listed,
+                                      sluice__source **out);
   sluice_error *(*open_sink)(void *svc, const char *path, const sluice__write_params *p,
                              sluice__sink **out);
   /* Deletes dir ("a/b/") and everything under it; missing: success.  NULL:

@@ -84,6 +84,7 @@ void sluice__tree_item_free(struct sluice__item *it) {
   if (!it) return;
   free(it->path);
   free(it->rel);
+  free(it->etag);
   free(it);
 }
 
@@ -166,9 +167,10 @@ static sluice_error *canceled(const sluice__tree *t, const char *rel) {
   return sluice__error(SLUICE_ERR_CANCELED, "%s '%s': canceled", t->verb, rel);
 }
 
-/* Copies one object; returns its error (NULL on success), *bytes what went. */
-static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__item *it,
-                                 uint64_t *bytes) {
+/* Copies one object; returns its error (NULL on success), *bytes what went.
+ * as_listed: a small object is read as the listing described it. */
+static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item *it,
+                               uint64_t *bytes, int as_listed) {
   sluice__tree *t = s->t;
   *bytes = 0;
   if (t->dst_has_dirs && !sluice__tree_rel_is_plain(it->rel))
@@ -195,7 +197,12 @@ static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__it
   unsigned char *buf = NULL;
   uint64_t need = 0;
   int taken = 0;
-  sluice_error *err = sluice_reader_open(t->src, it->path, NULL, &r);
+  /* A small object as listed: read in one request, without asking the
+   * store for what the listing just said. */
+  int listed = as_listed && it->size <= t->o.chunk;
+  sluice_metadata lm = {.size = it->size, .mtime = it->mtime, .etag = it->etag};
+  sluice_error *err = listed ? sluice__reader_open_listed(t->src, it->path, &lm, &r)
+                             : sluice_reader_open(t->src, it->path, NULL, &r);
   uint64_t size = r ? sluice_reader_size(r) : 0;
   int small = size != UINT64_MAX && size <= t->o.chunk;
   if (!err) {
@@ -232,6 +239,20 @@ static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__it
   sluice_reader_free(r);
   if (taken) sluice__budget_give(&t->budget, need);
   free(dpath);
+  return err;
+}
+
+static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__item *it,
+                                 uint64_t *bytes) {
+  sluice__tree *t = s->t;
+  sluice_error *err = copy_once(s, it, bytes, 1);
+  /* Not the object listed: changed since, or a store whose listing shows
+   * another ETag than its GETs compare.  Once more, as the store has it. */
+  if (err && sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH &&
+      t->src->vt->open_source_listed && it->size <= t->o.chunk && !atomic_load(&t->stop)) {
+    sluice_error_free(err);
+    err = copy_once(s, it, bytes, 0);
+  }
   return err;
 }
 

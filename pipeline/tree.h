@@ -50,6 +50,8 @@ struct sluice__item {
   char *path;    /* as listed: the source object, or the destination one to delete */
   char *rel;     /* relative to the directories */
   uint64_t size; /* listed */
+  int64_t mtime; /* listed, -1 unknown */
+  char *etag;    /* listed, or NULL */
 };
 
 struct sluice__slot {

@@ -106,6 +106,11 @@ static sluice_error *plan(sluice__tree *t, const struct side *sd, int del) {
   }
   it->del = del;
   it->size = sd->meta.size;
+  it->mtime = sd->meta.mtime;
+  if (sd->meta.etag && !(it->etag = strdup(sd->meta.etag))) {
+    sluice__tree_item_free(it);
+    return sluice__error_oom();
+  }
   sluice__tree_queue(t, it);
   return NULL;
 }

@@ -656,6 +656,52 @@ Test(tree_s3, refused_objects_fail_and_the_rest_arrive) {
   sluice_operator_free(mem);
 }
 
+/* A small S3 object is read as listed: one GET, no HEAD.  One the store
+ * answers 412 for (changed since it was listed) is read again as the store
+ * has it now, with a HEAD; a large one is HEADed first as before. */
+Test(tree_s3, small_objects_take_one_request_each) {
+  sluice_operator *direct = s3_op(NULL), *mem = th_mem_op();
+  char pfx[64];
+  new_prefix(pfx);
+  unsigned n = 20;
+  for (unsigned i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, i == 7 ? "changed%02u" : "f%02u", i);
+    put_obj(mem, "", name, i == 3 ? 6 * 1024 * 1024 : 300 + i, i);
+  }
+  sluice_progress p;
+  TH_OK(run(mem, "", direct, pfx, S3_CHUNK(), &p, NULL));
+  th_proxy px = {0};
+  const char *colon = strrchr(strstr(E.endpoint, "://") + 3, ':');
+  const char *args[] = {"--http-status",       "412", "--times", "1", "--match",
+                        "^GET [^ ]*changed07", NULL};
+  th_proxy_start(&px, atoi(colon + 1), args);
+  char ep[64];
+  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", px.port);
+  sluice_operator *s3 = s3_op(ep);
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  TH_OK(run(s3, pfx, fs, "out", S3_CHUNK(), &p, NULL));
+  cr_assert_eq(p.objects_done, n);
+  for (unsigned i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, i == 7 ? "changed%02u" : "f%02u", i);
+    assert_obj(fs, "out/", name, i == 3 ? 6 * 1024 * 1024 : 300 + i, i);
+  }
+  cr_assert_eq(th_proxy_log_count(&px, "FAULT http-status 412", NULL), 1);
+  /* HEADs: the large object's and the refused one's second try. */
+  cr_assert_eq(th_proxy_log_count(&px, "request \"HEAD ", NULL), 2, "HEADs: %d",
+               th_proxy_log_count(&px, "request \"HEAD ", NULL));
+  th_proxy_stop(&px);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  s3_cleanup(direct, pfx);
+  sluice_operator_free(s3);
+  sluice_operator_free(direct);
+  sluice_operator_free(mem);
+}
+
 Test(tree_s3, cancel_aborts_every_upload) {
   sluice_operator *s3 = s3_op(NULL), *mem = th_mem_op();
   char pfx[64];

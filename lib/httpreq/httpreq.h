@@ -188,6 +188,10 @@ sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, co
  * lib/checksum.h): the read that completes the object fails with IO when
  * it does not.  Does nothing for a source of part of the object. */
 void sluice__httpreq_source_expect_crc(sluice__source *s, int alg, uint64_t crc);
+/* For a source opened without a HEAD (from a listing): a GET of the whole
+ * object asks for the stored checksum (x-amz-checksum-mode) and, when the
+ * reply carries a full-object CRC, fails with IO if the bytes differ. */
+void sluice__httpreq_source_crc_from_get(sluice__source *s);
 
 /* ---- errors (lib/httpreq/errors.c) ----
  * Pure functions, any thread.  Each returns a new error owned by the caller;

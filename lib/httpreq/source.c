@@ -67,8 +67,20 @@ typedef struct http_source {
     uint64_t off, len, crc;
   } * pieces; /* received ranges, sorted, adjacent ones merged */
   size_t npieces, cap_pieces;
-  int ck_off; /* overlapping reads, or checked: no more verification */
+  int ck_off;       /* overlapping reads, or checked: no more verification */
+  int crc_from_get; /* no HEAD: the whole-object GET brings the stored CRC */
 } http_source;
+
+static sluice_error *ck_mismatch(const http_source *ss, sluice__ck_alg alg, uint64_t want,
+                                 uint64_t got) {
+  char w[SLUICE__CK_MAX_B64], g[SLUICE__CK_MAX_B64];
+  sluice__ck_crc_b64(alg, want, w);
+  sluice__ck_crc_b64(alg, got, g);
+  return sluice__error(SLUICE_ERR_IO,
+                       "%s: %s '%s': the data received does not match the object's stored "
+                       "checksum (%s %s, received %s): corrupted in transit or in the store",
+                       ss->engine->svc, ss->get_op, ss->path, sluice__ck_s3_name(alg), w, g);
+}
 
 /* Adds the CRC of [off, off+len) and, when the whole object is there,
  * compares it with the expected value. */
@@ -110,16 +122,8 @@ static sluice_error *ck_received(http_source *ss, const void *buf, size_t len, u
     ss->npieces++;
   }
   if (ss->npieces == 1 && ss->pieces[0].off == 0 && ss->pieces[0].len == ss->total) {
-    char want[SLUICE__CK_MAX_B64], got[SLUICE__CK_MAX_B64];
-    if (ss->pieces[0].crc != ss->ck_want) {
-      sluice__ck_crc_b64(ss->ck_alg, ss->ck_want, want);
-      sluice__ck_crc_b64(ss->ck_alg, ss->pieces[0].crc, got);
-      err = sluice__error(SLUICE_ERR_IO,
-                          "%s: %s '%s': the data received does not match the object's stored "
-                          "checksum (%s %s, received %s): corrupted in transit or in the store",
-                          ss->engine->svc, ss->get_op, ss->path, sluice__ck_s3_name(ss->ck_alg),
-                          want, got);
-    }
+    if (ss->pieces[0].crc != ss->ck_want)
+      err = ck_mismatch(ss, ss->ck_alg, ss->ck_want, ss->pieces[0].crc);
     ss->ck_off = 1; /* checked once */
   }
 out:
@@ -146,8 +150,11 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
                            .dst = buf,
                            .dst_cap = len};
   /* Asking for the whole object, a 200 is the right answer too. */
-  r.range_required = !(ss->start + off == 0 && len == ss->total);
+  int whole = ss->start + off == 0 && len == ss->total;
+  r.range_required = !whole;
   sluice__httpreq_header(&r, "Range", range);
+  int crc_here = whole && ss->crc_from_get && !ss->ck_alg;
+  if (crc_here) sluice__httpreq_header(&r, "x-amz-checksum-mode", "ENABLED");
   if (ss->pin_name) sluice__httpreq_header(&r, ss->pin_name, ss->pin_value);
   sluice_error *err = sluice__httpreq_perform(ss->engine, &r);
   if (err && sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH)
@@ -163,6 +170,12 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
                         ss->path, len, off, r.dst_len);
   if (!err) *n = r.dst_len;
   if (!err && ss->ck_alg) err = ck_received(ss, buf, r.dst_len, off);
+  sluice__ck_alg alg;
+  uint64_t want, got;
+  if (!err && crc_here &&
+      sluice__ck_stored_full_crc(r.checksum_name, r.checksum, r.checksum_type, &alg, &want) == 0 &&
+      (got = sluice__ck_crc(alg, 0, buf, r.dst_len)) != want)
+    err = ck_mismatch(ss, alg, want, got);
   sluice__httpreq_req_cleanup(&r);
   return err;
 }
@@ -258,6 +271,10 @@ sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, co
   ss->base.path = ss->path;
   *out = &ss->base;
   return NULL;
+}
+
+void sluice__httpreq_source_crc_from_get(sluice__source *s) {
+  ((http_source *)s)->crc_from_get = 1;
 }
 
 void sluice__httpreq_source_expect_crc(sluice__source *s, int alg, uint64_t crc) {

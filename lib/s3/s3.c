@@ -160,19 +160,27 @@ sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offse
   if (!err && !(key = sluice__s3_key(s3, path))) err = sluice__error_oom();
   if (!err)
     err = sluice__httpreq_source_new(&s3->net, key, path, &meta, offset, length, "GetObject", out);
-  if (!err) {
-    /* Only a CRC of the whole object can be checked: a COMPOSITE value
-     * (type COMPOSITE, or "...-N" from stores that name no type) depends on
-     * the uploader's parts. */
-    sluice__ck_alg alg;
-    uint64_t want;
-    int full = !strcasecmp(ck.type, "FULL_OBJECT") || (!ck.type[0] && !strchr(ck.value, '-'));
-    if (ck.value[0] && full && sluice__ck_parse(ck.name, &alg) == 0 && sluice__ck_is_crc(alg) &&
-        sluice__ck_crc_from_b64(alg, ck.value, &want) == 0)
-      sluice__httpreq_source_expect_crc(*out, alg, want);
-  }
+  sluice__ck_alg alg;
+  uint64_t want;
+  if (!err && sluice__ck_stored_full_crc(ck.name, ck.value, ck.type, &alg, &want) == 0)
+    sluice__httpreq_source_expect_crc(*out, alg, want);
   free(key);
   sluice__metadata_clear(&meta);
+  return err;
+}
+
+/* A whole object as a listing just described it: no HEAD.  Its GETs are
+ * pinned to the listed ETag (S3 lists the ETag a HEAD returns), and the
+ * GET of the whole object asks for the stored checksum and checks it. */
+static sluice_error *s3_open_source_listed(void *svc, const char *path,
+                                           const sluice_metadata *listed, sluice__source **out) {
+  sluice__s3 *s3 = svc;
+  char *key = sluice__s3_key(s3, path);
+  if (!key) return sluice__error_oom();
+  sluice_error *err =
+      sluice__httpreq_source_new(&s3->net, key, path, listed, 0, UINT64_MAX, "GetObject", out);
+  if (!err) sluice__httpreq_source_crc_from_get(*out);
+  free(key);
   return err;
 }
 
@@ -376,6 +384,7 @@ const sluice__service_vt sluice__s3_service = {
     .create_dir = NULL,
     .list = s3_list,
     .open_source = sluice__s3_open_source,
+    .open_source_listed = s3_open_source_listed,
     .open_sink = sluice__s3_open_sink,
     .remove_all = sluice__s3_remove_all,
     .copy = sluice__s3_copy,

@@ -62,6 +62,8 @@ ERRORS = {
           'from or written to within the timeout period.'),
     409: ('OperationAborted', 'A conflicting conditional operation is currently '
           'in progress against this resource.'),
+    412: ('PreconditionFailed', 'At least one of the preconditions you specified '
+          'did not hold.'),
     429: ('SlowDown', 'Please reduce your request rate.'),
     500: ('InternalError', 'We encountered an internal error. Please try again.'),
     501: ('NotImplemented', 'A header you provided implies functionality that '

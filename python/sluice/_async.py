@@ -19,7 +19,7 @@ import functools
 import threading
 
 from ._sluice import Error
-from ._sync import File, Operator, Writer
+from ._sync import File, Operator, Writer, _check_interval, _check_progress
 
 
 async def _in_executor(fn, *args, **kwargs):
@@ -99,8 +99,7 @@ class AsyncCopy:
     async def progress(self, interval=0.5):
         """Yields a Progress snapshot every ``interval`` seconds and a last
         one at the end."""
-        if not isinstance(interval, (int, float)) or interval <= 0:
-            raise ValueError("interval must be a positive number")
+        _check_interval(interval)
         while True:
             ended = (await asyncio.wait([self._ended], timeout=interval))[0]
             yield self._job.progress()
@@ -227,10 +226,7 @@ class AsyncWriter:
         given, is called on the loop with a Progress snapshot every
         ``interval`` seconds and once at the end.  Cancelling the task
         cancels the copy and aborts the upload."""
-        if progress is not None and not callable(progress):
-            raise TypeError("progress must be callable")
-        if not isinstance(interval, (int, float)) or interval <= 0:
-            raise ValueError("interval must be a positive number")
+        _check_progress(progress, interval)
         await self.start_write_from(reader, readers=readers)._finish(progress, interval)
 
     async def __aenter__(self):
@@ -326,10 +322,7 @@ class AsyncOperator:
         """``Operator.copy_tree`` as a libsluice job whose fd the event loop
         watches (no executor thread).  Cancelling the task cancels the job:
         transfers in flight are aborted, finished objects stay."""
-        if progress is not None and not callable(progress):
-            raise TypeError("progress must be callable")
-        if not isinstance(interval, (int, float)) or interval <= 0:
-            raise ValueError("interval must be a positive number")
+        _check_progress(progress, interval)
         job = self._op.start_tree(src_dir, getattr(dst, "_op", dst), dst_dir, **options)
         failures = []
 

@@ -9,6 +9,42 @@ from ._sluice import Error
 ITER_CHUNK = 1 << 20
 
 
+def _check_progress(progress, interval):
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be callable")
+    _check_interval(interval)
+
+
+def _check_interval(interval):
+    if not isinstance(interval, (int, float)) or interval <= 0:
+        raise ValueError("interval must be a positive number")
+
+
+def _wait(job, progress, interval, tick=None):
+    """Waits on this thread for ``job`` to end, calling ``tick`` and
+    ``progress`` every ``interval`` seconds and ``progress`` once at the end.
+    Any exception, Ctrl-C's included, cancels the job before it propagates:
+    nothing keeps running behind the caller's back."""
+    try:
+        if progress is None and tick is None:
+            job.wait()
+            return
+        while not job.wait(interval):
+            if tick is not None:
+                tick()
+            if progress is not None:
+                progress(job.progress())
+        if progress is not None:
+            progress(job.progress())
+    except BaseException:
+        job.cancel()
+        try:
+            job.result()
+        except Error:
+            pass
+        raise
+
+
 class PresignedRequest:
     """A presigned request, as OpenDAL's Python binding returns it: anyone
     holding ``url`` may perform ``method`` on the object until it expires.
@@ -65,27 +101,11 @@ class Operator(_sluice.Operator):
         Partial, whose ``failures`` lists ``(path, Error)`` pairs.  Ctrl-C
         (or an exception from ``progress``) cancels the job: transfers in
         flight are aborted, finished objects stay."""
-        if progress is not None and not callable(progress):
-            raise TypeError("progress must be callable")
-        if not isinstance(interval, (int, float)) or interval <= 0:
-            raise ValueError("interval must be a positive number")
+        _check_progress(progress, interval)
         job = self.start_tree(src_dir, getattr(dst, "_op", dst), dst_dir, **options)
         failures = []
-        try:
-            # Failures are taken every interval, so the job's list stays short.
-            while not job.wait(interval):
-                failures.extend(job.failures())
-                if progress is not None:
-                    progress(job.progress())
-            if progress is not None:
-                progress(job.progress())
-        except BaseException:
-            job.cancel()
-            try:
-                job.result()
-            except Error:
-                pass
-            raise
+        # Failures are taken every interval, so the job's list stays short.
+        _wait(job, progress, interval, lambda: failures.extend(job.failures()))
         try:
             job.result()
         except Error as e:
@@ -159,26 +179,10 @@ class Writer(_sluice.Writer):
         given, is called with a Progress snapshot every ``interval`` seconds
         and once at the end, on this thread.  Ctrl-C (or any exception from
         ``progress``) cancels the copy and aborts the upload."""
-        if progress is not None and not callable(progress):
-            raise TypeError("progress must be callable")
-        if not isinstance(interval, (int, float)) or interval <= 0:
-            raise ValueError("interval must be a positive number")
+        _check_progress(progress, interval)
         reader = getattr(reader, "_file", reader)
         job = self.start_job(reader, readers=readers)
-        try:
-            if progress is None:
-                job.wait()
-            else:
-                while not job.wait(interval):
-                    progress(job.progress())
-                progress(job.progress())
-        except BaseException:
-            job.cancel()
-            try:
-                job.result()
-            except Error:
-                pass
-            raise
+        _wait(job, progress, interval)
         job.result()
 
     def writable(self):

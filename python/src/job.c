@@ -13,8 +13,7 @@
 #include "sluicemodule.h"
 
 typedef struct {
-  PyObject_HEAD
-  sluice_job *job;
+  sp_jobhead base;
   sp_writer *writer;
   sp_reader *reader;
   int ended; /* outcome collected: writer and reader released */
@@ -35,12 +34,12 @@ PyObject *sp_job_start(sp_writer *w, sp_reader *r, PyObject *kwargs) {
   sp_job *self = NULL;
   if (sp_options_from_kwargs(kwargs, &o) < 0 || !(self = PyObject_New(sp_job, &sp_job_type)))
     goto fail;
-  self->job = NULL;
+  self->base.job = NULL;
   self->ended = 0;
   self->writer = (sp_writer *)Py_NewRef(w);
   self->reader = (sp_reader *)Py_NewRef(r);
   w->started = 1;
-  sluice_error *err = sluice_job_start(w->w, r->r, o, &self->job);
+  sluice_error *err = sluice_job_start(w->w, r->r, o, &self->base.job);
   sluice_options_free(o);
   o = NULL;
   if (err) {
@@ -67,7 +66,7 @@ static void release(sp_job *self, int failed) {
 }
 
 static void job_dealloc(sp_job *self) {
-  sluice_job *job = self->job;
+  sluice_job *job = self->base.job;
   /* Cancels a running job and joins its thread: GIL released. */
   Py_BEGIN_ALLOW_THREADS
   sluice_job_free(job);
@@ -80,40 +79,35 @@ static void job_dealloc(sp_job *self) {
   PyObject_Free(self);
 }
 
-static PyObject *job_fileno(sp_job *self, PyObject *unused) {
+PyObject *sp_job_fileno(PyObject *self, PyObject *unused) {
   (void)unused;
-  return PyLong_FromLong(sluice_job_fd(self->job));
+  return PyLong_FromLong(sluice_job_fd(((sp_jobhead *)self)->job));
 }
 
-static PyObject *job_done(sp_job *self, PyObject *unused) {
+PyObject *sp_job_done(PyObject *self, PyObject *unused) {
   (void)unused;
-  return PyBool_FromLong(sluice_job_done(self->job));
+  return PyBool_FromLong(sluice_job_done(((sp_jobhead *)self)->job));
 }
 
-static PyObject *job_cancel(sp_job *self, PyObject *unused) {
+PyObject *sp_job_cancel(PyObject *self, PyObject *unused) {
   (void)unused;
-  sluice_job_cancel(self->job);
+  sluice_job_cancel(((sp_jobhead *)self)->job);
   Py_RETURN_NONE;
 }
 
-static PyObject *job_progress(sp_job *self, PyObject *unused) {
+PyObject *sp_job_progress(PyObject *self, PyObject *unused) {
   (void)unused;
   sluice_progress p = {.struct_size = sizeof p};
-  sluice_error *err = sluice_job_progress(self->job, &p);
+  sluice_error *err = sluice_job_progress(((sp_jobhead *)self)->job, &p);
   if (err)
     return sp_raise(err);
   return sp_progress_new(&p);
 }
 
-/* wait(timeout=None) -> bool: True once the job has ended. */
-static PyObject *job_wait(sp_job *self, PyObject *args) {
+PyObject *sp_job_wait(PyObject *self, PyObject *args) {
   PyObject *timeout_obj = Py_None;
   if (!PyArg_ParseTuple(args, "|O:wait", &timeout_obj))
     return NULL;
-  return sp_wait_fd(sluice_job_fd(self->job), timeout_obj);
-}
-
-PyObject *sp_wait_fd(int fd, PyObject *timeout_obj) {
   int timeout_ms = -1;
   if (timeout_obj != Py_None) {
     double t = PyFloat_AsDouble(timeout_obj);
@@ -125,7 +119,7 @@ PyObject *sp_wait_fd(int fd, PyObject *timeout_obj) {
     }
     timeout_ms = t > 86400.0 ? 86400000 : (int)(t * 1000.0);
   }
-  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  struct pollfd pfd = {.fd = sluice_job_fd(((sp_jobhead *)self)->job), .events = POLLIN};
   for (;;) {
     int rc, saved;
     Py_BEGIN_ALLOW_THREADS
@@ -148,7 +142,7 @@ PyObject *sp_wait_fd(int fd, PyObject *timeout_obj) {
 static PyObject *job_result(sp_job *self, PyObject *unused) {
   (void)unused;
   sluice_error *err;
-  sluice_job *job = self->job;
+  sluice_job *job = self->base.job;
   Py_BEGIN_ALLOW_THREADS
   err = sluice_job_wait(job);
   Py_END_ALLOW_THREADS
@@ -159,15 +153,15 @@ static PyObject *job_result(sp_job *self, PyObject *unused) {
 }
 
 static PyMethodDef job_methods[] = {
-    {"fileno", (PyCFunction)job_fileno, METH_NOARGS,
+    {"fileno", (PyCFunction)sp_job_fileno, METH_NOARGS,
      "fileno() -> int\n\nAn fd that becomes readable when the job has ended (for "
      "loop.add_reader / select).  Owned by the job: do not read or close it."},
-    {"done", (PyCFunction)job_done, METH_NOARGS, "done() -> bool"},
-    {"cancel", (PyCFunction)job_cancel, METH_NOARGS,
+    {"done", (PyCFunction)sp_job_done, METH_NOARGS, "done() -> bool"},
+    {"cancel", (PyCFunction)sp_job_cancel, METH_NOARGS,
      "cancel()\n\nAsks the job to stop: it ends soon with Canceled and the destination "
      "aborted."},
-    {"progress", (PyCFunction)job_progress, METH_NOARGS, "progress() -> Progress"},
-    {"wait", (PyCFunction)job_wait, METH_VARARGS,
+    {"progress", (PyCFunction)sp_job_progress, METH_NOARGS, "progress() -> Progress"},
+    {"wait", (PyCFunction)sp_job_wait, METH_VARARGS,
      "wait(timeout=None) -> bool\n\nBlocks (GIL released) until the job ends or timeout "
      "seconds pass; True when it has ended.  Signal handlers run while waiting."},
     {"result", (PyCFunction)job_result, METH_NOARGS,

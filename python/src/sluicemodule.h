@@ -82,9 +82,19 @@ int sp_structseqs_init(PyObject *module);
 /* writer.c: called by a job that has ended, with its outcome kind. */
 void sp_writer_job_ended(sp_writer *w, int failed);
 
-/* job.c: wait(timeout) of a job's fd: polls it with the GIL released,
- * running signal handlers; True once it is readable. */
-PyObject *sp_wait_fd(int fd, PyObject *timeout);
+/* job.c: Job and TreeJob begin with this, so the methods that need only
+ * the sluice_job are written once.  fileno, done, cancel and progress are
+ * METH_NOARGS; wait(timeout=None) is METH_VARARGS: it polls the job's fd
+ * with the GIL released, running signal handlers, True once it ended. */
+typedef struct {
+  PyObject_HEAD
+  sluice_job *job;
+} sp_jobhead;
+PyObject *sp_job_fileno(PyObject *self, PyObject *unused);
+PyObject *sp_job_done(PyObject *self, PyObject *unused);
+PyObject *sp_job_cancel(PyObject *self, PyObject *unused);
+PyObject *sp_job_progress(PyObject *self, PyObject *unused);
+PyObject *sp_job_wait(PyObject *self, PyObject *args);
 
 /* tree.c: Operator.start_tree(src_dir, dst, dst_dir, **options). */
 PyObject *sp_tree_start(sp_operator *src, PyObject *args, PyObject *kwargs);

@@ -25,8 +25,7 @@ typedef struct failure {
 } failure;
 
 typedef struct {
-  PyObject_HEAD
-  sluice_job *job;
+  sp_jobhead base;
   PyObject *src, *dst;
   pthread_mutex_t lock; /* guards the list: the callback runs on a job thread */
   failure *head, **tail;
@@ -85,7 +84,7 @@ PyObject *sp_tree_start(sp_operator *src, PyObject *args, PyObject *kwargs) {
     sluice_options_free(o);
     return NULL;
   }
-  self->job = NULL;
+  self->base.job = NULL;
   self->src = Py_NewRef((PyObject *)src);
   self->dst = Py_NewRef(dst);
   pthread_mutex_init(&self->lock, NULL);
@@ -96,7 +95,7 @@ PyObject *sp_tree_start(sp_operator *src, PyObject *args, PyObject *kwargs) {
   sluice_error *err = sluice_options_set_object_cb(o, on_object, self);
   if (!err) {
     Py_BEGIN_ALLOW_THREADS
-    err = sluice_tree_start(src->op, src_dir, ((sp_operator *)dst)->op, dst_dir, o, &self->job);
+    err = sluice_tree_start(src->op, src_dir, ((sp_operator *)dst)->op, dst_dir, o, &self->base.job);
     Py_END_ALLOW_THREADS
   }
   sluice_options_free(o);
@@ -108,7 +107,7 @@ PyObject *sp_tree_start(sp_operator *src, PyObject *args, PyObject *kwargs) {
 }
 
 static void tree_dealloc(sp_tree *self) {
-  sluice_job *job = self->job;
+  sluice_job *job = self->base.job;
   /* Cancels a running job and joins its threads (no callback after). */
   Py_BEGIN_ALLOW_THREADS
   sluice_job_free(job);
@@ -120,40 +119,10 @@ static void tree_dealloc(sp_tree *self) {
   PyObject_Free(self);
 }
 
-static PyObject *tree_fileno(sp_tree *self, PyObject *unused) {
-  (void)unused;
-  return PyLong_FromLong(sluice_job_fd(self->job));
-}
-
-static PyObject *tree_done(sp_tree *self, PyObject *unused) {
-  (void)unused;
-  return PyBool_FromLong(sluice_job_done(self->job));
-}
-
-static PyObject *tree_cancel(sp_tree *self, PyObject *unused) {
-  (void)unused;
-  sluice_job_cancel(self->job);
-  Py_RETURN_NONE;
-}
-
-static PyObject *tree_progress(sp_tree *self, PyObject *unused) {
-  (void)unused;
-  sluice_progress p = {.struct_size = sizeof p};
-  sluice_error *err = sluice_job_progress(self->job, &p);
-  if (err) return sp_raise(err);
-  return sp_progress_new(&p);
-}
-
-static PyObject *tree_wait(sp_tree *self, PyObject *args) {
-  PyObject *timeout = Py_None;
-  if (!PyArg_ParseTuple(args, "|O:wait", &timeout)) return NULL;
-  return sp_wait_fd(sluice_job_fd(self->job), timeout);
-}
-
 static PyObject *tree_result(sp_tree *self, PyObject *unused) {
   (void)unused;
   sluice_error *err;
-  sluice_job *job = self->job;
+  sluice_job *job = self->base.job;
   Py_BEGIN_ALLOW_THREADS
   err = sluice_job_wait(job);
   Py_END_ALLOW_THREADS
@@ -194,15 +163,15 @@ static PyObject *tree_dropped(sp_tree *self, void *unused) {
 }
 
 static PyMethodDef tree_methods[] = {
-    {"fileno", (PyCFunction)tree_fileno, METH_NOARGS,
+    {"fileno", (PyCFunction)sp_job_fileno, METH_NOARGS,
      "fileno() -> int\n\nAn fd that becomes readable when the job has ended.  Owned by the job."},
-    {"done", (PyCFunction)tree_done, METH_NOARGS, "done() -> bool"},
-    {"cancel", (PyCFunction)tree_cancel, METH_NOARGS,
+    {"done", (PyCFunction)sp_job_done, METH_NOARGS, "done() -> bool"},
+    {"cancel", (PyCFunction)sp_job_cancel, METH_NOARGS,
      "cancel()\n\nStops every transfer in flight (their uploads aborted); objects already "
      "finished stay.  The job then ends with Canceled."},
-    {"progress", (PyCFunction)tree_progress, METH_NOARGS,
+    {"progress", (PyCFunction)sp_job_progress, METH_NOARGS,
      "progress() -> Progress (objects_* fields included)"},
-    {"wait", (PyCFunction)tree_wait, METH_VARARGS,
+    {"wait", (PyCFunction)sp_job_wait, METH_VARARGS,
      "wait(timeout=None) -> bool\n\nBlocks (GIL released) until the job ends or timeout "
      "seconds pass; True when it has ended."},
     {"result", (PyCFunction)tree_result, METH_NOARGS,

@@ -414,20 +414,16 @@ static void gate_cb(const sluice_object_result *r, void *ud) {
   pthread_mutex_unlock(&g->lock);
 }
 
-Test(tree, cancel_mid_tree_leaves_nothing_partial) {
-  char *root = th_tmpdir();
-  sluice_operator *fs = th_fs_op(root), *mem = th_mem_op();
-  unsigned n = 400;
-  for (unsigned i = 0; i < n; i++) {
-    char name[32];
-    snprintf(name, sizeof name, "f%04u", i);
-    put_obj(mem, "", name, i % 5 ? 3000 : 300 * 1000, i);
-  }
+/* Runs a tree copy held at its first result and cancels it there; the job
+ * must end CANCELED.  Returns its last progress. */
+static sluice_progress cancel_at_gate(sluice_operator *src, sluice_operator *dst,
+                                      const char *dst_dir, const char *chunk,
+                                      const char *transfers) {
   struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-  sluice_options *o = th_opts("chunk", "64KiB", "transfers", "4", NULL);
+  sluice_options *o = th_opts("chunk", chunk, "transfers", transfers, NULL);
   TH_OK(sluice_options_set_object_cb(o, gate_cb, &g));
   sluice_job *job;
-  TH_OK(sluice_tree_start(mem, "", fs, "out/", o, &job));
+  TH_OK(sluice_tree_start(src, "", dst, dst_dir, o, &job));
   sluice_options_free(o);
   pthread_mutex_lock(&g.lock);
   while (!g.reached) pthread_cond_wait(&g.cond, &g.lock);
@@ -441,6 +437,19 @@ Test(tree, cancel_mid_tree_leaves_nothing_partial) {
   sluice_progress p = {.struct_size = sizeof p};
   TH_OK(sluice_job_progress(job, &p));
   sluice_job_free(job);
+  return p;
+}
+
+Test(tree, cancel_mid_tree_leaves_nothing_partial) {
+  char *root = th_tmpdir();
+  sluice_operator *fs = th_fs_op(root), *mem = th_mem_op();
+  unsigned n = 400;
+  for (unsigned i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "f%04u", i);
+    put_obj(mem, "", name, i % 5 ? 3000 : 300 * 1000, i);
+  }
+  sluice_progress p = cancel_at_gate(mem, fs, "out/", "64KiB", "4");
   cr_assert_lt(p.objects_done, n);
   /* Whatever was finished is whole; nothing else is there. */
   cr_assert_eq(th_count_files(root), (int)p.objects_done);
@@ -712,24 +721,7 @@ Test(tree_s3, cancel_aborts_every_upload) {
     snprintf(name, sizeof name, "f%02u", i);
     put_obj(mem, "", name, i % 2 ? 500 : 6 * 1024 * 1024 + i, i);
   }
-  struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-  sluice_options *o = th_opts("chunk", "5MiB", "transfers", "8", NULL);
-  TH_OK(sluice_options_set_object_cb(o, gate_cb, &g));
-  sluice_job *job;
-  TH_OK(sluice_tree_start(mem, "", s3, pfx, o, &job));
-  sluice_options_free(o);
-  pthread_mutex_lock(&g.lock);
-  while (!g.reached) pthread_cond_wait(&g.cond, &g.lock);
-  sluice_job_cancel(job);
-  g.open = 1;
-  pthread_cond_broadcast(&g.cond);
-  pthread_mutex_unlock(&g.lock);
-  sluice_error *err = sluice_job_wait(job);
-  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_CANCELED, "%s", sluice_error_message(err));
-  sluice_error_free(err);
-  sluice_progress p = {.struct_size = sizeof p};
-  TH_OK(sluice_job_progress(job, &p));
-  sluice_job_free(job);
+  sluice_progress p = cancel_at_gate(mem, s3, pfx, "5MiB", "8");
   /* A PutObject the server finished just as the cancel came is there,
    * whole, though not counted; nothing else is. */
   cr_assert_geq(count(s3, pfx), p.objects_done);

@@ -23,8 +23,11 @@ MIB = 1024 ** 2
 COLS = "section case server tool run bytes wall user sys rss status note load".split()
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = {"main": "sluice", "growth": "sluice", "curves": "sluice",
-             "article": "xfer-write_from", "files": "sluice", "trees": "sluice"}
-LABEL = {"xfer-write_from": "write_from", "xfer-loop": "read/write loop"}
+             "article": "xfer-write_from", "files": "sluice", "trees": "sluice",
+             "python": "py-write_from"}
+LABEL = {"xfer-write_from": "write_from", "xfer-loop": "read/write loop",
+         "py-write_from": "Python write_from", "py-loop": "Python read/write loop",
+         "boto3": "boto3 upload_fileobj"}
 # buffers sluice may hold with the settings bench/run gives it:
 # chunk x (queue_depth + concurrent + readers) = 8 MiB x (4 + 4 + 1)
 SLUICE_BOUND_MIB = 8 * (4 + 4 + 1)
@@ -307,7 +310,7 @@ def main():
     rows, out_dir = load(sys.argv[1]), sys.argv[2]
     known, problems = known_failures(), []
     for r in rows:
-        if r["status"] != 0 and r["tool"].startswith(("sluice", "xfer-")):
+        if r["status"] != 0 and r["tool"].startswith(("sluice", "xfer-", "py-")):
             problems.append("sluice failed: %s/%s/%s: %s" % (r["section"], r["case"], r["server"], r["note"]))
     md = ["# Benchmark results", "",
           "Run took %s s.  Machine and versions: see machine.txt.  Ratios: a tool's wall time "
@@ -320,7 +323,8 @@ def main():
                            ("curves", "Latency-bound curves (item 3)"),
                            ("growth", "Cost and memory as the object grows (items 4 and 5)"),
                            ("files", "File and stream destinations, and each checksum's cost"),
-                           ("trees", "Many objects")):
+                           ("trees", "Many objects"),
+                           ("python", "The article's experiment in Python")):
         t = transfer_table(rows, section, known, problems)
         if t:
             md += ["", "## " + title, "", load_note(rows, section), ""] + t

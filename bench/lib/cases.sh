@@ -204,3 +204,15 @@ section_trees() {
   small_files "$TINY_COUNT" 16
   DIR_KIB=16 compare trees "$TINY_COUNT x 16K" sink dir "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone curl
 }
+
+# 10. the article's experiment in Python: the binding's write_from beside
+# the command, a Python read-a-chunk-then-write loop and boto3's
+# upload_fileobj, all with CHUNK and CONC (bench/src/pyarticle.py)
+section_python() {
+  local s
+  build_python
+  for s in $MAIN_SERVERS; do
+    compare python "upload $STREAM_SIZE" "$s" up "$STREAM_SIZE" "$RUNS" \
+      py-write_from sluice py-loop boto3
+  done
+}

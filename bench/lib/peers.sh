@@ -113,6 +113,12 @@ peer_cmd() {
         s3s3) pipe "$c $ep/$BUCKET/$key" "$c -T - $ep/$BUCKET/$key.copy -o /dev/null" ;;
         dir) curl_dir_config "$file" "$ep/$BUCKET/$key"; CMD=($c -K "$WORK/peers/curl-dir.cfg") ;;
       esac ;;
+    py-write_from | py-loop | boto3)
+      # bench/src/pyarticle.py: uploads only, the binding built by build_python
+      [ "$op" = up ] || die "$tool does uploads only"
+      CMD=(env "PYTHONPATH=$WORK/py" "LD_LIBRARY_PATH=$PREFIX/lib" "AWS_ACCESS_KEY_ID=$ak"
+        "AWS_SECRET_ACCESS_KEY=$sk" /usr/bin/python3 "$BENCH/src/pyarticle.py" "${tool#py-}"
+        "$ep" "$BUCKET" "$key" "$file" "$CHUNK" "$CONC") ;;
     *) die "unknown tool $tool" ;;
   esac
 }

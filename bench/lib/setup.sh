@@ -3,7 +3,8 @@
 # Packages, the library under test and the bench programs (sourced by run).
 
 BENCH_PKGS="awscli rclone s3cmd curl time nginx-light libnginx-mod-http-echo libnginx-mod-http-lua
-            libck-dev gnuplot-nox pkg-config gcc"
+            libck-dev gnuplot-nox pkg-config gcc python3-dev python3-setuptools python3-pip
+            python3-boto3"
 
 install_packages() {
   local p missing=()
@@ -47,10 +48,21 @@ build_programs() {
   # cksumbench: lib/checksum.c and what it needs, compiled in (internal)
   gcc -O2 -g -Wall -Wextra -pthread -D_GNU_SOURCE -DPACKAGE_VERSION='"bench"' -I"$SRC/include" \
     -I"$SRC/lib" -o "$WORK/bin/cksumbench" "$BENCH/src/cksumbench.c" "$SRC/lib/checksum.c" \
-    "$SRC/lib/crc64nvme.c" "$SRC/lib/crc_math.c" "$SRC/lib/error.c" -lisal -lcrypto ||
+    "$SRC/lib/crc64nvme.c" "$SRC/lib/crc_math.c" "$SRC/lib/error.c" "$SRC/lib/escape.c" -lisal -lcrypto ||
     die "cksumbench does not build"
   XFER=$WORK/bin/xfer
   SLUICE=
   [ -x "$prefix/bin/sluice" ] && SLUICE=$prefix/bin/sluice
   return 0
+}
+
+# build_python: the Python binding (python/) built against PREFIX's
+# libsluice with Debian's python3, into WORK/py (section python)
+build_python() {
+  rm -rf "$WORK/py" "$WORK/pysrc"
+  cp -R "$SRC/python" "$WORK/pysrc" && rm -rf "$WORK/pysrc/build" "$WORK/pysrc"/*.egg-info
+  log "building the Python binding in $WORK/py"
+  PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    /usr/bin/python3 -m pip install -q --no-build-isolation --no-deps --no-index --no-cache-dir \
+    --target "$WORK/py" "$WORK/pysrc" >&2 || die "the Python binding does not build"
 }

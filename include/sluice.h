@@ -169,6 +169,21 @@ SLUICE_EXTERN void sluice_error_free(sluice_error *err);
  * *_free. */
 SLUICE_EXTERN void sluice_free(void *ptr);
 
+/* Also write '\' as "\\", so that every output maps back to one input
+ * (a listing); without it escaping twice changes nothing (messages). */
+#define SLUICE_ESCAPE_BACKSLASH 1u
+
+/* A copy of text that is safe to show a person.  A key a server listed
+ * may hold any byte: a newline forges a line, an ESC drives the terminal.
+ * Each C0 control, DEL, C1 control (U+0080..U+009F, which some terminals
+ * obey) and byte that is not part of valid UTF-8 is written as a C escape
+ * the way `ls -b` writes it: \a \b \t \n \v \f \r by name, any other as
+ * three octal digits (ESC is \033).  Printable UTF-8 is kept.
+ * flags: 0 or SLUICE_ESCAPE_BACKSLASH.  Returns a new string owned by the
+ * caller (sluice_free()), or NULL when text is NULL, flags has an unknown
+ * bit, or memory runs out.  Any thread. */
+SLUICE_EXTERN char *sluice_escape(const char *text, unsigned flags);
+
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
 /* ------------------------------------------------------------------ */

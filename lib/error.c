@@ -32,7 +32,7 @@ sluice_error *sluice__error_oom(void) { return &oom_error; }
  * so no message ever carries a control character (takes msg). */
 static char *safe_message(char *msg) {
   if (!msg || !sluice__text_needs_escape(msg)) return msg;
-  char *safe = sluice__text_escape(msg);
+  char *safe = sluice_escape(msg, 0);
   free(msg);
   return safe;
 }

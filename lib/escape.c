@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Escaping text for people; see escape.h. */
+/* Escaping text for people: sluice_escape() (sluice.h) and escape.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "escape.h"
+#include "sluice.h"
 
 /* Length of the valid, printable UTF-8 sequence at p (1 for printable
  * ASCII), or 0 when the byte at p must be escaped. */
@@ -47,6 +48,7 @@ static int escape_byte(unsigned char c, char *o) {
   case '\v': named = 'v'; break;
   case '\f': named = 'f'; break;
   case '\r': named = 'r'; break;
+  case '\\': named = '\\'; break;
   default: break;
   }
   return named ? sprintf(o, "\\%c", named) : sprintf(o, "\\%03o", c);
@@ -62,14 +64,15 @@ int sluice__text_needs_escape(const char *s) {
   return 0;
 }
 
-char *sluice__text_escape(const char *s) {
+char *sluice_escape(const char *text, unsigned flags) {
+  if (!text || (flags & ~SLUICE_ESCAPE_BACKSLASH)) return NULL;
   /* Every byte becomes at most four ("\ooo"). */
-  char *out = malloc(strlen(s) * 4 + 1), *o = out;
+  char *out = malloc(strlen(text) * 4 + 1), *o = out;
   if (!out) return NULL;
-  const unsigned char *p = (const unsigned char *)s;
+  const unsigned char *p = (const unsigned char *)text;
   while (*p) {
     size_t n = printable_len(p);
-    if (n) {
+    if (n && !(*p == '\\' && (flags & SLUICE_ESCAPE_BACKSLASH))) {
       memcpy(o, p, n);
       o += n, p += n;
       continue;

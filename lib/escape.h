@@ -9,11 +9,6 @@
  * terminals obey as escape sequences) or an invalid UTF-8 sequence. */
 int sluice__text_needs_escape(const char *s);
 
-/* A copy of s (malloc'd; NULL when out of memory) with each such byte
- * written as a C escape: \a \b \t \n \v \f \r by name, any other as three
- * octal digits (ESC is \033), the form `ls -b` uses.  A backslash stays
- * as it is, so escaping twice changes nothing: a message that quotes
- * another message is not escaped again. */
-char *sluice__text_escape(const char *s);
+/* sluice_escape() (include/sluice.h) is the escaping itself. */
 
 #endif

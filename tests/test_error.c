@@ -711,3 +711,35 @@ Test(error, cause_set_copied_and_ranked) {
   sluice_error_free(e);
   expect_cause(r, SLUICE_CAUSE_CURL, 0, CURLE_RECV_ERROR, NULL, "copy_cause");
 }
+
+/* sluice_escape: what a person may be shown of a name a server sent. */
+Test(error, escape_writes_controls_as_ls_b_does) {
+  static const struct {
+    const char *in, *out0, *outb; /* flags 0, SLUICE_ESCAPE_BACKSLASH */
+  } cases[] = {
+      {"plain/key.txt", "plain/key.txt", "plain/key.txt"},
+      {"a\nb\tc\r", "a\\nb\\tc\\r", "a\\nb\\tc\\r"},
+      {"\033[31mred", "\\033[31mred", "\\033[31mred"},
+      {"del\177", "del\\177", "del\\177"},
+      {"back\\slash", "back\\slash", "back\\\\slash"},
+      {"caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac"},
+      {"c1 \xc2\x9b", "c1 \\302\\233", "c1 \\302\\233"},       /* CSI as U+009B */
+      {"bad \xff\xc3(", "bad \\377\\303(", "bad \\377\\303("}, /* not UTF-8 */
+      {"over\xc0\xaf", "over\\300\\257", "over\\300\\257"},    /* overlong '/' */
+      {"", "", ""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *a = sluice_escape(cases[i].in, 0),
+         *b = sluice_escape(cases[i].in, SLUICE_ESCAPE_BACKSLASH);
+    cr_assert_str_eq(a, cases[i].out0, "case %zu", i);
+    cr_assert_str_eq(b, cases[i].outb, "case %zu", i);
+    /* Without the flag, escaping twice changes nothing. */
+    char *again = sluice_escape(a, 0);
+    cr_assert_str_eq(again, a, "case %zu", i);
+    sluice_free(a);
+    sluice_free(b);
+    sluice_free(again);
+  }
+  cr_assert_null(sluice_escape(NULL, 0));
+  cr_assert_null(sluice_escape("x", 2), "an unknown flag is refused");
+}

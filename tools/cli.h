@@ -114,7 +114,8 @@ void cli_json_string(FILE *f, const char *s);
 
 /* s with controls, backslashes and bytes that are not UTF-8 written as
  * `ls -b` does (\n, \033, \\): one entry, one line, no terminal escapes.
- * Malloc'd (free()); NULL s is "".  Out of memory ends the process. */
+ * sluice_escape()'s result (sluice_free()); NULL s is "".  Out of memory
+ * ends the process. */
 char *cli_escape(const char *s);
 /* Writes cli_escape(s) to f. */
 void cli_put_escaped(FILE *f, const char *s);

@@ -101,9 +101,9 @@ int cmd_stat(const struct cli_settings *s, const char *uri) {
            euri, sluice_metadata_is_dir(m) ? "directory" : "object", sluice_metadata_size(m), when);
     if (eetag) printf("etag:         %s\n", eetag);
     if (ect) printf("content-type: %s\n", ect);
-    free(euri);
-    free(eetag);
-    free(ect);
+    sluice_free(euri);
+    sluice_free(eetag);
+    sluice_free(ect);
   }
   sluice_metadata_free(m);
   cli_endpoint_close(&e);

@@ -35,8 +35,8 @@ static void print_upload(const struct cli_settings *s, const sluice_upload *u) {
   if (t >= 0 && gmtime_r(&tt, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
   char *id = cli_escape(sluice_upload_id(u)), *path = cli_escape(sluice_upload_path(u));
   printf("%-20s  %s  %s\n", when, id, path);
-  free(id);
-  free(path);
+  sluice_free(id);
+  sluice_free(path);
 }
 
 /* Whether abort should take u: named on the command line (when any are)
@@ -99,7 +99,7 @@ int cmd_uploads(const struct cli_settings *s, int nargs, char **args) {
     if (seen[i]) continue;
     char *id = cli_escape(ids[i]);
     fprintf(stderr, "sluice: %s %s: no upload '%s' in progress there\n", name, uri, id);
-    free(id);
+    sluice_free(id);
     if (!first_rc) first_rc = CLI_NOT_FOUND;
   }
   if (!rc && first_rc) rc = aborted ? CLI_PARTIAL : first_rc;

@@ -41,7 +41,7 @@ compare() {
   shift 6
   local bytes
   bytes=$(size_bytes "$size")
-  [ "$op" = dir ] && bytes=$((size * ${DIR_KIB:-256} * 1024))
+  case $op in dir | dirdown | sync) bytes=$((size * ${DIR_KIB:-256} * 1024)) ;; esac
   case $op in
     down | cat | s3s3) source_object "$s" "$size" ;;
     up | put) random_file "$WORK/data/src-$size" "$bytes" ;;
@@ -52,14 +52,16 @@ compare() {
       case $op in
         down) key=src-$size file=$WORK/out/$tool.bin ;;
         cat | s3s3) key=src-$size ;;
-        dir) file=$WORK/data/dir-$size-${DIR_KIB:-256}k ;;
+        dir | sync) file=$WORK/data/dir-$size-${DIR_KIB:-256}k ;;
+        dirdown) file=$WORK/out/$tool-tree && mkdir -p "$file" ;; # s3cmd needs it made
       esac
       peer_cmd "$tool" "$op" "$s" "$key" "$file"
       measure "$section" "$case" "$s" "$tool" "$r" "$bytes" "$IN" -- "${CMD[@]}"
       case $op in
         down) rm -f "$file" ;;
         s3s3) forget "$s" "$key.copy" ;;
-        cat | dir) ;;
+        dirdown) rm -rf "$file" ;;
+        cat | dir | sync) ;;
         *) forget "$s" "$key" ;;
       esac
     done
@@ -195,14 +197,26 @@ section_files() {
     sluice sluice-crc64nvme sluice-crc32c sluice-crc32 sluice-sha256 sluice-none curl
 }
 
-# 9. many objects: a directory of small files into a bucket, CONC transfers
-# in flight for sluice, aws and rclone; curl and s3cmd send one at a time
-# (s3cmd only on the smaller tree: 10,000 files take it minutes a run).
+# 9. many objects: small-file trees uploaded, downloaded and synced with
+# nothing to send (the sink serves tree-N-Kk buckets: tree_buckets), CONC
+# transfers in flight for sluice, aws and rclone; curl and s3cmd move one
+# object at a time (s3cmd only on the smaller tree: 10,000 files take it
+# minutes a run; curl has no sync).
 section_trees() {
-  small_files "$DIR_COUNT" 256
   compare trees "$DIR_COUNT x 256K" sink dir "$DIR_COUNT" "$TREE_RUNS" $TOOLS
-  small_files "$TINY_COUNT" 16
   DIR_KIB=16 compare trees "$TINY_COUNT x 16K" sink dir "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone curl
+  TREE_BUCKET=tree-$DIR_COUNT-256k compare trees "download $DIR_COUNT x 256K" sink dirdown \
+    "$DIR_COUNT" "$TREE_RUNS" $TOOLS
+  TREE_BUCKET=tree-$TINY_COUNT-16k DIR_KIB=16 compare trees "sync $TINY_COUNT x 16K, nothing to send" \
+    sink sync "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone
+}
+
+# the trees as sink buckets (before the sink starts: it lists them then)
+tree_buckets() {
+  small_files "$DIR_COUNT" 256
+  small_files "$TINY_COUNT" 16
+  ln -sfn "$WORK/data/dir-$DIR_COUNT-256k" "$WORK/sinkdata/tree-$DIR_COUNT-256k"
+  ln -sfn "$WORK/data/dir-$TINY_COUNT-16k" "$WORK/sinkdata/tree-$TINY_COUNT-16k"
 }
 
 # 10. the article's experiment in Python: the binding's write_from beside

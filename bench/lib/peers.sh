@@ -10,6 +10,9 @@
 #   cat   KEY -> stdout
 #   s3s3  KEY -> KEY.copy, streamed through the client
 #   dir   every file of directory FILE -> KEY/<name>
+#   dirdown  every object of bucket TREE_BUCKET -> directory FILE
+#   sync  directory FILE -> bucket TREE_BUCKET, which holds the same files
+#         (a sync with nothing to send: listing and comparing alone)
 # Settings: CHUNK (MiB) and CONC (parts or ranges in flight) for every tool
 # that has them; curl is one stream whatever they say.
 # Servers: SERVER names the EP_<server>, AK_<server>, SK_<server> variables.
@@ -56,6 +59,7 @@ peer_cmd() {
   local tool=$1 op=$2 s=$3 key=$4 file=$5 ep ak sk url
   ep=$(srv EP "$s") ak=$(srv AK "$s") sk=$(srv SK "$s")
   url=s3://$BUCKET/$key
+  case $op in dirdown | sync) url=s3://$TREE_BUCKET key=$TREE_BUCKET ;; esac
   IN=-
   [ "$op" = put ] && IN=$file
   case $tool in
@@ -72,6 +76,8 @@ peer_cmd() {
         cat) CMD=($a "$url" -) ;;
         s3s3) pipe "$a $url -" "$a - $url.copy" ;;
         dir) CMD=($a --recursive "$file" "$url") ;;
+        dirdown) CMD=($a --recursive "$url" "$file") ;;
+        sync) CMD=(${a/ cp / sync } "$file" "$url") ;;
       esac ;;
     rclone)
       # no HEAD after an upload (the sink stores nothing to HEAD); parts
@@ -89,6 +95,8 @@ peer_cmd() {
         cat) CMD=($r cat "$rem") ;;
         s3s3) pipe "$r cat $rem" "$r rcat $rem.copy" ;;
         dir) CMD=($r copy "$file" "$rem") ;;
+        dirdown) CMD=($r copy "$rem" "$file") ;;
+        sync) CMD=($r sync "$file" "$rem") ;;
       esac ;;
     s3cmd)
       # s3cmd sends one part at a time: it has no concurrency setting
@@ -100,6 +108,8 @@ peer_cmd() {
         cat) CMD=($c get "$url" -) ;;
         s3s3) pipe "$c get $url -" "$c put - $url.copy" ;;
         dir) CMD=($c put --recursive "$file/" "$url/") ;;
+        dirdown) CMD=($c get --recursive "$url/" "$file/") ;;
+        sync) CMD=($c sync "$file/" "$url/") ;;
       esac ;;
     curl)
       # one stream, SigV4 with an unsigned payload: the per-byte floor.  The
@@ -112,6 +122,9 @@ peer_cmd() {
         cat) CMD=($c "$ep/$BUCKET/$key") ;;
         s3s3) pipe "$c $ep/$BUCKET/$key" "$c -T - $ep/$BUCKET/$key.copy -o /dev/null" ;;
         dir) curl_dir_config "$file" "$ep/$BUCKET/$key"; CMD=($c -K "$WORK/peers/curl-dir.cfg") ;;
+        dirdown) curl_down_config "$WORK/sinkdata/$TREE_BUCKET" "$ep/$TREE_BUCKET" "$file"
+          CMD=($c --create-dirs -K "$WORK/peers/curl-down.cfg") ;;
+        sync) die "curl has no sync" ;;
       esac ;;
     py-write_from | py-loop | boto3)
       # bench/src/pyarticle.py: uploads only, the binding built by build_python
@@ -130,6 +143,15 @@ curl_dir_config() {
   for f in "$1"/*; do
     printf 'upload-file = "%s"\nurl = "%s/%s"\noutput = "/dev/null"\n' "$f" "$2" "${f##*/}"
   done > "$WORK/peers/curl-dir.cfg"
+}
+
+# the same for a download: the names come from the directory the sink
+# serves (curl cannot list)
+curl_down_config() {
+  local f
+  for f in "$1"/*; do
+    printf 'url = "%s/%s"\noutput = "%s/%s"\n' "$2" "${f##*/}" "$3" "${f##*/}"
+  done > "$WORK/peers/curl-down.cfg"
 }
 
 # sluice: the command when the tree has one (S3 -> S3 with --stream, so
@@ -161,5 +183,7 @@ sluice_cmd() {
     cat) CMD=("${env[@]}" "$SLUICE" cat "${set[@]}" "$url") ;;
     s3s3) CMD=("${env[@]}" "$SLUICE" cp --stream "${set[@]}" "$url" "$url.copy") ;;
     dir) CMD=("${env[@]}" "$SLUICE" cp -r --transfers "$CONC" "${set[@]}" "$file" "$url") ;;
+    dirdown) CMD=("${env[@]}" "$SLUICE" cp -r --transfers "$CONC" "${set[@]}" "$url/" "$file") ;;
+    sync) CMD=("${env[@]}" "$SLUICE" sync --transfers "$CONC" "${set[@]}" "$file" "$url/") ;;
   esac
 }

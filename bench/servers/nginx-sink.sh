@@ -126,14 +126,16 @@ face() {
 EOF
 }
 
-# listing DIR BUCKET: a ListBucketResult of the files in DIR (no paging)
+# listing DIR BUCKET: a ListBucketResult of the files in DIR (no paging),
+# each with the ETag nginx serves it with ("<mtime hex>-<size hex>")
 listing() {
-  local f
+  local f size mtime
   printf '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>%s</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>' "$2"
   for f in "$1"/*; do
     [ -f "$f" ] || continue
-    printf '<Contents><Key>%s</Key><LastModified>%s</LastModified><Size>%s</Size><StorageClass>STANDARD</StorageClass></Contents>' \
-      "${f##*/}" "$(date -u -r "$f" +%Y-%m-%dT%H:%M:%S.000Z)" "$(stat -L -c %s "$f")"
+    read -r size mtime < <(stat -L -c '%s %Y' "$f")
+    printf '<Contents><Key>%s</Key><LastModified>%s</LastModified><ETag>&quot;%x-%x&quot;</ETag><Size>%s</Size><StorageClass>STANDARD</StorageClass></Contents>' \
+      "${f##*/}" "$(date -u -d "@$mtime" +%Y-%m-%dT%H:%M:%S.000Z)" "$mtime" "$size" "$size"
   done
   printf '</ListBucketResult>\n'
 }

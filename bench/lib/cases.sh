@@ -41,7 +41,10 @@ compare() {
   shift 6
   local bytes
   bytes=$(size_bytes "$size")
-  case $op in dir | dirdown | sync) bytes=$((size * ${DIR_KIB:-256} * 1024)) ;; esac
+  case $op in
+    dir | sync) bytes=$(du -sbL "$WORK/data/dir-$size-${DIR_KIB:-256}k" | cut -f1) ;;
+    dirdown) bytes=$(du -sbL "$WORK/sinkdata/$TREE_BUCKET/" | cut -f1) ;;
+  esac
   case $op in
     down | cat | s3s3) source_object "$s" "$size" ;;
     up | put) random_file "$WORK/data/src-$size" "$bytes" ;;
@@ -197,8 +200,9 @@ section_files() {
     sluice sluice-crc64nvme sluice-crc32c sluice-crc32 sluice-sha256 sluice-none curl
 }
 
-# 9. many objects: small-file trees uploaded, downloaded and synced with
-# nothing to send (the sink serves tree-N-Kk buckets: tree_buckets), CONC
+# 9. many objects: small-file trees uploaded (to the sink, and to Swift),
+# downloaded and synced with nothing to send (the sink serves tree-N-Kk
+# buckets: tree_buckets), and a mixed tree uploaded; CONC
 # transfers in flight for sluice, aws and rclone; curl and s3cmd move one
 # object at a time (s3cmd only on the smaller tree: 10,000 files take it
 # minutes a run; curl has no sync).
@@ -209,6 +213,19 @@ section_trees() {
     "$DIR_COUNT" "$TREE_RUNS" $TOOLS
   TREE_BUCKET=tree-$TINY_COUNT-16k DIR_KIB=16 compare trees "sync $TINY_COUNT x 16K, nothing to send" \
     sink sync "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone
+  compare trees "$DIR_COUNT x 256K" swift dir "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone curl
+  mixed_files
+  DIR_KIB=16 compare trees "$MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" sink dir mixed \
+    "$TREE_RUNS" sluice aws rclone curl
+}
+
+# a mixed tree: MIXED_BIG files of MIXED_BIG_SIZE among TINY_COUNT of 16 KiB
+mixed_files() {
+  local d=$WORK/data/dir-mixed-16k i
+  small_files "$TINY_COUNT" 16
+  mkdir -p "$d"
+  for ((i = 0; i < MIXED_BIG; i++)); do random_file "$d/big$i" "$(size_bytes "$MIXED_BIG_SIZE")"; done
+  for ((i = 0; i < TINY_COUNT; i++)); do ln -f "$WORK/data/dir-$TINY_COUNT-16k/f$i" "$d/f$i"; done
 }
 
 # the trees as sink buckets (before the sink starts: it lists them then)

@@ -251,6 +251,18 @@ def plots(rows, out_dir):
             made.append(gnuplot(out_dir, fname, series, xlabel, "MiB/s (median)",
                                 "upload to a latency-bound S3 sink (85 MiB/s per connection, +20 ms per part)",
                                 logx=True))
+    per_object = collections.defaultdict(dict)
+    for (case, server), tools in grouped(rows, "trees").items():
+        m = re.match(r"(\d+) x 1K$", case)
+        for tool, trs in tools.items() if m else ():
+            s = stats(trs)
+            if s:
+                per_object[tool][int(m.group(1))] = s["rss_med"]
+    series = {t: pts for t, pts in per_object.items() if len(pts) > 1}
+    if series:
+        made.append(gnuplot(out_dir, "peak-rss-vs-objects", series, "objects in the tree (1 KiB each)",
+                            "peak RSS (MiB)", "tree upload to the nginx sink: peak RSS as the tree grows",
+                            logx=True))
     series = {t: pts for t, pts in mem.items() if len(pts) > 1}
     if series:
         made.append(gnuplot(out_dir, "peak-rss-vs-size", series, "object size (MiB)", "peak RSS (MiB)",

@@ -214,6 +214,9 @@ section_files() {
 section_trees() {
   compare trees "$DIR_COUNT x 256K" sink dir "$DIR_COUNT" "$TREE_RUNS" $TOOLS
   DIR_KIB=16 compare trees "$TINY_COUNT x 16K" sink dir "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone curl
+  # sluice's own default is 16 transfers: the same for every peer that has it
+  CONC=16 DIR_KIB=16 compare trees "$TINY_COUNT x 16K, 16 transfers" sink dir "$TINY_COUNT" \
+    "$TREE_RUNS" sluice aws rclone
   TREE_BUCKET=tree-$DIR_COUNT-256k compare trees "download $DIR_COUNT x 256K" sink dirdown \
     "$DIR_COUNT" "$TREE_RUNS" $TOOLS
   TREE_BUCKET=tree-$TINY_COUNT-16k DIR_KIB=16 compare trees "sync $TINY_COUNT x 16K, nothing to send" \

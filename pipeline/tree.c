@@ -168,9 +168,10 @@ static sluice_error *canceled(const sluice__tree *t, const char *rel) {
 }
 
 /* Copies one object; returns its error (NULL on success), *bytes what went.
- * as_listed: a small object is read as the listing described it. */
+ * as_listed: a small object is read as the listing described it; *stale
+ * is set when the store refused that read (CONDITION_NOT_MATCH). */
 static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item *it,
-                               uint64_t *bytes, int as_listed) {
+                               uint64_t *bytes, int as_listed, int *stale) {
   sluice__tree *t = s->t;
   *bytes = 0;
   if (t->dst_has_dirs && !sluice__tree_rel_is_plain(it->rel))
@@ -219,6 +220,7 @@ static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item
   if (!err && small) {
     if (!(buf = malloc(size ? (size_t)size : 1))) err = sluice__error_oom();
     if (!err) err = read_whole(r, buf, (size_t)size);
+    if (err && listed && sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH) *stale = 1;
     if (!err && t->rate && sluice__rate_take(t->rate, size, &t->stop)) err = canceled(t, it->rel);
     if (!err) err = sluice__writer_put(w, buf, (size_t)size);
     if (!err) *bytes = size;
@@ -244,14 +246,13 @@ static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item
 
 static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__item *it,
                                  uint64_t *bytes) {
-  sluice__tree *t = s->t;
-  sluice_error *err = copy_once(s, it, bytes, 1);
+  int stale = 0;
+  sluice_error *err = copy_once(s, it, bytes, 1, &stale);
   /* Not the object listed: changed since, or a store whose listing shows
    * another ETag than its GETs compare.  Once more, as the store has it. */
-  if (err && sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH &&
-      t->src->vt->open_source_listed && it->size <= t->o.chunk && !atomic_load(&t->stop)) {
+  if (err && stale && !atomic_load(&s->t->stop)) {
     sluice_error_free(err);
-    err = copy_once(s, it, bytes, 0);
+    err = copy_once(s, it, bytes, 0, &stale);
   }
   return err;
 }

@@ -229,12 +229,16 @@ sluice_error *sluice__pipe_finish(sluice__pipe *p) {
   if (p->ring) sluice__ring_close(p->ring);
   for (unsigned i = 0; p->workers && i < p->nworkers; i++) {
     struct sluice__worker *wk = &p->workers[i];
-    if (wk->started)
-      pthread_join(wk->thread, NULL);
-    else if (wk->wctx_alive)
+    if (wk->started) {
+      pthread_join(wk->thread, NULL); /* the worker cleared wctx_alive itself */
+    } else if (wk->wctx_alive) {
+      /* A cancel on another thread may be in wake_parked() right now. */
+      pthread_mutex_lock(&p->wake_lock);
+      wk->wctx_alive = 0;
+      pthread_mutex_unlock(&p->wake_lock);
       p->sink->vt->worker_fini(p->sink, wk->wctx);
+    }
     wk->started = 0;
-    wk->wctx_alive = 0;
   }
   if (p->reorder) {
     /* After a failure: chunks parked for a turn that never came. */

@@ -197,12 +197,15 @@ section_checksum() {
 
 # 8. file and stream destinations, and what each checksum costs an upload,
 # beside curl's unsigned single PUT of the same file (sink: the client's
-# own cost; the sink verifies nothing, so auto sends Content-MD5 there).
+# own cost; the sink verifies nothing, so auto sends Content-MD5 there),
+# and the upload to Swift again beside every peer.
 section_files() {
   compare files "download $STREAM_SIZE to a file" sink down "$STREAM_SIZE" "$RUNS" $TOOLS
   compare files "download $STREAM_SIZE to stdout" sink cat "$STREAM_SIZE" "$RUNS" $TOOLS
   compare files "upload $STREAM_SIZE" sink up "$STREAM_SIZE" "$RUNS" \
     sluice sluice-crc64nvme sluice-crc32c sluice-crc32 sluice-sha256 sluice-none curl
+  # Swift verifies Content-MD5 only: auto sends it there (see BENCHMARKS.md)
+  compare files "upload $STREAM_SIZE" swift up "$STREAM_SIZE" "$RUNS" $TOOLS
 }
 
 # 9. many objects: small-file trees uploaded (to the sink, and to Swift),

@@ -245,10 +245,18 @@ mixed_files() {
   for ((i = 0; i < TINY_COUNT; i++)); do ln -f "$WORK/data/dir-$TINY_COUNT-16k/f$i" "$d/f$i"; done
 }
 
-# the trees as sink buckets (before the sink starts: it lists them then)
+# the trees as sink buckets (before the sink starts: it lists them then).
+# Their files get whole-second times: the listing gives seconds, and a sync
+# (aws's, sluice's) would take a file a fraction newer for a changed one.
 tree_buckets() {
   small_files "$DIR_COUNT" 256
   small_files "$TINY_COUNT" 16
+  /usr/bin/python3 -c 'import os, sys
+for d in sys.argv[1:]:
+    for n in os.listdir(d):
+        p = os.path.join(d, n)
+        t = int(os.stat(p).st_mtime)
+        os.utime(p, (t, t))' "$WORK/data/dir-$DIR_COUNT-256k" "$WORK/data/dir-$TINY_COUNT-16k"
   ln -sfn "$WORK/data/dir-$DIR_COUNT-256k" "$WORK/sinkdata/tree-$DIR_COUNT-256k"
   ln -sfn "$WORK/data/dir-$TINY_COUNT-16k" "$WORK/sinkdata/tree-$TINY_COUNT-16k"
 }

@@ -88,6 +88,7 @@ peer_cmd() {
         "RCLONE_CONFIG_${s^^}_ACCESS_KEY_ID=$ak" "RCLONE_CONFIG_${s^^}_SECRET_ACCESS_KEY=$sk" \
         "RCLONE_CONFIG_${s^^}_FORCE_PATH_STYLE=true"
       local rem=$s:$BUCKET/$key
+      case $op in dirdown | sync) rem=$s:$TREE_BUCKET ;; esac
       case $op in
         up) CMD=($r copyto "$file" "$rem") ;;
         put) CMD=($r rcat "$rem") ;;

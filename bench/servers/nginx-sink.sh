@@ -25,6 +25,8 @@
 # in STATE_DIR/tmp.  GET/HEAD serve DATA_DIR/<bucket>/<key> with
 # Range and a strong ETag; a bucket GET lists what DATA_DIR/<bucket>/ held at
 # start (rclone cat finds an object through its listing).  No auth at all.
+# CreateMultipartUpload names the checksum algorithm back, as AWS S3 does,
+# so a client that sends CRCs where the store checks them does so here.
 set -euo pipefail
 
 usage() { echo "usage: $0 start STATE_DIR DATA_DIR | stop STATE_DIR" >&2; exit 2; }
@@ -113,6 +115,9 @@ face() {
         location = /__s3/create {
             internal;
             default_type application/xml;
+            # as AWS S3 does: the checksum algorithm named back (empty: none)
+            add_header x-amz-checksum-algorithm \$http_x_amz_checksum_algorithm;
+            add_header x-amz-checksum-type \$http_x_amz_checksum_type;
             echo '<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>\$xb</Bucket><Key>\$xk</Key><UploadId>\$request_id</UploadId></InitiateMultipartUploadResult>';
         }
         location = /__s3/complete {

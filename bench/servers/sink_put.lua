@@ -3,7 +3,10 @@
 -- then answer with the ETag S3 would give, the hex MD5 of the body.  Clients
 -- check that ETag (s3cmd and rclone retry or fail on a mismatch), so the
 -- sink takes it from the Content-MD5 the client sent when there is one
--- (trusted, not checked: this is a sink) and computes it otherwise.
+-- (trusted, not checked: this is a sink) and computes it otherwise.  A
+-- client that sent an x-amz-checksum-* value instead is trusted the same
+-- way: the ETag is that value in hex (only MD5-checking clients read it),
+-- so no client pays the sink for a hash it did not ask for.
 -- A module (required once per worker: ffi.cdef may run only once), whose
 -- handle() serves one request.
 -- The answer goes out no sooner than ngx.var.sink_delay seconds plus the
@@ -21,12 +24,19 @@ local function hex(raw)
   return (raw:gsub(".", function(c) return string.format("%02x", c:byte()) end))
 end
 
+local CHECKSUMS = { "crc64nvme", "crc32c", "crc32", "sha256", "sha1" }
+
 local M = {}
 
 function M.handle()
   ngx.update_time()
   local t0 = ngx.now()
   local want = ngx.var.http_content_md5 and ngx.decode_base64(ngx.var.http_content_md5)
+  for _, alg in ipairs(CHECKSUMS) do
+    if want then break end
+    local v = ngx.var["http_x_amz_checksum_" .. alg]
+    want = v and ngx.decode_base64(v)
+  end
   local ctx
   if not want then
     ctx = ffi.new("MD5_CTX")

@@ -197,7 +197,8 @@ section_checksum() {
 
 # 8. file and stream destinations, and what each checksum costs an upload,
 # beside curl's unsigned single PUT of the same file (sink: the client's
-# own cost; the sink verifies nothing, so auto sends Content-MD5 there),
+# own cost; it names the algorithm back as AWS does, so auto sends
+# CRC64NVME there, and it hashes a body itself only when no checksum came),
 # and the upload to Swift again beside every peer.
 section_files() {
   compare files "download $STREAM_SIZE to a file" sink down "$STREAM_SIZE" "$RUNS" $TOOLS

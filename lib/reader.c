@@ -22,6 +22,15 @@ sluice_error *sluice__reader_wrap(sluice__source *src, sluice_reader **out) {
   return NULL;
 }
 
+/* The reader of src (taken even on failure), holding a reference on op. */
+static sluice_error *reader_of(sluice_operator *op, sluice__source *src, sluice_reader **out) {
+  sluice_error *err = sluice__reader_wrap(src, out);
+  if (err) return err;
+  (*out)->op = op;
+  sluice__operator_ref(op);
+  return NULL;
+}
+
 sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sluice_options *opts,
                                  sluice_reader **out) {
   if (out) *out = NULL;
@@ -40,16 +49,14 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
   if ((err = sluice__path_check("reader_open", path, SLUICE__PATH_FILE))) return err;
   sluice__source *src;
   err = op->vt->open_source(op->svc, path, offset, length, &src);
+  if (!err) err = reader_of(op, src, out);
   if (err) return err;
-  if ((err = sluice__reader_wrap(src, out))) return err;
   /* Read-ahead pays off only for a positional source of known size read
    * by more than one fetcher. */
   if (concurrent > 1 && src->vt->pread && src->size != UINT64_MAX) {
     (*out)->ra_chunk = (size_t)chunk;
     (*out)->ra_concurrent = (unsigned)concurrent;
   }
-  (*out)->op = op;
-  sluice__operator_ref(op);
   return NULL;
 }
 
@@ -60,11 +67,7 @@ sluice_error *sluice__reader_open_listed(sluice_operator *op, const char *path,
   sluice_error *err = sluice__path_check("reader_open", path, SLUICE__PATH_FILE);
   sluice__source *src;
   if (!err) err = op->vt->open_source_listed(op->svc, path, listed, &src);
-  if (!err) err = sluice__reader_wrap(src, out);
-  if (err) return err;
-  (*out)->op = op;
-  sluice__operator_ref(op);
-  return NULL;
+  return err ? err : reader_of(op, src, out);
 }
 
 sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len, size_t *n_out) {

@@ -665,6 +665,12 @@ Test(tree_s3, refused_objects_fail_and_the_rest_arrive) {
   sluice_operator_free(mem);
 }
 
+/* Object i of small_objects_take_one_request_each: its name and size. */
+static uint64_t small_case(unsigned i, char name[32]) {
+  snprintf(name, 32, i == 7 ? "changed%02u" : "f%02u", i);
+  return i == 3 ? 6 * 1024 * 1024 : 300 + i;
+}
+
 /* A small S3 object is read as listed: one GET, no HEAD.  One the store
  * answers 412 for (changed since it was listed) is read again as the store
  * has it now, with a HEAD; a large one is HEADed first as before. */
@@ -675,8 +681,8 @@ Test(tree_s3, small_objects_take_one_request_each) {
   unsigned n = 20;
   for (unsigned i = 0; i < n; i++) {
     char name[32];
-    snprintf(name, sizeof name, i == 7 ? "changed%02u" : "f%02u", i);
-    put_obj(mem, "", name, i == 3 ? 6 * 1024 * 1024 : 300 + i, i);
+    uint64_t size = small_case(i, name);
+    put_obj(mem, "", name, size, i);
   }
   sluice_progress p;
   TH_OK(run(mem, "", direct, pfx, S3_CHUNK(), &p, NULL));
@@ -694,8 +700,8 @@ Test(tree_s3, small_objects_take_one_request_each) {
   cr_assert_eq(p.objects_done, n);
   for (unsigned i = 0; i < n; i++) {
     char name[32];
-    snprintf(name, sizeof name, i == 7 ? "changed%02u" : "f%02u", i);
-    assert_obj(fs, "out/", name, i == 3 ? 6 * 1024 * 1024 : 300 + i, i);
+    uint64_t size = small_case(i, name);
+    assert_obj(fs, "out/", name, size, i);
   }
   cr_assert_eq(th_proxy_log_count(&px, "FAULT http-status 412", NULL), 1);
   /* HEADs: the large object's and the refused one's second try. */

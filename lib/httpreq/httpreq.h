@@ -184,10 +184,13 @@ sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, co
                                          const sluice_metadata *meta, uint64_t offset,
                                          uint64_t length, const char *get_op, sluice__source **out);
 /* Makes a source from sluice__httpreq_source_new, before its first read,
- * check that the whole object it reads has this CRC (alg: a CRC of
- * lib/checksum.h): the read that completes the object fails with IO when
- * it does not.  Does nothing for a source of part of the object. */
-void sluice__httpreq_source_expect_crc(sluice__source *s, int alg, uint64_t crc);
+ * check the whole object it reads against the checksum the store reported
+ * (x-amz-checksum-<name>: value, x-amz-checksum-type: type; see
+ * sluice__ck_stored_full_crc): the read that completes the object fails
+ * with IO when it differs.  Does nothing when the value is no full-object
+ * CRC, or for a source of part of the object. */
+void sluice__httpreq_source_expect_stored(sluice__source *s, const char *name, const char *value,
+                                          const char *type);
 /* For a source opened without a HEAD (from a listing): a GET of the whole
  * object asks for the stored checksum (x-amz-checksum-mode) and, when the
  * reply carries a full-object CRC, fails with IO if the bytes differ. */

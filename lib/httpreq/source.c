@@ -23,7 +23,7 @@
  * Range) is refused by the engine (range_required): unsupported.
  *
  * A read of a whole object with an expected CRC (the s3 service's HEAD
- * found a full-object checksum: sluice__httpreq_source_expect_crc) is
+ * found a full-object checksum: sluice__httpreq_source_expect_stored) is
  * verified: each GET's bytes get their CRC as they arrive, the pieces are
  * merged with the CRC combine as neighbours arrive (GETs finish in any
  * order), and the GET that completes the object fails when the whole
@@ -71,17 +71,6 @@ typedef struct http_source {
   int crc_from_get; /* no HEAD: the whole-object GET brings the stored CRC */
 } http_source;
 
-static sluice_error *ck_mismatch(const http_source *ss, sluice__ck_alg alg, uint64_t want,
-                                 uint64_t got) {
-  char w[SLUICE__CK_MAX_B64], g[SLUICE__CK_MAX_B64];
-  sluice__ck_crc_b64(alg, want, w);
-  sluice__ck_crc_b64(alg, got, g);
-  return sluice__error(SLUICE_ERR_IO,
-                       "%s: %s '%s': the data received does not match the object's stored "
-                       "checksum (%s %s, received %s): corrupted in transit or in the store",
-                       ss->engine->svc, ss->get_op, ss->path, sluice__ck_s3_name(alg), w, g);
-}
-
 /* Adds the CRC of [off, off+len) and, when the whole object is there,
  * compares it with the expected value. */
 static sluice_error *ck_received(http_source *ss, const void *buf, size_t len, uint64_t off) {
@@ -122,8 +111,16 @@ static sluice_error *ck_received(http_source *ss, const void *buf, size_t len, u
     ss->npieces++;
   }
   if (ss->npieces == 1 && ss->pieces[0].off == 0 && ss->pieces[0].len == ss->total) {
-    if (ss->pieces[0].crc != ss->ck_want)
-      err = ck_mismatch(ss, ss->ck_alg, ss->ck_want, ss->pieces[0].crc);
+    char want[SLUICE__CK_MAX_B64], got[SLUICE__CK_MAX_B64];
+    if (ss->pieces[0].crc != ss->ck_want) {
+      sluice__ck_crc_b64(ss->ck_alg, ss->ck_want, want);
+      sluice__ck_crc_b64(ss->ck_alg, ss->pieces[0].crc, got);
+      err = sluice__error(SLUICE_ERR_IO,
+                          "%s: %s '%s': the data received does not match the object's stored "
+                          "checksum (%s %s, received %s): corrupted in transit or in the store",
+                          ss->engine->svc, ss->get_op, ss->path, sluice__ck_s3_name(ss->ck_alg),
+                          want, got);
+    }
     ss->ck_off = 1; /* checked once */
   }
 out:
@@ -169,13 +166,11 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
                         "%s: %s '%s': asked for %zu bytes at %" PRIu64 ", got %zu", svc, ss->get_op,
                         ss->path, len, off, r.dst_len);
   if (!err) *n = r.dst_len;
+  /* This GET is the only read of the object: what it reports is checked
+   * as a value a HEAD reported would be. */
+  if (!err && crc_here)
+    sluice__httpreq_source_expect_stored(s, r.checksum_name, r.checksum, r.checksum_type);
   if (!err && ss->ck_alg) err = ck_received(ss, buf, r.dst_len, off);
-  sluice__ck_alg alg;
-  uint64_t want, got;
-  if (!err && crc_here &&
-      sluice__ck_stored_full_crc(r.checksum_name, r.checksum, r.checksum_type, &alg, &want) == 0 &&
-      (got = sluice__ck_crc(alg, 0, buf, r.dst_len)) != want)
-    err = ck_mismatch(ss, alg, want, got);
   sluice__httpreq_req_cleanup(&r);
   return err;
 }
@@ -277,12 +272,15 @@ void sluice__httpreq_source_crc_from_get(sluice__source *s) {
   ((http_source *)s)->crc_from_get = 1;
 }
 
-void sluice__httpreq_source_expect_crc(sluice__source *s, int alg, uint64_t crc) {
+void sluice__httpreq_source_expect_stored(sluice__source *s, const char *name, const char *value,
+                                          const char *type) {
   http_source *ss = (http_source *)s;
+  sluice__ck_alg alg;
+  uint64_t crc;
   /* Only a read of the whole object can be compared with it. */
-  if (sluice__ck_is_crc((sluice__ck_alg)alg) && ss->start == 0 && s->size == ss->total &&
-      ss->total > 0) {
-    ss->ck_alg = (sluice__ck_alg)alg;
+  if (sluice__ck_stored_full_crc(name, value, type, &alg, &crc) == 0 && ss->start == 0 &&
+      s->size == ss->total && ss->total > 0) {
+    ss->ck_alg = alg;
     ss->ck_want = crc;
   }
 }

@@ -160,10 +160,7 @@ sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offse
   if (!err && !(key = sluice__s3_key(s3, path))) err = sluice__error_oom();
   if (!err)
     err = sluice__httpreq_source_new(&s3->net, key, path, &meta, offset, length, "GetObject", out);
-  sluice__ck_alg alg;
-  uint64_t want;
-  if (!err && sluice__ck_stored_full_crc(ck.name, ck.value, ck.type, &alg, &want) == 0)
-    sluice__httpreq_source_expect_crc(*out, alg, want);
+  if (!err) sluice__httpreq_source_expect_stored(*out, ck.name, ck.value, ck.type);
   free(key);
   sluice__metadata_clear(&meta);
   return err;

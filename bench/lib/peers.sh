@@ -56,10 +56,12 @@ aws_config() {
 pipe() { CMD=(bash -c "set -o pipefail; $1 | $2"); }
 
 peer_cmd() {
-  local tool=$1 op=$2 s=$3 key=$4 file=$5 ep ak sk url
+  local tool=$1 op=$2 s=$3 key=$4 file=$5 ep ak sk where url
   ep=$(srv EP "$s") ak=$(srv AK "$s") sk=$(srv SK "$s")
-  url=s3://$BUCKET/$key
-  case $op in dirdown | sync) url=s3://$TREE_BUCKET key=$TREE_BUCKET ;; esac
+  # bucket/key, or a tree's own bucket (where every tool finds the object)
+  where=$BUCKET/$key
+  case $op in dirdown | sync) where=$TREE_BUCKET ;; esac
+  url=s3://$where
   IN=-
   [ "$op" = put ] && IN=$file
   case $tool in
@@ -87,8 +89,7 @@ peer_cmd() {
         "RCLONE_CONFIG_${s^^}_ENDPOINT=$ep" "RCLONE_CONFIG_${s^^}_REGION=us-east-1" \
         "RCLONE_CONFIG_${s^^}_ACCESS_KEY_ID=$ak" "RCLONE_CONFIG_${s^^}_SECRET_ACCESS_KEY=$sk" \
         "RCLONE_CONFIG_${s^^}_FORCE_PATH_STYLE=true"
-      local rem=$s:$BUCKET/$key
-      case $op in dirdown | sync) rem=$s:$TREE_BUCKET ;; esac
+      local rem=$s:$where
       case $op in
         up) CMD=($r copyto "$file" "$rem") ;;
         put) CMD=($r rcat "$rem") ;;
@@ -123,7 +124,7 @@ peer_cmd() {
         cat) CMD=($c "$ep/$BUCKET/$key") ;;
         s3s3) pipe "$c $ep/$BUCKET/$key" "$c -T - $ep/$BUCKET/$key.copy -o /dev/null" ;;
         dir) curl_dir_config "$file" "$ep/$BUCKET/$key"; CMD=($c -K "$WORK/peers/curl-dir.cfg") ;;
-        dirdown) curl_down_config "$WORK/sinkdata/$TREE_BUCKET" "$ep/$TREE_BUCKET" "$file"
+        dirdown) curl_down_config "$WORK/sinkdata/$TREE_BUCKET" "$ep/$where" "$file"
           CMD=($c --create-dirs -K "$WORK/peers/curl-down.cfg") ;;
         sync) die "curl has no sync" ;;
       esac ;;

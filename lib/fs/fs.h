@@ -47,6 +47,24 @@ sluice_error *sluice__fs_error(const sluice__fs *fs, const char *op, const char 
  * name paths only like this.  Malloc'd; NULL when out of memory. */
 char *sluice__fs_shown(const sluice__fs *fs, const char *path, size_t len);
 
+/* "fs: OP 'PATH': why", PATH shown as the user named it (above). */
+sluice_error *sluice__fs_fail(const sluice__fs *fs, sluice_errkind kind, const char *op,
+                              const char *path, const char *why);
+
+/* Opens dir (a directory path: "" or ending in '/') beneath root as an
+ * O_PATH fd, creating missing components like mkdir -p (each made durable
+ * when the fsync option is on).  Returns the fd, or -1 with *err saying
+ * which component failed, for operation op on path. */
+int sluice__fs_mkdirs(const sluice__fs *fs, const char *op, const char *path, const char *dir,
+                      sluice_error **err);
+
+/* fsync of a directory (an O_PATH fd is fine): makes a rename or mkdir in
+ * it durable.  0 or an errno value. */
+int sluice__fs_fsync_dir(int dirfd);
+
+/* 1 when path ends in '/' (names a directory). */
+int sluice__fs_trailing_slash(const char *path);
+
 /* size / is_dir / mtime from st.  Leaves etag and content_type alone:
  * the fs service never has them. */
 void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m);
@@ -55,6 +73,10 @@ void sluice__fs_fill_meta(const struct stat *st, sluice_metadata *m);
  * (".<name>.sluice-XXXXXX"): listings hide writes still in progress (or
  * left behind by a crash), as an object store hides unfinished uploads. */
 int sluice__fs_is_temp_name(const char *name);
+
+/* The service's open_sink() (fs_sink.c). */
+sluice_error *sluice__fs_open_sink(void *svc, const char *path, const sluice__write_params *p,
+                                   sluice__sink **out);
 
 /* The service's list() (fs_list.c). */
 sluice_error *sluice__fs_list(void *svc, const char *dir, int recursive, sluice__list **out);

@@ -355,6 +355,14 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
  *                                                  and any directory it made
  *                                                  reach stable storage before
  *                                                  close returns
+ *   direct_io      bool   true                     an object of 32 MiB or more
+ *                                                  whose size is known (a
+ *                                                  copy, not a stream), in
+ *                                                  chunks of 1 MiB or more,
+ *                                                  is written with O_DIRECT
+ *                                                  where the filesystem takes
+ *                                                  it: a steady rate, half the
+ *                                                  CPU, no page-cache churn
  * memory: no options.
  * s3 (settings not given as options come from the AWS environment
  * variables and ~/.aws files, in the order the AWS CLI uses; an option set

@@ -42,9 +42,11 @@ sluice__bufpool *sluice__bufpool_new(size_t n, size_t size) {
   p->all = calloc(n, sizeof(*p->all));
   if (!p->free_list || !p->all) goto fail;
   for (size_t i = 0; i < n; i++) {
-    /* malloc, not calloc: pages stay untouched until a chunk is filled. */
-    p->all[i].buf = malloc(size);
-    if (!p->all[i].buf) goto fail;
+    /* Not calloc: pages stay untouched until a chunk is filled.  Aligned so
+     * a file sink can hand the buffer to an O_DIRECT write as it is. */
+    void *buf;
+    if (posix_memalign(&buf, SLUICE__BUF_ALIGN, size) != 0) goto fail;
+    p->all[i].buf = buf;
     p->all[i].cap = size;
     sluice__ring_try_push(p->free_list, &p->all[i]); /* cannot fail: room for n */
   }

@@ -23,7 +23,11 @@ typedef struct sluice__chunk {
 
 typedef struct sluice__bufpool sluice__bufpool;
 
-/* n buffers of size bytes each (pages are touched only when written). */
+/* Every pool buffer starts at a multiple of this (a page). */
+#define SLUICE__BUF_ALIGN 4096
+
+/* n buffers of size bytes each, aligned to SLUICE__BUF_ALIGN (pages are
+ * touched only when written). */
 sluice__bufpool *sluice__bufpool_new(size_t n, size_t size);
 void sluice__bufpool_free(sluice__bufpool *p); /* all chunks must be back */
 size_t sluice__bufpool_count(const sluice__bufpool *p);

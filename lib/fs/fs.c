@@ -254,7 +254,7 @@ int sluice__fs_mkdirs(const sluice__fs *fs, const char *op, const char *path, co
 /* Service: open / close / stat / remove / create_dir                  */
 /* ------------------------------------------------------------------ */
 
-static const char *const fs_config_keys[] = {"root", "fsync", NULL};
+static const char *const fs_config_keys[] = {"root", "fsync", "direct_io", NULL};
 static const char *const fs_writer_keys[] = {NULL};
 
 static void fs_close(void *svc) {
@@ -315,6 +315,8 @@ static sluice_error *fs_open(const sluice_options *config, void **svc) {
   sluice_error *err = NULL;
   if (config != NULL)
     err = sluice__opt_as_config(sluice__opt_bool(config, "fsync", 0, "fs", &fs->fsync));
+  if (err == NULL && config != NULL)
+    err = sluice__opt_as_config(sluice__opt_bool(config, "direct_io", 1, "fs", &fs->direct_io));
   if (err == NULL) err = open_root(fs, root);
   if (err != NULL) {
     fs_close(fs);

@@ -19,6 +19,7 @@ typedef struct sluice__fs {
   int rootfd;      /* O_PATH|O_DIRECTORY, held for the service's life */
   int use_openat2; /* 0: the kernel (or a seccomp filter) refuses it */
   int fsync;       /* option fsync: fsync file and directory on commit */
+  int direct_io;   /* option direct_io: large known-size writes use O_DIRECT */
   char *root;      /* as configured, for messages */
   char *root_real; /* realpath(root): only the no-openat2 fallback uses it */
 } sluice__fs;

@@ -4,6 +4,16 @@
  * to the destination and renames it into place on commit, so a failed,
  * aborted or crashed write never leaves a partial object under the final
  * name.
+ *
+ * Direct I/O.  A large object whose size is known up front is written
+ * through a second descriptor opened with O_DIRECT.  Through the page cache,
+ * a 1 GiB download here took 0.76-2.32 s from run to run (most of it the
+ * kernel copying into freshly allocated page-cache memory, at whatever speed
+ * the machine hands out new pages) and 0.8-1.6 CPU-s; with O_DIRECT it took
+ * 0.83-1.02 s and half the system time (BENCHMARKS.md).  It also keeps a
+ * one-off transfer from evicting everything else in the cache.  Small
+ * objects stay buffered: there the cache absorbs the write at memory speed
+ * and the file is likely to be read again soon.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -24,10 +34,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "error.h"
 #include "fs/fs.h"
 #include "path.h"
 #include "service.h"
+
+/* Objects at least this large, written in chunks at least this large, go
+ * through O_DIRECT (see above): each direct write waits for the device, so
+ * small ones would cost more than the cache does. */
+#define FS_DIRECT_MIN_SIZE (32u << 20)
+#define FS_DIRECT_MIN_CHUNK (1u << 20)
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -42,8 +59,11 @@ typedef struct fs_sink {
    * exclusively, so the fd is never closed (and its number reused by
    * another open) while a worker is still writing to it. */
   pthread_rwlock_t lock;
-  int fd;    /* the temporary file, -1 once closed */
-  int dirfd; /* O_PATH fd on the destination directory */
+  int fd;            /* the temporary file, -1 once closed */
+  int dfd;           /* the same file opened with O_DIRECT (see above), or -1 */
+  size_t dio_align;  /* what O_DIRECT needs of offsets, lengths and buffers */
+  atomic_int dfd_ok; /* 0 once a direct write was refused */
+  int dirfd;         /* O_PATH fd on the destination directory */
   int state;
   int if_not_exists;
   char *name;    /* final name in dirfd */
@@ -124,6 +144,10 @@ static sluice_error *check_target(fs_sink *s) {
 /* Closes the temporary file and removes it, unless committed.  Caller holds
  * the lock exclusively (or is the only user). */
 static void sink_discard(fs_sink *s) {
+  if (s->dfd >= 0) {
+    close(s->dfd);
+    s->dfd = -1;
+  }
   if (s->fd >= 0) {
     close(s->fd);
     s->fd = -1;
@@ -166,6 +190,27 @@ static int pwrite_full(int fd, const unsigned char *buf, size_t len, uint64_t of
   return 0;
 }
 
+/* The aligned head of c through the O_DIRECT descriptor when there is
+ * one, the rest (the object's last bytes, or a chunk that is not aligned)
+ * through the page cache: the kernel keeps the two coherent.  A filesystem
+ * that refuses a direct write after accepting the open (EINVAL) gets this
+ * chunk and every later one buffered. */
+static int write_chunk(fs_sink *s, const sluice__chunk *c) {
+  size_t head = 0;
+  int dfd = atomic_load_explicit(&s->dfd_ok, memory_order_relaxed) ? s->dfd : -1;
+  if (dfd >= 0 && ((uintptr_t)c->buf | c->offset) % s->dio_align == 0)
+    head = c->len - c->len % s->dio_align;
+  int e = head ? pwrite_full(dfd, c->buf, head, c->offset) : 0;
+  if (e == EINVAL) {
+    atomic_store_explicit(&s->dfd_ok, 0, memory_order_relaxed);
+    head = 0;
+    e = 0;
+  }
+  if (e == 0 && head < c->len)
+    e = pwrite_full(s->fd, c->buf + head, c->len - head, c->offset + head);
+  return e;
+}
+
 /* Called by several worker threads at once: pwrite on a shared fd is safe,
  * and parts may arrive in any order (holes are filled later or by commit's
  * ftruncate). */
@@ -176,7 +221,7 @@ static sluice_error *fs_sink_write_part(sluice__sink *sink, const sluice__chunk 
                          s->path, (unsigned long long)c->offset);
   pthread_rwlock_rdlock(&s->lock);
   int open_ = s->state == SINK_OPEN && s->fd >= 0;
-  int e = open_ ? pwrite_full(s->fd, c->buf, c->len, c->offset) : 0;
+  int e = open_ ? write_chunk(s, c) : 0;
   pthread_rwlock_unlock(&s->lock);
   if (!open_)
     return sluice__error(SLUICE_ERR_CANCELED, "fs: write '%s': the writer is no longer open",
@@ -202,6 +247,8 @@ static int rename_noreplace(int dirfd, const char *from, const char *to) {
  * is where a failed write shows up.  0 or an errno value; fd is closed. */
 static int finish_file(fs_sink *s, uint64_t total_size) {
   int e = 0;
+  if (s->dfd >= 0 && close(s->dfd) < 0 && errno != EINTR) e = errno;
+  s->dfd = -1;
   if (total_size > (uint64_t)INT64_MAX)
     e = EFBIG;
   else if (ftruncate(s->fd, (off_t)total_size) < 0)
@@ -250,7 +297,40 @@ static sluice_error *fs_sink_commit(sluice__sink *sink, uint64_t total_size, uin
   return err;
 }
 
+/* Opens the temporary file again with O_DIRECT (see the top of the file)
+ * when the object is large and the filesystem supports it.  The second
+ * open goes by name, so it is checked to have reached the same file. */
+static sluice_error *fs_sink_size_hint(sluice__sink *sink, uint64_t size) {
+  fs_sink *s = (fs_sink *)sink;
+  if (!s->fs->direct_io || size < FS_DIRECT_MIN_SIZE || s->base.chunk < FS_DIRECT_MIN_CHUNK ||
+      s->dfd >= 0)
+    return NULL;
+  size_t align = 4096;
+#ifdef STATX_DIOALIGN
+  struct statx sx;
+  if (statx(s->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN)) {
+    if (sx.stx_dio_offset_align == 0) return NULL; /* no direct I/O on this file */
+    align = sx.stx_dio_offset_align > sx.stx_dio_mem_align ? sx.stx_dio_offset_align
+                                                           : sx.stx_dio_mem_align;
+  }
+#endif
+  /* Buffers are page-aligned (bufpool.c); anything coarser stays buffered. */
+  if (align > SLUICE__BUF_ALIGN || SLUICE__BUF_ALIGN % align != 0) return NULL;
+  int fd = openat(s->dirfd, s->tmpname, O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+  struct stat a, b;
+  if (fd >= 0 && fstat(fd, &a) == 0 && fstat(s->fd, &b) == 0 && a.st_dev == b.st_dev &&
+      a.st_ino == b.st_ino) {
+    s->dfd = fd;
+    s->dio_align = align;
+    atomic_store_explicit(&s->dfd_ok, 1, memory_order_relaxed);
+  } else if (fd >= 0) {
+    close(fd);
+  }
+  return NULL;
+}
+
 static const struct sluice__sink_vt fs_sink_vt = {
+    .size_hint = fs_sink_size_hint,
     .write_part = fs_sink_write_part,
     .commit = fs_sink_commit,
     .abort = fs_sink_abort,
@@ -294,6 +374,7 @@ sluice_error *sluice__fs_open_sink(void *svc, const char *path, const sluice__wr
   fs_sink *s = calloc(1, sizeof *s);
   if (s == NULL) return sluice__error_oom();
   s->fd = -1;
+  s->dfd = -1;
   s->dirfd = -1;
   s->fs = fs;
   s->if_not_exists = p->if_not_exists;

@@ -887,11 +887,13 @@ SLUICE_EXTERN const sluice_error *sluice_object_result_error(const sluice_object
  *   compare       sync: "size_mtime" (default): the same when the sizes are
  *                 equal and the destination is not older than the source
  *                 (an unknown time compares by size); "size": sizes only;
- *                 "checksum": sizes and the stores' MD5s where both sides
- *                 give one without reading the data (an S3 ETag without
- *                 "-N"; a multipart ETag is never taken for an MD5).  When
- *                 either side has none, the object is copied (counted as
- *                 copied), never skipped on a guess
+ *                 "checksum": sizes and MD5s: those the stores list (an
+ *                 S3 ETag without "-N"; a multipart ETag is never taken
+ *                 for an MD5); where one side lists an MD5 and the other
+ *                 lists nothing (a local file), a transfer reads that
+ *                 other side's bytes and hashes them.  When no MD5 can be
+ *                 had, the object is copied (counted as copied), never
+ *                 skipped on a guess
  *   dry_run       "true": decide and report everything, write and delete
  *                 nothing
  *   include       glob(s) a relative path must match (fnmatch(3), '*'

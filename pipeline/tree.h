@@ -33,9 +33,12 @@ void sluice__tree_opts_clear(sluice__tree_opts *o);
 /* Whether rel passes the range and the include/exclude globs. */
 int sluice__tree_selected(const sluice__tree_opts *o, const char *rel);
 /* Sync: whether the destination object d already matches the source s
- * under o->compare. */
+ * under o->compare.  For compare=checksum with an MD5 listed on one side
+ * only, the other side's bytes decide (a worker reads them): HASH_SRC or
+ * HASH_DST, with the listed MD5 (hex) in md5. */
+enum { SLUICE__TREE_DIFFERENT, SLUICE__TREE_SAME, SLUICE__TREE_HASH_SRC, SLUICE__TREE_HASH_DST };
 int sluice__tree_same(const sluice__tree_opts *o, const sluice_metadata *s,
-                      const sluice_metadata *d);
+                      const sluice_metadata *d, char md5[33]);
 /* Whether rel can name a file under a directory without leaving it or
  * being read as another name: no empty, "." or ".." segment. */
 int sluice__tree_rel_is_plain(const char *rel);
@@ -52,6 +55,9 @@ struct sluice__item {
   uint64_t size; /* listed */
   int64_t mtime; /* listed, -1 unknown */
   char *etag;    /* listed, or NULL */
+  /* SLUICE__TREE_HASH_SRC/DST: copy only if that side's MD5 is not md5 */
+  int hash;
+  char md5[33];
 };
 
 struct sluice__slot {

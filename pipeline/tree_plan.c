@@ -167,17 +167,28 @@ static int md5_of(const char *etag, char out[33]) {
 }
 
 int sluice__tree_same(const sluice__tree_opts *o, const sluice_metadata *s,
-                      const sluice_metadata *d) {
-  if (s->size != d->size) return 0;
+                      const sluice_metadata *d, char md5[33]) {
+  if (s->size != d->size) return SLUICE__TREE_DIFFERENT;
   switch (o->compare) {
-  case SLUICE__CMP_SIZE: return 1;
+  case SLUICE__CMP_SIZE: return SLUICE__TREE_SAME;
   case SLUICE__CMP_CHECKSUM: {
-    char a[33], b[33];
-    /* No comparable checksum on both sides: copy rather than guess. */
-    return md5_of(s->etag, a) && md5_of(d->etag, b) && !strcmp(a, b);
+    char other[33];
+    int sm = md5_of(s->etag, md5), dm = md5_of(d->etag, other);
+    if (sm && dm) return strcmp(md5, other) ? SLUICE__TREE_DIFFERENT : SLUICE__TREE_SAME;
+    /* One side lists an MD5 and the other lists nothing at all (a file):
+     * that side's bytes decide.  A multipart ETag is no MD5: copy rather
+     * than guess. */
+    if (sm && !d->etag) return SLUICE__TREE_HASH_DST;
+    if (dm && !s->etag) {
+      memcpy(md5, other, sizeof other);
+      return SLUICE__TREE_HASH_SRC;
+    }
+    return SLUICE__TREE_DIFFERENT;
   }
   case SLUICE__CMP_SIZE_MTIME:
-  default: return s->mtime < 0 || d->mtime < 0 || d->mtime >= s->mtime;
+  default:
+    return s->mtime < 0 || d->mtime < 0 || d->mtime >= s->mtime ? SLUICE__TREE_SAME
+                                                                : SLUICE__TREE_DIFFERENT;
   }
 }
 

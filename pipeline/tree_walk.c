@@ -91,10 +91,12 @@ static sluice_error *side_next(sluice__tree *t, struct side *sd, int check_order
 }
 
 /* Queues the side's current entry (a copy from src, or a deletion at dst). */
-static sluice_error *plan(sluice__tree *t, const struct side *sd, int del) {
+static sluice_error *plan(sluice__tree *t, const struct side *sd, int del, int hash,
+                          const char *md5) {
   atomic_fetch_add(&t->total, 1);
   if (!del) atomic_fetch_add(&t->bytes_total, sd->meta.size);
-  if (t->o.dry_run) {
+  /* A dry run reports at once, unless bytes must decide (a worker does). */
+  if (t->o.dry_run && !hash) {
     sluice__tree_report(t, sd->rel, sd->meta.size,
                         del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL);
     return NULL;
@@ -105,6 +107,8 @@ static sluice_error *plan(sluice__tree *t, const struct side *sd, int del) {
     return sluice__error_oom();
   }
   it->del = del;
+  it->hash = hash;
+  if (hash) memcpy(it->md5, md5, sizeof it->md5);
   it->size = sd->meta.size;
   it->mtime = sd->meta.mtime;
   if (sd->meta.etag && !(it->etag = strdup(sd->meta.etag))) {
@@ -120,7 +124,7 @@ static sluice_error *walk_copy(sluice__tree *t, struct side *s) {
   /* With a `to` bound the listing stops there instead of running on. */
   int bounded = t->o.to != NULL;
   while (!atomic_load(&t->stop) && !(err = side_next(t, s, bounded)) && !s->done)
-    if ((err = plan(t, s, 0))) break;
+    if ((err = plan(t, s, 0, 0, NULL))) break;
   return err;
 }
 
@@ -132,16 +136,18 @@ static sluice_error *walk_sync(sluice__tree *t, struct side *s, struct side *d) 
     if (s->done && (d->done || !t->o.del)) break;
     int c = s->done ? 1 : d->done ? -1 : strcmp(s->rel, d->rel);
     if (c < 0) {
-      if (!(err = plan(t, s, 0))) err = side_next(t, s, 1);
+      if (!(err = plan(t, s, 0, 0, NULL))) err = side_next(t, s, 1);
     } else if (c > 0) {
-      if (t->o.del) err = plan(t, d, 1);
+      if (t->o.del) err = plan(t, d, 1, 0, NULL);
       if (!err) err = side_next(t, d, 1);
     } else {
-      if (sluice__tree_same(&t->o, &s->meta, &d->meta)) {
+      char md5[33];
+      int same = sluice__tree_same(&t->o, &s->meta, &d->meta, md5);
+      if (same == SLUICE__TREE_SAME) {
         atomic_fetch_add(&t->total, 1);
         sluice__tree_report(t, s->rel, s->meta.size, SLUICE_OBJECT_SKIPPED, NULL);
       } else {
-        err = plan(t, s, 0);
+        err = plan(t, s, 0, same == SLUICE__TREE_DIFFERENT ? 0 : same, md5);
       }
       if (!err) err = side_next(t, s, 1);
       if (!err) err = side_next(t, d, 1);

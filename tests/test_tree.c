@@ -8,6 +8,7 @@
  * test_s3_tree.c (they need the servers).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -627,6 +628,76 @@ Test(tree_s3, sync_twice_then_delete) {
   s3_cleanup(s3, pfx);
   sluice_operator_free(s3);
   sluice_operator_free(mem);
+}
+
+/* compare=checksum with an MD5 on one side only (an S3 ETag against a
+ * file): the file's bytes decide, in both directions and in a dry run.  A
+ * changed file of the same size with an old time is found (size_mtime
+ * would miss it); a multipart ETag decides nothing and the object is
+ * copied. */
+static void set_old_mtime(const char *root, const char *rel) {
+  char *p = th_join(root, rel);
+  struct timespec old[2] = {{.tv_sec = 946684800}, {.tv_sec = 946684800}};
+  cr_assert(utimensat(AT_FDCWD, p, old, 0) == 0, "utimensat %s", p);
+  free(p);
+}
+
+static sluice_progress checksum_sync(sluice_operator *src, const char *sdir, sluice_operator *dst,
+                                     const char *ddir, int dry) {
+  sluice_progress p;
+  TH_OK(run(src, sdir, dst, ddir,
+            th_opts("mode", "sync", "compare", "checksum", "chunk", "5MiB", "dry_run",
+                    dry ? "true" : "false", NULL),
+            &p, NULL));
+  return p;
+}
+
+Test(tree_s3, checksum_sync_reads_the_side_that_lists_none) {
+  sluice_operator *s3 = s3_op(NULL);
+  char pfx[64];
+  new_prefix(pfx);
+  char *root = th_tmpdir();
+  sluice_operator *fs = th_fs_op(root);
+  unsigned n = 30;
+  for (unsigned i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "c%02u", i);
+    put_obj(fs, "up/", name, 100 + i * 997, i);
+  }
+  put_obj(fs, "up/", "multipart", (5u << 20) + 1, 99); /* over one 5 MiB part */
+  sluice_progress p;
+  TH_OK(run(fs, "up/", s3, pfx, S3_CHUNK(), &p, NULL));
+  cr_assert_eq(p.objects_done, n + 1);
+
+  p = checksum_sync(fs, "up/", s3, pfx, 0);
+  cr_assert_eq(p.objects_skipped, n, "skipped %llu", (unsigned long long)p.objects_skipped);
+  cr_assert_eq(p.objects_done, 1, "only the multipart object is copied again");
+
+  /* Same size, other bytes, an old time: only the bytes tell. */
+  put_obj(fs, "up/", "c07", 100 + 7 * 997, 1007);
+  set_old_mtime(root, "up/c07");
+  p = checksum_sync(fs, "up/", s3, pfx, 1);
+  cr_assert_eq(p.objects_done, 2, "dry run: c07 and the multipart object");
+  assert_obj(s3, pfx, "c07", 100 + 7 * 997, 7); /* the dry run wrote nothing */
+  p = checksum_sync(fs, "up/", s3, pfx, 0);
+  cr_assert_eq(p.objects_done, 2);
+  cr_assert_eq(p.objects_skipped, n - 1);
+  assert_obj(s3, pfx, "c07", 100 + 7 * 997, 1007);
+
+  /* The other way: the destination's files are read. */
+  TH_OK(run(s3, pfx, fs, "down/", S3_CHUNK(), &p, NULL));
+  put_obj(fs, "down/", "c11", 100 + 11 * 997, 5);
+  set_old_mtime(root, "down/c11");
+  p = checksum_sync(s3, pfx, fs, "down/", 0);
+  cr_assert_eq(p.objects_done, 2, "c11 and the multipart object");
+  cr_assert_eq(p.objects_skipped, n - 1);
+  assert_obj(fs, "down/", "c11", 100 + 11 * 997, 11);
+
+  s3_cleanup(s3, pfx);
+  sluice_operator_free(s3);
+  sluice_operator_free(fs);
+  th_rmrf(root);
+  free(root);
 }
 
 /* The proxy refuses the PUTs of keys holding "bad": those objects fail,

@@ -399,9 +399,14 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
  *                                                  included, for retryable
  *                                                  failures
  *   payload_signing
- *                  text   unsigned unsigned|sha256 UNSIGNED-PAYLOAD (each part
- *                                                  still carries its checksum)
- *                                                  or a SHA-256 of each body
+ *                  text   unsigned unsigned|sha256 UNSIGNED-PAYLOAD for a
+ *                                                  body with its own checksum
+ *                                                  (each part and object
+ *                                                  carries one unless
+ *                                                  checksum=none; a small
+ *                                                  body without one is
+ *                                                  signed), or a SHA-256 of
+ *                                                  every body
  *   connect_timeout
  *                  count  10000    1..600000       milliseconds to connect
  *   low_speed_limit

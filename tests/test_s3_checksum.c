@@ -206,6 +206,29 @@ Test(s3_checksum, default_is_content_md5_where_not_verified, .fini = stop) {
   sluice_operator_free(direct);
 }
 
+/* A small body that carries its own checksum goes as UNSIGNED-PAYLOAD (the
+ * store checks that checksum); one without (checksum=none) is signed with
+ * its SHA-256, so no body reaches the store unchecked. */
+Test(s3_checksum, a_small_body_is_signed_only_without_a_checksum, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(SMALL, 13);
+  const char *algs[] = {"crc64nvme", "md5", "none"};
+  for (int i = 0; i < 3; i++) {
+    char path[32], want[64];
+    snprintf(path, sizeof path, "%s.bin", algs[i]);
+    TH_OK(write_obj(op, path, data, SMALL, algs[i]));
+    snprintf(want, sizeof want, "PAYLOAD %s PUT ", i < 2 ? "unsigned" : "signed");
+    cr_assert_eq(th_proxy_log_count(&PX, want, path), 1, "%s: not %s", algs[i], want);
+    expect_bytes(op, path, data, SMALL);
+  }
+  free(data);
+  sluice_operator_free(op);
+}
+
 /* A store that reports another object checksum after Complete than the
  * parts make: the write fails, and says the object is there. */
 Test(s3_checksum, wrong_checksum_after_complete_fails_the_write, .fini = stop) {

@@ -31,7 +31,8 @@ REGEX restricts them to request lines that match):
   --lie-complete       report a wrong object checksum at Complete
 --plain makes it a store that ignores checksums, as Swift does (only the
 faults are injected).
---log FILE gets one line per checked request and per fault.  The proxy exits
+--log FILE gets one line per checked request and per fault, and for every
+PUT whether its payload was signed (PAYLOAD signed|unsigned).  The proxy exits
 after --max-seconds (default 600) or on SIGTERM.
 """
 import argparse
@@ -222,6 +223,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.upstream_length = None
 
         if self.command == 'PUT' and 'x-amz-copy-source' not in self.headers:
+            signed = self.headers.get('x-amz-content-sha256', '').startswith('UNSIGNED')
+            log(srv, 'PAYLOAD %s %s' % ('unsigned' if signed else 'signed', line))
             if srv.faults.take('corrupt-upload', line) and body:
                 i = len(body) // 2
                 body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]

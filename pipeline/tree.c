@@ -90,14 +90,21 @@ void sluice__tree_item_free(struct sluice__item *it) {
   free(it);
 }
 
-/* Takes it; -1 (it freed) once the queue is closed. */
+/* Takes it; -1 (it freed) once the queue is closed.  A dispatcher that
+ * found the queue full waits until it is half empty, and a worker wakes it
+ * only then: one wake-up per qcap/2 objects, not one per object (small
+ * objects are cheap enough for that to show in their CPU). */
 int sluice__tree_queue(sluice__tree *t, struct sluice__item *it) {
   pthread_mutex_lock(&t->qlock);
-  while (!t->qclosed && t->qlen == t->qcap) pthread_cond_wait(&t->qcond, &t->qlock);
+  if (t->qlen == t->qcap) {
+    t->qfull_wait = 1;
+    while (!t->qclosed && t->qlen > t->qcap / 2) pthread_cond_wait(&t->qroom, &t->qlock);
+    t->qfull_wait = 0;
+  }
   int ok = !t->qclosed;
   if (ok) {
     t->q[(t->qhead + t->qlen++) % t->qcap] = it;
-    pthread_cond_broadcast(&t->qcond);
+    if (t->qidle) pthread_cond_signal(&t->qcond);
   }
   pthread_mutex_unlock(&t->qlock);
   if (!ok) sluice__tree_item_free(it);
@@ -107,13 +114,17 @@ int sluice__tree_queue(sluice__tree *t, struct sluice__item *it) {
 /* NULL once the queue is closed and empty. */
 static struct sluice__item *q_pop(sluice__tree *t) {
   pthread_mutex_lock(&t->qlock);
-  while (!t->qclosed && t->qlen == 0) pthread_cond_wait(&t->qcond, &t->qlock);
+  while (!t->qclosed && t->qlen == 0) {
+    t->qidle++;
+    pthread_cond_wait(&t->qcond, &t->qlock);
+    t->qidle--;
+  }
   struct sluice__item *it = NULL;
   if (t->qlen) {
     it = t->q[t->qhead];
     t->qhead = (t->qhead + 1) % t->qcap;
     t->qlen--;
-    pthread_cond_broadcast(&t->qcond);
+    if (t->qfull_wait && t->qlen <= t->qcap / 2) pthread_cond_signal(&t->qroom);
   }
   pthread_mutex_unlock(&t->qlock);
   return it;
@@ -123,6 +134,7 @@ static void q_close(sluice__tree *t) {
   pthread_mutex_lock(&t->qlock);
   t->qclosed = 1;
   pthread_cond_broadcast(&t->qcond);
+  pthread_cond_broadcast(&t->qroom);
   pthread_mutex_unlock(&t->qlock);
 }
 
@@ -457,6 +469,7 @@ void sluice__tree_free(sluice__tree *t) {
   free(t->q);
   pthread_mutex_destroy(&t->qlock);
   pthread_cond_destroy(&t->qcond);
+  pthread_cond_destroy(&t->qroom);
   pthread_mutex_destroy(&t->res_lock);
   sluice__budget_destroy(&t->budget);
   sluice__rate_free(t->rate);
@@ -495,6 +508,7 @@ sluice_error *sluice_tree_start(sluice_operator *src, const char *src_dir, sluic
   t->verb = t->o.sync ? "sync" : "copy";
   pthread_mutex_init(&t->qlock, NULL);
   pthread_cond_init(&t->qcond, NULL);
+  pthread_cond_init(&t->qroom, NULL);
   pthread_mutex_init(&t->res_lock, NULL);
   sluice__budget_init(&t->budget, t->o.memory_limit);
   t->src = src;

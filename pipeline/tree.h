@@ -79,7 +79,10 @@ struct sluice__tree {
   sluice__rate *rate;
 
   pthread_mutex_t qlock;
-  pthread_cond_t qcond;
+  pthread_cond_t qcond; /* workers: an item came, or the queue closed */
+  pthread_cond_t qroom; /* the dispatcher: half the queue is free again */
+  unsigned qidle;       /* workers waiting on qcond */
+  int qfull_wait;       /* the dispatcher waits on qroom */
   struct sluice__item **q;
   size_t qcap, qhead, qlen;
   int qclosed;

@@ -206,6 +206,44 @@ Test(s3_checksum, default_is_content_md5_where_not_verified, .fini = stop) {
   sluice_operator_free(direct);
 }
 
+/* A store that echoes the CRC of a PutObject (as AWS does) has shown that
+ * it checks it: the operator's later PutObjects carry the CRC alone, not
+ * an MD5 as well.  A store that does not (Swift behind a plain front end)
+ * keeps getting Content-MD5 with every one. */
+static void put_three(sluice_operator *op) {
+  unsigned char *data = make_data(SMALL, 14);
+  for (int i = 0; i < 3; i++) {
+    char path[32];
+    snprintf(path, sizeof path, "p%d.bin", i);
+    TH_OK(write_obj(op, path, data, SMALL, NULL));
+    expect_bytes(op, path, data, SMALL);
+  }
+  free(data);
+}
+
+Test(s3_checksum, content_md5_stops_once_the_store_shows_it_checks_the_crc, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  put_three(op);
+  cr_assert_eq(th_proxy_log_count(&PX, "CHECKED crc64nvme PUT", NULL), 3);
+  cr_assert_eq(th_proxy_log_count(&PX, "CONTENT-MD5 PUT", NULL), 1, "MD5 after the first");
+  sluice_operator_free(op);
+}
+
+Test(s3_checksum, content_md5_goes_with_every_put_where_no_crc_is_echoed, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--plain", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  put_three(op);
+  cr_assert_eq(th_proxy_log_count(&PX, "CONTENT-MD5 PUT", NULL), 3);
+  sluice_operator_free(op);
+}
+
 /* A small body that carries its own checksum goes as UNSIGNED-PAYLOAD (the
  * store checks that checksum); one without (checksum=none) is signed with
  * its SHA-256, so no body reaches the store unchecked. */

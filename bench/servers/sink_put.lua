@@ -6,7 +6,8 @@
 -- (trusted, not checked: this is a sink) and computes it otherwise.  A
 -- client that sent an x-amz-checksum-* value instead is trusted the same
 -- way: the ETag is that value in hex (only MD5-checking clients read it),
--- so no client pays the sink for a hash it did not ask for.
+-- so no client pays the sink for a hash it did not ask for.  The reply
+-- echoes the x-amz-checksum-* header, as AWS's does.
 -- A module (required once per worker: ffi.cdef may run only once), whose
 -- handle() serves one request.
 -- The answer goes out no sooner than ngx.var.sink_delay seconds plus the
@@ -32,10 +33,11 @@ function M.handle()
   ngx.update_time()
   local t0 = ngx.now()
   local want = ngx.var.http_content_md5 and ngx.decode_base64(ngx.var.http_content_md5)
+  local echo
   for _, alg in ipairs(CHECKSUMS) do
-    if want then break end
     local v = ngx.var["http_x_amz_checksum_" .. alg]
-    want = v and ngx.decode_base64(v)
+    if v and not echo then echo = { "x-amz-checksum-" .. alg, v } end
+    if not want then want = v and ngx.decode_base64(v) end
   end
   local ctx
   if not want then
@@ -80,6 +82,9 @@ function M.handle()
     if wait > 0 then ngx.sleep(wait) end
   end
   ngx.header["ETag"] = '"' .. hex(want) .. '"'
+  -- as AWS S3 does: the checksum sent, echoed (how a client tells that the
+  -- store knows it)
+  if echo then ngx.header[echo[1]] = echo[2] end
   ngx.exit(200)
 end
 

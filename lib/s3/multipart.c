@@ -20,8 +20,11 @@
  * are in the chunk, that the store checks (BadDigest on a mismatch, which
  * is retried: the chunk is still here).  Which one depends on what the
  * store verifies: x-amz-checksum-* only where the store shows it knows
- * them (its reply to CreateMultipartUpload names the algorithm back, as
- * AWS's does), else Content-MD5, which every S3 store checks.  For the
+ * them (its reply to CreateMultipartUpload names the algorithm back, or
+ * its reply to a PutObject echoes the value sent, as AWS's do), else
+ * Content-MD5, which every S3 store checks.  What a store has shown is
+ * remembered by the operator (ck_verified), so after the first object of a
+ * tree the small ones carry the CRC alone, not an MD5 as well.  For the
  * full-object CRCs, the parts' CRCs are combined in order into the
  * object's, sent at Complete and compared with the value the store
  * reports.
@@ -188,6 +191,7 @@ static sluice_error *ensure_upload(s3_sink *ss) {
      * reply); Swift 2.30 ignores the headers and says nothing. */
     ss->ck_store =
         !err && ss->ck_alg && !strcasecmp(r.checksum_algorithm, sluice__ck_s3_name(ss->ck_alg));
+    if (ss->ck_store) atomic_fetch_or(&ss->s3->ck_verified, 1u << ss->ck_alg);
     sluice__httpreq_req_cleanup(&r);
     ss->create_err = err;
   }
@@ -498,8 +502,9 @@ static sluice_error *not_verified(const s3_sink *ss, const char *op, const char 
 
 static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len) {
   if (!body) body = (const unsigned char *)"";
-  /* Whether the store checks x-amz-checksum-* is not known before this one
-   * request: Content-MD5 goes too, unless none was asked for. */
+  /* Unless the store has shown that it checks x-amz-checksum-<alg>, this
+   * request may be the one that tells: Content-MD5 goes too. */
+  int known = ss->ck_alg && (atomic_load(&ss->s3->ck_verified) & (1u << ss->ck_alg));
   sluice__httpreq_req r = {.op = "PutObject",
                            .cancel = &ss->interrupted,
                            .retries = ss->base.retries,
@@ -508,7 +513,7 @@ static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len
                            .key = ss->key,
                            .body = body,
                            .body_len = len,
-                           .content_md5 = ss->ck_md5 || ss->ck_alg};
+                           .content_md5 = !known && (ss->ck_md5 || ss->ck_alg)};
   char ck[SLUICE__CK_MAX_B64] = "";
   object_headers(ss, &r);
   sluice_error *err = ss->ck_alg ? sluice__ck_b64_of(ss->ck_alg, body, len, ck) : NULL;
@@ -517,9 +522,12 @@ static sluice_error *put_body(s3_sink *ss, const unsigned char *body, size_t len
   err = sluice__s3_perform_conditional(ss->s3, &r, ss->if_not_exists);
   /* A store that checks the header echoes it; one that reports another
    * value for it has stored something else. */
-  if (!err && ss->ck_alg && r.checksum[0] &&
-      !strcasecmp(r.checksum_name, sluice__ck_name(ss->ck_alg)) && strcmp(r.checksum, ck) != 0)
+  int echoed = !err && ss->ck_alg && r.checksum[0] &&
+               !strcasecmp(r.checksum_name, sluice__ck_name(ss->ck_alg));
+  if (echoed && strcmp(r.checksum, ck) != 0)
     err = not_verified(ss, "PutObject", r.checksum, ck);
+  else if (echoed)
+    atomic_fetch_or(&ss->s3->ck_verified, 1u << ss->ck_alg);
   sluice__httpreq_req_cleanup(&r);
   return err;
 }

@@ -21,6 +21,9 @@ typedef struct sluice__s3 {
   atomic_int no_conditional_writes;
   /* The store answered 501 to DeleteObjects: delete key by key. */
   atomic_int no_multi_delete;
+  /* Bit (1 << alg) per x-amz-checksum algorithm the store has shown that
+   * it checks (multipart.c, "Integrity"): Content-MD5 is then left out. */
+  atomic_uint ck_verified;
 } sluice__s3;
 
 /* Runs r on s3's request engine (sluice__httpreq_perform). */

@@ -32,7 +32,8 @@ REGEX restricts them to request lines that match):
 --plain makes it a store that ignores checksums, as Swift does (only the
 faults are injected).
 --log FILE gets one line per checked request and per fault, and for every
-PUT whether its payload was signed (PAYLOAD signed|unsigned).  The proxy exits
+PUT whether its payload was signed (PAYLOAD signed|unsigned) and whether
+it carried Content-MD5 (CONTENT-MD5).  The proxy exits
 after --max-seconds (default 600) or on SIGTERM.
 """
 import argparse
@@ -210,6 +211,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         line = '%s %s' % (self.command, self.path)
         key = url.path
         hdr_alg, hdr_value = None, None
+        if self.command == 'PUT' and 'x-amz-copy-source' not in self.headers:
+            unsigned = self.headers.get('x-amz-content-sha256', '').startswith('UNSIGNED')
+            log(srv, 'PAYLOAD %s %s' % ('unsigned' if unsigned else 'signed', line))
+            if 'content-md5' in self.headers:
+                log(srv, 'CONTENT-MD5 %s' % line)
         if srv.args.plain:
             if self.command == 'PUT' and srv.faults.take('corrupt-upload', line) and body:
                 i = len(body) // 2
@@ -223,8 +229,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.upstream_length = None
 
         if self.command == 'PUT' and 'x-amz-copy-source' not in self.headers:
-            signed = self.headers.get('x-amz-content-sha256', '').startswith('UNSIGNED')
-            log(srv, 'PAYLOAD %s %s' % ('unsigned' if signed else 'signed', line))
             if srv.faults.take('corrupt-upload', line) and body:
                 i = len(body) // 2
                 body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]

@@ -134,6 +134,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *u) {
   return len;
 }
 
+/* Bodies under this go out with their headers (setup below). */
+#define SMALL_BODY (64 * 1024)
+
+static int has_header(const sluice__httpreq_pair *h, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcasecmp(h[i].name, name)) return 1;
+  return 0;
+}
+
 static size_t on_upload(char *out, size_t size, size_t n, void *u) {
   sluice__httpreq_req *r = u;
   size_t want = size * n, left = r->body_len - r->body_off;
@@ -334,6 +343,9 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   free(path);
   /* No "Expect: 100-continue": it costs a round trip per part. */
   if (!err) err = sluice__httpreq_add_header(r, "Expect", "");
+  int sends_body = !r->head && (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST"));
+  if (!err && sends_body && r->body_len < SMALL_BODY && !has_header(hdrs, nh, "Content-Type"))
+    err = sluice__httpreq_add_header(r, "Content-Type", "");
   if (err) return err;
 
   CURL *h = r->easy;
@@ -352,7 +364,15 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   }
   if (r->head) {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
+  } else if (sends_body && r->body_len < SMALL_BODY) {
+    /* A body given as POSTFIELDS goes out in the same send as the headers
+     * (curl does that below 64 KiB): one syscall and segment fewer per
+     * small object.  curl would add a form Content-Type; none is sent,
+     * as with the upload below, unless the request names one. */
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? (const char *)r->body : "");
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+  } else if (sends_body) {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
     curl_easy_setopt(h, CURLOPT_READDATA, r);

@@ -139,7 +139,7 @@ def transfer_table(rows, section, known, problems):
 def headline(rows, section):
     """One line per transfer: each peer's median time ratio to sluice."""
     g = grouped(rows, section)
-    peers = [t for t in ("aws", "rclone", "s3cmd", "curl") if any(t in ts for ts in g.values())]
+    peers = [t for t in ("aws", "rclone", "rclone-defaults", "s3cmd", "curl") if any(t in ts for ts in g.values())]
     if not g or not peers:
         return []
     out = ["| transfer | server | sluice MiB/s | " + " | ".join(peers) + " |",

@@ -210,31 +210,59 @@ section_files() {
 }
 
 # 9. many objects: small-file trees uploaded (to the sink, and to Swift),
-# downloaded and synced with nothing to send (the sink serves tree-N-Kk
-# buckets: tree_buckets), and a mixed tree uploaded; CONC
-# transfers in flight for sluice, aws and rclone; curl and s3cmd move one
-# object at a time (s3cmd only on the smaller tree: 10,000 files take it
-# minutes a run; curl has no sync).
+# downloaded (from both), synced with nothing to send and with everything
+# to send (the sink serves tree-N-Kk buckets and an empty one:
+# tree_buckets), and a mixed tree uploaded; CONC transfers in flight for
+# sluice, aws and rclone, and rclone once more with its own defaults
+# (rclone-defaults); curl and s3cmd move one object at a time (s3cmd only on
+# the smaller tree: 10,000 files take it minutes a run; curl has no sync).
+# Then sluice alone at 1..64 transfers, the sweep its default comes from.
 section_trees() {
-  compare trees "$DIR_COUNT x 256K" sink dir "$DIR_COUNT" "$TREE_RUNS" $TOOLS
-  DIR_KIB=16 compare trees "$TINY_COUNT x 16K" sink dir "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone curl
+  local n
+  compare trees "$DIR_COUNT x 256K" sink dir "$DIR_COUNT" "$TREE_RUNS" $TOOLS rclone-defaults
+  DIR_KIB=16 compare trees "$TINY_COUNT x 16K" sink dir "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone \
+    curl rclone-defaults
   # sluice's own default is 16 transfers: the same for every peer that has it
   CONC=16 DIR_KIB=16 compare trees "$TINY_COUNT x 16K, 16 transfers" sink dir "$TINY_COUNT" \
     "$TREE_RUNS" sluice aws rclone
   TREE_BUCKET=tree-$DIR_COUNT-256k compare trees "download $DIR_COUNT x 256K" sink dirdown \
-    "$DIR_COUNT" "$TREE_RUNS" $TOOLS
+    "$DIR_COUNT" "$TREE_RUNS" $TOOLS rclone-defaults
+  TREE_BUCKET=tree-$TINY_COUNT-16k DIR_KIB=16 compare trees "download $TINY_COUNT x 16K" sink \
+    dirdown "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone curl
   TREE_BUCKET=tree-$TINY_COUNT-16k DIR_KIB=16 compare trees "sync $TINY_COUNT x 16K, nothing to send" \
     sink sync "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone
+  TREE_BUCKET=tree-empty compare trees "sync $DIR_COUNT x 256K, all to send" sink sync \
+    "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone s3cmd
   compare trees "$DIR_COUNT x 256K" swift dir "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone curl
+  swift_tree "$DIR_COUNT" 256
+  TREE_BUCKET=tree-$DIR_COUNT-256k compare trees "download $DIR_COUNT x 256K" swift dirdown \
+    "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone curl
   mixed_files
   DIR_KIB=16 compare trees "$MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" sink dir mixed \
     "$TREE_RUNS" sluice aws rclone curl
+  for n in $TRANSFER_SWEEP; do
+    CONC=$n DIR_KIB=16 compare trees "sweep: $TINY_COUNT x 16K at $n transfers" sink dir \
+      "$TINY_COUNT" "$TREE_RUNS" sluice
+    CONC=$n compare trees "sweep: $DIR_COUNT x 256K at $n transfers" swift dir "$DIR_COUNT" \
+      "$TREE_RUNS" sluice
+  done
   # peak RSS against the number of objects (report.py plots it)
-  local n
   for n in $RSS_COUNTS; do
     small_files "$n" 1
     DIR_KIB=1 compare trees "$n x 1K" sink dir "$n" 1 sluice rclone
   done
+}
+
+# swift_tree COUNT KIB: the tree of that many files as Swift's bucket
+# tree-COUNT-KIBk, uploaded once through the command (not measured)
+swift_tree() {
+  local b=tree-$1-${2}k
+  curl -sS -f -X PUT --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file "$WORK/peers/swift.netrc" \
+    -H x-amz-content-sha256:UNSIGNED-PAYLOAD "$EP_swift/$b" -o /dev/null ||
+    die "cannot make bucket $b on Swift"
+  env "AWS_ENDPOINT_URL=$EP_swift" AWS_REGION=us-east-1 "AWS_ACCESS_KEY_ID=$AK_swift" \
+    "AWS_SECRET_ACCESS_KEY=$SK_swift" "$SLUICE" cp -r --progress=none "$WORK/data/dir-$1-${2}k" \
+    "s3://$b/" || die "cannot seed $b on Swift"
 }
 
 # a mixed tree: MIXED_BIG files of MIXED_BIG_SIZE among TINY_COUNT of 16 KiB
@@ -260,6 +288,7 @@ for d in sys.argv[1:]:
         os.utime(p, (t, t))' "$WORK/data/dir-$DIR_COUNT-256k" "$WORK/data/dir-$TINY_COUNT-16k"
   ln -sfn "$WORK/data/dir-$DIR_COUNT-256k" "$WORK/sinkdata/tree-$DIR_COUNT-256k"
   ln -sfn "$WORK/data/dir-$TINY_COUNT-16k" "$WORK/sinkdata/tree-$TINY_COUNT-16k"
+  mkdir -p "$WORK/sinkdata/tree-empty" # a sync target with nothing in it, every run
 }
 
 # 10. the article's experiment in Python: the binding's write_from beside

@@ -81,10 +81,13 @@ peer_cmd() {
         dirdown) CMD=($a --recursive "$url" "$file") ;;
         sync) CMD=(${a/ cp / sync } "$file" "$url") ;;
       esac ;;
-    rclone)
+    rclone | rclone-defaults)
       # no HEAD after an upload (the sink stores nothing to HEAD); parts
-      # from the first chunk on, like the others
-      local r="rclone --config /dev/null -q --s3-chunk-size ${CHUNK}M --s3-upload-concurrency $CONC --s3-upload-cutoff ${CHUNK}M --multi-thread-streams $CONC --s3-no-check-bucket --s3-no-head --transfers $CONC"
+      # from the first chunk on, like the others; rclone-defaults keeps
+      # rclone's own sizes and counts
+      local r="rclone --config /dev/null -q --s3-no-check-bucket --s3-no-head"
+      [ "$tool" = rclone-defaults ] ||
+        r+=" --s3-chunk-size ${CHUNK}M --s3-upload-concurrency $CONC --s3-upload-cutoff ${CHUNK}M --multi-thread-streams $CONC --transfers $CONC"
       export "RCLONE_CONFIG_${s^^}_TYPE=s3" "RCLONE_CONFIG_${s^^}_PROVIDER=Other" \
         "RCLONE_CONFIG_${s^^}_ENDPOINT=$ep" "RCLONE_CONFIG_${s^^}_REGION=us-east-1" \
         "RCLONE_CONFIG_${s^^}_ACCESS_KEY_ID=$ak" "RCLONE_CONFIG_${s^^}_SECRET_ACCESS_KEY=$sk" \

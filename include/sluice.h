@@ -892,13 +892,15 @@ SLUICE_EXTERN const sluice_error *sluice_object_result_error(const sluice_object
  *   compare       sync: "size_mtime" (default): the same when the sizes are
  *                 equal and the destination is not older than the source
  *                 (an unknown time compares by size); "size": sizes only;
- *                 "checksum": sizes and MD5s: those the stores list (an
- *                 S3 ETag without "-N"; a multipart ETag is never taken
- *                 for an MD5); where one side lists an MD5 and the other
- *                 lists nothing (a local file), a transfer reads that
- *                 other side's bytes and hashes them.  When no MD5 can be
- *                 had, the object is copied (counted as copied), never
- *                 skipped on a guess
+ *                 "checksum": sizes and checksums: the MD5s the stores
+ *                 list (an S3 ETag without "-N"); where one side lists an
+ *                 MD5 and the other nothing (a local file), that file's
+ *                 MD5; for a multipart object (its ETag is never taken
+ *                 for an MD5), the full-object CRC its store keeps (one
+ *                 HEAD), against the other store's or the file's.  An
+ *                 object store's bytes are never read for this.  When no
+ *                 checksum can be compared, the object is copied (counted
+ *                 as copied), never skipped on a guess
  *   dry_run       "true": decide and report everything, write and delete
  *                 nothing
  *   include       glob(s) a relative path must match (fnmatch(3), '*'

@@ -33,6 +33,10 @@ struct sluice_metadata {
   int64_t mtime;      /* -1 unknown */
   char *etag;         /* malloc'd or NULL */
   char *content_type; /* malloc'd or NULL */
+  /* A full-object CRC the store keeps (a stat may fill it): its
+   * sluice__ck_alg (lib/checksum.h), 0 for none, and its value. */
+  int crc_alg;
+  uint64_t crc;
 };
 sluice_metadata *sluice__metadata_new(void);
 void sluice__metadata_clear(sluice_metadata *m); /* frees the strings */

@@ -21,12 +21,10 @@
  * cancels each worker's current writer, which aborts its upload; objects
  * already finished stay, nothing is left half-written.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "budget.h"
-#include "checksum.h"
 #include "error.h"
 #include "operator.h"
 #include "path.h"
@@ -170,8 +168,7 @@ static uint64_t need_of(const sluice__tree *t, uint64_t size, int small) {
   return size < 4096 ? 4096 : (size + 4095) & ~(uint64_t)4095;
 }
 
-/* The destination path of an item (malloc'd), or NULL. */
-static char *dst_path(const sluice__tree *t, const struct sluice__item *it) {
+char *sluice__tree_dst_path(const sluice__tree *t, const struct sluice__item *it) {
   size_t dl = strlen(t->dprefix), rl = strlen(it->rel);
   char *dpath = malloc(dl + rl + 1);
   if (dpath) {
@@ -204,7 +201,7 @@ static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item
                          "%s '%s': the destination cannot hold this name (an empty, '.' or '..' "
                          "segment); not copied",
                          t->verb, it->path);
-  char *dpath = dst_path(t, it);
+  char *dpath = sluice__tree_dst_path(t, it);
   if (!dpath) return sluice__error_oom();
 
   if (t->src == t->dst && t->src->vt->copy && !t->o.stream) {
@@ -279,57 +276,16 @@ static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__it
   return err;
 }
 
-/* Whether the object at op:path (the side that lists no checksum, e.g. a
- * file) has the MD5 the other side lists, read through with one buffer
- * from the budget. */
-static sluice_error *md5_matches(sluice__tree *t, sluice_operator *op, const char *path,
-                                 const char *want, int *same) {
-  enum { BUF = 256 * 1024 };
-  *same = 0;
-  if (sluice__budget_take(&t->budget, BUF) != 0) return canceled(t, path);
-  unsigned char *buf = malloc(BUF);
-  sluice_reader *r = NULL;
-  sluice__checksum ck;
-  int ck_open = 0;
-  sluice_error *err = buf ? sluice_reader_open(op, path, NULL, &r) : sluice__error_oom();
-  if (!err) err = sluice__ck_init(&ck, SLUICE__CK_MD5);
-  ck_open = err == NULL;
-  for (size_t n = 1; !err && n > 0;) {
-    if (atomic_load(&t->stop)) err = canceled(t, path);
-    if (!err) err = sluice_reader_read(r, buf, BUF, &n);
-    if (!err) sluice__ck_update(&ck, buf, n);
-  }
-  if (!err) {
-    unsigned char raw[SLUICE__CK_MAX_RAW];
-    char hex[33];
-    sluice__ck_final(&ck, raw);
-    ck_open = 0;
-    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    *same = !strcmp(hex, want);
-  }
-  if (ck_open) sluice__ck_cleanup(&ck);
-  sluice_reader_free(r);
-  free(buf);
-  sluice__budget_give(&t->budget, BUF);
-  return err;
-}
-
-/* A copy, or for an item whose bytes decide (compare=checksum with one
- * side listing no MD5) first that check: *action says what was done. */
+/* A copy, or for an item whose checksums decide (compare=checksum without
+ * a listed MD5 on both sides) first that check: *action says what was
+ * done. */
 static sluice_error *sync_object(struct sluice__slot *s, const struct sluice__item *it,
                                  uint64_t *bytes, sluice_object_action *action) {
   sluice__tree *t = s->t;
   *action = SLUICE_OBJECT_COPIED;
   if (it->hash) {
     int same = 0;
-    sluice_error *err = NULL;
-    if (it->hash == SLUICE__TREE_HASH_SRC) {
-      err = md5_matches(t, t->src, it->path, it->md5, &same);
-    } else {
-      char *dpath = dst_path(t, it);
-      err = dpath ? md5_matches(t, t->dst, dpath, it->md5, &same) : sluice__error_oom();
-      free(dpath);
-    }
+    sluice_error *err = sluice__tree_check_same(t, it, &same);
     if (err) return err;
     if (same) {
       /* Planned as a copy: its bytes never come. */

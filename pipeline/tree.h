@@ -33,10 +33,18 @@ void sluice__tree_opts_clear(sluice__tree_opts *o);
 /* Whether rel passes the range and the include/exclude globs. */
 int sluice__tree_selected(const sluice__tree_opts *o, const char *rel);
 /* Sync: whether the destination object d already matches the source s
- * under o->compare.  For compare=checksum with an MD5 listed on one side
- * only, the other side's bytes decide (a worker reads them): HASH_SRC or
- * HASH_DST, with the listed MD5 (hex) in md5. */
-enum { SLUICE__TREE_DIFFERENT, SLUICE__TREE_SAME, SLUICE__TREE_HASH_SRC, SLUICE__TREE_HASH_DST };
+ * under o->compare.  For compare=checksum, what the listings cannot
+ * settle a worker does (tree_compare.c): with an MD5 listed on one side
+ * only, the other side's bytes decide (HASH_SRC or HASH_DST, the listed
+ * MD5 in hex in md5); with a multipart ETag, the full-object CRCs the
+ * stores keep (CRC). */
+enum {
+  SLUICE__TREE_DIFFERENT,
+  SLUICE__TREE_SAME,
+  SLUICE__TREE_HASH_SRC,
+  SLUICE__TREE_HASH_DST,
+  SLUICE__TREE_CRC
+};
 int sluice__tree_same(const sluice__tree_opts *o, const sluice_metadata *s,
                       const sluice_metadata *d, char md5[33]);
 /* Whether rel can name a file under a directory without leaving it or
@@ -55,7 +63,7 @@ struct sluice__item {
   uint64_t size; /* listed */
   int64_t mtime; /* listed, -1 unknown */
   char *etag;    /* listed, or NULL */
-  /* SLUICE__TREE_HASH_SRC/DST: copy only if that side's MD5 is not md5 */
+  /* SLUICE__TREE_HASH_SRC/DST or _CRC: checked before copying (above) */
   int hash;
   char md5[33];
 };
@@ -110,6 +118,15 @@ int sluice__tree_queue(sluice__tree *t, struct sluice__item *it);
 void sluice__tree_item_free(struct sluice__item *it);
 /* Stops everything: cancel and fail_fast. */
 void sluice__tree_stop(sluice__tree *t);
+
+/* The destination path of an item (malloc'd), or NULL. */
+char *sluice__tree_dst_path(const sluice__tree *t, const struct sluice__item *it);
+
+/* pipeline/tree_compare.c: for an item planned with hash set, whether the
+ * destination already holds the source's bytes (*same), by reading the
+ * side that lists no checksum or asking the stores for their CRCs.  With
+ * nothing to compare, *same is 0: the object is copied. */
+sluice_error *sluice__tree_check_same(sluice__tree *t, const struct sluice__item *it, int *same);
 
 /* Runs the whole job on the calling thread (the job's); returns its outcome. */
 sluice_error *sluice__tree_run(sluice__tree *t);

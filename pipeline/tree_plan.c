@@ -176,14 +176,16 @@ int sluice__tree_same(const sluice__tree_opts *o, const sluice_metadata *s,
     int sm = md5_of(s->etag, md5), dm = md5_of(d->etag, other);
     if (sm && dm) return strcmp(md5, other) ? SLUICE__TREE_DIFFERENT : SLUICE__TREE_SAME;
     /* One side lists an MD5 and the other lists nothing at all (a file):
-     * that side's bytes decide.  A multipart ETag is no MD5: copy rather
-     * than guess. */
+     * that side's bytes decide. */
     if (sm && !d->etag) return SLUICE__TREE_HASH_DST;
     if (dm && !s->etag) {
       memcpy(md5, other, sizeof other);
       return SLUICE__TREE_HASH_SRC;
     }
-    return SLUICE__TREE_DIFFERENT;
+    /* A multipart ETag is no MD5: the stores' full-object CRCs may decide.
+     * Nothing listed on either side (two file trees): copy rather than
+     * guess. */
+    return s->etag || d->etag ? SLUICE__TREE_CRC : SLUICE__TREE_DIFFERENT;
   }
   case SLUICE__CMP_SIZE_MTIME:
   default:

@@ -10,9 +10,11 @@
  * verify), a byte flipped in a download (the copy fails, nothing left).
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -285,6 +287,64 @@ Test(s3_checksum, wrong_checksum_after_complete_fails_the_write, .fini = stop) {
   sluice_error_free(err);
   free(data);
   sluice_operator_free(op);
+}
+
+/* sync --checksum of a multipart object (its ETag is no MD5) against a
+ * file: the full-object CRC the store keeps decides, against the file's
+ * bytes, both ways; a changed file of the same size and an old time is
+ * copied.  A sync job to its end; its progress. */
+static sluice_progress sync_checksum(sluice_operator *src, const char *sdir, sluice_operator *dst,
+                                     const char *ddir) {
+  sluice_options *o = th_opts("mode", "sync", "compare", "checksum", "chunk", "5MiB", NULL);
+  sluice_job *job;
+  TH_OK(sluice_tree_start(src, sdir, dst, ddir, o, &job));
+  sluice_options_free(o);
+  TH_OK(sluice_job_wait(job));
+  sluice_progress p = {.struct_size = sizeof p};
+  TH_OK(sluice_job_progress(job, &p));
+  sluice_job_free(job);
+  return p;
+}
+
+Test(s3_checksum, sync_checksum_compares_a_multipart_object_by_its_crc, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  unsigned char *data = make_data(BIG, 15);
+  TH_OK(sluice_write(fs, "up/big.bin", data, BIG, NULL));
+  TH_OK(sluice_write(fs, "up/small.bin", data, SMALL, NULL));
+  sluice_progress p = sync_checksum(fs, "up/", op, "t/");
+  cr_assert_eq(p.objects_done, 2);
+  cr_assert_eq(th_proxy_log_count(&PX, "CHECKED complete crc64nvme", NULL), 1);
+
+  p = sync_checksum(fs, "up/", op, "t/");
+  cr_assert_eq(p.objects_skipped, 2, "copied %llu again", (unsigned long long)p.objects_done);
+  p = sync_checksum(op, "t/", fs, "down-same/");
+  cr_assert_eq(p.objects_done, 2);
+  p = sync_checksum(op, "t/", fs, "down-same/");
+  cr_assert_eq(p.objects_skipped, 2, "copied %llu again", (unsigned long long)p.objects_done);
+
+  /* Same size, other bytes, an old time: the CRC tells. */
+  data[BIG / 2] ^= 1;
+  TH_OK(sluice_write(fs, "up/big.bin", data, BIG, NULL));
+  char *f = th_join(dir, "up/big.bin");
+  struct timespec old[2] = {{.tv_sec = 946684800}, {.tv_sec = 946684800}};
+  cr_assert(utimensat(AT_FDCWD, f, old, 0) == 0);
+  free(f);
+  p = sync_checksum(fs, "up/", op, "t/");
+  cr_assert_eq(p.objects_done, 1);
+  cr_assert_eq(p.objects_skipped, 1);
+  expect_bytes(op, "t/big.bin", data, BIG);
+
+  free(data);
+  sluice_operator_free(op);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
 }
 
 /* Copies src (an object of op) to a file dst under dir with 4 readers:

@@ -219,7 +219,16 @@ static sluice_error *list_page(sluice__s3 *s3, const char *prefix, const char *d
 static sluice_error *s3_stat(void *svc, const char *path, sluice_metadata *out) {
   sluice__s3 *s3 = svc;
   size_t n = strlen(path);
-  if (n && path[n - 1] != '/') return sluice__s3_head(s3, path, out);
+  if (n && path[n - 1] != '/') {
+    /* With the full-object CRC the store keeps, where it keeps one: a
+     * sync compares by it (pipeline/tree_compare.c). */
+    sluice__s3_stored_checksum ck;
+    sluice_error *err = sluice__s3_head_checksum(s3, path, out, &ck);
+    sluice__ck_alg alg;
+    if (!err && sluice__ck_stored_full_crc(ck.name, ck.value, ck.type, &alg, &out->crc) == 0)
+      out->crc_alg = (int)alg;
+    return err;
+  }
   /* A "directory" exists when some key starts with it. */
   char *prefix = sluice__s3_key(s3, path);
   if (!prefix) return sluice__error_oom();

@@ -99,7 +99,9 @@ peer_cmd() {
         down) CMD=($r copyto "$rem" "$file") ;;
         cat) CMD=($r cat "$rem") ;;
         s3s3) pipe "$r cat $rem" "$r rcat $rem.copy" ;;
-        dir) CMD=($r copy "$file" "$rem") ;;
+        # a store that keeps objects (Swift) would let it skip a rerun's
+        # files, which the others (and sluice's cp -r) send again
+        dir) CMD=($r copy --no-check-dest "$file" "$rem") ;;
         dirdown) CMD=($r copy "$rem" "$file") ;;
         sync) CMD=($r sync "$file" "$rem") ;;
       esac ;;

@@ -90,7 +90,8 @@ static sluice_error *side_next(sluice__tree *t, struct side *sd, int check_order
   return NULL;
 }
 
-/* Queues the side's current entry (a copy from src, or a deletion at dst). */
+/* Queues the side's current entry (a copy from src, or a deletion at dst);
+ * hash: 0, or what a worker checks first (sluice__tree_same's answer). */
 static sluice_error *plan(sluice__tree *t, const struct side *sd, int del, int hash,
                           const char *md5) {
   atomic_fetch_add(&t->total, 1);
@@ -147,7 +148,7 @@ static sluice_error *walk_sync(sluice__tree *t, struct side *s, struct side *d) 
         atomic_fetch_add(&t->total, 1);
         sluice__tree_report(t, s->rel, s->meta.size, SLUICE_OBJECT_SKIPPED, NULL);
       } else {
-        err = plan(t, s, 0, same == SLUICE__TREE_DIFFERENT ? 0 : same, md5);
+        err = plan(t, s, 0, same, md5); /* DIFFERENT is 0: nothing to check */
       }
       if (!err) err = side_next(t, s, 1);
       if (!err) err = side_next(t, d, 1);

@@ -126,6 +126,20 @@ void th_sha256_generated(uint64_t size, uint64_t seed, unsigned char out[32]) {
   sha_end(ctx, out);
 }
 
+void th_copy(sluice_operator *sop, const char *spath, sluice_operator *dop, const char *dpath,
+             sluice_options *wo, sluice_options *co) {
+  sluice_reader *r;
+  sluice_writer *w;
+  TH_OK(sluice_reader_open(sop, spath, NULL, &r));
+  TH_OK(sluice_writer_open(dop, dpath, wo, &w));
+  sluice_options_free(wo); /* consumers copy what they need */
+  TH_OK(sluice_write_from(w, r, co));
+  sluice_options_free(co);
+  TH_OK(sluice_writer_close(w));
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+}
+
 void th_sha256_object(sluice_operator *op, const char *path, unsigned char out[32]) {
   sluice_reader *r;
   TH_OK(sluice_reader_open(op, path, NULL, &r));

@@ -55,6 +55,12 @@ void th_make_file(const char *path, uint64_t size, uint64_t seed);
 void th_sha256_file(const char *path, unsigned char out[32]);
 void th_sha256_generated(uint64_t size, uint64_t seed, unsigned char out[32]);
 void th_sha256_object(sluice_operator *op, const char *path, unsigned char out[32]);
+/* sluice_write_from(sop:spath -> dop:dpath) with writer options wo and copy
+ * options co, then close; every step must succeed.  Takes wo and co and
+ * frees each as soon as the call that reads it returns (the library keeps
+ * its own copy). */
+void th_copy(sluice_operator *sop, const char *spath, sluice_operator *dop, const char *dpath,
+             sluice_options *wo, sluice_options *co);
 
 /* Operators for tests (assert on failure). */
 sluice_operator *th_fs_op(const char *root);

@@ -417,22 +417,6 @@ Test(fs, fsync_option) {
   cr_assert_eq(th_count_files(root), 1);
 }
 
-/* Copies from:src to to:dst through sluice_write_from with writer options
- * wo and copy options co (both freed). */
-static void copy_through(sluice_operator *from, const char *src, sluice_operator *to,
-                         const char *dst, sluice_options *wo, sluice_options *co) {
-  sluice_reader *r;
-  sluice_writer *w;
-  TH_OK(sluice_reader_open(from, src, NULL, &r));
-  TH_OK(sluice_writer_open(to, dst, wo, &w));
-  TH_OK(sluice_write_from(w, r, co));
-  TH_OK(sluice_writer_close(w));
-  sluice_writer_free(w);
-  sluice_reader_free(r);
-  sluice_options_free(wo);
-  sluice_options_free(co);
-}
-
 /* A file takes one part at a time whatever concurrent says (parallel
  * pwrites into one inode only queue on its lock), while 4 readers fill
  * chunks in parallel; every byte still lands in its place. */
@@ -454,7 +438,7 @@ Test(fs, a_file_is_written_by_one_worker) {
   sluice_options *co = th_opts("readers", "4", NULL);
   _Atomic uint32_t max = 0;
   TH_OK(sluice_options_set_progress(co, max_in_flight, &max));
-  copy_through(mem, "src", op, "dst", o, co);
+  th_copy(mem, "src", op, "dst", o, co);
   /* Counted after the part that reports it has ended. */
   cr_assert_eq(atomic_load(&max), 0, "other parts in flight: %u", (unsigned)atomic_load(&max));
   void *buf;
@@ -522,7 +506,7 @@ Test(fs, large_writes_go_direct_and_stay_exact, .timeout = 120) {
     sluice_options *co = th_opts("readers", "4", NULL);
     int seen = 0;
     TH_OK(sluice_options_set_progress(co, saw_direct_fd, &seen));
-    copy_through(src, "big", dop, "dst", o, co);
+    th_copy(src, "big", dop, "dst", o, co);
     th_sha256_object(dop, "dst", got);
     cr_assert(memcmp(got, want, 32) == 0, "case %d: the file differs from the source", i);
     if (can_direct && i == 0) cr_assert(seen, "a 32 MiB download was not written with O_DIRECT");

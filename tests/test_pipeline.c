@@ -50,18 +50,7 @@ static sluice_options *copts(unsigned readers) {
 static void copy_with(sluice_operator *sop, const char *spath, sluice_operator *dop,
                       const char *dpath, const char *chunk, unsigned concurrent,
                       unsigned queue_depth, unsigned readers) {
-  sluice_options *wo = wopts(chunk, concurrent, queue_depth);
-  sluice_options *co = copts(readers);
-  sluice_writer *w;
-  sluice_reader *r;
-  TH_OK(sluice_reader_open(sop, spath, NULL, &r));
-  TH_OK(sluice_writer_open(dop, dpath, wo, &w));
-  sluice_options_free(wo); /* consumers copy what they need */
-  TH_OK(sluice_write_from(w, r, co));
-  TH_OK(sluice_writer_close(w));
-  sluice_options_free(co);
-  sluice_writer_free(w);
-  sluice_reader_free(r);
+  th_copy(sop, spath, dop, dpath, wopts(chunk, concurrent, queue_depth), copts(readers));
 }
 
 static uint64_t object_size(sluice_operator *op, const char *path) {
@@ -516,17 +505,7 @@ Test(pipeline, progress_callback_never_goes_backwards, .timeout = 300) {
   sluice_options *wo = wopts("64KiB", 8, 4);
   sluice_options *co = copts(4);
   TH_OK(sluice_options_set_progress(co, slow_watch_cb, &wt));
-  sluice_writer *w;
-  sluice_reader *r;
-  TH_OK(sluice_reader_open(mop, "src.bin", NULL, &r));
-  TH_OK(sluice_writer_open(mop, "dst.bin", wo, &w));
-  TH_OK(sluice_write_from(w, r, co));
-  TH_OK(sluice_writer_close(w));
-
-  sluice_writer_free(w);
-  sluice_reader_free(r);
-  sluice_options_free(wo);
-  sluice_options_free(co);
+  th_copy(mop, "src.bin", mop, "dst.bin", wo, co);
   sluice_operator_free(mop);
   pthread_mutex_destroy(&wt.lock);
 

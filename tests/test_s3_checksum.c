@@ -212,7 +212,13 @@ Test(s3_checksum, default_is_content_md5_where_not_verified, .fini = stop) {
  * it checks it: the operator's later PutObjects carry the CRC alone, not
  * an MD5 as well.  A store that does not (Swift behind a plain front end)
  * keeps getting Content-MD5 with every one. */
-static void put_three(sluice_operator *op) {
+/* Three small PutObjects through the front end started with args: how
+ * many carried Content-MD5. */
+static int content_md5_puts(const char *const *args) {
+  char prefix[64];
+  new_prefix(prefix);
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
   unsigned char *data = make_data(SMALL, 14);
   for (int i = 0; i < 3; i++) {
     char path[32];
@@ -221,29 +227,19 @@ static void put_three(sluice_operator *op) {
     expect_bytes(op, path, data, SMALL);
   }
   free(data);
+  sluice_operator_free(op);
+  return th_proxy_log_count(&PX, "CONTENT-MD5 PUT", NULL);
 }
 
 Test(s3_checksum, content_md5_stops_once_the_store_shows_it_checks_the_crc, .fini = stop) {
-  char prefix[64];
-  new_prefix(prefix);
   const char *args[] = {NULL};
-  start(args);
-  sluice_operator *op = op_at(prefix, 1);
-  put_three(op);
+  cr_assert_eq(content_md5_puts(args), 1, "MD5 after the first");
   cr_assert_eq(th_proxy_log_count(&PX, "CHECKED crc64nvme PUT", NULL), 3);
-  cr_assert_eq(th_proxy_log_count(&PX, "CONTENT-MD5 PUT", NULL), 1, "MD5 after the first");
-  sluice_operator_free(op);
 }
 
 Test(s3_checksum, content_md5_goes_with_every_put_where_no_crc_is_echoed, .fini = stop) {
-  char prefix[64];
-  new_prefix(prefix);
   const char *args[] = {"--plain", NULL};
-  start(args);
-  sluice_operator *op = op_at(prefix, 1);
-  put_three(op);
-  cr_assert_eq(th_proxy_log_count(&PX, "CONTENT-MD5 PUT", NULL), 3);
-  sluice_operator_free(op);
+  cr_assert_eq(content_md5_puts(args), 3);
 }
 
 /* A small body that carries its own checksum goes as UNSIGNED-PAYLOAD (the

@@ -600,6 +600,41 @@ Test(sigv4, s3_doc_get_object_header) {
   sluice__sigv4_result_free(&res);
 }
 
+/* The key cache gives AWS's signature for AWS's example, from a fresh
+ * cache, from the cached key, and again after a request of another day
+ * replaced it. */
+Test(sigv4, key_cache_signs_as_without) {
+  const sluice__sigv4_pair h[] = {{"Host", "examplebucket.s3.amazonaws.com"},
+                                  {"Range", "bytes=0-9"}};
+  sluice__sigv4_keycache *cache = sluice__sigv4_keycache_new();
+  cr_assert(cache);
+  for (int round = 0; round < 3; round++) {
+    sluice__sigv4_request r = doc_request(SLUICE__SIGV4_HEADER, h, 2);
+    r.key_cache = cache;
+    sluice__sigv4_result res;
+    EXPECT_OK(sluice__sigv4_sign(&r, &res));
+    cr_expect_str_eq(res.signature,
+                     "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41", "round %d",
+                     round);
+    sluice__sigv4_result_free(&res);
+    if (round == 1) { /* the next day, through the same cache, then back */
+      r.when += 86400;
+      sluice__sigv4_request plain = r;
+      plain.key_cache = NULL;
+      sluice__sigv4_result a, b;
+      EXPECT_OK(sluice__sigv4_sign(&r, &a));
+      EXPECT_OK(sluice__sigv4_sign(&plain, &b));
+      cr_expect_str_eq(a.signature, b.signature);
+      cr_expect_str_neq(a.signature,
+                        "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+      sluice__sigv4_result_free(&a);
+      sluice__sigv4_result_free(&b);
+    }
+  }
+  sluice__sigv4_keycache_free(cache);
+  sluice__sigv4_keycache_free(NULL);
+}
+
 Test(sigv4, s3_doc_presigned_url) {
   const sluice__sigv4_pair h[] = {{"Host", "examplebucket.s3.amazonaws.com"}};
   sluice__sigv4_request r = doc_request(SLUICE__SIGV4_QUERY, h, 1);
@@ -907,6 +942,7 @@ struct worker {
   int id;
   char (*sigs)[65];
   int errors;
+  sluice__sigv4_keycache *cache; /* shared by half the threads, NULL for the rest */
 };
 
 static void *sign_many(void *arg) {
@@ -916,6 +952,7 @@ static void *sign_many(void *arg) {
     sluice__sigv4_request r;
     char path[64];
     variant((i + w->id) % VARIANTS, &r, h, path);
+    r.key_cache = w->cache;
     sluice__sigv4_result res;
     sluice_error *err = sluice__sigv4_sign(&r, &res);
     if (err) {
@@ -930,16 +967,22 @@ static void *sign_many(void *arg) {
 }
 
 /* The threads start first, so they also race on the one-time OpenSSL
- * fetch; the single-threaded reference comes afterwards. */
+ * fetch; the single-threaded reference comes afterwards.  Half of them sign
+ * through one key cache, and the variants' dates differ, so that cache is
+ * replaced again and again while others read it. */
 Test(sigv4, concurrent_signing_matches_single_thread, .timeout = 600) {
   static struct worker w[THREADS];
+  sluice__sigv4_keycache *cache = sluice__sigv4_keycache_new();
+  cr_assert(cache);
   for (int t = 0; t < THREADS; t++) {
     w[t].id = t;
+    w[t].cache = t % 2 ? cache : NULL;
     w[t].sigs = calloc(PER_THREAD, 65);
     cr_assert(w[t].sigs);
     cr_assert(pthread_create(&w[t].tid, NULL, sign_many, &w[t]) == 0);
   }
   for (int t = 0; t < THREADS; t++) pthread_join(w[t].tid, NULL);
+  sluice__sigv4_keycache_free(cache);
 
   char want[VARIANTS][65];
   const sluice__sigv4_pair h[] = {{"Host", "examplebucket.s3.amazonaws.com"}};

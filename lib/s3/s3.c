@@ -35,7 +35,8 @@ static int has_body_checksum(const sluice__httpreq_pair *headers, size_t nheader
  * the store unchecked.  sign_payload signs every body. */
 static sluice_error *s3_sign(void *ctx, sluice__httpreq_req *r, const char *path,
                              const sluice__httpreq_pair *headers, size_t nheaders) {
-  const sluice__s3_config *cfg = ctx;
+  sluice__s3 *s3 = ctx;
+  const sluice__s3_config *cfg = &s3->cfg;
   if (!r->payload_hash[0]) {
     sluice_error *err = NULL;
     if (cfg->sign_payload || !r->body ||
@@ -60,6 +61,7 @@ static sluice_error *s3_sign(void *ctx, sluice__httpreq_req *r, const char *path
       .session_token = cfg->session_token,
       .region = cfg->region,
       .service = "s3",
+      .key_cache = s3->keys,
       .when = time(NULL),
       .path_encoding = SLUICE__SIGV4_ENCODE_PATH_ONCE,
   };
@@ -94,7 +96,7 @@ static sluice_error *s3_open(const sluice_options *config, void **svc) {
   net->svc = "s3";
   net->set = &s3->cfg.net;
   net->hooks = (sluice__httpreq_hooks){
-      .sign = s3->cfg.anonymous ? NULL : s3_sign, .reply_error = s3_reply_error, .ctx = &s3->cfg};
+      .sign = s3->cfg.anonymous ? NULL : s3_sign, .reply_error = s3_reply_error, .ctx = s3};
   /* "https://host[:port]" -> host for the Host header, bucket placement by
    * addressing style. */
   const char *ep = s3->cfg.endpoint;
@@ -109,6 +111,7 @@ static sluice_error *s3_open(const sluice_options *config, void **svc) {
     ok = (net->host = strdup(hostpart)) != NULL && (net->scheme_host = strdup(ep)) != NULL &&
          asprintf(&net->base_path, "/%s", s3->cfg.bucket) >= 0;
   }
+  if (!s3->cfg.anonymous) ok = ok && (s3->keys = sluice__sigv4_keycache_new()) != NULL;
   if (!ok) err = sluice__error_oom();
   if (!err) err = sluice__httpreq_init(net);
   if (err) {
@@ -122,6 +125,7 @@ static sluice_error *s3_open(const sluice_options *config, void **svc) {
 void sluice__s3_close(void *svc) {
   sluice__s3 *s3 = svc;
   sluice__httpreq_cleanup(&s3->net);
+  sluice__sigv4_keycache_free(s3->keys);
   sluice__s3_config_clear(&s3->cfg);
   free(s3);
 }

@@ -24,6 +24,8 @@ typedef struct sluice__s3 {
   /* Bit (1 << alg) per x-amz-checksum algorithm the store has shown that
    * it checks (multipart.c, "Integrity"): Content-MD5 is then left out. */
   atomic_uint ck_verified;
+  /* cfg's signing key for the day (lib/s3/sigv4.h); NULL when anonymous. */
+  struct sluice__sigv4_keycache *keys;
 } sluice__s3;
 
 /* Runs r on s3's request engine (sluice__httpreq_perform). */

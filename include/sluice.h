@@ -897,8 +897,9 @@ SLUICE_EXTERN const sluice_error *sluice_object_result_error(const sluice_object
  *                 MD5 and the other nothing (a local file), that file's
  *                 MD5; for a multipart object (its ETag is never taken
  *                 for an MD5), the full-object CRC its store keeps (one
- *                 HEAD), against the other store's or the file's.  An
- *                 object store's bytes are never read for this.  When no
+ *                 HEAD), against the other store's or the file's; two
+ *                 local files are both read.  An object store's bytes
+ *                 are never read for this.  When no
  *                 checksum can be compared, the object is copied (counted
  *                 as copied), never skipped on a guess
  *   dry_run       "true": decide and report everything, write and delete

@@ -37,13 +37,15 @@ int sluice__tree_selected(const sluice__tree_opts *o, const char *rel);
  * settle a worker does (tree_compare.c): with an MD5 listed on one side
  * only, the other side's bytes decide (HASH_SRC or HASH_DST, the listed
  * MD5 in hex in md5); with a multipart ETag, the full-object CRCs the
- * stores keep (CRC). */
+ * stores keep (CRC); with no ETag on either side (two file trees), both
+ * sides' bytes (HASH_BOTH). */
 enum {
   SLUICE__TREE_DIFFERENT,
   SLUICE__TREE_SAME,
   SLUICE__TREE_HASH_SRC,
   SLUICE__TREE_HASH_DST,
-  SLUICE__TREE_CRC
+  SLUICE__TREE_CRC,
+  SLUICE__TREE_HASH_BOTH
 };
 int sluice__tree_same(const sluice__tree_opts *o, const sluice_metadata *s,
                       const sluice_metadata *d, char md5[33]);

@@ -183,9 +183,9 @@ int sluice__tree_same(const sluice__tree_opts *o, const sluice_metadata *s,
       return SLUICE__TREE_HASH_SRC;
     }
     /* A multipart ETag is no MD5: the stores' full-object CRCs may decide.
-     * Nothing listed on either side (two file trees): copy rather than
-     * guess. */
-    return s->etag || d->etag ? SLUICE__TREE_CRC : SLUICE__TREE_DIFFERENT;
+     * No ETag on either side: only file trees list none, and both are
+     * read, as rsync -c does. */
+    return s->etag || d->etag ? SLUICE__TREE_CRC : SLUICE__TREE_HASH_BOTH;
   }
   case SLUICE__CMP_SIZE_MTIME:
   default:

@@ -652,6 +652,38 @@ static sluice_progress checksum_sync(sluice_operator *src, const char *sdir, slu
   return p;
 }
 
+/* Two file trees list no checksum: both sides are read, so a second sync
+ * copies nothing and a file changed under the same size and an old time is
+ * found by its bytes. */
+Test(tree, checksum_sync_of_two_file_trees_reads_both) {
+  char *root = th_tmpdir();
+  sluice_operator *fs = th_fs_op(root);
+  unsigned n = 20;
+  for (unsigned i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "d%u/f%02u", i % 3, i);
+    put_obj(fs, "a/", name, 1 + i * 4099, i);
+  }
+  sluice_progress p = checksum_sync(fs, "a/", fs, "b/", 0);
+  cr_assert_eq(p.objects_done, n);
+  p = checksum_sync(fs, "a/", fs, "b/", 0);
+  cr_assert_eq(p.objects_skipped, n, "skipped %llu", (unsigned long long)p.objects_skipped);
+  cr_assert_eq(p.objects_done, 0);
+
+  put_obj(fs, "b/", "d1/f04", 1 + 4 * 4099, 77);
+  set_old_mtime(root, "b/d1/f04");
+  p = checksum_sync(fs, "a/", fs, "b/", 1);
+  cr_assert_eq(p.objects_done, 1, "dry run: d1/f04 only");
+  assert_obj(fs, "b/", "d1/f04", 1 + 4 * 4099, 77);
+  p = checksum_sync(fs, "a/", fs, "b/", 0);
+  cr_assert_eq(p.objects_done, 1);
+  cr_assert_eq(p.objects_skipped, n - 1);
+  assert_obj(fs, "b/", "d1/f04", 1 + 4 * 4099, 4);
+  sluice_operator_free(fs);
+  th_rmrf(root);
+  free(root);
+}
+
 Test(tree_s3, checksum_sync_reads_the_side_that_lists_none) {
   sluice_operator *s3 = s3_op(NULL);
   char pfx[64];

@@ -212,7 +212,7 @@ section_files() {
 # 9. many objects: small-file trees uploaded (to the sink, and to Swift),
 # downloaded (from both), synced with nothing to send and with everything
 # to send (the sink serves tree-N-Kk buckets and an empty one:
-# tree_buckets), and a mixed tree uploaded; CONC transfers in flight for
+# tree_buckets), and a mixed tree uploaded and downloaded; CONC transfers in flight for
 # sluice, aws and rclone, and rclone once more with its own defaults
 # (rclone-defaults); curl and s3cmd move one object at a time (s3cmd only on
 # the smaller tree: 10,000 files take it minutes a run; curl has no sync).
@@ -237,8 +237,10 @@ section_trees() {
   swift_tree "$DIR_COUNT" 256
   TREE_BUCKET=tree-$DIR_COUNT-256k compare trees "download $DIR_COUNT x 256K" swift dirdown \
     "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone curl
-  mixed_files
   DIR_KIB=16 compare trees "$MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" sink dir mixed \
+    "$TREE_RUNS" sluice aws rclone curl
+  TREE_BUCKET=tree-mixed compare trees \
+    "download $MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" sink dirdown mixed \
     "$TREE_RUNS" sluice aws rclone curl
   for n in $TRANSFER_SWEEP; do
     CONC=$n DIR_KIB=16 compare trees "sweep: $TINY_COUNT x 16K at $n transfers" sink dir \
@@ -288,6 +290,8 @@ for d in sys.argv[1:]:
         os.utime(p, (t, t))' "$WORK/data/dir-$DIR_COUNT-256k" "$WORK/data/dir-$TINY_COUNT-16k"
   ln -sfn "$WORK/data/dir-$DIR_COUNT-256k" "$WORK/sinkdata/tree-$DIR_COUNT-256k"
   ln -sfn "$WORK/data/dir-$TINY_COUNT-16k" "$WORK/sinkdata/tree-$TINY_COUNT-16k"
+  mixed_files
+  ln -sfn "$WORK/data/dir-mixed-16k" "$WORK/sinkdata/tree-mixed"
   mkdir -p "$WORK/sinkdata/tree-empty" # a sync target with nothing in it, every run
 }
 

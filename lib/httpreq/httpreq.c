@@ -281,10 +281,17 @@ static sluice_error *build_url(sluice__httpreq *e, sluice__httpreq_req *r, char 
 
 sluice_error *sluice__httpreq_add_header(sluice__httpreq_req *r, const char *name,
                                          const char *value) {
-  char *line = NULL;
-  if (asprintf(&line, "%s: %s", name, value) < 0) return sluice__error_oom();
+  /* curl_slist_append copies the line, so it is put together on the stack
+   * when it fits: a small PUT adds eight headers, and asprintf for each was
+   * 4 % of its instructions. */
+  size_t nl = strlen(name), vl = strlen(value);
+  char small[512], *line = nl + vl + 3 <= sizeof small ? small : malloc(nl + vl + 3);
+  if (!line) return sluice__error_oom();
+  memcpy(line, name, nl);
+  memcpy(line + nl, ": ", 2);
+  memcpy(line + nl + 2, value, vl + 1);
   struct curl_slist *l = curl_slist_append(r->hdrs, line);
-  free(line);
+  if (line != small) free(line);
   if (!l) return sluice__error_oom();
   r->hdrs = l;
   return NULL;

@@ -99,6 +99,8 @@ void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define cr_expect_null(p, ...) SHIM_CHECK(0, (p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_expect_not_null(p, ...) SHIM_CHECK(0, (p) != NULL, #p " != NULL", __VA_ARGS__)
 #define cr_expect_str_eq(a, b, ...) SHIM_CHECK(0, strcmp((a), (b)) == 0, #a " eq " #b, __VA_ARGS__)
+#define cr_expect_str_neq(a, b, ...) \
+  SHIM_CHECK(0, strcmp((a), (b)) != 0, #a " neq " #b, __VA_ARGS__)
 /* Criterion allocates parameters in memory its runner shares with the test
  * processes; a forked child sees the parent's heap, so malloc will do. */
 #define cr_malloc malloc

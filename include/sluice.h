@@ -484,8 +484,8 @@ SLUICE_EXTERN void sluice_operator_free(sluice_operator *op);
 SLUICE_EXTERN const char *sluice_operator_scheme(const sluice_operator *op);
 
 /* Metadata of path.  *out owned by the caller (sluice_metadata_free).  Any
- * thread.  Errors: invalid argument (NULL op or out, a path with ".." or
- * control characters), not found, permission denied, and a service's
+ * thread.  Errors: invalid argument (NULL op or out, a path the service
+ * refuses: see "Paths" above), not found, permission denied, and a service's
  * network or I/O failures. */
 SLUICE_EXTERN sluice_error *sluice_stat(sluice_operator *op, const char *path,
                                         sluice_metadata **out);
@@ -800,7 +800,7 @@ typedef struct sluice_upload sluice_upload;
  * Uploads started after the call may or may not be listed.  *out is owned
  * by the caller (sluice_upload_lister_free) and keeps op alive; like a
  * lister, it belongs to one thread at a time.  Errors: invalid argument
- * (NULL, a prefix with ".." or a control character), unsupported (a service
+ * (NULL, a control character in prefix), unsupported (a service
  * without multipart uploads: fs, memory, http); errors from the server
  * (no such bucket, permission denied) come from the first next(). */
 SLUICE_EXTERN sluice_error *sluice_uploads_list(sluice_operator *op, const char *prefix,

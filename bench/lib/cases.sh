@@ -234,7 +234,7 @@ section_trees() {
   TREE_BUCKET=tree-empty compare trees "sync $DIR_COUNT x 256K, all to send" sink sync \
     "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone s3cmd
   compare trees "$DIR_COUNT x 256K" swift dir "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone curl
-  swift_tree "$DIR_COUNT" 256
+  swift_tree "tree-$DIR_COUNT-256k"
   TREE_BUCKET=tree-$DIR_COUNT-256k compare trees "download $DIR_COUNT x 256K" swift dirdown \
     "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone curl
   DIR_KIB=16 compare trees "$MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" sink dir mixed \
@@ -255,16 +255,32 @@ section_trees() {
   done
 }
 
-# swift_tree COUNT KIB: the tree of that many files as Swift's bucket
-# tree-COUNT-KIBk, uploaded once through the command (not measured)
+# 9b. the small-file and mixed trees against Swift, up and down: slower
+# than the sink by an order of magnitude (Swift stores every object), so
+# a section of its own (about 40 minutes) rather than part of trees.
+section_trees_swift() {
+  DIR_KIB=16 compare trees "$TINY_COUNT x 16K" swift dir "$TINY_COUNT" "$TREE_RUNS" sluice aws \
+    rclone curl
+  swift_tree "tree-$TINY_COUNT-16k"
+  TREE_BUCKET=tree-$TINY_COUNT-16k DIR_KIB=16 compare trees "download $TINY_COUNT x 16K" swift \
+    dirdown "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone curl
+  DIR_KIB=16 compare trees "$MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" swift dir mixed \
+    "$TREE_RUNS" sluice aws rclone curl
+  swift_tree tree-mixed
+  TREE_BUCKET=tree-mixed compare trees \
+    "download $MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" swift dirdown mixed \
+    "$TREE_RUNS" sluice aws rclone curl
+}
+
+# swift_tree BUCKET: the sink's tree of that name (tree_buckets) as a Swift
+# bucket of the same name, uploaded once through the command (not measured)
 swift_tree() {
-  local b=tree-$1-${2}k
   curl -sS -f -X PUT --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file "$WORK/peers/swift.netrc" \
-    -H x-amz-content-sha256:UNSIGNED-PAYLOAD "$EP_swift/$b" -o /dev/null ||
-    die "cannot make bucket $b on Swift"
+    -H x-amz-content-sha256:UNSIGNED-PAYLOAD "$EP_swift/$1" -o /dev/null ||
+    die "cannot make bucket $1 on Swift"
   env "AWS_ENDPOINT_URL=$EP_swift" AWS_REGION=us-east-1 "AWS_ACCESS_KEY_ID=$AK_swift" \
-    "AWS_SECRET_ACCESS_KEY=$SK_swift" "$SLUICE" cp -r --progress=none "$WORK/data/dir-$1-${2}k" \
-    "s3://$b/" || die "cannot seed $b on Swift"
+    "AWS_SECRET_ACCESS_KEY=$SK_swift" "$SLUICE" cp -r --progress=none "$WORK/sinkdata/$1/" \
+    "s3://$1/" || die "cannot seed $1 on Swift"
 }
 
 # a mixed tree: MIXED_BIG files of MIXED_BIG_SIZE among TINY_COUNT of 16 KiB

@@ -257,7 +257,7 @@ section_trees() {
 
 # 9b. the small-file and mixed trees against Swift, up and down: slower
 # than the sink by an order of magnitude (Swift stores every object), so
-# a section of its own (about 40 minutes) rather than part of trees.
+# a section of its own (about 75 minutes) rather than part of trees.
 section_trees_swift() {
   DIR_KIB=16 compare trees "$TINY_COUNT x 16K" swift dir "$TINY_COUNT" "$TREE_RUNS" sluice aws \
     rclone curl

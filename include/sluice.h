@@ -800,9 +800,10 @@ typedef struct sluice_upload sluice_upload;
  * Uploads started after the call may or may not be listed.  *out is owned
  * by the caller (sluice_upload_lister_free) and keeps op alive; like a
  * lister, it belongs to one thread at a time.  Errors: invalid argument
- * (NULL, a control character in prefix), unsupported (a service
- * without multipart uploads: fs, memory, http); errors from the server
- * (no such bucket, permission denied) come from the first next(). */
+ * (NULL, or a prefix every service refuses: see "Paths" above),
+ * unsupported (a service without multipart uploads: fs, memory, http);
+ * errors from the server (no such bucket, permission denied) come from the
+ * first next(). */
 SLUICE_EXTERN sluice_error *sluice_uploads_list(sluice_operator *op, const char *prefix,
                                                 sluice_upload_lister **out);
 /* Next upload, or *upload_out = NULL at the end.  The upload is owned by

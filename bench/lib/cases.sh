@@ -233,15 +233,8 @@ section_trees() {
     sink sync "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone
   TREE_BUCKET=tree-empty compare trees "sync $DIR_COUNT x 256K, all to send" sink sync \
     "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone s3cmd
-  compare trees "$DIR_COUNT x 256K" swift dir "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone curl
-  swift_tree "tree-$DIR_COUNT-256k"
-  TREE_BUCKET=tree-$DIR_COUNT-256k compare trees "download $DIR_COUNT x 256K" swift dirdown \
-    "$DIR_COUNT" "$TREE_RUNS" sluice aws rclone curl
-  DIR_KIB=16 compare trees "$MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" sink dir mixed \
-    "$TREE_RUNS" sluice aws rclone curl
-  TREE_BUCKET=tree-mixed compare trees \
-    "download $MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" sink dirdown mixed \
-    "$TREE_RUNS" sluice aws rclone curl
+  up_down swift "$DIR_COUNT x 256K" "$DIR_COUNT" 256 "tree-$DIR_COUNT-256k"
+  up_down sink "$MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" mixed 16 tree-mixed
   for n in $TRANSFER_SWEEP; do
     CONC=$n DIR_KIB=16 compare trees "sweep: $TINY_COUNT x 16K at $n transfers" sink dir \
       "$TINY_COUNT" "$TREE_RUNS" sluice
@@ -259,17 +252,18 @@ section_trees() {
 # than the sink by an order of magnitude (Swift stores every object), so
 # a section of its own (about 75 minutes) rather than part of trees.
 section_trees_swift() {
-  DIR_KIB=16 compare trees "$TINY_COUNT x 16K" swift dir "$TINY_COUNT" "$TREE_RUNS" sluice aws \
-    rclone curl
-  swift_tree "tree-$TINY_COUNT-16k"
-  TREE_BUCKET=tree-$TINY_COUNT-16k DIR_KIB=16 compare trees "download $TINY_COUNT x 16K" swift \
-    dirdown "$TINY_COUNT" "$TREE_RUNS" sluice aws rclone curl
-  DIR_KIB=16 compare trees "$MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" swift dir mixed \
-    "$TREE_RUNS" sluice aws rclone curl
-  swift_tree tree-mixed
-  TREE_BUCKET=tree-mixed compare trees \
-    "download $MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" swift dirdown mixed \
-    "$TREE_RUNS" sluice aws rclone curl
+  up_down swift "$TINY_COUNT x 16K" "$TINY_COUNT" 16 "tree-$TINY_COUNT-16k"
+  up_down swift "$MIXED_BIG x $MIXED_BIG_SIZE among $TINY_COUNT x 16K" mixed 16 tree-mixed
+}
+
+# up_down SERVER LABEL SIZE KIB BUCKET: the tree data/dir-SIZE-KIBk
+# uploaded to SERVER, then downloaded from its bucket BUCKET there (which
+# Swift is given first: the sink serves the sink's trees as they are), by
+# sluice, aws, rclone and curl
+up_down() {
+  DIR_KIB=$4 compare trees "$2" "$1" dir "$3" "$TREE_RUNS" sluice aws rclone curl
+  [ "$1" != swift ] || swift_tree "$5"
+  TREE_BUCKET=$5 compare trees "download $2" "$1" dirdown "$3" "$TREE_RUNS" sluice aws rclone curl
 }
 
 # swift_tree BUCKET: the sink's tree of that name (tree_buckets) as a Swift

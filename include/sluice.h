@@ -327,6 +327,9 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
  *   transfers      count  16       1..1024         objects in flight
  *   memory_limit   size   256 MiB  >= 3 x chunk    buffer budget of the job
  *   stream         bool   false                    no server-side copies
+ *   verify         text   auto     auto, required  required: an object whose
+ *                                                  bytes could not be checked
+ *                                                  fails (see the reader's)
  * (see sluice_tree_start() for what each does).
  *
  * Reader options: sluice_reader_open().
@@ -338,6 +341,15 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
  *                                                  GETs on S3 and HTTP)
  *   chunk          size   8 MiB    64 KiB..1 GiB   bytes per fetch ahead; used
  *                                                  only when concurrent > 1
+ *   verify         text   auto     auto, required  auto: a whole-object read
+ *                                                  is checked where the store
+ *                                                  allows (see Verified reads
+ *                                                  below); required: a read
+ *                                                  that cannot be checked
+ *                                                  fails (at open when that
+ *                                                  is known, else at the end,
+ *                                                  before write_from lets
+ *                                                  anything be committed)
  * A reader holds at most 2 x concurrent chunks when concurrent > 1;
  * otherwise one 8 MiB block on s3 and http, and no buffer of its own on fs,
  * memory and fds.
@@ -606,8 +618,26 @@ SLUICE_EXTERN void sluice_lister_free(sluice_lister *l);
 
 typedef struct sluice_reader sluice_reader;
 
+/* Verified reads.  A read of a whole object from s3 is checked against
+ * what the store keeps of it, on the reading threads as the bytes arrive:
+ * the full-object CRC (x-amz-checksum-*) where the store keeps one (AWS);
+ * else the ETag, which is the MD5 of a single-part object's bytes, and of a
+ * multipart object the MD5 of its parts' MD5s (checked when the part size
+ * is known: sluice records it as metadata x-amz-meta-sluice-part-size
+ * when it uploads, and AWS answers HEAD ?partNumber=1); else rclone's
+ * x-amz-meta-md5chksum.  Bytes that differ fail the read that completes
+ * the object with IO (retryable: a whole object fetched in one request is
+ * fetched once more first), and write_from then aborts its writer.  Not
+ * checked: a ranged read (offset, length), an object encrypted with
+ * SSE-KMS or SSE-C whose store keeps no CRC, a multipart object of
+ * unknown part size, http (its ETags are no digests), and a reader whose
+ * bytes were read out of order.  fs, memory and fd readers read their
+ * origin directly: nothing stands between to check, and verify=required
+ * does not apply to them. */
+
 /* Opens a streaming reader on path; opts (may be NULL) takes offset,
- * length, chunk and concurrent (reader options in the reference above).
+ * length, chunk, concurrent and verify (reader options in the reference
+ * above).
  * The object's size is read here (a HEAD on s3 and http), and on s3 and
  * http every later read is pinned to that version, so a replaced object
  * fails with condition not match rather than mixing two versions.  *out
@@ -633,6 +663,13 @@ SLUICE_EXTERN sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size
 /* Bytes left to read when known, else UINT64_MAX (also for a NULL r and
  * for fd readers).  Does not block. */
 SLUICE_EXTERN uint64_t sluice_reader_size(const sluice_reader *r);
+/* How the bytes read were checked against the store's record of the
+ * object (Verified reads, above), once every byte was read and matched:
+ * "crc64nvme", "crc32c", "crc32", "md5" (a single-part ETag or a stored
+ * MD5), "etag-md5" (a multipart ETag); otherwise "none" (also before the
+ * end, and for a NULL r).  A static string.  Any thread, once the reads
+ * (or the write_from or job reading r) have returned. */
+SLUICE_EXTERN const char *sluice_reader_verified(const sluice_reader *r);
 /* Stops any read-ahead threads, waits for them and frees the reader. */
 SLUICE_EXTERN void sluice_reader_free(sluice_reader *r);
 
@@ -861,6 +898,10 @@ SLUICE_EXTERN uint64_t sluice_object_result_bytes(const sluice_object_result *r)
 SLUICE_EXTERN sluice_object_action sluice_object_result_action(const sluice_object_result *r);
 /* Why the object failed (NULL otherwise).  Owned by the result. */
 SLUICE_EXTERN const sluice_error *sluice_object_result_error(const sluice_object_result *r);
+/* How a copied object's bytes were checked, as sluice_reader_verified()
+ * says ("none" for every other action, for a copy inside one store and
+ * for a NULL r).  A static string. */
+SLUICE_EXTERN const char *sluice_object_result_verified(const sluice_object_result *r);
 
 /* Starts a job that copies every object under src_dir (on src) to the same
  * relative path under dst_dir (on dst) and returns at once; the job is the

@@ -89,6 +89,9 @@ sluice_error *sluice__readahead_start(sluice__source *src, uint64_t pos, size_t 
   sluice__readahead *ra = calloc(1, sizeof(*ra));
   if (!ra) return sluice__error_oom();
   ra->src = src;
+  /* Each fetcher takes a buffer before it claims the next chunk, and its
+   * read needs nothing from another fetcher: see service.h. */
+  src->claims_in_order = 1;
   ra->base = pos;
   ra->size = src->size - pos;
   ra->chunk = chunk;

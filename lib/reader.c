@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Readers: a cursor over a service's source. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "operator.h"
@@ -9,7 +10,46 @@
 #include "readahead.h"
 #include "reader.h"
 
-static const char *const reader_keys[] = {"offset", "length", "chunk", "concurrent", NULL};
+static const char *const reader_keys[] = {"offset",     "length", "chunk",
+                                          "concurrent", "verify", NULL};
+
+sluice_error *sluice__reader_verify_option(const sluice_options *o, const char *what,
+                                           int *required) {
+  const char *v = sluice_options_get(o, "verify");
+  *required = v && !strcmp(v, "required");
+  if (v && !*required && strcmp(v, "auto"))
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "%s: option verify must be 'auto' or 'required', not '%s'", what, v);
+  return NULL;
+}
+
+/* Why src's bytes are not (or cannot be) checked, for messages. */
+static const char *unverified_why(const char *why) {
+  return why ? why
+             : "nothing to check it against (a ranged read, or a store that keeps no "
+               "checksum and no MD5 ETag)";
+}
+
+/* Only network stores can be checked against a record of the object:
+ * a source with no checkable entry is read straight from its origin (a
+ * local file, memory, a descriptor), with nothing in between to check. */
+static sluice_error *verify_at_open(sluice_reader *r) {
+  const char *why = NULL;
+  if (!r->verify_required || !r->src->vt->checkable || r->src->vt->checkable(r->src, &why))
+    return NULL;
+  return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                       "reader_open '%s': verify=required, but the object cannot be verified: %s",
+                       r->src->path, unverified_why(why));
+}
+
+sluice_error *sluice__reader_check_verified(sluice_reader *r) {
+  const char *why = NULL;
+  if (!r->verify_required || !r->src->vt->checkable || r->src->vt->verified(r->src, &why))
+    return NULL;
+  return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                       "read '%s': verify=required, but the bytes could not be verified: %s",
+                       r->src->path, unverified_why(why));
+}
 
 sluice_error *sluice__reader_wrap(sluice__source *src, sluice_reader **out) {
   sluice_reader *r = calloc(1, sizeof(*r));
@@ -45,12 +85,20 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
   if (!err)
     err = sluice__opt_size(opts, "chunk", 8u << 20, 64u << 10, 1ull << 30, "reader_open", &chunk);
   if (!err) err = sluice__opt_size(opts, "concurrent", 1, 1, 256, "reader_open", &concurrent);
+  int verify_required = 0;
+  if (!err) err = sluice__reader_verify_option(opts, "reader_open", &verify_required);
   if (err) return err;
   if ((err = sluice__path_check("reader_open", path, SLUICE__PATH_FILE))) return err;
   sluice__source *src;
   err = op->vt->open_source(op->svc, path, offset, length, &src);
   if (!err) err = reader_of(op, src, out);
   if (err) return err;
+  (*out)->verify_required = verify_required;
+  if ((err = verify_at_open(*out))) {
+    sluice_reader_free(*out);
+    *out = NULL;
+    return err;
+  }
   /* Read-ahead pays off only for a positional source of known size read
    * by more than one fetcher. */
   if (concurrent > 1 && src->vt->pread && src->size != UINT64_MAX) {
@@ -83,6 +131,7 @@ sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len, size_t
   if (!err)
     err = r->ra ? sluice__readahead_read(r->ra, buf, len, &n)
                 : r->src->vt->read(r->src, buf, len, &n);
+  if (!err && n == 0 && !r->eof) err = sluice__reader_check_verified(r);
   if (err) return err;
   if (n == 0) r->eof = 1;
   r->pos += n;
@@ -93,6 +142,11 @@ sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len, size_t
 uint64_t sluice_reader_size(const sluice_reader *r) {
   if (!r || r->src->size == UINT64_MAX) return UINT64_MAX;
   return r->src->size > r->pos ? r->src->size - r->pos : 0;
+}
+
+const char *sluice_reader_verified(const sluice_reader *r) {
+  const char *name = r && r->src->vt->verified ? r->src->vt->verified(r->src, NULL) : NULL;
+  return name ? name : "none";
 }
 
 void sluice_reader_free(sluice_reader *r) {

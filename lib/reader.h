@@ -12,6 +12,7 @@ struct sluice_reader {
   size_t ra_chunk; /* read-ahead: chunk size and fetchers (0: none) */
   unsigned ra_concurrent;
   struct sluice__readahead *ra; /* started on the first read */
+  int verify_required;          /* option verify=required */
 };
 
 /* Wraps src in a reader (taking ownership of src even on failure). */
@@ -21,5 +22,14 @@ sluice_error *sluice__reader_wrap(sluice__source *src, sluice_reader **out);
  * has one (no request to the store yet), else as sluice_reader_open(). */
 sluice_error *sluice__reader_open_listed(sluice_operator *op, const char *path,
                                          const sluice_metadata *listed, sluice_reader **out);
+
+/* The reader option verify ("auto", "required") for `what` (messages):
+ * *required set; invalid argument for another value. */
+sluice_error *sluice__reader_verify_option(const sluice_options *o, const char *what,
+                                           int *required);
+/* With verify=required: an error when the bytes read so far were not all
+ * checked against the store's record of the object (call it once every
+ * byte was read, before anything is committed); NULL otherwise. */
+sluice_error *sluice__reader_check_verified(sluice_reader *r);
 
 #endif

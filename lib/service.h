@@ -86,11 +86,26 @@ struct sluice__source_vt {
    * returns a canceled error soon.  Streams that can wait forever for a
    * peer (a pipe, a socket) need it so that cancel ends a copy. */
   void (*interrupt)(sluice__source *s);
+  /* Optional, any thread, after the reads: how the bytes read were checked
+   * against the store's own record of the object ("crc64nvme", "crc32c",
+   * "crc32", "md5", "etag-md5"; static), once every byte of it matched.
+   * NULL when not (yet) verified, with *why (static, may be NULL) saying
+   * why not when known.  A NULL entry: never verified. */
+  const char *(*verified)(sluice__source *s, const char **why);
+  /* Optional, before the reads: whether a read of every byte will be
+   * checked (1), or cannot be (0, *why as above).  A NULL entry: 0. */
+  int (*checkable)(sluice__source *s, const char **why);
 };
 struct sluice__source {
   const struct sluice__source_vt *vt;
   uint64_t size;    /* bytes in the opened range, UINT64_MAX unknown */
   const char *path; /* for messages; owned by the source */
+  /* Set by a reading side that claims every byte of the range in
+   * ascending order, on threads that each finish their read without
+   * waiting for another (write_from's readers, the read-ahead): a source
+   * that checks bytes in order may then make a read wait for the reads
+   * before it.  0: it must not wait. */
+  int claims_in_order;
   /* Set by the copy engine while it reads the source (NULL otherwise):
    * every request the source sends again adds one (sluice_progress.retries). */
   atomic_uint_fast64_t *retries;

@@ -36,6 +36,7 @@ struct sluice_object_result {
   uint64_t bytes;
   sluice_object_action action;
   const sluice_error *err;
+  const char *verified;
 };
 
 /* ---- results ---- */
@@ -48,11 +49,14 @@ sluice_object_action sluice_object_result_action(const sluice_object_result *r) 
 const sluice_error *sluice_object_result_error(const sluice_object_result *r) {
   return r ? r->err : NULL;
 }
+const char *sluice_object_result_verified(const sluice_object_result *r) {
+  return r && r->verified ? r->verified : "none";
+}
 
 
 /* Counts an object's outcome and tells the callback.  Takes err. */
 void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes,
-                         sluice_object_action action, sluice_error *err) {
+                         sluice_object_action action, sluice_error *err, const char *verified) {
   switch (action) {
   case SLUICE_OBJECT_COPIED:
     atomic_fetch_add(&t->done, 1);
@@ -70,7 +74,7 @@ void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes,
     fail_now = 1;
   }
   if (t->o.object_cb) {
-    struct sluice_object_result r = {rel, bytes, action, err};
+    struct sluice_object_result r = {rel, bytes, action, err, verified};
     t->o.object_cb(&r, t->o.object_userdata);
   }
   pthread_mutex_unlock(&t->res_lock);
@@ -223,6 +227,7 @@ static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item
   sluice_metadata lm = {.size = it->size, .mtime = it->mtime, .etag = it->etag};
   sluice_error *err = listed ? sluice__reader_open_listed(t->src, it->path, &lm, &r)
                              : sluice_reader_open(t->src, it->path, NULL, &r);
+  if (r) r->verify_required = t->o.verify_required;
   uint64_t size = r ? sluice_reader_size(r) : 0;
   int small = size != UINT64_MAX && size <= t->o.chunk;
   if (!err) {
@@ -239,6 +244,7 @@ static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item
   if (!err && small) {
     if (!(buf = malloc(size ? (size_t)size : 1))) err = sluice__error_oom();
     if (!err) err = read_whole(r, buf, (size_t)size);
+    if (!err) err = sluice__reader_check_verified(r);
     if (err && listed && sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH) *stale = 1;
     if (!err && t->rate && sluice__rate_take(t->rate, size, &t->stop)) err = canceled(t, it->rel);
     if (!err) err = sluice__writer_put(w, buf, (size_t)size);
@@ -254,6 +260,7 @@ static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item
   }
   set_current(s, NULL, NULL);
   atomic_store(&s->moving, 0);
+  s->verified = !err && r ? sluice_reader_verified(r) : NULL;
   if (w) atomic_fetch_add(&t->retries, atomic_load(&w->retries));
   free(buf);
   sluice_writer_free(w); /* aborts it unless it was committed */
@@ -312,6 +319,7 @@ static void *worker_main(void *arg) {
       sluice_error *err;
       uint64_t bytes = 0;
       sluice_object_action action = SLUICE_OBJECT_DELETED;
+      s->verified = NULL;
       if (it->del) {
         err = sluice_delete(t->dst, it->path);
         bytes = it->size;
@@ -321,9 +329,10 @@ static void *worker_main(void *arg) {
       if (err && atomic_load(&t->stop) && sluice_error_kind(err) == SLUICE_ERR_CANCELED) {
         sluice_error_free(err); /* stopped, not failed */
       } else if (err) {
-        sluice__tree_report(t, it->rel, 0, SLUICE_OBJECT_FAILED, err);
+        sluice__tree_report(t, it->rel, 0, SLUICE_OBJECT_FAILED, err, NULL);
       } else {
-        sluice__tree_report(t, it->rel, bytes, action, NULL);
+        sluice__tree_report(t, it->rel, bytes, action, NULL,
+                            action == SLUICE_OBJECT_COPIED ? s->verified : NULL);
       }
     }
     sluice__tree_item_free(it);

@@ -12,7 +12,8 @@ enum sluice__tree_compare { SLUICE__CMP_SIZE_MTIME, SLUICE__CMP_SIZE, SLUICE__CM
 /* sluice_tree_start()'s options, validated. */
 typedef struct sluice__tree_opts {
   int sync, del, dry_run, fail_fast;
-  int stream; /* never copy inside the store, even when src == dst */
+  int stream;          /* never copy inside the store, even when src == dst */
+  int verify_required; /* verify=required: an unverified read fails its object */
   enum sluice__tree_compare compare;
   char **include, **exclude; /* NULL-terminated glob lists, or NULL */
   char *from, *to;           /* range of relative paths, or NULL */
@@ -77,6 +78,7 @@ struct sluice__slot {
   sluice_writer *w;
   sluice_reader *r;
   atomic_uint_fast64_t moving; /* bytes of a large object sent so far */
+  const char *verified;        /* how its last object's bytes were checked, or NULL */
 };
 
 struct sluice__tree {
@@ -112,9 +114,10 @@ struct sluice__tree {
 };
 
 /* Counts an object's outcome and tells the callback (serialised).  Takes
- * err; with fail_fast a failure stops the job. */
+ * err; with fail_fast a failure stops the job.  verified: how a copied
+ * object's bytes were checked (sluice_reader_verified), or NULL. */
 void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes,
-                         sluice_object_action action, sluice_error *err);
+                         sluice_object_action action, sluice_error *err, const char *verified);
 /* Queues it for a worker (taken; freed if the queue is closed: -1). */
 int sluice__tree_queue(sluice__tree *t, struct sluice__item *it);
 void sluice__tree_item_free(struct sluice__item *it);

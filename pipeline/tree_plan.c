@@ -7,13 +7,15 @@
 
 #include "error.h"
 #include "options.h"
+#include "reader.h"
 #include "tree.h"
 
-static const char *const tree_keys[] = {"mode",         "delete",     "compare",       "dry_run",
-                                        "include",      "exclude",    "from",          "to",
-                                        "fail_fast",    "transfers",  "memory_limit",  "bwlimit",
-                                        "chunk",        "concurrent", "queue_depth",   "readers",
-                                        "content_type", "stream",     "if_not_exists", NULL};
+static const char *const tree_keys[] = {"mode",      "delete",       "compare",    "dry_run",
+                                        "include",   "exclude",      "from",       "to",
+                                        "fail_fast", "verify",       "transfers",  "memory_limit",
+                                        "bwlimit",   "chunk",        "concurrent", "queue_depth",
+                                        "readers",   "content_type", "stream",     "if_not_exists",
+                                        NULL};
 
 #define DEFAULT_TRANSFERS 16
 #define DEFAULT_MEMORY (256ull << 20)
@@ -86,6 +88,7 @@ sluice_error *sluice__tree_opts_parse(const sluice_options *opts, sluice__tree_o
   if (!err) err = sluice__opt_bool(opts, "dry_run", 0, "tree", &o->dry_run);
   if (!err) err = sluice__opt_bool(opts, "fail_fast", 0, "tree", &o->fail_fast);
   if (!err) err = sluice__opt_bool(opts, "stream", 0, "tree", &o->stream);
+  if (!err) err = sluice__reader_verify_option(opts, "tree", &o->verify_required);
   if (!err)
     err = sluice__opt_size(opts, "transfers", DEFAULT_TRANSFERS, 1, 1024, "tree", &transfers);
   if (!err)

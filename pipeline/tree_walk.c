@@ -99,7 +99,7 @@ static sluice_error *plan(sluice__tree *t, const struct side *sd, int del, int h
   /* A dry run reports at once, unless bytes must decide (a worker does). */
   if (t->o.dry_run && !hash) {
     sluice__tree_report(t, sd->rel, sd->meta.size,
-                        del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL);
+                        del ? SLUICE_OBJECT_DELETED : SLUICE_OBJECT_COPIED, NULL, NULL);
     return NULL;
   }
   struct sluice__item *it = calloc(1, sizeof(*it));
@@ -146,7 +146,7 @@ static sluice_error *walk_sync(sluice__tree *t, struct side *s, struct side *d) 
       int same = sluice__tree_same(&t->o, &s->meta, &d->meta, md5);
       if (same == SLUICE__TREE_SAME) {
         atomic_fetch_add(&t->total, 1);
-        sluice__tree_report(t, s->rel, s->meta.size, SLUICE_OBJECT_SKIPPED, NULL);
+        sluice__tree_report(t, s->rel, s->meta.size, SLUICE_OBJECT_SKIPPED, NULL, NULL);
       } else {
         err = plan(t, s, 0, same, md5); /* DIFFERENT is 0: nothing to check */
       }

@@ -175,6 +175,8 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
   atomic_store(&w->pipe.source, r->src);
   /* Before the reader threads start, cleared after they are joined. */
   r->src->retries = &w->retries;
+  /* positional_reader claims indices in order, each with its buffer. */
+  r->src->claims_in_order = 1;
   /* A cancel that came before the source was registered has already
    * failed the pipe; readers then find no buffer and stop at once. */
 
@@ -194,6 +196,8 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
   atomic_store(&w->pipe.source, NULL);
   r->src->retries = NULL;
   err = sluice__writer_stop_pipe(w);
+  /* Before anything is committed: verify=required and unchecked bytes. */
+  if (!err) err = sluice__reader_check_verified(r);
   if (err) {
     sluice__writer_fail(w, err);
     return sluice__error_copy(err);

@@ -111,6 +111,8 @@ Test(api_args, accessors_on_null) {
   cr_assert_null(sluice_entry_metadata(NULL));
   cr_assert_null(sluice_operator_scheme(NULL));
   cr_assert_eq(sluice_reader_size(NULL), UINT64_MAX);
+  cr_assert_str_eq(sluice_reader_verified(NULL), "none");
+  cr_assert_str_eq(sluice_object_result_verified(NULL), "none");
   cr_assert_eq(sluice_job_fd(NULL), -1);
   cr_assert_eq(sluice_job_done(NULL), 0);
   cr_assert_null(sluice_options_get(NULL, "x"));

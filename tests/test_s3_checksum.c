@@ -390,6 +390,256 @@ Test(s3_checksum, download_verifies_the_stored_crc, .fini = stop) {
   sluice_operator_free(op);
 }
 
+/* ---- a store that keeps no CRC: the ETag is checked (issue 22) ---- */
+
+/* Copies src to dst under fs as download() does, with reader options
+ * ropts; *verified gets sluice_reader_verified() of the read. */
+static sluice_error *download_checked(sluice_operator *op, const char *src, sluice_operator *fs,
+                                      const char *dst, const sluice_options *ropts,
+                                      const char **verified) {
+  sluice_reader *r;
+  sluice_writer *w;
+  *verified = NULL;
+  sluice_error *err = sluice_reader_open(op, src, ropts, &r);
+  if (err) return err;
+  sluice_options *wo = th_opts("chunk", "1MiB", "concurrent", "4", NULL);
+  sluice_options *co = th_opts("readers", "4", NULL);
+  TH_OK(sluice_writer_open(fs, dst, wo, &w));
+  err = sluice_write_from(w, r, co);
+  if (!err) err = sluice_writer_close(w);
+  *verified = sluice_reader_verified(r);
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  return err;
+}
+
+/* Against the plain store: an object written as one PutObject (3 MiB: one
+ * part of 5 MiB) or as three parts, its download's GET flipped once. */
+static void plain_flip_is_caught(size_t len, const char *kind) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--plain", "--corrupt-download", "--match", "^GET .*dl.bin", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(len, 21);
+  TH_OK(write_obj(op, "dl.bin", data, len, NULL));
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  const char *verified;
+  sluice_error *err = download_checked(op, "dl.bin", fs, "corrupt.bin", NULL, &verified);
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-download", NULL), 1);
+  cr_assert_not_null(err, "a download with a flipped byte succeeded");
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_IO, "%s", sluice_error_message(err));
+  cr_assert(sluice_error_retryable(err));
+  cr_assert(strstr(sluice_error_message(err), "ETag"), "%s", sluice_error_message(err));
+  cr_assert_str_eq(verified, "none");
+  sluice_error_free(err);
+  cr_assert_eq(th_count_files(dir), 0, "the failed download left a file");
+  TH_OK(download_checked(op, "dl.bin", fs, "good.bin", NULL, &verified));
+  cr_assert_str_eq(verified, kind);
+  expect_bytes(fs, "good.bin", data, len);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  free(data);
+  sluice_operator_free(op);
+}
+
+Test(s3_checksum, a_store_without_crcs_checks_a_single_part_download_by_its_etag, .fini = stop) {
+  plain_flip_is_caught(3u << 20, "md5");
+}
+
+Test(s3_checksum, a_store_without_crcs_checks_a_multipart_download_by_its_etag, .fini = stop) {
+  plain_flip_is_caught(BIG, "etag-md5");
+}
+
+/* The whole object came in one GET: it is fetched once more, and a flip
+ * that does not repeat costs one request, not the copy. */
+Test(s3_checksum, a_whole_object_in_one_get_is_fetched_again_after_a_mismatch, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--plain", "--corrupt-download", "--match", "^GET .*one.bin", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(SMALL, 22);
+  TH_OK(write_obj(op, "one.bin", data, SMALL, NULL));
+  sluice_reader *r;
+  TH_OK(sluice_reader_open(op, "one.bin", NULL, &r));
+  unsigned char got[SMALL + 1];
+  size_t n = 0, k;
+  do {
+    TH_OK(sluice_reader_read(r, got + n, sizeof got - n, &k));
+    n += k;
+  } while (k);
+  cr_assert_eq(n, SMALL);
+  cr_assert(memcmp(got, data, SMALL) == 0);
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-download", NULL), 1);
+  cr_assert_str_eq(sluice_reader_verified(r), "md5");
+  sluice_reader_free(r);
+  free(data);
+  sluice_operator_free(op);
+}
+
+/* A flip on every GET: the refetch does not help and the read fails. */
+Test(s3_checksum, a_flip_on_every_get_fails_the_read, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--plain", "--corrupt-download", "--times", "9",
+                        "--match", "^GET .*one.bin",     NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(SMALL, 23);
+  TH_OK(write_obj(op, "one.bin", data, SMALL, NULL));
+  void *got = NULL;
+  size_t n = 0;
+  sluice_error *err = sluice_read(op, "one.bin", 0, UINT64_MAX, &got, &n);
+  cr_assert_not_null(err, "a read of flipped bytes succeeded");
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_IO, "%s", sluice_error_message(err));
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-download", NULL), 2);
+  cr_assert_null(got);
+  sluice_error_free(err);
+  free(data);
+  sluice_operator_free(op);
+}
+
+/* A multipart object another tool uploaded (no sluice part-size metadata)
+ * on a store that answers no HEAD ?partNumber (Swift: 405): read, but
+ * reported unverified; verify=required refuses it before any byte. */
+Test(s3_checksum, a_multipart_object_of_unknown_part_size_is_unverified, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--plain", "--hide-reply-header", "x-amz-meta-sluice-part-size", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(BIG, 24);
+  TH_OK(write_obj(op, "mp.bin", data, BIG, NULL));
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  const char *verified;
+  TH_OK(download_checked(op, "mp.bin", fs, "mp.bin", NULL, &verified));
+  cr_assert_str_eq(verified, "none");
+  expect_bytes(fs, "mp.bin", data, BIG);
+  sluice_options *req = th_opts("verify", "required", NULL);
+  sluice_reader *r = NULL;
+  sluice_error *err = sluice_reader_open(op, "mp.bin", req, &r);
+  cr_assert_not_null(err);
+  cr_assert_null(r);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_UNSUPPORTED, "%s", sluice_error_message(err));
+  cr_assert(strstr(sluice_error_message(err), "part size"), "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  /* A single-part object verifies, so required lets it through. */
+  TH_OK(write_obj(op, "one.bin", data, SMALL, NULL));
+  TH_OK(download_checked(op, "one.bin", fs, "one.bin", req, &verified));
+  cr_assert_str_eq(verified, "md5");
+  sluice_options_free(req);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  free(data);
+  sluice_operator_free(op);
+}
+
+/* SSE-KMS: the ETag is no MD5 of the bytes, so it is not compared (no
+ * false alarm); a ranged read is never checked. */
+Test(s3_checksum, sse_kms_objects_and_ranged_reads_are_not_checked, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--plain", "--add-reply-header", "x-amz-server-side-encryption:aws:kms",
+                        NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(SMALL, 25);
+  TH_OK(write_obj(op, "kms.bin", data, SMALL, NULL));
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  const char *verified;
+  TH_OK(download_checked(op, "kms.bin", fs, "kms.bin", NULL, &verified));
+  cr_assert_str_eq(verified, "none");
+  sluice_options *req = th_opts("verify", "required", NULL);
+  sluice_reader *r = NULL;
+  TH_KIND(sluice_reader_open(op, "kms.bin", req, &r), SLUICE_ERR_UNSUPPORTED);
+  sluice_options_free(req);
+  sluice_options *ranged = th_opts("offset", "10", NULL);
+  TH_OK(download_checked(op, "kms.bin", fs, "part.bin", ranged, &verified));
+  cr_assert_str_eq(verified, "none");
+  sluice_options_free(ranged);
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  free(data);
+  sluice_operator_free(op);
+}
+
+/* A tree copy: the small object refetched once per flip; flipped on both
+ * fetches, that object fails and the others are copied and verified. */
+struct tree_seen {
+  int md5, etag_md5, failed;
+};
+
+static void on_tree_object(const sluice_object_result *res, void *ud) {
+  struct tree_seen *seen = ud;
+  const char *v = sluice_object_result_verified(res);
+  if (sluice_object_result_action(res) == SLUICE_OBJECT_FAILED) seen->failed++;
+  if (!strcmp(v, "md5")) seen->md5++;
+  if (!strcmp(v, "etag-md5")) seen->etag_md5++;
+}
+
+Test(s3_checksum, a_tree_copy_from_a_store_without_crcs_checks_each_object, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--plain", "--corrupt-download", "--times", "2",
+                        "--match", "^GET .*bad.bin",     NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(BIG, 26);
+  TH_OK(write_obj(op, "t/bad.bin", data, SMALL, NULL));
+  TH_OK(write_obj(op, "t/good.bin", data, SMALL, NULL));
+  TH_OK(write_obj(op, "t/large.bin", data, BIG, NULL));
+  char *dir = th_tmpdir();
+  sluice_operator *fs = th_fs_op(dir);
+  struct tree_seen seen = {0};
+  sluice_options *o = th_opts("chunk", "5MiB", NULL);
+  TH_OK(sluice_options_set_object_cb(o, on_tree_object, &seen));
+  sluice_job *job;
+  TH_OK(sluice_tree_start(op, "t/", fs, "out/", o, &job));
+  sluice_error *err = sluice_job_wait(job);
+  cr_assert_not_null(err);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_PARTIAL, "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  sluice_job_free(job);
+  sluice_options_free(o);
+  cr_assert_eq(seen.failed, 1);
+  cr_assert_eq(seen.md5, 1);
+  cr_assert_eq(seen.etag_md5, 1);
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-download", NULL), 2);
+  expect_bytes(fs, "out/good.bin", data, SMALL);
+  expect_bytes(fs, "out/large.bin", data, BIG);
+  cr_assert_eq(th_count_files(dir), 2, "the failed object left a file");
+  sluice_operator_free(fs);
+  th_rmrf(dir);
+  free(dir);
+  free(data);
+  sluice_operator_free(op);
+}
+
+Test(s3_checksum, a_bad_verify_value_is_refused) {
+  th_s3_need_server(&E);
+  char prefix[64];
+  new_prefix(prefix);
+  sluice_operator *op = op_at(prefix, 0);
+  sluice_reader *r = NULL;
+  sluice_options *o = th_opts("verify", "always", NULL);
+  sluice_error *err = sluice_reader_open(op, "x", o, &r);
+  cr_assert_not_null(err);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(sluice_error_message(err), "verify"), "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  sluice_options_free(o);
+  sluice_operator_free(op);
+}
+
 Test(s3_checksum, bad_option_value_is_refused) {
   th_s3_need_server(&E);
   char prefix[64];

@@ -38,6 +38,7 @@ struct cli_settings {
   const char *compare; /* sync: "size" or "checksum"; NULL: size_mtime */
   char *endpoint, *region, *profile, *content_type, *ca_file;
   char *checksum;      /* s3 writer option checksum */
+  char *verify;        /* reader and tree option verify */
   int no_sign_request; /* -1 unset, 0, 1 */
   int if_not_exists;
   int retries; /* -1 unset */

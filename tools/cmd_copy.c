@@ -14,11 +14,19 @@
 
 #include "cli.h"
 
+/* What sluice_reader_verified() can say, in the order --json lists it. */
+static const char *const verified_kinds[] = {"crc64nvme", "crc32c",   "crc32",
+                                             "md5",       "etag-md5", "none"};
+
 struct copy {
   const struct cli_settings *s;
   const char *name; /* "cp", "put" or "cat" */
   struct cli_summary sum;
   uint64_t moved; /* bytes the current transfer had delivered when it ended */
+  /* How copied objects were checked (sluice_reader_verified): a single
+   * transfer's kind, or a tree's count of each kind. */
+  const char *verified;
+  uint64_t verified_count[sizeof verified_kinds / sizeof verified_kinds[0]];
 };
 
 static char *join(const char *dir, const char *name) {
@@ -82,6 +90,22 @@ static sluice_options *job_options(const struct copy *c, const struct cli_endpoi
   return o;
 }
 
+/* Reader options: only verify, when given. */
+static sluice_options *reader_options(const struct copy *c) {
+  sluice_options *o = sluice_options_new();
+  if (!o) cli_oom();
+  if (c->s->verify) {
+    sluice_error *err = sluice_options_set(o, "verify", c->s->verify);
+    if (err) cli_oom();
+  }
+  return o;
+}
+
+static void count_verified(struct copy *c, const char *kind) {
+  for (size_t i = 0; i < sizeof verified_kinds / sizeof verified_kinds[0]; i++)
+    if (!strcmp(kind, verified_kinds[i])) c->verified_count[i]++;
+}
+
 /* One object from src (spath) to dst (dpath); label names it in messages. */
 static sluice_error *transfer(struct copy *c, struct cli_endpoint *src, const char *spath,
                               struct cli_endpoint *dst, const char *dpath, const char *label) {
@@ -96,8 +120,10 @@ static sluice_error *transfer(struct copy *c, struct cli_endpoint *src, const ch
     sluice_error *e = sluice_options_set(wopts, "checksum", c->s->checksum);
     if (e) cli_oom();
   }
+  sluice_options *ropts = reader_options(c);
   sluice_error *err = src->is_stdio ? sluice_reader_from_fd(STDIN_FILENO, &r)
-                                    : sluice_reader_open(src->op, spath, NULL, &r);
+                                    : sluice_reader_open(src->op, spath, ropts, &r);
+  sluice_options_free(ropts);
   if (!err)
     err = dst->is_stdio ? sluice_writer_from_fd(STDOUT_FILENO, wopts, &w)
                         : sluice_writer_open(dst->op, dpath, wopts, &w);
@@ -110,6 +136,7 @@ static sluice_error *transfer(struct copy *c, struct cli_endpoint *src, const ch
     sluice_job_free(job);
   }
   c->moved = snap.bytes_written;
+  c->verified = err ? NULL : sluice_reader_verified(r);
   c->sum.bytes += snap.bytes_written;
   c->sum.parts += snap.parts_done;
   c->sum.retries += snap.retries;
@@ -218,6 +245,8 @@ static void on_object(const sluice_object_result *r, void *ud) {
   struct tree_view *v = ud;
   sluice_object_action a = sluice_object_result_action(r);
   const char *rel = sluice_object_result_path(r);
+  if (a == SLUICE_OBJECT_COPIED && !v->c->s->dry_run)
+    count_verified(v->c, sluice_object_result_verified(r));
   if (a == SLUICE_OBJECT_FAILED) {
     const char *u = v->src->uri;
     fprintf(stderr, "%ssluice: %s %s%s%s: %s\n", v->bar ? "\r\033[K" : "", v->c->name, u,
@@ -255,6 +284,7 @@ static sluice_options *tree_options(const struct copy *c, const struct cli_endpo
   set_opt(o, "content_type", s->content_type);
   set_opt(o, "if_not_exists", s->if_not_exists ? "true" : NULL);
   set_opt(o, "stream", s->stream ? "true" : NULL);
+  set_opt(o, "verify", s->verify);
   sluice_error *err = sluice_options_set_object_cb(o, on_object, view);
   if (err) cli_oom();
   return o;
@@ -304,7 +334,9 @@ static int copy_tree(struct copy *c, struct cli_endpoint *src, struct cli_endpoi
   return err ? cli_fail(c->name, label, err, snap.objects_done > 0) : CLI_OK;
 }
 
-static void summary_json(const struct copy *c, const char *src, const char *dst, int rc, FILE *f) {
+/* verified: a string for one object, counts by kind for a tree. */
+static void summary_json(const struct copy *c, const char *src, const char *dst, int rc, int tree,
+                         FILE *f) {
   fprintf(f, "{\"command\":\"%s\",\"source\":", c->name);
   cli_json_string(f, src);
   fprintf(f, ",\"destination\":");
@@ -312,12 +344,25 @@ static void summary_json(const struct copy *c, const char *src, const char *dst,
   fprintf(f,
           ",\"ok\":%s,\"exit_code\":%d,\"bytes\":%llu,\"seconds\":%.3f,\"objects\":%llu,"
           "\"failed\":%llu,\"copied\":%llu,\"skipped\":%llu,\"deleted\":%llu,\"parts\":%llu,"
-          "\"retries\":%llu,\"peak_rss_kib\":%ld}\n",
+          "\"retries\":%llu,\"peak_rss_kib\":%ld,\"verified\":",
           rc ? "false" : "true", rc, (unsigned long long)c->sum.bytes, c->sum.seconds,
           (unsigned long long)(c->sum.files + c->sum.failed), (unsigned long long)c->sum.failed,
           (unsigned long long)c->sum.files, (unsigned long long)c->sum.skipped,
           (unsigned long long)c->sum.deleted, (unsigned long long)c->sum.parts,
           (unsigned long long)c->sum.retries, cli_peak_rss_kib());
+  if (!tree) {
+    cli_json_string(f, c->verified ? c->verified : "none");
+  } else {
+    const char *sep = "{";
+    for (size_t i = 0; i < sizeof verified_kinds / sizeof verified_kinds[0]; i++)
+      if (c->verified_count[i]) {
+        fprintf(f, "%s\"%s\":%llu", sep, verified_kinds[i],
+                (unsigned long long)c->verified_count[i]);
+        sep = ",";
+      }
+    fputs(*sep == '{' ? "{}" : "}", f);
+  }
+  fputs("}\n", f);
   fflush(f);
 }
 
@@ -347,7 +392,9 @@ static int copy_cmd(const struct cli_settings *s, const char *src_uri, const cha
   c.sum.seconds = cli_now() - t0;
   /* stdout carries the data when writing to '-': the summary goes to
    * stderr then. */
-  if (s->json) summary_json(&c, src_uri, dst_uri, rc, strcmp(dst_uri, "-") ? stdout : stderr);
+  if (s->json)
+    summary_json(&c, src_uri, dst_uri, rc, sync || s->recursive,
+                 strcmp(dst_uri, "-") ? stdout : stderr);
   return rc;
 }
 

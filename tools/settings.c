@@ -20,10 +20,10 @@ void cli_settings_init(struct cli_settings *s) {
 }
 
 void cli_settings_free(struct cli_settings *s) {
-  char **strs[] = {&s->chunk,    &s->concurrent, &s->queue_depth, &s->readers,
-                   &s->endpoint, &s->region,     &s->profile,     &s->content_type,
-                   &s->ca_file,  &s->method,     &s->transfers,   &s->memory_limit,
-                   &s->bwlimit,  &s->include,    &s->exclude,     &s->checksum};
+  char **strs[] = {&s->chunk,     &s->concurrent,   &s->queue_depth,  &s->readers, &s->endpoint,
+                   &s->region,    &s->profile,      &s->content_type, &s->ca_file, &s->method,
+                   &s->transfers, &s->memory_limit, &s->bwlimit,      &s->include, &s->exclude,
+                   &s->checksum,  &s->verify};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     free(*strs[i]);
     *strs[i] = NULL;
@@ -185,6 +185,11 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
     for (size_t i = 0; value && i < sizeof algs / sizeof algs[0]; i++)
       if (!strcmp(value, algs[i])) return set_str(&s->checksum, where, name, value);
     return bad(where, name, value, "one of auto, crc64nvme, crc32c, crc32, md5, sha256, none");
+  }
+  if (!strcmp(name, "verify")) {
+    if (!value || (strcmp(value, "auto") && strcmp(value, "required")))
+      return bad(where, name, value, "auto or required");
+    return set_str(&s->verify, where, name, value);
   }
   if (!strcmp(name, "method")) {
     if (!value || (strcmp(value, "GET") && strcmp(value, "PUT") && strcmp(value, "HEAD") &&

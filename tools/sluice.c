@@ -43,6 +43,8 @@ static const char usage_text[] =
     "      --content-type TYPE  stored content type\n"
     "      --checksum-algorithm ALG  s3 uploads: auto, crc64nvme, crc32c, crc32, md5,\n"
     "                           sha256, none (default auto)\n"
+    "      --verify MODE        downloads: auto (check what the store allows) or\n"
+    "                           required (an object that cannot be checked fails)\n"
     "      --if-not-exists      fail rather than replace an existing object\n"
     "      --stream             copy through this machine even within one S3 bucket\n"
     "      --transfers N        -r, sync: objects in flight (default 16)\n"
@@ -82,6 +84,7 @@ static const struct option long_opts[] = {
     {"retries", required_argument, NULL, 0},
     {"content-type", required_argument, NULL, 0},
     {"checksum-algorithm", required_argument, NULL, 0},
+    {"verify", required_argument, NULL, 0},
     {"if-not-exists", no_argument, NULL, 0},
     {"stream", no_argument, NULL, 0},
     {"transfers", required_argument, NULL, 0},

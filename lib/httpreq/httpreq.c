@@ -189,15 +189,27 @@ static void copy_value(char *dst, size_t cap, const char *v, size_t n) {
   dst[n] = '\0';
 }
 
+static void reset_reply_headers(sluice__httpreq_req *r) {
+  r->etag[0] = r->content_type[0] = '\0';
+  r->checksum_name[0] = r->checksum[0] = r->checksum_type[0] = r->checksum_algorithm[0] = '\0';
+  r->content_length = r->range_total = UINT64_MAX;
+  r->last_modified = -1;
+  r->etag_not_md5 = 0;
+  r->parts_count = 0;
+  r->meta_part_size = 0;
+  r->meta_md5[0] = '\0';
+}
+
+static int header_is(const char *data, size_t nlen, const char *name) {
+  return nlen == strlen(name) && strncasecmp(data, name, nlen) == 0;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *u) {
   sluice__httpreq_req *r = u;
   size_t len = size * n;
   if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
     /* A new response (after 100 Continue or a redirect): forget the last. */
-    r->etag[0] = r->content_type[0] = '\0';
-    r->checksum_name[0] = r->checksum[0] = r->checksum_type[0] = r->checksum_algorithm[0] = '\0';
-    r->content_length = r->range_total = UINT64_MAX;
-    r->last_modified = -1;
+    reset_reply_headers(r);
     return len;
   }
   const char *colon = memchr(data, ':', len);
@@ -228,6 +240,20 @@ static size_t on_header(char *data, size_t size, size_t n, void *u) {
       copy_value(r->checksum_name, sizeof(r->checksum_name), sub, slen);
       copy_value(r->checksum, sizeof(r->checksum), v, vlen);
     }
+  } else if (header_is(data, nlen, "x-amz-server-side-encryption")) {
+    copy_value(tmp, sizeof(tmp), v, vlen);
+    if (!strncasecmp(tmp, "aws:kms", 7)) r->etag_not_md5 = 1;
+  } else if (header_is(data, nlen, "x-amz-server-side-encryption-customer-algorithm")) {
+    r->etag_not_md5 = 1;
+  } else if (header_is(data, nlen, "x-amz-mp-parts-count")) {
+    copy_value(tmp, sizeof(tmp), v, vlen);
+    unsigned long long c = strtoull(tmp, NULL, 10);
+    r->parts_count = c <= 10000 ? (uint32_t)c : 0;
+  } else if (header_is(data, nlen, "x-amz-meta-sluice-part-size")) {
+    copy_value(tmp, sizeof(tmp), v, vlen);
+    r->meta_part_size = strtoull(tmp, NULL, 10);
+  } else if (header_is(data, nlen, "x-amz-meta-md5chksum")) {
+    copy_value(r->meta_md5, sizeof(r->meta_md5), v, vlen);
   } else if (nlen == 13 && strncasecmp(data, "Last-Modified", 13) == 0) {
     copy_value(tmp, sizeof(tmp), v, vlen);
     time_t t = curl_getdate(tmp, NULL);
@@ -307,10 +333,7 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   r->dst_len = 0;
   r->body_off = 0;
   r->resp.len = 0;
-  r->etag[0] = r->content_type[0] = '\0';
-  r->checksum_name[0] = r->checksum[0] = r->checksum_type[0] = r->checksum_algorithm[0] = '\0';
-  r->content_length = r->range_total = UINT64_MAX;
-  r->last_modified = -1;
+  reset_reply_headers(r);
   r->errbuf[0] = '\0';
   r->range_ignored = 0;
   r->seen_down = r->seen_up = 0;

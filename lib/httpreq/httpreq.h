@@ -118,6 +118,15 @@ struct sluice__httpreq_req {
   /* x-amz-checksum-<name>: <value> (the last such header other than
    * -type, -algorithm), x-amz-checksum-type and -algorithm; "" when absent. */
   char checksum_name[16], checksum[64], checksum_type[24], checksum_algorithm[16];
+  /* What says whether the ETag is an MD5 of the bytes (lib/readcheck.h):
+   * x-amz-server-side-encryption aws:kms* or an SSE-C algorithm (it is
+   * not); x-amz-mp-parts-count (0 when absent); x-amz-meta-sluice-part-size
+   * (the part size sluice uploaded with, 0 when absent); rclone's
+   * x-amz-meta-md5chksum ("" when absent). */
+  int etag_not_md5;
+  uint32_t parts_count;
+  uint64_t meta_part_size;
+  char meta_md5[32];
 
   /* ---- for the signer: kept across attempts, zero before the first ---- */
   char payload_hash[65];
@@ -186,11 +195,15 @@ sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, co
 /* Makes a source from sluice__httpreq_source_new, before its first read,
  * check the whole object it reads against the checksum the store reported
  * (x-amz-checksum-<name>: value, x-amz-checksum-type: type; see
- * sluice__ck_stored_full_crc): the read that completes the object fails
- * with IO when it differs.  Does nothing when the value is no full-object
- * CRC, or for a source of part of the object. */
+ * sluice__ck_stored_full_crc), instead of any MD5 armed before: the read
+ * that completes the object fails with IO when it differs.  Does nothing
+ * when the value is no full-object CRC, or for a source of part of the
+ * object. */
 void sluice__httpreq_source_expect_stored(sluice__source *s, const char *name, const char *value,
                                           const char *type);
+/* The check of a source from sluice__httpreq_source_new, for its service
+ * to arm before the first read (lib/readcheck.h); owned by the source. */
+struct sluice__readcheck *sluice__httpreq_source_check(sluice__source *s);
 /* For a source opened without a HEAD (from a listing): a GET of the whole
  * object asks for the stored checksum (x-amz-checksum-mode) and, when the
  * reply carries a full-object CRC, fails with IO if the bytes differ. */

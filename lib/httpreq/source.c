@@ -22,13 +22,14 @@
  * the one the HEAD saw.  A 200 reply to a ranged GET (a server that ignores
  * Range) is refused by the engine (range_required): unsupported.
  *
- * A read of a whole object with an expected CRC (the s3 service's HEAD
- * found a full-object checksum: sluice__httpreq_source_expect_stored) is
- * verified: each GET's bytes get their CRC as they arrive, the pieces are
- * merged with the CRC combine as neighbours arrive (GETs finish in any
- * order), and the GET that completes the object fails when the whole
- * differs from the expected value, so the copy fails and its destination
- * is aborted.
+ * A read of the whole object is checked against what the store says the
+ * object is (lib/readcheck.h): a full-object CRC the store keeps, else the
+ * MD5 its ETag is (a single-part object, or a multipart one whose part
+ * size is known), as the bytes arrive on the reading threads.  The GET
+ * that completes the object fails when they differ, so the copy fails and
+ * its destination is aborted; a GET that fetched the whole object at once
+ * is sent once more first (a flip in transit does not repeat).  Reads of
+ * part of an object are not checked: S3 keeps no checksum of a range.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -41,6 +42,7 @@
 #include "checksum.h"
 #include "error.h"
 #include "httpreq/httpreq.h"
+#include "readcheck.h"
 
 #define READ_AHEAD (8u << 20)
 
@@ -58,83 +60,28 @@ typedef struct http_source {
   unsigned char *buf; /* read(): one read-ahead block */
   uint64_t buf_off;
   size_t buf_len;
-  atomic_int interrupted; /* sticky: every request from now on stops */
-  /* Verification of a whole-object read (ck_alg NONE: none). */
-  sluice__ck_alg ck_alg;
-  uint64_t ck_want;
-  pthread_mutex_t ck_lock; /* the pieces: preads run on several threads */
-  struct ck_piece {
-    uint64_t off, len, crc;
-  } * pieces; /* received ranges, sorted, adjacent ones merged */
-  size_t npieces, cap_pieces;
-  int ck_off;       /* overlapping reads, or checked: no more verification */
-  int crc_from_get; /* no HEAD: the whole-object GET brings the stored CRC */
+  atomic_int interrupted;  /* sticky: every request from now on stops */
+  sluice__readcheck check; /* armed only for a read of the whole object */
+  int crc_from_get;        /* no HEAD: the whole-object GET brings the stored CRC */
 } http_source;
 
-/* Adds the CRC of [off, off+len) and, when the whole object is there,
- * compares it with the expected value. */
-static sluice_error *ck_received(http_source *ss, const void *buf, size_t len, uint64_t off) {
-  uint64_t crc = sluice__ck_crc(ss->ck_alg, 0, buf, len);
-  sluice_error *err = NULL;
-  pthread_mutex_lock(&ss->ck_lock);
-  size_t i = 0;
-  while (i < ss->npieces && ss->pieces[i].off < off) i++;
-  struct ck_piece *l = i ? &ss->pieces[i - 1] : NULL, *r = i < ss->npieces ? &ss->pieces[i] : NULL;
-  if ((l && l->off + l->len > off) || (r && off + len > r->off)) ss->ck_off = 1;
-  if (ss->ck_off) goto out;
-  if (l && l->off + l->len == off) {
-    l->crc = sluice__ck_combine(ss->ck_alg, l->crc, crc, len);
-    l->len += len;
-    if (r && l->off + l->len == r->off) { /* the gap is closed: l absorbs r */
-      l->crc = sluice__ck_combine(ss->ck_alg, l->crc, r->crc, r->len);
-      l->len += r->len;
-      memmove(r, r + 1, (ss->npieces - i - 1) * sizeof(*r));
-      ss->npieces--;
-    }
-  } else if (r && off + len == r->off) {
-    r->crc = sluice__ck_combine(ss->ck_alg, crc, r->crc, r->len);
-    r->off = off;
-    r->len += len;
-  } else {
-    if (ss->npieces == ss->cap_pieces) {
-      size_t n = ss->cap_pieces ? 2 * ss->cap_pieces : 16;
-      struct ck_piece *p = realloc(ss->pieces, n * sizeof(*p));
-      if (!p) {
-        ss->ck_off = 1; /* no memory to verify with: the read itself goes on */
-        goto out;
-      }
-      ss->pieces = p;
-      ss->cap_pieces = n;
-    }
-    memmove(ss->pieces + i + 1, ss->pieces + i, (ss->npieces - i) * sizeof(*ss->pieces));
-    ss->pieces[i] = (struct ck_piece){off, len, crc};
-    ss->npieces++;
-  }
-  if (ss->npieces == 1 && ss->pieces[0].off == 0 && ss->pieces[0].len == ss->total) {
-    char want[SLUICE__CK_MAX_B64], got[SLUICE__CK_MAX_B64];
-    if (ss->pieces[0].crc != ss->ck_want) {
-      sluice__ck_crc_b64(ss->ck_alg, ss->ck_want, want);
-      sluice__ck_crc_b64(ss->ck_alg, ss->pieces[0].crc, got);
-      err = sluice__error(SLUICE_ERR_IO,
-                          "%s: %s '%s': the data received does not match the object's stored "
-                          "checksum (%s %s, received %s): corrupted in transit or in the store",
-                          ss->engine->svc, ss->get_op, ss->path, sluice__ck_s3_name(ss->ck_alg),
-                          want, got);
-    }
-    ss->ck_off = 1; /* checked once */
-  }
-out:
-  pthread_mutex_unlock(&ss->ck_lock);
-  return err;
+/* The error for bytes that do not match what the store says the object is. */
+static sluice_error *mismatch(const http_source *ss) {
+  const sluice__readcheck *rc = &ss->check;
+  sluice_error *err = sluice__error(
+      SLUICE_ERR_IO,
+      "%s: %s '%s': the data received does not match the object's %s (%s, received %s): "
+      "corrupted in transit or in the store",
+      ss->engine->svc, ss->get_op, ss->path,
+      rc->kind == SLUICE__RC_CRC ? "stored checksum" : "ETag", rc->want_text, rc->got_text);
+  /* Another read may get the right bytes: a caller may start over. */
+  return sluice__error_set_retryable(err, 1);
 }
 
-static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint64_t off,
-                                  size_t *n) {
-  http_source *ss = (http_source *)s;
+/* One ranged GET of [off, off+len) into buf, checked as it arrives. */
+static sluice_error *get_range(http_source *ss, void *buf, size_t len, uint64_t off, int *bad) {
+  sluice__source *s = &ss->base;
   const char *svc = ss->engine->svc;
-  *n = 0;
-  if (off >= s->size || len == 0) return NULL;
-  if (len > s->size - off) len = (size_t)(s->size - off);
   char range[64];
   snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, ss->start + off,
            ss->start + off + len - 1);
@@ -150,7 +97,7 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
   int whole = ss->start + off == 0 && len == ss->total;
   r.range_required = !whole;
   sluice__httpreq_header(&r, "Range", range);
-  int crc_here = whole && ss->crc_from_get && !ss->ck_alg;
+  int crc_here = whole && ss->crc_from_get;
   if (crc_here) sluice__httpreq_header(&r, "x-amz-checksum-mode", "ENABLED");
   if (ss->pin_name) sluice__httpreq_header(&r, ss->pin_name, ss->pin_value);
   sluice_error *err = sluice__httpreq_perform(ss->engine, &r);
@@ -165,13 +112,39 @@ static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint
     err = sluice__error(SLUICE_ERR_UNEXPECTED,
                         "%s: %s '%s': asked for %zu bytes at %" PRIu64 ", got %zu", svc, ss->get_op,
                         ss->path, len, off, r.dst_len);
-  if (!err) *n = r.dst_len;
+  if (!err && r.etag_not_md5)
+    sluice__readcheck_stop(&ss->check,
+                           "the object is encrypted with SSE-KMS or SSE-C, so its "
+                           "ETag is no MD5 of its bytes");
   /* This GET is the only read of the object: what it reports is checked
    * as a value a HEAD reported would be. */
   if (!err && crc_here)
     sluice__httpreq_source_expect_stored(s, r.checksum_name, r.checksum, r.checksum_type);
-  if (!err && ss->ck_alg) err = ck_received(ss, buf, r.dst_len, off);
+  /* A failed read leaves a hole no later read of this copy fills: the check
+   * stands down, and any read waiting for its turn goes on. */
+  if (err) sluice__readcheck_stop(&ss->check, "a read of the object failed");
+  *bad = !err &&
+         sluice__readcheck_received(&ss->check, buf, len, ss->start + off, s->claims_in_order) != 0;
   sluice__httpreq_req_cleanup(&r);
+  return err;
+}
+
+static sluice_error *source_pread(sluice__source *s, void *buf, size_t len, uint64_t off,
+                                  size_t *n) {
+  http_source *ss = (http_source *)s;
+  *n = 0;
+  if (off >= s->size || len == 0) return NULL;
+  if (len > s->size - off) len = (size_t)(s->size - off);
+  int bad = 0;
+  sluice_error *err = get_range(ss, buf, len, off, &bad);
+  /* The whole object in one GET: fetched once more before giving up. */
+  if (!err && bad && ss->start + off == 0 && len == ss->total) {
+    sluice__readcheck_restart(&ss->check);
+    if (s->retries) atomic_fetch_add_explicit(s->retries, 1, memory_order_relaxed);
+    err = get_range(ss, buf, len, off, &bad);
+  }
+  if (!err && bad) err = mismatch(ss);
+  if (!err) *n = len;
   return err;
 }
 
@@ -204,8 +177,7 @@ static sluice_error *source_read(sluice__source *s, void *buf, size_t len, size_
 
 static void source_free(sluice__source *s) {
   http_source *ss = (http_source *)s;
-  pthread_mutex_destroy(&ss->ck_lock);
-  free(ss->pieces);
+  sluice__readcheck_fini(&ss->check);
   free(ss->buf);
   free(ss->key);
   free(ss->path);
@@ -213,11 +185,20 @@ static void source_free(sluice__source *s) {
 }
 
 static void source_interrupt(sluice__source *s) {
-  atomic_store(&((http_source *)s)->interrupted, 1);
+  http_source *ss = (http_source *)s;
+  atomic_store(&ss->interrupted, 1);
+  sluice__readcheck_stop(&ss->check, "the read was canceled");
 }
 
-static const struct sluice__source_vt source_vt = {
-    .read = source_read, .pread = source_pread, .free = source_free, .interrupt = source_interrupt};
+static const char *source_verified(sluice__source *s, const char **why);
+static int source_checkable(sluice__source *s, const char **why);
+
+static const struct sluice__source_vt source_vt = {.read = source_read,
+                                                   .pread = source_pread,
+                                                   .free = source_free,
+                                                   .interrupt = source_interrupt,
+                                                   .verified = source_verified,
+                                                   .checkable = source_checkable};
 
 /* IMF-fixdate (RFC 9110 5.6.7), without strftime's locale. */
 static void http_date(int64_t t, char *out, size_t cap) {
@@ -244,7 +225,9 @@ sluice_error *sluice__httpreq_source_new(sluice__httpreq *e, const char *key, co
                          "%s: read '%s': offset %" PRIu64 " is past the end (%" PRIu64 " bytes)",
                          e->svc, path, offset, total);
   http_source *ss = calloc(1, sizeof(*ss));
-  if (ss) pthread_mutex_init(&ss->ck_lock, NULL);
+  /* Only a read of the whole object can be checked against the store's
+   * record of it: a ranged read stays unarmed. */
+  if (ss) sluice__readcheck_init(&ss->check, offset == 0 && length >= total ? total : 0);
   if (!ss || !(ss->key = strdup(key)) || !(ss->path = strdup(path))) {
     if (ss) source_free(&ss->base);
     return sluice__error_oom();
@@ -277,10 +260,24 @@ void sluice__httpreq_source_expect_stored(sluice__source *s, const char *name, c
   http_source *ss = (http_source *)s;
   sluice__ck_alg alg;
   uint64_t crc;
-  /* Only a read of the whole object can be compared with it. */
-  if (sluice__ck_stored_full_crc(name, value, type, &alg, &crc) == 0 && ss->start == 0 &&
-      s->size == ss->total && ss->total > 0) {
-    ss->ck_alg = alg;
-    ss->ck_want = crc;
-  }
+  if (sluice__ck_stored_full_crc(name, value, type, &alg, &crc) == 0)
+    sluice__readcheck_expect_crc(&ss->check, alg, crc);
+}
+
+sluice__readcheck *sluice__httpreq_source_check(sluice__source *s) {
+  return &((http_source *)s)->check;
+}
+
+static const char *source_verified(sluice__source *s, const char **why) {
+  http_source *ss = (http_source *)s;
+  const char *name = sluice__readcheck_verified(&ss->check);
+  if (why) *why = name ? NULL : sluice__readcheck_why(&ss->check);
+  return name;
+}
+
+static int source_checkable(sluice__source *s, const char **why) {
+  http_source *ss = (http_source *)s;
+  int armed = sluice__readcheck_armed(&ss->check) != SLUICE__RC_NONE;
+  if (why) *why = armed ? NULL : sluice__readcheck_why(&ss->check);
+  return armed;
 }

@@ -130,6 +130,12 @@ static sluice_error *parse_metadata(s3_sink *ss, const char *spec) {
             SLUICE_ERR_INVALID_ARGUMENT,
             "s3: write '%s': user_metadata value of '%.*s' holds a control character", ss->path,
             (int)(eq - p), p);
+    if ((size_t)(eq - p) == strlen(SLUICE__S3_PART_SIZE_META) - 11 &&
+        !strncasecmp(p, SLUICE__S3_PART_SIZE_META + 11, (size_t)(eq - p)))
+      return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                           "s3: write '%s': user_metadata name '%.*s' is sluice's own (the part "
+                           "size a download checks the ETag with)",
+                           ss->path, (int)(eq - p), p);
     char *name = NULL, *value = strndup(eq + 1, (size_t)(p + len - eq - 1));
     if (asprintf(&name, "x-amz-meta-%.*s", (int)(eq - p), p) < 0) name = NULL;
     if (!name || !value) {
@@ -179,6 +185,12 @@ static sluice_error *ensure_upload(s3_sink *ss) {
                              .key = ss->key};
     sluice__httpreq_query(&r, "uploads", "");
     object_headers(ss, &r);
+    /* Every part but the last has this size (the writer fixed it before
+     * the first part): a download checks the object's ETag with it where
+     * the store keeps no checksum (lib/s3/s3.c). */
+    char part_size[24];
+    snprintf(part_size, sizeof(part_size), "%zu", ss->base.chunk);
+    sluice__httpreq_header(&r, SLUICE__S3_PART_SIZE_META, part_size);
     if (ss->ck_alg) {
       sluice__httpreq_header(&r, "x-amz-checksum-algorithm", sluice__ck_s3_name(ss->ck_alg));
       sluice__httpreq_header(&r, "x-amz-checksum-type", checksum_type(ss->ck_alg));

@@ -9,6 +9,7 @@
 
 #include "checksum.h"
 #include "error.h"
+#include "readcheck.h"
 #include "s3/s3.h"
 #include "s3/s3_error.h"
 #include "s3/sigv4.h"
@@ -165,10 +166,62 @@ sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_
     memcpy(ck->name, r.checksum_name, sizeof(ck->name));
     memcpy(ck->value, r.checksum, sizeof(ck->value));
     memcpy(ck->type, r.checksum_type, sizeof(ck->type));
+    ck->etag_not_md5 = r.etag_not_md5;
+    ck->part_size = r.meta_part_size;
+    memcpy(ck->md5_b64, r.meta_md5, sizeof(ck->md5_b64));
   }
   sluice__httpreq_req_cleanup(&r);
   free(key);
   return err;
+}
+
+/* The size of part 1 of a multipart object (HEAD ?partNumber=1), or 0
+ * when the store cannot say (Swift 2.30 answers 405). */
+static uint64_t first_part_size(sluice__s3 *s3, const char *path, const char *etag,
+                                uint32_t nparts) {
+  char *key = sluice__s3_key(s3, path);
+  if (!key) return 0;
+  sluice__httpreq_req r = {
+      .op = "HeadObject", .path = path, .method = "HEAD", .key = key, .head = 1};
+  sluice__httpreq_query(&r, "partNumber", "1");
+  sluice__httpreq_header(&r, "If-Match", etag);
+  sluice_error *err = sluice__s3_perform(s3, &r);
+  uint64_t size = 0;
+  /* A store that ignored partNumber sends the whole object's size, which
+   * the layout check of the ETag refuses. */
+  if (!err && r.content_length != UINT64_MAX && (!r.parts_count || r.parts_count == nparts))
+    size = r.content_length;
+  sluice_error_free(err);
+  sluice__httpreq_req_cleanup(&r);
+  free(key);
+  return size;
+}
+
+/* Where the store keeps no full-object CRC (most S3-compatible stores), a
+ * whole-object read of src is checked against the ETag: a single-part
+ * object's is the MD5 of its bytes, a multipart object's the MD5 of its
+ * parts' MD5s, checkable when the part size is known (sluice records it
+ * when it uploads; other stores answer HEAD ?partNumber=1).  ck: what a
+ * HEAD said, or NULL (a listing's ETag alone). */
+static void arm_etag_check(sluice__s3 *s3, const char *path, const char *etag, uint64_t size,
+                           const sluice__s3_stored_checksum *ck, sluice__source *src) {
+  sluice__readcheck *rc = sluice__httpreq_source_check(src);
+  if (size == 0 || sluice__readcheck_armed(rc) != SLUICE__RC_NONE) return;
+  if (ck && ck->etag_not_md5) {
+    sluice__readcheck_stop(rc,
+                           "the object is encrypted with SSE-KMS or SSE-C, so its ETag is "
+                           "no MD5 of its bytes, and the store keeps no checksum of it");
+    return;
+  }
+  uint32_t nparts = sluice__readcheck_etag_parts(etag);
+  uint64_t part = ck ? ck->part_size : 0;
+  if (nparts > 1 && !part) part = first_part_size(s3, path, etag, nparts);
+  if (sluice__readcheck_expect_etag(rc, etag, part) != SLUICE__RC_NONE) return;
+  if (ck && ck->md5_b64[0] && sluice__readcheck_expect_md5_b64(rc, ck->md5_b64) == 0) return;
+  sluice__readcheck_stop(rc, nparts > 1 ? "the store keeps no checksum of this multipart "
+                                          "object and does not say its part size"
+                                        : "the store keeps no checksum of the object and its "
+                                          "ETag is no MD5");
 }
 
 sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offset, uint64_t length,
@@ -182,6 +235,8 @@ sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offse
   if (!err)
     err = sluice__httpreq_source_new(&s3->net, key, path, &meta, offset, length, "GetObject", out);
   if (!err) sluice__httpreq_source_expect_stored(*out, ck.name, ck.value, ck.type);
+  if (!err && offset == 0 && length >= meta.size)
+    arm_etag_check(s3, path, meta.etag, meta.size, &ck, *out);
   free(key);
   sluice__metadata_clear(&meta);
   return err;
@@ -189,15 +244,20 @@ sluice_error *sluice__s3_open_source(void *svc, const char *path, uint64_t offse
 
 /* A whole object as a listing just described it: no HEAD.  Its GETs are
  * pinned to the listed ETag (S3 lists the ETag a HEAD returns), and the
- * GET of the whole object asks for the stored checksum and checks it. */
+ * GET of the whole object asks for the stored checksum and checks it, or
+ * else the listed ETag.  A multipart ETag needs the part size a HEAD
+ * gives: such an object is opened as any other. */
 static sluice_error *s3_open_source_listed(void *svc, const char *path,
                                            const sluice_metadata *listed, sluice__source **out) {
   sluice__s3 *s3 = svc;
+  if (sluice__readcheck_etag_parts(listed->etag) > 1)
+    return sluice__s3_open_source(svc, path, 0, UINT64_MAX, out);
   char *key = sluice__s3_key(s3, path);
   if (!key) return sluice__error_oom();
   sluice_error *err =
       sluice__httpreq_source_new(&s3->net, key, path, listed, 0, UINT64_MAX, "GetObject", out);
   if (!err) sluice__httpreq_source_crc_from_get(*out);
+  if (!err) arm_etag_check(s3, path, listed->etag, listed->size, NULL, *out);
   free(key);
   return err;
 }

@@ -41,10 +41,17 @@ char *sluice__s3_key(const sluice__s3 *s3, const char *path);
 /* HeadObject into out. */
 sluice_error *sluice__s3_head(sluice__s3 *s3, const char *path, sluice_metadata *out);
 /* The checksum a store keeps with an object (x-amz-checksum-<name>,
- * x-amz-checksum-type), "" where it reports none. */
+ * x-amz-checksum-type), "" where it reports none; and what tells whether
+ * its ETag is an MD5 of its bytes (see sluice__httpreq_req). */
 typedef struct sluice__s3_stored_checksum {
   char name[16], value[64], type[24];
+  int etag_not_md5;
+  uint64_t part_size; /* x-amz-meta-sluice-part-size, 0 when absent */
+  char md5_b64[32];   /* rclone's x-amz-meta-md5chksum, "" when absent */
 } sluice__s3_stored_checksum;
+/* The metadata holding the part size of a multipart upload by sluice, so
+ * that a download can check the object against its ETag. */
+#define SLUICE__S3_PART_SIZE_META "x-amz-meta-sluice-part-size"
 /* Same HEAD, asking for the stored checksum (x-amz-checksum-mode) into *ck. */
 sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_metadata *out,
                                        sluice__s3_stored_checksum *ck);

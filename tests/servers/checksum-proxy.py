@@ -29,6 +29,11 @@ REGEX restricts them to request lines that match):
                        network that corrupted it in flight would)
   --corrupt-download   flip one byte of a GET reply body
   --lie-complete       report a wrong object checksum at Complete
+Reply headers of GET and HEAD, to play other stores (every time):
+  --hide-reply-header NAME   drop NAME (an object another tool uploaded
+                       without x-amz-meta-sluice-part-size)
+  --add-reply-header NAME:VALUE  add it (x-amz-server-side-encryption:
+                       aws:kms, as an SSE-KMS object has)
 --plain makes it a store that ignores checksums, as Swift does (only the
 faults are injected).
 --log FILE gets one line per checked request and per fault, and for every
@@ -221,7 +226,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 i = len(body) // 2
                 body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]
                 log(srv, 'FAULT corrupt-upload %s' % line)
-            return self.send_reply(*self.forward(body))
+            return self.send_reply(*self.reply_faults(line, *self.forward(body)))
         for k, v in self.headers.items():
             k = k.lower()
             if k.startswith('x-amz-checksum-') and k[15:] in XML_NAME:
@@ -329,11 +334,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 obj = srv.state.objects.get(key)
             if obj and (self.headers.get('x-amz-checksum-mode') or '').upper() == 'ENABLED':
                 headers += [('x-amz-checksum-' + obj[0], obj[1]), ('x-amz-checksum-type', obj[2])]
-            if self.command == 'GET' and data and srv.faults.take('corrupt-download', line):
-                i = len(data) // 2
-                data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
-                log(srv, 'FAULT corrupt-download %s' % line)
-        return self.send_reply(status, headers, data)
+        return self.send_reply(*self.reply_faults(line, status, headers, data))
+
+    def reply_faults(self, line, status, headers, data):
+        """The reply as another store, or a flaky network, would send it."""
+        srv = self.server
+        if self.command not in ('GET', 'HEAD') or status not in (200, 206):
+            return status, headers, data
+        hide = [h.lower() for h in srv.args.hide_reply_header]
+        headers = [(k, v) for k, v in headers if k.lower() not in hide]
+        headers += [tuple(h.split(':', 1)) for h in srv.args.add_reply_header]
+        if self.command == 'GET' and data and srv.faults.take('corrupt-download', line):
+            i = len(data) // 2
+            data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+            log(srv, 'FAULT corrupt-download %s' % line)
+        return status, headers, data
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
@@ -353,6 +368,8 @@ def main():
     ap.add_argument('--corrupt-download', action='store_true')
     ap.add_argument('--lie-complete', action='store_true')
     ap.add_argument('--times', type=int, default=1)
+    ap.add_argument('--hide-reply-header', action='append', default=[])
+    ap.add_argument('--add-reply-header', action='append', default=[])
     ap.add_argument('--match')
     ap.add_argument('--plain', action='store_true')
     ap.add_argument('--access-key', default='')

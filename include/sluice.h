@@ -626,8 +626,9 @@ typedef struct sluice_reader sluice_reader;
  * is known: sluice records it as metadata x-amz-meta-sluice-part-size
  * when it uploads, and AWS answers HEAD ?partNumber=1); else rclone's
  * x-amz-meta-md5chksum.  Bytes that differ fail the read that completes
- * the object with IO (retryable: a whole object fetched in one request is
- * fetched once more first), and write_from then aborts its writer.  Not
+ * the object with IO, retryable (a whole object fetched in one request is
+ * fetched once more first; a tree job copies such an object once more),
+ * and write_from then aborts its writer.  Not
  * checked: a ranged read (offset, length), an object encrypted with
  * SSE-KMS or SSE-C whose store keeps no CRC, a multipart object of
  * unknown part size, http (its ETags are no digests), and a reader whose

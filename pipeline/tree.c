@@ -280,6 +280,15 @@ static sluice_error *copy_object(struct sluice__slot *s, const struct sluice__it
     sluice_error_free(err);
     err = copy_once(s, it, bytes, 0, &stale);
   }
+  /* Bytes that did not match the store's record of them (a flip on the
+   * way): one more copy from the start.  A whole object read in one GET
+   * was already fetched twice; a large one was not. */
+  if (err && sluice_error_kind(err) == SLUICE_ERR_IO && sluice_error_retryable(err) &&
+      !atomic_load(&s->t->stop)) {
+    sluice_error_free(err);
+    atomic_fetch_add(&s->t->retries, 1);
+    err = copy_once(s, it, bytes, 0, &stale);
+  }
   return err;
 }
 

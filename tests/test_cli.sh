@@ -438,7 +438,16 @@ flip_proxy() { # MATCH [TIMES]: sets px_ep to a proxy in front of the server
 stop_proxy() { kill "$px_pid" 2>/dev/null; wait "$px_pid" 2>/dev/null; px_pid=; }
 run up_flip "$SLUICE" cp --chunk 5MiB "$tmp/12m.bin" "$s3/flip/multi.bin"; expect up_flip 0
 run up_flip1 "$SLUICE" cp "$tmp/small.bin" "$s3/flip/one.bin"; expect up_flip1 0
+# A file destination is written once more after a mismatch; a second
+# flip on every GET fails the copy and leaves no file.
 flip_proxy '^GET .*flip/multi.bin'
+run flip_cp1 "$SLUICE" cp --endpoint "$px_ep" "$s3/flip/multi.bin" "$tmp/flip1.bin" --json
+expect flip_cp1 0
+same "a flip is fetched again: byte-identical" "$tmp/12m.bin" "$tmp/flip1.bin"
+[ "$(json_field "$tmp/flip_cp1.out" retries)" -ge 1 ] && ok "the second fetch is counted as a retry" ||
+  not_ok "the second fetch is not counted" "$tmp/flip_cp1.out"
+stop_proxy
+flip_proxy '^GET .*flip/multi.bin' 9
 run flip_cp "$SLUICE" cp --endpoint "$px_ep" "$s3/flip/multi.bin" "$tmp/flip.bin" --json
 expect flip_cp 8 "does not match the object's ETag"
 [ ! -e "$tmp/flip.bin" ] && ok "a flipped download leaves no file" || not_ok "a flipped download left a file"
@@ -449,9 +458,10 @@ flip_proxy '^GET .*flip/multi.bin'
 timeout $T120 "$SLUICE" cat --endpoint "$px_ep" "$s3/flip/multi.bin" >"$tmp/flip_cat.out" 2>"$tmp/flip_cat.err"
 rc=$?; expect flip_cat 8 "does not match the object's ETag"
 stop_proxy
-# One object in one GET is fetched again: a flip that does not repeat
-# costs a request; two in a row fail that object only.
-flip_proxy '^GET .*flip/one.bin' 2
+# A tree copies an object once more after a mismatch, and an object read
+# in one GET is fetched twice each time: four flips in a row fail that
+# object only.
+flip_proxy '^GET .*flip/one.bin' 4
 run flip_tree "$SLUICE" cp -r --endpoint "$px_ep" "$s3/flip/" "$tmp/fliptree/" --json
 expect flip_tree 8 "one.bin: .*does not match the object's ETag"
 [ -f "$tmp/fliptree/multi.bin" ] && [ ! -e "$tmp/fliptree/one.bin" ] &&

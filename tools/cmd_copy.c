@@ -177,6 +177,15 @@ static int one(struct copy *c, struct cli_endpoint *src, const char *spath,
     err = server_copy(c, src, spath, dpath);
   else
     err = transfer(c, src, spath, dst, dpath, label);
+  /* Bytes that did not match the store's record of them (a flip on the
+   * way): the aborted destination is written once more from the start.
+   * Standard output cannot take back what it was given. */
+  if (err && !dst->is_stdio && sluice_error_kind(err) == SLUICE_ERR_IO &&
+      sluice_error_retryable(err) && !cli_signal_caught()) {
+    sluice_error_free(err);
+    c->sum.retries++;
+    err = transfer(c, src, spath, dst, dpath, label);
+  }
   c->sum.files++;
   if (!err) return CLI_OK;
   if (dst->is_stdio && stdout_closed()) {

@@ -444,6 +444,10 @@ static sluice_error *copy_multipart(copy_job *j, uint64_t size, const char *src_
       .op = "CreateMultipartUpload", .path = j->dst, .method = "POST", .key = j->dst_key};
   sluice__httpreq_query(&r, "uploads", "");
   if (type) sluice__httpreq_header(&r, "Content-Type", type);
+  /* As an upload does: what a download checks the ETag with. */
+  char part_size[24];
+  snprintf(part_size, sizeof(part_size), "%" PRIu64, part);
+  sluice__httpreq_header(&r, SLUICE__S3_PART_SIZE_META, part_size);
   char *upload_id = NULL;
   sluice_error *err = sluice__s3_perform(j->s3, &r);
   if (!err) err = sluice__s3_xml_upload_id(r.resp.data ? r.resp.data : "", r.resp.len, &upload_id);

@@ -387,7 +387,7 @@ static sluice_error *fs_create_dir(void *svc, const char *path) {
   if (path[0] != '\0' && !sluice__fs_trailing_slash(path))
     return sluice__fs_fail(fs, SLUICE_ERR_INVALID_ARGUMENT, "create_dir", path,
                            "a directory path must end in '/'");
-  sluice_error *err = sluice__path_file_rules("fs: create_dir", path);
+  sluice_error *err = sluice__path_new_name_rules("fs: create_dir", path);
   if (err != NULL) return err;
   int fd = sluice__fs_mkdirs(fs, "create_dir", path, path, &err);
   if (fd < 0) return err;

@@ -107,7 +107,10 @@ int cli_status_of(sluice_errkind kind, int moved);
 /* Out of memory: says so and exits with CLI_FAILED.  Called only before
  * anything has been written, so nothing is left behind. */
 _Noreturn void cli_oom(void);
-/* Writes s as a JSON string literal (quotes included). */
+/* Writes s as a JSON string literal (quotes included): the same string to
+ * a JSON reader, with C0, DEL and C1 controls as \u escapes, so none
+ * reaches a terminal raw.  Bytes that are not UTF-8 JSON cannot carry:
+ * they pass as they are. */
 void cli_json_string(FILE *f, const char *s);
 
 /* ---- text from a server, for a person (escape.c) ---- */

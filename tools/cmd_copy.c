@@ -207,7 +207,9 @@ static int copy_one(struct copy *c, struct cli_endpoint *src, struct cli_endpoin
 
 /* Tree jobs report each object here, on one of the job's threads (one
  * call at a time): failures get a line on stderr, a dry run says what it
- * would do on stdout. */
+ * would do on stdout.  The relative path is a key a server listed: escaped
+ * as sluice ls prints it, so it can neither drive the terminal nor forge a
+ * line (the message is escaped by the library). */
 struct tree_view {
   struct copy *c;
   const struct cli_endpoint *src, *dst;
@@ -217,15 +219,17 @@ struct tree_view {
 static void on_object(const sluice_object_result *r, void *ud) {
   struct tree_view *v = ud;
   sluice_object_action a = sluice_object_result_action(r);
-  const char *rel = sluice_object_result_path(r);
+  if (a != SLUICE_OBJECT_FAILED && (!v->c->s->dry_run || a == SLUICE_OBJECT_SKIPPED)) return;
+  char *rel = cli_escape(sluice_object_result_path(r));
   if (a == SLUICE_OBJECT_FAILED) {
     const char *u = v->src->uri;
     fprintf(stderr, "%ssluice: %s %s%s%s: %s\n", v->bar ? "\r\033[K" : "", v->c->name, u,
             u[strlen(u) - 1] == '/' ? "" : "/", rel,
             sluice_error_message(sluice_object_result_error(r)));
-  } else if (v->c->s->dry_run && a != SLUICE_OBJECT_SKIPPED) {
+  } else {
     printf("would %s %s\n", a == SLUICE_OBJECT_DELETED ? "delete" : "copy", rel);
   }
+  sluice_free(rel);
 }
 
 static void set_opt(sluice_options *o, const char *name, const char *value) {

@@ -99,8 +99,8 @@ sluice_options *cli_writer_options(const struct cli_settings *s);
 /* ---- errors and statuses (status.c) ---- */
 
 /* Prints "sluice: OP URI: message" on stderr (the message already names
- * the path and cause), frees err and returns the exit status for its
- * kind.  moved: bytes had already reached the destination before the
+ * the path and cause; URI is escaped here, with cli_escape_text()), frees
+ * err and returns the exit status for its kind.  moved: bytes had already reached the destination before the
  * failure (the destination was then aborted). */
 int cli_fail(const char *op, const char *uri, sluice_error *err, int moved);
 int cli_status_of(sluice_errkind kind, int moved);
@@ -120,6 +120,12 @@ void cli_json_string(FILE *f, const char *s);
  * sluice_escape()'s result (sluice_free()); NULL s is "".  Out of memory
  * ends the process. */
 char *cli_escape(const char *s);
+/* s escaped as the library escapes its messages: controls and bytes that
+ * are not UTF-8 as in cli_escape(), backslashes kept, so that escaping
+ * again changes nothing (a label built from escaped URIs may pass through
+ * cli_fail()).  For URIs and other text inside a message.  Freed with
+ * sluice_free(); out of memory ends the process. */
+char *cli_escape_text(const char *s);
 /* Writes cli_escape(s) to f. */
 void cli_put_escaped(FILE *f, const char *s);
 

@@ -29,7 +29,9 @@ int cli_status_of(sluice_errkind kind, int moved) {
 
 int cli_fail(const char *op, const char *uri, sluice_error *err, int moved) {
   sluice_errkind kind = sluice_error_kind(err);
-  fprintf(stderr, "sluice: %s %s: %s\n", op, uri, sluice_error_message(err));
+  char *u = cli_escape_text(uri);
+  fprintf(stderr, "sluice: %s %s: %s\n", op, u, sluice_error_message(err));
+  sluice_free(u);
   sluice_error_free(err);
   return cli_status_of(kind, moved);
 }

@@ -174,6 +174,22 @@ else not_ok "names_dry_run: no escaped 'would copy' line" "$tmp/names_dry_run.ou
 run names_ls 0 "$SLUICE" ls s3://names/
 run names_ls_r 0 "$SLUICE" ls -r s3://names/
 run names_ls_json 0 "$SLUICE" ls --json s3://names/dir/
+# --json is exact: keys that are not UTF-8 pass as they are (JSON cannot
+# carry them), but every control is a \u escape and a JSON reader gets the
+# key back.
+timeout $T60 "$SLUICE" ls --json s3://names/ >"$tmp/ls_json_all.out" 2>&1
+if why=$("$PY" - "$tmp/ls_json_all.out" 2>&1 <<'PYEOF'
+import json, re, sys
+data = open(sys.argv[1], 'rb').read()
+m = re.search(rb'[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]', data)
+if m:
+    sys.exit('raw control %r at offset %d' % (m.group(), m.start()))
+paths = [json.loads(l.decode('utf-8', 'surrogateescape'))['path'] for l in data.splitlines()]
+if 'c1\u009b31m.txt' not in paths or 'esc\x1b[31mred.txt' not in paths:
+    sys.exit('keys not read back exactly: %r' % paths)
+PYEOF
+); then ok "ls --json: controls as \\u escapes, the keys exact"; else
+  not_ok "ls --json: $why" "$tmp/ls_json_all.out"; fi
 run names_json 8 "$SLUICE" cp -r --json s3://names/ "$dest/"
 # The single-object path to the same refusal.
 fresh

@@ -100,8 +100,9 @@ sluice_options *cli_writer_options(const struct cli_settings *s);
 
 /* Prints "sluice: OP URI: message" on stderr (the message already names
  * the path and cause; URI is escaped here, with cli_escape_text()), frees
- * err and returns the exit status for its kind.  moved: bytes had already reached the destination before the
- * failure (the destination was then aborted). */
+ * err and returns the exit status for its kind.  moved: bytes had already
+ * reached the destination before the failure (the destination was then
+ * aborted). */
 int cli_fail(const char *op, const char *uri, sluice_error *err, int moved);
 int cli_status_of(sluice_errkind kind, int moved);
 /* Out of memory: says so and exits with CLI_FAILED.  Called only before

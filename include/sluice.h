@@ -57,11 +57,12 @@
  * of their own, as S3 allows.  The fs service maps paths onto files, so it
  * refuses (invalid argument, naming the path and why) a path that names no
  * file as given: a leading '/', an empty component, "." or "..", and
- * never goes outside its root.  Nor does fs create (write, create_dir) a
- * name holding a C1 control (U+0080..U+009F) or bytes that are not UTF-8,
- * which terminals may act on wherever the name is printed: refused the
- * same way, never renamed; names already on the disk are read, listed and
- * removed as they are.  The http service ignores a leading '/'
+ * never goes outside its root.  Nor does fs make a file or directory
+ * (sluice_write(), sluice_create_dir(), a writer) whose name holds a C1
+ * control (U+0080..U+009F) or bytes that are not UTF-8, which terminals
+ * may act on wherever the name is printed: refused the same way, never
+ * renamed.  What is already on the disk is used as it is: a directory so
+ * named is written into, a file read, listed or removed.  The http service ignores a leading '/'
  * (backward compatible: the URL joins endpoint and path with one) and
  * refuses the same.  Every service refuses control characters and paths
  * over 4096 bytes.  sluice_operator_from_uri() cleans a local file path

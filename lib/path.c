@@ -55,15 +55,15 @@ sluice_error *sluice__path_file_rules(const char *op, const char *path) {
  * are its keys on every side, so a sync would list the escaped file as
  * another key than its source's (copied again at each run, or deleted by
  * --delete), and the escape character itself would have to be escaped in
- * every ordinary name that holds it.  Names already on the disk are read,
- * listed and removed as they are: only new names are refused. */
-sluice_error *sluice__path_new_name_rules(const char *op, const char *path) {
-  sluice_error *err = sluice__path_file_rules(op, path);
-  if (err || !sluice__text_needs_escape(path)) return err;
+ * every ordinary name that holds it.  Only names fs would make are
+ * refused: what is already on the disk (a directory written into, a file
+ * read, listed or removed) is used as it is. */
+sluice_error *sluice__path_new_name(const char *op, const char *path, const char *name) {
+  if (!sluice__text_needs_escape(name)) return NULL;
   return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                       "%s '%s': not a name to create: a C1 control character or bytes that are "
-                       "not UTF-8 (terminals act on them wherever the name is printed)",
-                       op, path);
+                       "%s '%s': '%s' is not a name to create: it holds a C1 control character or "
+                       "bytes that are not UTF-8 (terminals act on them wherever it is printed)",
+                       op, path, name);
 }
 
 sluice_error *sluice__path_listed_under(const char *op, const char *dir, const char *path) {

@@ -26,13 +26,14 @@ sluice_error *sluice__path_check(const char *op, const char *path, int want);
  * (a directory) and "" (the root) are fine. */
 sluice_error *sluice__path_file_rules(const char *op, const char *path);
 
-/* What fs asks more of a name it creates (a file written, a directory
- * made): besides sluice__path_file_rules(), nothing sluice_escape() would
- * have to escape, so no C1 control (U+0080..U+009F) and no byte that is not
- * UTF-8 (C0 and DEL sluice__path_check() refuses everywhere).  Such a name
- * is refused (INVALID_ARGUMENT naming op, the path escaped, and why), not
- * mapped onto another name: see the comment in path.c. */
-sluice_error *sluice__path_new_name_rules(const char *op, const char *path);
+/* What fs asks more of a name it creates (the file a write makes, each
+ * directory it makes on the way): nothing sluice_escape() would have to
+ * escape, so no C1 control (U+0080..U+009F) and no byte that is not UTF-8
+ * (C0 and DEL sluice__path_check() refuses everywhere).  name is one
+ * component of path.  NULL when name is fine; else INVALID_ARGUMENT naming
+ * op, path and name (escaped) and why.  Refused, not mapped onto another
+ * name: see the comment in path.c. */
+sluice_error *sluice__path_new_name(const char *op, const char *path, const char *name);
 
 /* A listing is input from the network: a path a lister yielded for dir
  * ("" or ending in '/') must lie under dir.  NULL when it does; else

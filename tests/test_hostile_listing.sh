@@ -152,7 +152,8 @@ run names_cp 8 "$SLUICE" cp -r s3://names/ "$dest/"
 files_are names_cp "$dest" "${asked[@]}"
 untouched names_cp
 expect_err names_cp '^sluice: cp s3://names/nl\\nforged\.txt: injected line: '
-expect_err names_cp "names/c1\\\\302\\\\23331m\.txt: fs: write '.*': not a name to create"
+expect_err names_cp "names/c1\\\\302\\\\23331m\.txt: fs: write '.*' is not a name to create"
+expect_err names_cp "fs: write '.*/c1dir\\\\302\\\\233/x\.txt': 'c1dir\\\\302\\\\233' is not a name"
 expect_err names_cp "names/bad\\\\377\\\\376\.txt: fs: write"
 expect_err names_cp "names/\.\./escape\.txt: .*cannot hold this name"
 expect_err names_cp "names/a//double\.txt: .*cannot hold this name"
@@ -194,7 +195,7 @@ run names_json 8 "$SLUICE" cp -r --json s3://names/ "$dest/"
 # The single-object path to the same refusal.
 fresh
 run c1_single 2 "$SLUICE" cp "s3://names/c1$(printf '\302\233')31m.txt" "$dest/"
-expect_err c1_single "not a name to create: a C1 control"
+expect_err c1_single "is not a name to create: it holds a C1 control"
 files_are c1_single "$dest"
 
 # ---- a leading '/' (a listing of the whole bucket) ----

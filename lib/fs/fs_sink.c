@@ -368,7 +368,11 @@ sluice_error *sluice__fs_open_sink(void *svc, const char *path, const sluice__wr
                            "content type is not stored by the fs service");
   if (path[0] == '\0' || sluice__fs_trailing_slash(path))
     return sluice__fs_fail(fs, SLUICE_ERR_IS_A_DIRECTORY, "write", path, "is a directory");
-  sluice_error *err = sluice__path_new_name_rules("fs: write", path);
+  sluice_error *err = sluice__path_file_rules("fs: write", path);
+  if (err == NULL) {
+    const char *slash = strrchr(path, '/');
+    err = sluice__path_new_name("fs: write", path, slash != NULL ? slash + 1 : path);
+  }
   if (err != NULL) return err;
 
   fs_sink *s = calloc(1, sizeof *s);

@@ -15,7 +15,8 @@ Buckets (keys as bytes; the listing's order is the bucket's order, as is):
              around one key inside it
   names      keys a file tree cannot hold as given or that carry terminal
              controls: "..", "//", ".", C0 (ESC, newline, CR, tab, 0x01),
-             DEL, C1 (U+009B, the 8-bit CSI), invalid UTF-8, a 4 KiB key,
+             DEL, C1 (U+009B, the 8-bit CSI; in a file's name and in a
+             directory's), invalid UTF-8, a 4 KiB key,
              beside plain ones, in byte order
   lead       a key with a leading '/' beside a plain one (for a listing of
              the whole bucket)
@@ -54,6 +55,7 @@ BUCKETS = {
         b'ctl\x01.txt',
         b'del\x7f.txt',
         b'c1' + CSI8 + b'31m.txt',
+        b'c1dir' + CSI8 + b'/x.txt',
         b'bad\xff\xfe.txt',
         b'lone\x9b.txt',
         b'long/' + b'k' * 4096,

@@ -57,7 +57,12 @@
  * of their own, as S3 allows.  The fs service maps paths onto files, so it
  * refuses (invalid argument, naming the path and why) a path that names no
  * file as given: a leading '/', an empty component, "." or "..", and
- * never goes outside its root.  The http service ignores a leading '/'
+ * never goes outside its root.  Nor does fs make a file or directory
+ * (sluice_write(), sluice_create_dir(), a writer) whose name holds a C1
+ * control (U+0080..U+009F) or bytes that are not UTF-8, which terminals
+ * may act on wherever the name is printed: refused the same way, never
+ * renamed.  What is already on the disk is used as it is: a directory so
+ * named is written into, a file read, listed or removed.  The http service ignores a leading '/'
  * (backward compatible: the URL joins endpoint and path with one) and
  * refuses the same.  Every service refuses control characters and paths
  * over 4096 bytes.  sluice_operator_from_uri() cleans a local file path
@@ -148,7 +153,9 @@ SLUICE_EXTERN const char *sluice_strerror(sluice_errkind kind);
 SLUICE_EXTERN const char *sluice_err_name(sluice_errkind kind);
 /* Accessors.  NULL means success: kind SLUICE_OK, message "ok", not
  * retryable, HTTP status 0.  The message is owned by the error and lives
- * until the error is freed; it may quote text a server sent.
+ * until the error is freed; it may quote text a server sent, but never
+ * holds a control character or a byte that is not UTF-8: what it quotes
+ * is escaped as sluice_escape(text, 0) escapes it.
  * They read the error only: any thread, never fail.
  * sluice_error_retryable(): non-zero when the same call may succeed if
  * made again (a timeout, a throttled or dropped request); the library has
@@ -544,7 +551,9 @@ SLUICE_EXTERN sluice_error *sluice_delete(sluice_operator *op, const char *path)
  * request).  Deleting what does not exist succeeds.  The root itself
  * ("" or "/") is refused (invalid argument): delete what is in it by name.
  * Not atomic: on error some objects may already be gone; the error names
- * the first that could not be deleted.  Any thread; blocks until done. */
+ * the first that could not be deleted.  A listing that yields a key
+ * outside path fails the call (unexpected) before that key's batch is
+ * sent: nothing outside path is deleted.  Any thread; blocks until done. */
 SLUICE_EXTERN sluice_error *sluice_delete_all(sluice_operator *op, const char *path);
 /* Copies object src to dst within one operator.  Where the service can,
  * the bytes never pass through this process (S3: CopyObject, or
@@ -589,6 +598,9 @@ SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *meth
  * (its names, for each directory on the current path, never the tree);
  * s3 holds one page of 1,000 keys; memory holds one entry.  Listings are
  * not snapshots: what changes during one may or may not show.
+ * Every entry lies under path: a listing (a server's reply) that yields
+ * one outside it fails with unexpected at sluice_lister_next(), rather
+ * than pass off a key nobody asked for as one of path's.
  * Entries are fetched as sluice_lister_next() asks, so listing a huge
  * tree holds little memory.  *out owned by the caller
  * (sluice_lister_free).  Any thread.  Errors: invalid argument (bad path or
@@ -954,8 +966,7 @@ SLUICE_EXTERN const char *sluice_object_result_verified(const sluice_object_resu
  *   from, to      relative-path range [from, to) in listing (byte) order:
  *                 shards that share boundaries cover a tree exactly once;
  *                 pick boundaries from a listing (every Nth key).  The
- *                 listing stops at `to`; one out of byte order fails the
- *                 job (UNEXPECTED) rather than stop early by mistake
+ *                 listing stops at `to`
  *   fail_fast     "true": the first failed object ends the job with its
  *                 error; default: go on, and end with SLUICE_ERR_PARTIAL
  *   transfers     objects in flight, default 16 (1..1024)
@@ -970,8 +981,13 @@ SLUICE_EXTERN const char *sluice_object_result_verified(const sluice_object_resu
  *                 as for a writer and write_from, for every object (the
  *                 first four shape a large object's pipeline)
  * Keys ending in '/' (directory markers) are not objects: ignored.  A relative path
- * that a store with directories cannot hold (empty, "." or ".." segments)
- * fails that object; nothing is ever written outside dst_dir.
+ * that a store with directories cannot hold (empty, "." or ".." segments;
+ * on fs also a C1 control or bytes that are not UTF-8, see Paths) fails
+ * that object; nothing is ever written outside dst_dir.  A listing is
+ * input from a server, held to its promises: a key outside its directory,
+ * a key listed twice or one out of byte order fails the job (UNEXPECTED,
+ * the listing's error) rather than be copied under a name nobody asked
+ * for, copied twice, merged wrongly or stop `to` early.
  *
  * Errors at start: invalid argument (NULL handle, bad option).  The job's
  * outcome (sluice_job_wait): NULL when every object was copied, skipped or

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Listing: a public iterator over a service's lister. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "operator.h"
@@ -15,6 +16,7 @@ struct sluice_entry {
 struct sluice_lister {
   sluice__list *list;
   sluice_operator *op;
+  char *dir; /* as listed: every entry must lie under it */
   struct sluice_entry cur;
   int done;
 };
@@ -32,9 +34,13 @@ sluice_error *sluice_list(sluice_operator *op, const char *path, const sluice_op
   if (err) return err;
   if ((err = sluice__path_check("list", path, SLUICE__PATH_DIR))) return err;
   sluice_lister *l = calloc(1, sizeof(*l));
-  if (!l) return sluice__error_oom();
+  if (!l || !(l->dir = strdup(path))) {
+    free(l);
+    return sluice__error_oom();
+  }
   err = op->vt->list(op->svc, path, recursive, &l->list);
   if (err) {
+    free(l->dir);
     free(l);
     return err;
   }
@@ -60,6 +66,10 @@ sluice_error *sluice_lister_next(sluice_lister *l, const sluice_entry **entry_ou
     l->done = 1;
     return NULL;
   }
+  if ((err = sluice__path_listed_under("list", l->dir, l->cur.path))) {
+    l->done = 1;
+    return err;
+  }
   *entry_out = &l->cur;
   return NULL;
 }
@@ -73,6 +83,7 @@ void sluice_lister_free(sluice_lister *l) {
   sluice__metadata_clear(&l->cur.meta);
   l->list->vt->free(l->list);
   sluice__operator_unref(l->op);
+  free(l->dir);
   free(l);
 }
 

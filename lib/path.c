@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "escape.h"
 #include "path.h"
 
 #define SLUICE__PATH_MAX 4096
@@ -47,6 +48,30 @@ sluice_error *sluice__path_file_rules(const char *op, const char *path) {
   }
   if (!why) return NULL;
   return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "%s '%s': not a file path: %s", op, path, why);
+}
+
+/* Refused rather than written under an escaped name (a documented,
+ * reversible mapping such as "\233" for U+009B): a tree's relative paths
+ * are its keys on every side, so a sync would list the escaped file as
+ * another key than its source's (copied again at each run, or deleted by
+ * --delete), and the escape character itself would have to be escaped in
+ * every ordinary name that holds it.  Only names fs would make are
+ * refused: what is already on the disk (a directory written into, a file
+ * read, listed or removed) is used as it is. */
+sluice_error *sluice__path_new_name(const char *op, const char *path, const char *name) {
+  if (!sluice__text_needs_escape(name)) return NULL;
+  return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                       "%s '%s': '%s' is not a name to create: it holds a C1 control character or "
+                       "bytes that are not UTF-8 (terminals act on them wherever it is printed)",
+                       op, path, name);
+}
+
+sluice_error *sluice__path_listed_under(const char *op, const char *dir, const char *path) {
+  if (!strncmp(path, dir, strlen(dir))) return NULL;
+  return sluice__error(SLUICE_ERR_UNEXPECTED,
+                       "%s: the listing of '%s' holds '%s', which is not under it; the listing "
+                       "is refused",
+                       op, dir, path);
 }
 
 char *sluice__path_posix_clean(const char *path) {

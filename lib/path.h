@@ -26,6 +26,22 @@ sluice_error *sluice__path_check(const char *op, const char *path, int want);
  * (a directory) and "" (the root) are fine. */
 sluice_error *sluice__path_file_rules(const char *op, const char *path);
 
+/* What fs asks more of a name it creates (the file a write makes, each
+ * directory it makes on the way): nothing sluice_escape() would have to
+ * escape, so no C1 control (U+0080..U+009F) and no byte that is not UTF-8
+ * (C0 and DEL sluice__path_check() refuses everywhere).  name is one
+ * component of path.  NULL when name is fine; else INVALID_ARGUMENT naming
+ * op, path and name (escaped) and why.  Refused, not mapped onto another
+ * name: see the comment in path.c. */
+sluice_error *sluice__path_new_name(const char *op, const char *path, const char *name);
+
+/* A listing is input from the network: a path a lister yielded for dir
+ * ("" or ending in '/') must lie under dir.  NULL when it does; else
+ * UNEXPECTED naming op, dir and the path, so that no key outside the
+ * prefix asked for is ever taken for one inside it (copied under a name
+ * nobody asked for, deleted, shown as a child of dir). */
+sluice_error *sluice__path_listed_under(const char *op, const char *dir, const char *path);
+
 /* A local path as POSIX resolves it, for file URIs: repeated '/' become
  * one, "." components go ("a/." is the directory "a/"), and the leading
  * '/' goes (the path is relative to the root "/").  ".." is kept: only the

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "operator.h"
+#include "path.h"
 #include "tree.h"
 
 /* One side of the walk: a listing and its current entry. */
@@ -43,10 +44,13 @@ static void side_close(struct side *sd) {
   sluice__metadata_clear(&sd->meta);
 }
 
-/* Moves to the next entry the filters select (sd->done at the end).  The
- * sync merge, and stopping at `to`, are only right on listings in byte
- * order: check_order checks it. */
-static sluice_error *side_next(sluice__tree *t, struct side *sd, int check_order) {
+/* Moves to the next entry the filters select (sd->done at the end).  A
+ * listing is input from the network, so it is held to its promises here,
+ * where its keys become destination names: every key under the prefix
+ * (none is mapped onto a name nobody asked for), in strictly ascending
+ * byte order.  The sync merge and stopping at `to` rely on that order, and
+ * a key listed twice would be written twice at once. */
+static sluice_error *side_next(sluice__tree *t, struct side *sd) {
   size_t plen = strlen(sd->prefix), slen = sd->skip ? strlen(sd->skip) : 0;
   while (!sd->done) {
     free(sd->path);
@@ -58,30 +62,30 @@ static sluice_error *side_next(sluice__tree *t, struct side *sd, int check_order
       sd->done = 1;
       break;
     }
+    if ((err = sluice__path_listed_under(t->verb, sd->prefix, sd->path))) return err;
     size_t n = strlen(sd->path);
     /* Directory markers ("a/") are not objects. */
     if (sd->meta.is_dir || !n || sd->path[n - 1] == '/') continue;
     if (slen && !strncmp(sd->path, sd->skip, slen)) continue;
-    sd->rel = strncmp(sd->path, sd->prefix, plen) ? sd->path : sd->path + plen;
-    if (check_order) {
-      if (sd->prev && strcmp(sd->rel, sd->prev) <= 0)
-        return sluice__error(SLUICE_ERR_UNEXPECTED,
-                             "%s: the listing of '%s' is not in byte order ('%s' after '%s'), "
-                             "which %s needs",
-                             t->verb, sd->prefix, sd->rel, sd->prev,
-                             t->o.sync ? "the merge with the other side" : "stopping at 'to'");
-      size_t rl = strlen(sd->rel) + 1;
-      if (rl > sd->prev_cap) {
-        char *p = realloc(sd->prev, rl);
-        if (!p) return sluice__error_oom();
-        sd->prev = p;
-        sd->prev_cap = rl;
-      }
-      memcpy(sd->prev, sd->rel, rl);
+    sd->rel = sd->path + plen;
+    if (sd->prev && strcmp(sd->rel, sd->prev) <= 0)
+      return sluice__error(SLUICE_ERR_UNEXPECTED,
+                           "%s: the listing of '%s' %s ('%s' after '%s'); the listing is refused",
+                           t->verb, sd->prefix,
+                           strcmp(sd->rel, sd->prev) ? "goes backwards, not in byte order"
+                                                     : "repeats a key",
+                           sd->rel, sd->prev);
+    size_t rl = strlen(sd->rel) + 1;
+    if (rl > sd->prev_cap) {
+      char *p = realloc(sd->prev, rl);
+      if (!p) return sluice__error_oom();
+      sd->prev = p;
+      sd->prev_cap = rl;
     }
+    memcpy(sd->prev, sd->rel, rl);
     /* In a listing known to be in order, nothing at or past `to` can
      * follow: a shard stops reading there. */
-    if (check_order && t->o.to && strcmp(sd->rel, t->o.to) >= 0) {
+    if (t->o.to && strcmp(sd->rel, t->o.to) >= 0) {
       sd->done = 1;
       break;
     }
@@ -122,25 +126,23 @@ static sluice_error *plan(sluice__tree *t, const struct side *sd, int del, int h
 
 static sluice_error *walk_copy(sluice__tree *t, struct side *s) {
   sluice_error *err = NULL;
-  /* With a `to` bound the listing stops there instead of running on. */
-  int bounded = t->o.to != NULL;
-  while (!atomic_load(&t->stop) && !(err = side_next(t, s, bounded)) && !s->done)
+  while (!atomic_load(&t->stop) && !(err = side_next(t, s)) && !s->done)
     if ((err = plan(t, s, 0, 0, NULL))) break;
   return err;
 }
 
 /* Both listings in byte order, merged like two sorted files. */
 static sluice_error *walk_sync(sluice__tree *t, struct side *s, struct side *d) {
-  sluice_error *err = side_next(t, s, 1);
-  if (!err) err = side_next(t, d, 1);
+  sluice_error *err = side_next(t, s);
+  if (!err) err = side_next(t, d);
   while (!err && !atomic_load(&t->stop)) {
     if (s->done && (d->done || !t->o.del)) break;
     int c = s->done ? 1 : d->done ? -1 : strcmp(s->rel, d->rel);
     if (c < 0) {
-      if (!(err = plan(t, s, 0, 0, NULL))) err = side_next(t, s, 1);
+      if (!(err = plan(t, s, 0, 0, NULL))) err = side_next(t, s);
     } else if (c > 0) {
       if (t->o.del) err = plan(t, d, 1, 0, NULL);
-      if (!err) err = side_next(t, d, 1);
+      if (!err) err = side_next(t, d);
     } else {
       char md5[33];
       int same = sluice__tree_same(&t->o, &s->meta, &d->meta, md5);
@@ -150,8 +152,8 @@ static sluice_error *walk_sync(sluice__tree *t, struct side *s, struct side *d) 
       } else {
         err = plan(t, s, 0, same, md5); /* DIFFERENT is 0: nothing to check */
       }
-      if (!err) err = side_next(t, s, 1);
-      if (!err) err = side_next(t, d, 1);
+      if (!err) err = side_next(t, s);
+      if (!err) err = side_next(t, d);
     }
   }
   return err;

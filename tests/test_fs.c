@@ -278,6 +278,49 @@ Test(fs, dotdot_refused) {
   free(s);
 }
 
+/* No name fs creates is one a terminal could act on, or that is not
+ * UTF-8: refused, with the name escaped in the message.  Such names
+ * already on the disk stay readable, listable and removable. */
+Test(fs, unsafe_names_not_created) {
+  static const char *const names[] = {
+      "c1\xc2\x9b"
+      "31m",
+      "d\xc2\x85/x", "latin\xe9", "lone\x9b", "cut\xe2\x82"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    sluice_error *err = sluice_write(op, names[i], "x", 1, NULL);
+    cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_INVALID_ARGUMENT, "%s", names[i]);
+    const char *msg = sluice_error_message(err);
+    cr_assert(strstr(msg, "not a name to create"), "%s", msg);
+    for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
+      cr_assert(*c >= 0x20 && *c < 0x7f, "raw byte 0x%02x in: %s", *c, msg);
+    sluice_error_free(err);
+  }
+  TH_KIND(sluice_create_dir(op, "dir\xc2\x9b/"), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_KIND(sluice_create_dir(op, "ok/dir\xc2\x9b/"), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_OK(sluice_write(op, "caf\xc3\xa9/ok", "x", 1, NULL));
+  cr_assert_eq(th_count_files(root), 1, "nothing but the UTF-8 name was written");
+  /* Already there: a directory is written into, a file read, listed and
+   * removed, as they are. */
+  mkdir_at(root, "latin\xe9dir");
+  TH_OK(sluice_write(op, "latin\xe9dir/new", "x", 1, NULL));
+  TH_OK(sluice_create_dir(op, "latin\xe9dir/"));
+  TH_KIND(sluice_write(op, "latin\xe9dir/new\xe9", "x", 1, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+  file_put(root, "old\xe9", "latin-1");
+  void *buf;
+  size_t len;
+  TH_OK(sluice_read(op, "old\xe9", 0, UINT64_MAX, &buf, &len));
+  cr_assert_eq(len, 7);
+  sluice_free(buf);
+  sluice_lister *l;
+  const sluice_entry *e;
+  int seen = 0;
+  TH_OK(sluice_list(op, "", NULL, &l));
+  while (!sluice_lister_next(l, &e) && e) seen += !strcmp(sluice_entry_path(e), "old\xe9");
+  sluice_lister_free(l);
+  cr_assert_eq(seen, 1);
+  TH_OK(sluice_delete(op, "old\xe9"));
+}
+
 /* Recursive listing never follows a symlink out of the root. */
 Test(fs, listing_stays_in_root) {
   file_put(outside, "o1", "1");

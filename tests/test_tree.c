@@ -194,6 +194,42 @@ Test(tree, copy_fs_to_fs_and_back_through_memory) {
   free(root);
 }
 
+/* Keys an object store holds but a file tree must not take as names: each
+ * is a failed object, the others are copied, and nothing lands under
+ * another name (fs refuses, it does not rename). */
+Test(tree, unsafe_names_fail_their_objects_into_fs) {
+  char *root = th_tmpdir();
+  sluice_operator *fs = th_fs_op(root), *mem = th_mem_op();
+  static const char *const bad[] = {
+      "c1\xc2\x9b"
+      "31m",
+      "sub\xc2\x85/x",
+      "latin\xe9",
+      "lone\x9b",
+      "a//b",
+      "../up",
+      "./dot"};
+  size_t nbad = sizeof bad / sizeof bad[0];
+  for (size_t i = 0; i < nbad; i++) put_obj(mem, "t/", bad[i], 10, i);
+  put_obj(mem, "t/", "fine", 10, 99);
+  put_obj(mem, "t/", "caf\xc3\xa9", 10, 98); /* UTF-8 is fine */
+  sluice_progress p;
+  struct results res;
+  sluice_error *err = run(mem, "t/", fs, "out/", NULL, &p, &res);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_PARTIAL, "%s", sluice_error_message(err));
+  sluice_error_free(err);
+  cr_assert_eq(res.failed, nbad);
+  cr_assert_eq(p.objects_failed, nbad);
+  cr_assert_eq(res.copied, 2);
+  cr_assert_eq(th_count_files(root), 2, "only the two plain names were written");
+  assert_obj(fs, "out/", "fine", 10, 99);
+  assert_obj(fs, "out/", "caf\xc3\xa9", 10, 98);
+  sluice_operator_free(fs);
+  sluice_operator_free(mem);
+  th_rmrf(root);
+  free(root);
+}
+
 Test(tree, copy_into_its_own_subtree_does_not_loop) {
   sluice_operator *m = th_mem_op();
   make_tree(m, "t/", 40);

@@ -100,15 +100,19 @@ sluice_options *cli_writer_options(const struct cli_settings *s);
 /* ---- errors and statuses (status.c) ---- */
 
 /* Prints "sluice: OP URI: message" on stderr (the message already names
- * the path and cause), frees err and returns the exit status for its
- * kind.  moved: bytes had already reached the destination before the
- * failure (the destination was then aborted). */
+ * the path and cause; URI is escaped here, with cli_escape_text()), frees
+ * err and returns the exit status for its kind.  moved: bytes had already
+ * reached the destination before the failure (the destination was then
+ * aborted). */
 int cli_fail(const char *op, const char *uri, sluice_error *err, int moved);
 int cli_status_of(sluice_errkind kind, int moved);
 /* Out of memory: says so and exits with CLI_FAILED.  Called only before
  * anything has been written, so nothing is left behind. */
 _Noreturn void cli_oom(void);
-/* Writes s as a JSON string literal (quotes included). */
+/* Writes s as a JSON string literal (quotes included): the same string to
+ * a JSON reader, with C0, DEL and C1 controls as \u escapes, so none
+ * reaches a terminal raw.  Bytes that are not UTF-8 JSON cannot carry:
+ * they pass as they are. */
 void cli_json_string(FILE *f, const char *s);
 
 /* ---- text from a server, for a person (escape.c) ---- */
@@ -118,6 +122,12 @@ void cli_json_string(FILE *f, const char *s);
  * sluice_escape()'s result (sluice_free()); NULL s is "".  Out of memory
  * ends the process. */
 char *cli_escape(const char *s);
+/* s escaped as the library escapes its messages: controls and bytes that
+ * are not UTF-8 as in cli_escape(), backslashes kept, so that escaping
+ * again changes nothing (a label built from escaped URIs may pass through
+ * cli_fail()).  For URIs and other text inside a message.  Freed with
+ * sluice_free(); out of memory ends the process. */
+char *cli_escape_text(const char *s);
 /* Writes cli_escape(s) to f. */
 void cli_put_escaped(FILE *f, const char *s);
 

@@ -227,6 +227,16 @@ static char *target_path(const struct cli_endpoint *src, const char *spath,
   return join(dst->path, basename_of(spath));
 }
 
+/* "SRC -> DST" for messages and the progress line, the URIs escaped (a key
+ * in one may come from a listing); free() it. */
+static char *label_of(const struct cli_endpoint *src, const struct cli_endpoint *dst) {
+  char *s = cli_escape_text(src->uri), *d = cli_escape_text(dst->uri), *label = NULL;
+  if (asprintf(&label, "%s -> %s", s, d) < 0) cli_oom();
+  sluice_free(s);
+  sluice_free(d);
+  return label;
+}
+
 static int copy_one(struct copy *c, struct cli_endpoint *src, struct cli_endpoint *dst) {
   char *dpath = target_path(src, src->path ? src->path : "", dst);
   if (!dpath) {
@@ -234,16 +244,18 @@ static int copy_one(struct copy *c, struct cli_endpoint *src, struct cli_endpoin
             c->name, dst->uri);
     return CLI_USAGE;
   }
-  char label[512];
-  snprintf(label, sizeof label, "%s -> %s", src->uri, dst->uri);
+  char *label = label_of(src, dst);
   int rc = one(c, src, src->path, dst, dpath, label);
+  free(label);
   free(dpath);
   return rc;
 }
 
 /* Tree jobs report each object here, on one of the job's threads (one
  * call at a time): failures get a line on stderr, a dry run says what it
- * would do on stdout. */
+ * would do on stdout.  The relative path is a key a server listed: escaped
+ * as sluice ls prints it, so it can neither drive the terminal nor forge a
+ * line (the message is escaped by the library). */
 struct tree_view {
   struct copy *c;
   const struct cli_endpoint *src, *dst;
@@ -253,17 +265,20 @@ struct tree_view {
 static void on_object(const sluice_object_result *r, void *ud) {
   struct tree_view *v = ud;
   sluice_object_action a = sluice_object_result_action(r);
-  const char *rel = sluice_object_result_path(r);
   if (a == SLUICE_OBJECT_COPIED && !v->c->s->dry_run)
     count_verified(v->c, sluice_object_result_verified(r));
+  if (a != SLUICE_OBJECT_FAILED && (!v->c->s->dry_run || a == SLUICE_OBJECT_SKIPPED)) return;
+  char *rel = cli_escape(sluice_object_result_path(r));
   if (a == SLUICE_OBJECT_FAILED) {
-    const char *u = v->src->uri;
+    char *u = cli_escape_text(v->src->uri);
     fprintf(stderr, "%ssluice: %s %s%s%s: %s\n", v->bar ? "\r\033[K" : "", v->c->name, u,
             u[strlen(u) - 1] == '/' ? "" : "/", rel,
             sluice_error_message(sluice_object_result_error(r)));
-  } else if (v->c->s->dry_run && a != SLUICE_OBJECT_SKIPPED) {
+    sluice_free(u);
+  } else {
     printf("would %s %s\n", a == SLUICE_OBJECT_DELETED ? "delete" : "copy", rel);
   }
+  sluice_free(rel);
 }
 
 static void set_opt(sluice_options *o, const char *name, const char *value) {
@@ -306,8 +321,7 @@ static int copy_tree(struct copy *c, struct cli_endpoint *src, struct cli_endpoi
             sync ? "" : " -r");
     return CLI_USAGE;
   }
-  char label[512];
-  snprintf(label, sizeof label, "%s -> %s", src->uri, dst->uri);
+  char *label = label_of(src, dst);
   struct cli_progress *pg = cli_progress_new(c->s->progress, c->s->progress_interval, label);
   struct tree_view view = {c, src, dst, cli_progress_is_bar(pg)};
   sluice_options *o = tree_options(c, src, sync, &view);
@@ -326,11 +340,13 @@ static int copy_tree(struct copy *c, struct cli_endpoint *src, struct cli_endpoi
   c->sum.failed = snap.objects_failed;
   c->sum.skipped = snap.objects_skipped;
   c->sum.deleted = snap.objects_deleted;
+  int rc = CLI_OK;
   if (!err && !sync && snap.objects_total == 0) {
-    fprintf(stderr, "sluice: %s -r %s: nothing there to copy\n", c->name, src->uri);
-    return CLI_NOT_FOUND;
-  }
-  if (err && sluice_error_kind(err) == SLUICE_ERR_CANCELED && cli_signal_caught()) {
+    char *u = cli_escape_text(src->uri);
+    fprintf(stderr, "sluice: %s -r %s: nothing there to copy\n", c->name, u);
+    sluice_free(u);
+    rc = CLI_NOT_FOUND;
+  } else if (err && sluice_error_kind(err) == SLUICE_ERR_CANCELED && cli_signal_caught()) {
     int sig = cli_signal_caught();
     fprintf(stderr,
             "sluice: %s %s: interrupted by %s after %llu objects; the transfers in flight were "
@@ -338,9 +354,12 @@ static int copy_tree(struct copy *c, struct cli_endpoint *src, struct cli_endpoi
             c->name, label, sig == SIGINT ? "SIGINT" : "SIGTERM",
             (unsigned long long)snap.objects_done);
     sluice_error_free(err);
-    return 128 + sig;
+    rc = 128 + sig;
+  } else if (err) {
+    rc = cli_fail(c->name, label, err, snap.objects_done > 0);
   }
-  return err ? cli_fail(c->name, label, err, snap.objects_done > 0) : CLI_OK;
+  free(label);
+  return rc;
 }
 
 /* verified: a string for one object, counts by kind for a tree. */

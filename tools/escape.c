@@ -14,6 +14,12 @@ char *cli_escape(const char *s) {
   return out;
 }
 
+char *cli_escape_text(const char *s) {
+  char *out = sluice_escape(s ? s : "", 0);
+  if (!out) cli_oom();
+  return out;
+}
+
 void cli_put_escaped(FILE *f, const char *s) {
   char *e = cli_escape(s);
   fputs(e, f);

@@ -29,7 +29,9 @@ int cli_status_of(sluice_errkind kind, int moved) {
 
 int cli_fail(const char *op, const char *uri, sluice_error *err, int moved) {
   sluice_errkind kind = sluice_error_kind(err);
-  fprintf(stderr, "sluice: %s %s: %s\n", op, uri, sluice_error_message(err));
+  char *u = cli_escape_text(uri);
+  fprintf(stderr, "sluice: %s %s: %s\n", op, u, sluice_error_message(err));
+  sluice_free(u);
   sluice_error_free(err);
   return cli_status_of(kind, moved);
 }
@@ -39,8 +41,10 @@ void cli_json_string(FILE *f, const char *s) {
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
     if (*p == '"' || *p == '\\')
       fprintf(f, "\\%c", *p);
-    else if (*p < 0x20)
+    else if (*p < 0x20 || *p == 0x7f)
       fprintf(f, "\\u%04x", *p);
+    else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1: the same string, nothing raw */
+      fprintf(f, "\\u%04x", *++p);
     else
       fputc(*p, f);
   }

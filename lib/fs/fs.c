@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "escape.h"
 #include "fs/fs.h"
 #include "options.h"
 #include "path.h"
@@ -197,7 +198,9 @@ static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad) {
     if (buf[i] != '/') continue;
     buf[i] = '\0';
     *bad = i;
-    int e = mkdirat(parent, buf + start, 0777) < 0 ? errno : 0;
+    /* A name fs does not make (sluice__path_new_name) is only entered. */
+    int unsafe = sluice__text_needs_escape(buf + start);
+    int e = unsafe ? EEXIST : mkdirat(parent, buf + start, 0777) < 0 ? errno : 0;
     buf[i] = '/';
     /* With fsync on, a directory made for an object must be as durable as
      * the object's own rename will be. */
@@ -213,6 +216,7 @@ static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad) {
     char saved = buf[i + 1];
     buf[i + 1] = '\0';
     int next = sluice__fs_open_beneath(fs, buf, O_PATH | O_DIRECTORY, 0);
+    if (next == -ENOENT && unsafe) next = -EILSEQ; /* told apart in mkdirs_error */
     buf[i + 1] = saved;
     close(parent);
     parent = next;
@@ -228,6 +232,18 @@ static int mkdirs(const sluice__fs *fs, const char *dir, size_t *bad) {
 static sluice_error *mkdirs_error(const sluice__fs *fs, const char *op, const char *path,
                                   const char *dir, size_t bad, int err) {
   if (bad > 0 && dir[bad - 1] == '/') bad--;
+  if (err == EILSEQ) {
+    size_t start = bad;
+    while (start > 0 && dir[start - 1] != '/') start--;
+    char fsop[64], *p = sluice__fs_shown(fs, path, SIZE_MAX);
+    char *name = strndup(dir + start, bad - start);
+    snprintf(fsop, sizeof fsop, "fs: %s", op);
+    sluice_error *e =
+        p == NULL || name == NULL ? sluice__error_oom() : sluice__path_new_name(fsop, p, name);
+    free(p);
+    free(name);
+    if (e != NULL) return e;
+  }
   if (err != ENOTDIR && err != EEXIST) return sluice__fs_error(fs, op, path, err);
   char *p = sluice__fs_shown(fs, path, SIZE_MAX), *d = sluice__fs_shown(fs, dir, bad);
   sluice_error *e =

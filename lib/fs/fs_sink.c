@@ -36,6 +36,7 @@
 
 #include "bufpool.h"
 #include "error.h"
+#include "escape.h"
 #include "fs/fs.h"
 #include "path.h"
 #include "service.h"
@@ -370,6 +371,13 @@ sluice_error *sluice__fs_open_sink(void *svc, const char *path, const sluice__wr
     return sluice__fs_fail(fs, SLUICE_ERR_IS_A_DIRECTORY, "write", path, "is a directory");
   sluice_error *err = sluice__path_file_rules("fs: write", path);
   if (err != NULL) return err;
+  const char *slash = strrchr(path, '/'), *name = slash != NULL ? slash + 1 : path;
+  if (sluice__text_needs_escape(name)) {
+    char *shown = sluice__fs_shown(fs, path, SIZE_MAX);
+    err = shown == NULL ? sluice__error_oom() : sluice__path_new_name("fs: write", shown, name);
+    free(shown);
+    return err;
+  }
 
   fs_sink *s = calloc(1, sizeof *s);
   if (s == NULL) return sluice__error_oom();

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "path.h"
 #include "s3/s3.h"
 #include "s3/s3_error.h"
 #include "s3/xml.h"
@@ -161,6 +162,11 @@ sluice_error *sluice__s3_remove_all(void *svc, const char *dir) {
   for (;;) {
     char *path;
     if ((err = sluice__list_next_path(l, &path)) || !path) break;
+    /* A key outside dir fails the whole call before its batch is sent. */
+    if ((err = sluice__path_listed_under("s3: delete_all", dir, path))) {
+      free(path);
+      break;
+    }
     char *key = sluice__s3_key(s3, path);
     free(path);
     if (!key) {

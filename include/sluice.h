@@ -777,7 +777,10 @@ SLUICE_EXTERN int sluice_error_curl_code(const sluice_error *err);
 /* The service's own error code, exactly as the server sent it (S3's
  * <Error><Code>: "NoSuchKey", "SlowDown"...), for SLUICE_CAUSE_SERVICE,
  * else NULL.  Owned by err and valid until sluice_error_free(err).  It is
- * the server's text: escape it before showing it to a person. */
+ * the server's text: escape it before showing it to a person.  S3 answers a
+ * HEAD (sluice_stat, opening a reader) with a bare 404 whether the key or
+ * the bucket is missing; the s3 service then asks for the bucket, once per
+ * operator, and reports "NoSuchKey" or "NoSuchBucket" as a GET would. */
 SLUICE_EXTERN const char *sluice_error_service_code(const sluice_error *err);
 
 /* ------------------------------------------------------------------ */

@@ -215,6 +215,12 @@ same "--if-not-exists left the first object alone" "$tmp/small.bin" "$tmp/once.b
 
 run s3_not_found "$SLUICE" cat "$s3/nope"; expect s3_not_found 4 "cat $s3/nope"
 run no_such_bucket "$SLUICE" ls s3://no-such-bucket-$$/; expect no_such_bucket 4 "no-such-bucket"
+# A HEAD's 404 has no body: the missing bucket and the missing key still get
+# messages of their own.
+run stat_no_bucket "$SLUICE" stat s3://no-such-bucket-$$/key
+expect stat_no_bucket 4 "HeadObject 'key': NoSuchBucket: The specified bucket does not exist"
+run stat_no_key "$SLUICE" stat "$s3/nope"; expect stat_no_key 4 "HeadObject 'nope': NoSuchKey"
+run cat_no_bucket "$SLUICE" cat s3://no-such-bucket-$$/key; expect cat_no_bucket 4 "NoSuchBucket"
 
 run presign "$SLUICE" presign --expires 600 "$s3/once.bin"; expect presign 0
 if curl -sf "$(cat "$tmp/presign.out")" -o "$tmp/presigned.back" && cmp -s "$tmp/presigned.back" "$tmp/small.bin"; then

@@ -553,7 +553,7 @@ SLUICE_EXTERN sluice_error *sluice_copy(sluice_operator *op, const char *src, co
 SLUICE_EXTERN sluice_error *sluice_create_dir(sluice_operator *op, const char *path);
 
 /* A presigned URL: anyone holding it may perform that one request (method
- * "GET", "PUT", "HEAD" or "DELETE" on path) without credentials until it
+ * "GET", "PUT", "HEAD" or "DELETE", in any case, on path) without credentials until it
  * expires, expires_seconds from now (1 .. 604800, S3's limit of 7 days).
  * Computed locally: nothing is sent, and the object need not exist.  The
  * URL carries a signature, not the secret key.  *url_out owned by the

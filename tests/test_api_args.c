@@ -256,6 +256,29 @@ Test(api_args, operator_from_uri) {
   sluice_options_free(o);
 }
 
+/* Methods are taken in any case ("get" as HTTP code often writes it), and
+ * the URL is signed for the upper-case name a client sends. */
+Test(api_args, presign_method_any_case) {
+  sluice_options *o =
+      th_opts("bucket", "b", "region", "us-east-1", "endpoint", "http://127.0.0.1:9",
+              "access_key_id", "AK", "secret_access_key", "SK", NULL);
+  sluice_operator *op;
+  TH_OK(sluice_operator_new("s3", o, &op));
+  sluice_options_free(o);
+  const char *ok[] = {"get", "Get", "put", "head", "Delete"};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    char *url = NULL;
+    TH_OK(sluice_presign(op, ok[i], "k", 60, &url));
+    cr_expect(strstr(url, "X-Amz-Signature=") != NULL, "%s: %s", ok[i], url);
+    sluice_free(url);
+  }
+  char *url = SENTINEL;
+  TH_KIND(sluice_presign(op, "post", "k", 60, &url), SLUICE_ERR_INVALID_ARGUMENT);
+  cr_assert_null(url);
+  TH_KIND(sluice_presign(op, "gets", "k", 60, &url), SLUICE_ERR_INVALID_ARGUMENT);
+  sluice_operator_free(op);
+}
+
 /* The path from_uri returns names the file the URI names. */
 Test(api_args, operator_from_uri_roundtrip) {
   char *uri;

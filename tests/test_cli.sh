@@ -232,6 +232,11 @@ run presign "$SLUICE" presign --expires 600 "$s3/once.bin"; expect presign 0
 if curl -sf "$(cat "$tmp/presign.out")" -o "$tmp/presigned.back" && cmp -s "$tmp/presigned.back" "$tmp/small.bin"; then
   ok "presigned URL fetched with plain curl"
 else not_ok "presigned URL" "$tmp/presign.out"; fi
+run presign_lower "$SLUICE" presign --method get --expires 600 "$s3/once.bin"; expect presign_lower 0
+if curl -sf "$(cat "$tmp/presign_lower.out")" -o "$tmp/presigned_lower.back" &&
+   cmp -s "$tmp/presigned_lower.back" "$tmp/small.bin"; then
+  ok "presigned URL for --method get (lower case) fetched with plain curl"
+else not_ok "presigned URL for --method get" "$tmp/presign_lower.out" "$tmp/presign_lower.err"; fi
 
 run rm_one "$SLUICE" rm "$s3/once.bin"; expect rm_one 0
 run stat_gone "$SLUICE" stat "$s3/once.bin"; expect stat_gone 4

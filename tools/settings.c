@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -187,8 +188,8 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
     return bad(where, name, value, "one of auto, crc64nvme, crc32c, crc32, md5, sha256, none");
   }
   if (!strcmp(name, "method")) {
-    if (!value || (strcmp(value, "GET") && strcmp(value, "PUT") && strcmp(value, "HEAD") &&
-                   strcmp(value, "DELETE")))
+    if (!value || (strcasecmp(value, "GET") && strcasecmp(value, "PUT") &&
+                   strcasecmp(value, "HEAD") && strcasecmp(value, "DELETE")))
       return bad(where, name, value, "one of GET, PUT, HEAD, DELETE");
     return set_str(&s->method, where, name, value);
   }

@@ -249,10 +249,11 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
 
 /* Option reference.  Every option is optional unless marked required.
  * Values are strings, parsed by the call that reads them:
- *   size    a whole number of bytes, optionally followed by K, M, G or T
- *           (or KB/KiB, MB/MiB, GB/GiB, TB/TiB; any case; every one a power
- *           of 1024): "65536", "64K", "8MiB"
- *   count   a whole decimal number
+ *   size    a whole number of bytes, optionally followed (a space between
+ *           allowed, any case) by K, M, G, T or KiB, MiB, GiB, TiB, powers
+ *           of 1024, or by KB, MB, GB, TB, powers of 1000 as in SI:
+ *           "65536", "64K", "8MiB"; "5 MB" is 5000000, never 5 MiB
+ *   count   a whole decimal number, without a unit ("1K" is refused)
  *   bool    true/false, yes/no, on/off or 1/0 (any case)
  *   text    taken as given
  * A value that does not parse or is out of range fails the call reading it

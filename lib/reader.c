@@ -44,7 +44,7 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
     err = sluice__opt_size(opts, "length", UINT64_MAX, 0, UINT64_MAX, "reader_open", &length);
   if (!err)
     err = sluice__opt_size(opts, "chunk", 8u << 20, 64u << 10, 1ull << 30, "reader_open", &chunk);
-  if (!err) err = sluice__opt_size(opts, "concurrent", 1, 1, 256, "reader_open", &concurrent);
+  if (!err) err = sluice__opt_count(opts, "concurrent", 1, 1, 256, "reader_open", &concurrent);
   if (err) return err;
   if ((err = sluice__path_check("reader_open", path, SLUICE__PATH_FILE))) return err;
   sluice__source *src;

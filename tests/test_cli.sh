@@ -95,6 +95,7 @@ run no_command "$SLUICE"; expect no_command 2 "no command"
 run bad_chunk "$SLUICE" cp --chunk 3 a b; expect bad_chunk 2 "bad value '3' for chunk"
 run bad_size_suffix "$SLUICE" cp --chunk 8XB a b; expect bad_size_suffix 2 "chunk"
 run missing_value "$SLUICE" cp a b --concurrent; expect missing_value 2 "needs a value"
+run count_with_unit "$SLUICE" cp --concurrent 1K a b; expect count_with_unit 2 "'1K' for concurrent: not a count"
 run bad_scheme "$SLUICE" cp "$tmp/small.bin" ftp://host/x; expect bad_scheme 2 "unsupported scheme 'ftp'"
 run no_bucket "$SLUICE" cp "$tmp/small.bin" s3:///key; expect no_bucket 2 "no bucket"
 run bad_bucket "$SLUICE" ls "s3://bad bucket!/"; expect bad_bucket 2 "the bucket has byte 0x20"
@@ -104,6 +105,11 @@ run stdin_to_dir "$SLUICE" put "$tmp/"; expect stdin_to_dir 2 "name the object"
 # ---- local files and pipes ----
 run fs_copy "$SLUICE" cp "$tmp/12m.bin" "$tmp/copy.bin" --chunk 1MiB; expect fs_copy 0
 same "fs copy is byte-identical" "$tmp/12m.bin" "$tmp/copy.bin"
+# MB is 10^6, as in SI: 12 MiB in parts of "4 MB" is 4 parts (3 with 4 MiB).
+run chunk_mb "$SLUICE" cp "$tmp/12m.bin" "$tmp/copy_mb.bin" --chunk "4 MB" --json; expect chunk_mb 0
+[ "$(json_field "$tmp/chunk_mb.out" parts)" = 4 ] && ok "--chunk '4 MB' is 4000000 bytes" ||
+  not_ok "--chunk '4 MB': $(json_field "$tmp/chunk_mb.out" parts) parts, want 4" "$tmp/chunk_mb.out"
+same "fs copy in 4 MB parts is byte-identical" "$tmp/12m.bin" "$tmp/copy_mb.bin"
 mkdir -p "$tmp/into"
 (cd "$tmp" && timeout $T60 "$SLUICE" cp small.bin into/ 2>"$tmp/rel.err"); rc=$?; expect rel 0
 same "relative source into an existing directory keeps its name" "$tmp/small.bin" "$tmp/into/small.bin"

@@ -5,8 +5,8 @@
 # environment of Debian's /usr/bin/python3 (--system-site-packages: no PyPI
 # here), `pip install --no-build-isolation --no-index ./python` with only
 # PKG_CONFIG_PATH pointing at DIR, then `import sluice` and one call, with
-# no LD_LIBRARY_PATH: python/setup.py gives the extension an rpath to the
-# prefix's libdir.  About 30 s.  Skips (77), saying why, when a Debian
+# no LD_LIBRARY_PATH (python/setup.py gives the extension an rpath to the
+# prefix's libdir), running README.md's "From Python" example.  About 30 s.  Skips (77), saying why, when a Debian
 # package it needs is missing and in sanitized builds (an instrumented
 # libsluice cannot be loaded into an uninstrumented python3).
 set -u
@@ -42,13 +42,27 @@ unset LD_LIBRARY_PATH SLUICE_CFLAGS SLUICE_LIBS PYTHONPATH
 PKG_CONFIG_PATH=$prefix/lib/pkgconfig PIP_DISABLE_PIP_VERSION_CHECK=1 \
   "$work/venv/bin/python" -m pip install -q --no-build-isolation --no-index --no-cache-dir \
   "$work/src" >"$work/log" 2>&1 || fail "pip install ./python into the venv"
+# Then README.md's "From Python" example, as printed but for its two
+# operators: /data becomes a directory of ours, the bucket a memory store.
+mkdir -p "$work/data" && head -c 3000000 /dev/urandom >"$work/data/big.bin"
+awk '/^## From Python/ { f = 1 } f && /^```python$/ { p = 1; next } p && /^```$/ { exit } p' \
+  "$srcdir/README.md" >"$work/example.py"
+grep -q 'sluice.Operator("fs", root="/data")' "$work/example.py" &&
+  grep -q 'sluice.Operator("s3", bucket="backups")' "$work/example.py" ||
+  fail "README.md's 'From Python' example changed; update this script"
 # Outside the source copy, so that the installed package is the one imported.
-cd "$work" && "$work/venv/bin/python" -c '
+cd "$work" && SLUICE_DATA=$work/data "$work/venv/bin/python" -c '
+import os, sys
 import sluice
-op = sluice.Operator("memory")
-op.write("a", b"hello")
-assert op.read("a") == b"hello"
 print("check-python-prefix.sh: import sluice from", sluice.__file__)
-' >"$work/log" 2>&1 || fail "import sluice with the library under $prefix and no LD_LIBRARY_PATH"
+code = open("example.py").read()
+code = code.replace("root=\"/data\"", "root=os.environ[\"SLUICE_DATA\"]")
+code = code.replace("sluice.Operator(\"s3\", bucket=\"backups\")", "sluice.Operator(\"memory\")")
+env = {"__name__": "readme", "os": os}
+exec(compile(code, "README.md", "exec"), env)
+data = open(os.path.join(os.environ["SLUICE_DATA"], "big.bin"), "rb").read()
+assert env["dst"].read("big.bin") == data, "the README example copied other bytes"
+print("check-python-prefix.sh: README.md example copied", len(data), "bytes")
+' >"$work/log" 2>&1 || fail "import sluice and README.md's example, the library under $prefix, no LD_LIBRARY_PATH"
 cat "$work/log"
 echo "check-python-prefix.sh: make install prefix=, venv, pip install ./python, import sluice: ok"

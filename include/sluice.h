@@ -554,13 +554,14 @@ SLUICE_EXTERN sluice_error *sluice_copy(sluice_operator *op, const char *src, co
 SLUICE_EXTERN sluice_error *sluice_create_dir(sluice_operator *op, const char *path);
 
 /* A presigned URL: anyone holding it may perform that one request (method
- * "GET", "PUT", "HEAD" or "DELETE", in any case, on path) without credentials until it
- * expires, expires_seconds from now (1 .. 604800, S3's limit of 7 days).
- * Computed locally: nothing is sent, and the object need not exist.  The
- * URL carries a signature, not the secret key.  *url_out owned by the
- * caller (sluice_free).  Any thread.  Errors: unsupported for services
- * without signed URLs (fs, memory, http), config invalid for an anonymous
- * s3 operator, invalid argument (method, expiry, path). */
+ * "GET", "PUT", "HEAD" or "DELETE", in any case, on path) without
+ * credentials until it expires, expires_seconds from now (1 .. 604800, S3's
+ * limit of 7 days).  Computed locally: nothing is sent, and the object
+ * need not exist.  The URL carries a signature, not the secret key.
+ * *url_out owned by the caller (sluice_free).  Any thread.  Errors:
+ * unsupported for services without signed URLs (fs, memory, http), config
+ * invalid for an anonymous s3 operator, invalid argument (method, expiry,
+ * path). */
 SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *method,
                                            const char *path, uint64_t expires_seconds,
                                            char **url_out);

@@ -1552,8 +1552,9 @@ Test(s3, missing_key_is_not_found_and_named) {
 
 /* The S3 error code behind an error is reachable as data, not only in the
  * message: an object deleted under an open reader makes the next ranged
- * GET fail with NoSuchKey (a HEAD, which stat and open send, has no body
- * and so leaves only its status), and a missing bucket is NoSuchBucket. */
+ * GET fail with NoSuchKey (a HEAD, which stat and open send, has no body:
+ * the service asks for the bucket to say which), and a missing bucket is
+ * NoSuchBucket. */
 Test(s3, error_cause_is_the_s3_code) {
   struct ctx c;
   ctx_open(&c);

@@ -1,9 +1,18 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Turns bench/run's results.tsv into tables (OUT/tables.md) and plots
-(OUT/*.png, with gnuplot).
+(OUT/*.png, with gnuplot); or writes BENCHMARKS.md's headline from every
+run stored under bench/results/.
 
     report.py RESULTS.tsv OUT SECONDS_TAKEN
+    report.py --headline RESULTS_DIR BENCHMARKS.md
+
+The headline is the current one: each transfer's figures come from the
+newest stored run that measured them (run directories are named by date,
+YYYY-MM-DD[-rN], so their names sort in time order), each peer's ratio from
+the newest run that measured both it and sluice, and the table says which
+run each came from.  It replaces what lies between the two HEADLINE_MARKS
+lines of BENCHMARKS.md.
 
 Ratios are taken run by run: in run r every tool did the same transfer, so
 peer_wall[r] / sluice_wall[r] compares two measurements made a few seconds
@@ -159,6 +168,93 @@ def headline(rows, section):
         out.append("| %s | %s | %s | %s |" % (case, server, "%.0f" % s["mibs_med"] if s else "fails",
                                              " | ".join(cells)))
     return out
+
+
+HEADLINE_SECTIONS = ("main", "files", "trees")
+HEADLINE_PEERS = ("aws", "rclone", "rclone-defaults", "s3cmd", "curl")
+HEADLINE_MARKS = ("<!-- headline: written by bench/report.py --headline; edit the script, not this -->",
+                  "<!-- end of headline -->")
+
+
+def stored_runs(results_dir):
+    """[(run name, rows)] of every run directory, oldest first.  Within one
+    run, a transfer measured in two files counts from the first by name."""
+    runs = []
+    for name in sorted(os.listdir(results_dir)):
+        d = os.path.join(results_dir, name)
+        if not (os.path.isdir(d) and re.match(r"\d{4}-\d\d-\d\d", name)):
+            continue
+        rows, seen = [], set()
+        for f in sorted(x for x in os.listdir(d) if x.endswith(".tsv")):
+            new = [r for r in load(os.path.join(d, f))
+                   if (r["section"], r["case"], r["server"]) not in seen]
+            seen |= {(r["section"], r["case"], r["server"]) for r in new}
+            rows += new
+        if rows:
+            runs.append((name, rows))
+    return runs
+
+
+def current_headline(runs):
+    """The headline table from the newest figures of each transfer."""
+    # (case, server) -> tool -> [(run name, rows)], oldest run first
+    seen = collections.OrderedDict()
+    for name, rows in runs:
+        for section in HEADLINE_SECTIONS:
+            for key, tools in grouped(rows, section).items():
+                for tool, trs in tools.items():
+                    seen.setdefault(key, {}).setdefault(tool, []).append((name, trs))
+    peers = [t for t in HEADLINE_PEERS if any(t in tools for tools in seen.values())]
+    out = ["| transfer | server | sluice MiB/s | " + " | ".join(peers) + " | measured in |",
+           "|---|---|---:|" + "---:|" * len(peers) + "---|"]
+    for (case, server), tools in seen.items():
+        if "sluice" not in tools or not any(t in tools for t in peers):
+            continue
+        sl_name, sl_rows = tools["sluice"][-1]
+        s = stats(sl_rows)
+        cells, where = [], collections.OrderedDict()
+        where.setdefault(sl_name, []).append("sluice")
+        for t in peers:
+            # the newest run in which both the peer and sluice ran it
+            pairs = [(n, trs, dict(tools["sluice"]).get(n)) for n, trs in tools.get(t, [])]
+            pairs = [p for p in pairs if p[2]]
+            if not pairs:
+                cells.append("")
+                continue
+            n, trs, ref = pairs[-1]
+            where.setdefault(n, []).append(t)
+            cells.append("fails" if stats(trs) is None else "**%s**" % ratio(trs, ref).split(" ")[0])
+        link = "[%s](bench/results/%s/)"
+        if len(where) == 1:
+            runs_cell = link % (sl_name, sl_name)
+        else:
+            runs_cell = "; ".join((link + " (%s)") % (n, n, ", ".join(ts))
+                                  for n, ts in reversed(where.items()))
+        out.append("| %s | %s | %s | %s | %s |" % (
+            case, server, "%.0f" % s["mibs_med"] if s else "fails", " | ".join(cells), runs_cell))
+    return out
+
+
+def write_headline(results_dir, markdown):
+    runs = stored_runs(results_dir)
+    if not runs:
+        sys.exit("report: no runs under %s" % results_dir)
+    table = current_headline(runs)
+    with open(markdown) as f:
+        text = f.read()
+    begin, end = (text.find(m) for m in HEADLINE_MARKS)
+    if begin < 0 or end < begin:
+        sys.exit("report: %s has no headline marks:\n  %s\n  %s" % ((markdown,) + HEADLINE_MARKS))
+    block = [HEADLINE_MARKS[0], "",
+             "Each peer's wall time ÷ sluice's, run by run, median of the runs: **> 1: sluice "
+             "faster**.  Every figure comes from the newest stored run that measured it (the last "
+             "column; each run's `tables.md` has the spread, CPU and peak RSS).  Stored runs: " +
+             ", ".join("[%s](bench/results/%s/)" % (n, n) for n, _ in reversed(runs)) + ".", ""]
+    block += table + ["", ""]
+    text = text[:begin] + "\n".join(block) + text[end:]
+    with open(markdown, "w") as f:
+        f.write(text)
+    print("\n".join(table))
 
 
 def ring_tables(rows):
@@ -317,8 +413,12 @@ def checksum_table(rows):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--headline":
+        write_headline(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) != 4:
-        sys.exit("usage: report.py RESULTS.tsv OUT SECONDS_TAKEN")
+        sys.exit("usage: report.py RESULTS.tsv OUT SECONDS_TAKEN\n"
+                 "       report.py --headline RESULTS_DIR BENCHMARKS.md")
     rows, out_dir = load(sys.argv[1]), sys.argv[2]
     known, problems = known_failures(), []
     for r in rows:

@@ -256,10 +256,11 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
 
 /* Option reference.  Every option is optional unless marked required.
  * Values are strings, parsed by the call that reads them:
- *   size    a whole number of bytes, optionally followed by K, M, G or T
- *           (or KB/KiB, MB/MiB, GB/GiB, TB/TiB; any case; every one a power
- *           of 1024): "65536", "64K", "8MiB"
- *   count   a whole decimal number
+ *   size    a whole number of bytes, optionally followed (a space between
+ *           allowed, any case) by K, M, G, T or KiB, MiB, GiB, TiB, powers
+ *           of 1024, or by KB, MB, GB, TB, powers of 1000 as in SI:
+ *           "65536", "64K", "8MiB"; "5 MB" is 5000000, never 5 MiB
+ *   count   a whole decimal number, without a unit ("1K" is refused)
  *   bool    true/false, yes/no, on/off or 1/0 (any case)
  *   text    taken as given
  * A value that does not parse or is out of range fails the call reading it
@@ -574,13 +575,14 @@ SLUICE_EXTERN sluice_error *sluice_copy(sluice_operator *op, const char *src, co
 SLUICE_EXTERN sluice_error *sluice_create_dir(sluice_operator *op, const char *path);
 
 /* A presigned URL: anyone holding it may perform that one request (method
- * "GET", "PUT", "HEAD" or "DELETE" on path) without credentials until it
- * expires, expires_seconds from now (1 .. 604800, S3's limit of 7 days).
- * Computed locally: nothing is sent, and the object need not exist.  The
- * URL carries a signature, not the secret key.  *url_out owned by the
- * caller (sluice_free).  Any thread.  Errors: unsupported for services
- * without signed URLs (fs, memory, http), config invalid for an anonymous
- * s3 operator, invalid argument (method, expiry, path). */
+ * "GET", "PUT", "HEAD" or "DELETE", in any case, on path) without
+ * credentials until it expires, expires_seconds from now (1 .. 604800, S3's
+ * limit of 7 days).  Computed locally: nothing is sent, and the object
+ * need not exist.  The URL carries a signature, not the secret key.
+ * *url_out owned by the caller (sluice_free).  Any thread.  Errors:
+ * unsupported for services without signed URLs (fs, memory, http), config
+ * invalid for an anonymous s3 operator, invalid argument (method, expiry,
+ * path). */
 SLUICE_EXTERN sluice_error *sluice_presign(sluice_operator *op, const char *method,
                                            const char *path, uint64_t expires_seconds,
                                            char **url_out);
@@ -827,7 +829,10 @@ SLUICE_EXTERN int sluice_error_curl_code(const sluice_error *err);
 /* The service's own error code, exactly as the server sent it (S3's
  * <Error><Code>: "NoSuchKey", "SlowDown"...), for SLUICE_CAUSE_SERVICE,
  * else NULL.  Owned by err and valid until sluice_error_free(err).  It is
- * the server's text: escape it before showing it to a person. */
+ * the server's text: escape it before showing it to a person.  S3 answers a
+ * HEAD (sluice_stat, opening a reader) with a bare 404 whether the key or
+ * the bucket is missing; the s3 service then asks for the bucket, once per
+ * operator, and reports "NoSuchKey" or "NoSuchBucket" as a GET would. */
 SLUICE_EXTERN const char *sluice_error_service_code(const sluice_error *err);
 
 /* ------------------------------------------------------------------ */

@@ -2,6 +2,7 @@
 /* The operator: one handle over any service, and its one-shot calls. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "error.h"
 #include "http/http.h"
@@ -305,10 +306,12 @@ sluice_error *sluice_presign(sluice_operator *op, const char *method, const char
   if (!method || !url_out)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "presign: method and url_out must be non-NULL");
+  /* Any case, as HTTP's own method names are often written ("get"); the
+   * service signs the upper-case name, the one a client sends. */
   static const char *const methods[] = {"GET", "PUT", "HEAD", "DELETE"};
-  int known = 0;
+  const char *known = NULL;
   for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-    known |= !strcmp(method, methods[i]);
+    if (!strcasecmp(method, methods[i])) known = methods[i];
   if (!known)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "presign: method '%s' is not GET, PUT, HEAD or DELETE", method);
@@ -321,7 +324,7 @@ sluice_error *sluice_presign(sluice_operator *op, const char *method, const char
                          path ? path : "(null)", op->vt->scheme);
   sluice_error *err = sluice__path_check("presign", path, SLUICE__PATH_FILE);
   if (err) return err;
-  return op->vt->presign(op->svc, method, path, expires, url_out);
+  return op->vt->presign(op->svc, known, path, expires, url_out);
 }
 
 sluice_error *sluice_read(sluice_operator *op, const char *path, uint64_t offset, uint64_t length,

@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "options.h"
+#include "size.h"
 
 struct opt {
   char *name;
@@ -140,28 +141,6 @@ void sluice__opt_object_cb(const sluice_options *o, sluice_object_cb *cb, void *
   *ud = o ? o->object_userdata : NULL;
 }
 
-int sluice__parse_size(const char *s, uint64_t *out) {
-  if (!s || !isdigit((unsigned char)*s)) return -1;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno) return -1;
-  while (*end == ' ') end++;
-  static const struct {
-    const char *suffix;
-    unsigned shift;
-  } units[] = {{"", 0},     {"b", 0},   {"k", 10},   {"kb", 10}, {"kib", 10},
-               {"m", 20},   {"mb", 20}, {"mib", 20}, {"g", 30},  {"gb", 30},
-               {"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40}};
-  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-    if (strcasecmp(end, units[i].suffix) != 0) continue;
-    if (units[i].shift && v > (UINT64_MAX >> units[i].shift)) return -1;
-    *out = (uint64_t)v << units[i].shift;
-    return 0;
-  }
-  return -1;
-}
-
 sluice_error *sluice__opt_size(const sluice_options *o, const char *name, uint64_t dflt,
                                uint64_t min, uint64_t max, const char *what, uint64_t *out) {
   const char *s = sluice_options_get(o, name);
@@ -170,9 +149,31 @@ sluice_error *sluice__opt_size(const sluice_options *o, const char *name, uint64
   uint64_t v;
   if (sluice__parse_size(s, &v) != 0)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
-                         "%s: option %s='%s' is not a number (sizes take K, M, G, KiB, MiB, GiB)",
+                         "%s: option %s='%s' is not a size (bytes, or with a unit: 512K, 8MiB, "
+                         "1G; KB, MB, GB are powers of 1000)",
                          what, name, s);
   if (v < min || v > max)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "%s: option %s=%s is out of range [%" PRIu64 ", %" PRIu64 "]", what, name,
+                         s, min, max);
+  *out = v;
+  return NULL;
+}
+
+sluice_error *sluice__opt_count(const sluice_options *o, const char *name, uint64_t dflt,
+                                uint64_t min, uint64_t max, const char *what, uint64_t *out) {
+  const char *s = sluice_options_get(o, name);
+  *out = dflt;
+  if (!s) return NULL;
+  const char *p = s;
+  while (isdigit((unsigned char)*p)) p++;
+  if (p == s || *p)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "%s: option %s='%s' is not a count (a whole number, without a unit)", what,
+                         name, s);
+  errno = 0;
+  unsigned long long v = strtoull(s, NULL, 10);
+  if (errno || v < min || v > max)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "%s: option %s=%s is out of range [%" PRIu64 ", %" PRIu64 "]", what, name,
                          s, min, max);

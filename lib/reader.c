@@ -84,7 +84,7 @@ sluice_error *sluice_reader_open(sluice_operator *op, const char *path, const sl
     err = sluice__opt_size(opts, "length", UINT64_MAX, 0, UINT64_MAX, "reader_open", &length);
   if (!err)
     err = sluice__opt_size(opts, "chunk", 8u << 20, 64u << 10, 1ull << 30, "reader_open", &chunk);
-  if (!err) err = sluice__opt_size(opts, "concurrent", 1, 1, 256, "reader_open", &concurrent);
+  if (!err) err = sluice__opt_count(opts, "concurrent", 1, 1, 256, "reader_open", &concurrent);
   int verify_required = 0;
   if (!err) err = sluice__reader_verify_option(opts, "reader_open", &verify_required);
   if (err) return err;

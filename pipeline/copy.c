@@ -18,7 +18,7 @@ sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
   uint64_t readers, bw;
   sluice_options *wo = sluice__options_dup(opts);
   sluice_error *err = wo ? NULL : sluice__error_oom();
-  if (!err) err = sluice__opt_size(opts, "readers", 1, 1, 64, "copy", &readers);
+  if (!err) err = sluice__opt_count(opts, "readers", 1, 1, 64, "copy", &readers);
   if (!err) err = sluice__opt_size(opts, "bwlimit", 0, 0, UINT64_MAX, "copy", &bw);
   if (!err && bw && !(cp.rate = cp.own_rate = sluice__rate_new(bw))) err = sluice__error_oom();
   if (!err) {

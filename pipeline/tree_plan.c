@@ -90,15 +90,15 @@ sluice_error *sluice__tree_opts_parse(const sluice_options *opts, sluice__tree_o
   if (!err) err = sluice__opt_bool(opts, "stream", 0, "tree", &o->stream);
   if (!err) err = sluice__reader_verify_option(opts, "tree", &o->verify_required);
   if (!err)
-    err = sluice__opt_size(opts, "transfers", DEFAULT_TRANSFERS, 1, 1024, "tree", &transfers);
+    err = sluice__opt_count(opts, "transfers", DEFAULT_TRANSFERS, 1, 1024, "tree", &transfers);
   if (!err)
     err =
         sluice__opt_size(opts, "memory_limit", DEFAULT_MEMORY, 1u << 20, UINT64_MAX, "tree", &mem);
   if (!err) err = sluice__opt_size(opts, "bwlimit", 0, 0, UINT64_MAX, "tree", &bw);
   if (!err) err = sluice__opt_size(opts, "chunk", 8u << 20, 64u << 10, 5ull << 30, "tree", &chunk);
-  if (!err) err = sluice__opt_size(opts, "concurrent", 4, 1, 1024, "tree", &conc);
-  if (!err) err = sluice__opt_size(opts, "queue_depth", 4, 1, 1024, "tree", &depth);
-  if (!err) err = sluice__opt_size(opts, "readers", 1, 1, 64, "tree", &readers);
+  if (!err) err = sluice__opt_count(opts, "concurrent", 4, 1, 1024, "tree", &conc);
+  if (!err) err = sluice__opt_count(opts, "queue_depth", 4, 1, 1024, "tree", &depth);
+  if (!err) err = sluice__opt_count(opts, "readers", 1, 1, 64, "tree", &readers);
   if (err) return err;
   const char *mode = sluice_options_get(opts, "mode");
   if (mode && strcmp(mode, "copy") && strcmp(mode, "sync"))

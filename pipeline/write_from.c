@@ -14,7 +14,7 @@ sluice_error *sluice__copy_params_parse(const sluice_options *opts, sluice__copy
   uint64_t readers, bw;
   *out = (sluice__copy_params){0};
   sluice_error *err = sluice__opt_check_known(opts, "write_from", copy_keys, NULL);
-  if (!err) err = sluice__opt_size(opts, "readers", 1, 1, 64, "write_from", &readers);
+  if (!err) err = sluice__opt_count(opts, "readers", 1, 1, 64, "write_from", &readers);
   if (!err) err = sluice__opt_size(opts, "bwlimit", 0, 0, UINT64_MAX, "write_from", &bw);
   if (err) return err;
   out->readers = (unsigned)readers;

@@ -23,8 +23,8 @@ sluice_error *sluice__write_params_parse(const sluice_options *opts, const char 
   sluice_error *err = sluice__opt_check_known(opts, "writer", writer_keys, svc_keys);
   if (!err)
     err = sluice__opt_size(opts, "chunk", DEFAULT_CHUNK, MIN_CHUNK, MAX_CHUNK, "writer", &chunk);
-  if (!err) err = sluice__opt_size(opts, "concurrent", 4, 1, 1024, "writer", &conc);
-  if (!err) err = sluice__opt_size(opts, "queue_depth", 4, 1, 1024, "writer", &qd);
+  if (!err) err = sluice__opt_count(opts, "concurrent", 4, 1, 1024, "writer", &conc);
+  if (!err) err = sluice__opt_count(opts, "queue_depth", 4, 1, 1024, "writer", &qd);
   if (!err) err = sluice__opt_bool(opts, "if_not_exists", 0, "writer", &p->if_not_exists);
   if (err) return err;
   if (chunk > SIZE_MAX)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "size.h"
 #include "sluice.h"
 
 #define SENTINEL ((void *)(uintptr_t)0x1)
@@ -256,6 +257,29 @@ Test(api_args, operator_from_uri) {
   cr_assert_null(op);
   cr_assert_null(p);
   sluice_options_free(o);
+}
+
+/* Methods are taken in any case ("get" as HTTP code often writes it), and
+ * the URL is signed for the upper-case name a client sends. */
+Test(api_args, presign_method_any_case) {
+  sluice_options *o =
+      th_opts("bucket", "b", "region", "us-east-1", "endpoint", "http://127.0.0.1:9",
+              "access_key_id", "AK", "secret_access_key", "SK", NULL);
+  sluice_operator *op;
+  TH_OK(sluice_operator_new("s3", o, &op));
+  sluice_options_free(o);
+  const char *ok[] = {"get", "Get", "put", "head", "Delete"};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    char *url = NULL;
+    TH_OK(sluice_presign(op, ok[i], "k", 60, &url));
+    cr_expect(strstr(url, "X-Amz-Signature=") != NULL, "%s: %s", ok[i], url);
+    sluice_free(url);
+  }
+  char *url = SENTINEL;
+  TH_KIND(sluice_presign(op, "post", "k", 60, &url), SLUICE_ERR_INVALID_ARGUMENT);
+  cr_assert_null(url);
+  TH_KIND(sluice_presign(op, "gets", "k", 60, &url), SLUICE_ERR_INVALID_ARGUMENT);
+  sluice_operator_free(op);
 }
 
 /* The path from_uri returns names the file the URI names. */
@@ -834,6 +858,61 @@ Test(api_args, writer_open_bad) {
   cr_assert_eq(th_count_files(root), 0);
   sluice_metadata *m;
   TH_KIND(sluice_stat(mem, "obj", &m), SLUICE_ERR_NOT_FOUND);
+}
+
+/* Sizes: K, M, G, T and KiB.. are powers of 1024, KB, MB.. powers of 1000
+ * (SI), in any case, with or without a space: "5 MB" is never 5 MiB. */
+Test(api_args, sizes_read_as_written) {
+  static const struct {
+    const char *text;
+    uint64_t bytes;
+  } ok[] = {
+      {"0", 0},
+      {"123", 123},
+      {"7B", 7},
+      {"64K", 65536},
+      {"64kib", 65536},
+      {"8MiB", 8u << 20},
+      {"8 MiB", 8u << 20},
+      {"5 MB", 5000000},
+      {"5mb", 5000000},
+      {"1KB", 1000},
+      {"2GB", 2000000000},
+      {"1G", 1u << 30},
+      {"1TiB", 1ull << 40},
+      {"3tb", 3000000000000ull},
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    uint64_t v = 1;
+    cr_expect_eq(sluice__parse_size(ok[i].text, &v), 0, "'%s' refused", ok[i].text);
+    cr_expect_eq(v, ok[i].bytes, "'%s' read as %llu", ok[i].text, (unsigned long long)v);
+  }
+  const char *bad[] = {"",           "MB", "-1", "1.5G", "8XB", "5 M B", "99999999999999999999",
+                       "20000000TiB"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    uint64_t v;
+    cr_expect_neq(sluice__parse_size(bad[i], &v), 0, "'%s' accepted", bad[i]);
+  }
+  TH_OK(open_with(mem, "chunk", "5 MB"));
+}
+
+/* Counts (parts, threads, objects) take no unit: "1K" is refused, with a
+ * message that says a count was expected, not a size. */
+Test(api_args, counts_take_no_unit) {
+  const char *names[] = {"concurrent", "queue_depth"};
+  const char *bad[] = {"1K", "abc", "4MiB", "", "+4", "4 "};
+  for (size_t n = 0; n < sizeof names / sizeof names[0]; n++)
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      sluice_error *err = open_with(mem, names[n], bad[i]);
+      cr_assert_not_null(err, "%s='%s' accepted", names[n], bad[i]);
+      char msg[256];
+      snprintf(msg, sizeof msg, "%s", sluice_error_message(err));
+      sluice_errkind kind = sluice_error_kind(err);
+      sluice_error_free(err);
+      cr_expect_eq(kind, SLUICE_ERR_INVALID_ARGUMENT, "%s", msg);
+      cr_expect(strstr(msg, "is not a count") != NULL, "%s='%s': %s", names[n], bad[i], msg);
+    }
+  TH_OK(open_with(mem, "concurrent", "16"));
 }
 
 Test(api_args, writer_calls_on_null) {

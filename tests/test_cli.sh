@@ -95,6 +95,7 @@ run no_command "$SLUICE"; expect no_command 2 "no command"
 run bad_chunk "$SLUICE" cp --chunk 3 a b; expect bad_chunk 2 "bad value '3' for chunk"
 run bad_size_suffix "$SLUICE" cp --chunk 8XB a b; expect bad_size_suffix 2 "chunk"
 run missing_value "$SLUICE" cp a b --concurrent; expect missing_value 2 "needs a value"
+run count_with_unit "$SLUICE" cp --concurrent 1K a b; expect count_with_unit 2 "'1K' for concurrent: not a count"
 run bad_scheme "$SLUICE" cp "$tmp/small.bin" ftp://host/x; expect bad_scheme 2 "unsupported scheme 'ftp'"
 run no_bucket "$SLUICE" cp "$tmp/small.bin" s3:///key; expect no_bucket 2 "no bucket"
 run bad_bucket "$SLUICE" ls "s3://bad bucket!/"; expect bad_bucket 2 "the bucket has byte 0x20"
@@ -104,6 +105,11 @@ run stdin_to_dir "$SLUICE" put "$tmp/"; expect stdin_to_dir 2 "name the object"
 # ---- local files and pipes ----
 run fs_copy "$SLUICE" cp "$tmp/12m.bin" "$tmp/copy.bin" --chunk 1MiB; expect fs_copy 0
 same "fs copy is byte-identical" "$tmp/12m.bin" "$tmp/copy.bin"
+# MB is 10^6, as in SI: 12 MiB in parts of "4 MB" is 4 parts (3 with 4 MiB).
+run chunk_mb "$SLUICE" cp "$tmp/12m.bin" "$tmp/copy_mb.bin" --chunk "4 MB" --json; expect chunk_mb 0
+[ "$(json_field "$tmp/chunk_mb.out" parts)" = 4 ] && ok "--chunk '4 MB' is 4000000 bytes" ||
+  not_ok "--chunk '4 MB': $(json_field "$tmp/chunk_mb.out" parts) parts, want 4" "$tmp/chunk_mb.out"
+same "fs copy in 4 MB parts is byte-identical" "$tmp/12m.bin" "$tmp/copy_mb.bin"
 mkdir -p "$tmp/into"
 (cd "$tmp" && timeout $T60 "$SLUICE" cp small.bin into/ 2>"$tmp/rel.err"); rc=$?; expect rel 0
 same "relative source into an existing directory keeps its name" "$tmp/small.bin" "$tmp/into/small.bin"
@@ -215,11 +221,28 @@ same "--if-not-exists left the first object alone" "$tmp/small.bin" "$tmp/once.b
 
 run s3_not_found "$SLUICE" cat "$s3/nope"; expect s3_not_found 4 "cat $s3/nope"
 run no_such_bucket "$SLUICE" ls s3://no-such-bucket-$$/; expect no_such_bucket 4 "no-such-bucket"
+# A HEAD's 404 has no body: the missing bucket and the missing key still get
+# messages of their own.
+run stat_no_bucket "$SLUICE" stat s3://no-such-bucket-$$/key
+expect stat_no_bucket 4 "HeadObject 'key': NoSuchBucket: The specified bucket does not exist"
+run stat_no_key "$SLUICE" stat "$s3/nope"; expect stat_no_key 4 "HeadObject '[^']*nope': NoSuchKey"
+run cat_no_bucket "$SLUICE" cat s3://no-such-bucket-$$/key; expect cat_no_bucket 4 "NoSuchBucket"
+# A dangling symlink in a source tree is a failed object that names it, not
+# a file passed by without a word.
+mkdir -p "$tmp/dangling" && echo a >"$tmp/dangling/a" && ln -s nowhere "$tmp/dangling/b"
+run dangling "$SLUICE" cp -r "$tmp/dangling" "$tmp/dangling.copy"
+expect dangling 8 "dangling/b': No such file"
+same "the tree's other file copied beside a dangling symlink" "$tmp/dangling/a" "$tmp/dangling.copy/a"
 
 run presign "$SLUICE" presign --expires 600 "$s3/once.bin"; expect presign 0
 if curl -sf "$(cat "$tmp/presign.out")" -o "$tmp/presigned.back" && cmp -s "$tmp/presigned.back" "$tmp/small.bin"; then
   ok "presigned URL fetched with plain curl"
 else not_ok "presigned URL" "$tmp/presign.out"; fi
+run presign_lower "$SLUICE" presign --method get --expires 600 "$s3/once.bin"; expect presign_lower 0
+if curl -sf "$(cat "$tmp/presign_lower.out")" -o "$tmp/presigned_lower.back" &&
+   cmp -s "$tmp/presigned_lower.back" "$tmp/small.bin"; then
+  ok "presigned URL for --method get (lower case) fetched with plain curl"
+else not_ok "presigned URL for --method get" "$tmp/presign_lower.out" "$tmp/presign_lower.err"; fi
 
 run rm_one "$SLUICE" rm "$s3/once.bin"; expect rm_one 0
 run stat_gone "$SLUICE" stat "$s3/once.bin"; expect stat_gone 4

@@ -353,6 +353,42 @@ Test(fs, listing_stays_in_root) {
   }
 }
 
+/* A dangling symlink is listed (as an empty file), so that a tree copy
+ * reading it fails with its name instead of passing it by without a word. */
+Test(fs, dangling_symlink_listed_and_fails_by_name) {
+  file_put(root, "a", "a");
+  symlink_at("nowhere", root, "b");
+  for (int rec = 0; rec < 2; rec++) {
+    sluice_options *o = th_opts("recursive", rec ? "true" : "false", NULL);
+    sluice_lister *l;
+    TH_OK(sluice_list(op, "", o, &l));
+    sluice_options_free(o);
+    int saw_b = 0;
+    for (int i = 0; i < 10; i++) {
+      const sluice_entry *e;
+      TH_OK(sluice_lister_next(l, &e));
+      if (!e) break;
+      if (strcmp(sluice_entry_path(e), "b") == 0) {
+        saw_b = 1;
+        cr_expect_eq(sluice_metadata_size(sluice_entry_metadata(e)), 0);
+        cr_expect_eq(sluice_metadata_is_dir(sluice_entry_metadata(e)), 0);
+      }
+    }
+    sluice_lister_free(l);
+    cr_assert(saw_b, "listing (recursive=%d) left the dangling symlink out", rec);
+  }
+  void *buf;
+  size_t len;
+  sluice_error *err = sluice_read(op, "b", 0, UINT64_MAX, &buf, &len);
+  cr_assert_not_null(err, "reading a dangling symlink succeeded");
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s", sluice_error_message(err));
+  sluice_errkind kind = sluice_error_kind(err);
+  sluice_error_free(err);
+  cr_expect_eq(kind, SLUICE_ERR_NOT_FOUND, "%s", msg);
+  cr_expect(strstr(msg, "/b'") != NULL, "the message does not name the link: %s", msg);
+}
+
 /* ------------------------------------------------------------------ */
 /* Atomic writes                                                       */
 /* ------------------------------------------------------------------ */

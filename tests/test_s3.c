@@ -1552,8 +1552,9 @@ Test(s3, missing_key_is_not_found_and_named) {
 
 /* The S3 error code behind an error is reachable as data, not only in the
  * message: an object deleted under an open reader makes the next ranged
- * GET fail with NoSuchKey (a HEAD, which stat and open send, has no body
- * and so leaves only its status), and a missing bucket is NoSuchBucket. */
+ * GET fail with NoSuchKey (a HEAD, which stat and open send, has no body:
+ * the service asks for the bucket to say which), and a missing bucket is
+ * NoSuchBucket. */
 Test(s3, error_cause_is_the_s3_code) {
   struct ctx c;
   ctx_open(&c);
@@ -1588,11 +1589,13 @@ Test(s3, error_cause_is_the_s3_code) {
   free(got);
   free(data);
 
+  /* A HEAD's 404 has no body: the service asks for the bucket and names
+   * the cause as a GET's reply would. */
   sluice_metadata *m;
   err = sluice_stat(c.op, "vanishing.bin", &m);
   cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_NOT_FOUND);
-  cr_assert_eq(sluice_error_cause_type(err), SLUICE_CAUSE_HTTP, "%s", sluice_error_message(err));
-  cr_assert_null(sluice_error_service_code(err));
+  cr_assert_eq(sluice_error_cause_type(err), SLUICE_CAUSE_SERVICE, "%s", sluice_error_message(err));
+  cr_assert_str_eq(sluice_error_service_code(err), "NoSuchKey");
   cr_assert_eq(sluice_error_http_status(err), 404);
   sluice_error_free(err);
   ctx_close(&c);
@@ -1611,6 +1614,14 @@ Test(s3, error_cause_is_the_s3_code) {
   cr_assert_str_eq(sluice_error_service_code(err), "NoSuchBucket");
   sluice_error_free(err);
   sluice_lister_free(l);
+  /* The same for a HEAD (stat, a reader's open), not a missing key. */
+  err = sluice_stat(op, "key", &m);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_NOT_FOUND);
+  cr_assert_eq(sluice_error_cause_type(err), SLUICE_CAUSE_SERVICE, "%s", sluice_error_message(err));
+  cr_assert_str_eq(sluice_error_service_code(err), "NoSuchBucket");
+  cr_assert(strstr(sluice_error_message(err), "bucket does not exist"), "%s",
+            sluice_error_message(err));
+  sluice_error_free(err);
   sluice_operator_free(op);
 }
 

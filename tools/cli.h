@@ -64,8 +64,10 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
  * ~/.config/sluice/config.  A missing default file is fine; a missing
  * named one is not.  Returns 0 or -1 (error printed). */
 int cli_config_load(struct cli_settings *s, const char *path);
-/* "8MiB" -> 8388608; K/M/G, KiB/MiB/GiB (powers of 1024), optional B. */
-int cli_parse_size(const char *text, uint64_t *out);
+/* The library's size parser (lib/size.h: "8MiB" -> 8388608, "5 MB" ->
+ * 5000000), compiled into the command from lib/size.c: the command links
+ * only the public API, and its options must read sizes as the library's do. */
+int sluice__parse_size(const char *s, uint64_t *out);
 /* "90m" -> 5400 seconds; s, m, h, d, w (no unit: seconds). */
 int cli_parse_duration(const char *text, uint64_t *out);
 

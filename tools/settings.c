@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -28,27 +29,6 @@ void cli_settings_free(struct cli_settings *s) {
     free(*strs[i]);
     *strs[i] = NULL;
   }
-}
-
-int cli_parse_size(const char *text, uint64_t *out) {
-  if (!text || !isdigit((unsigned char)*text)) return -1;
-  errno = 0;
-  char *end;
-  unsigned long long n = strtoull(text, &end, 10);
-  if (errno) return -1;
-  static const struct {
-    const char *suffix;
-    unsigned shift;
-  } units[] = {{"", 0},     {"B", 0},    {"K", 10}, {"KB", 10}, {"KiB", 10}, {"M", 20},
-               {"MB", 20},  {"MiB", 20}, {"G", 30}, {"GB", 30}, {"GiB", 30}, {"T", 40},
-               {"TiB", 40}, {"k", 10},   {"m", 20}, {"g", 30}};
-  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-    if (strcmp(end, units[i].suffix) != 0) continue;
-    if (units[i].shift && n > (UINT64_MAX >> units[i].shift)) return -1;
-    *out = (uint64_t)n << units[i].shift;
-    return 0;
-  }
-  return -1;
 }
 
 int cli_parse_duration(const char *text, uint64_t *out) {
@@ -80,9 +60,11 @@ static int get_count(const char *where, const char *name, const char *value, uin
                      uint64_t hi, uint64_t *out) {
   char *end;
   errno = 0;
-  if (!value || !isdigit((unsigned char)*value)) return bad(where, name, value, "not a number");
+  size_t digits = value ? strspn(value, "0123456789") : 0;
+  if (!digits || value[digits])
+    return bad(where, name, value, "not a count (a whole number, without a unit)");
   *out = strtoull(value, &end, 10);
-  if (errno || *end || *out < lo || *out > hi) {
+  if (errno || *out < lo || *out > hi) {
     char why[64];
     snprintf(why, sizeof why, "must be %llu..%llu", (unsigned long long)lo, (unsigned long long)hi);
     return bad(where, name, value, why);
@@ -116,7 +98,7 @@ static int add_line(char **slot, const char *where, const char *name, const char
 static int set_size_text(char **slot, const char *where, const char *name, const char *value,
                          uint64_t lo, const char *why) {
   uint64_t n;
-  if (cli_parse_size(value, &n) || n < lo) return bad(where, name, value, why);
+  if (sluice__parse_size(value, &n) || n < lo) return bad(where, name, value, why);
   free(*slot);
   *slot = strdup(value);
   return *slot ? 0 : -1;
@@ -149,7 +131,7 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
   if (!strcmp(name, "chunk")) {
     /* The library takes the size as text too; checking here turns a typo
      * into a usage error before anything is opened. */
-    if (cli_parse_size(value, &n) || n < (64u << 10) || n > (5ull << 30))
+    if (sluice__parse_size(value, &n) || n < (64u << 10) || n > (5ull << 30))
       return bad(where, name, value, "a size from 64KiB to 5GiB, such as 8MiB");
     return set_str(&s->chunk, where, name, value);
   }
@@ -192,8 +174,8 @@ int cli_setting_apply(struct cli_settings *s, const char *name, const char *valu
     return set_str(&s->verify, where, name, value);
   }
   if (!strcmp(name, "method")) {
-    if (!value || (strcmp(value, "GET") && strcmp(value, "PUT") && strcmp(value, "HEAD") &&
-                   strcmp(value, "DELETE")))
+    if (!value || (strcasecmp(value, "GET") && strcasecmp(value, "PUT") &&
+                   strcasecmp(value, "HEAD") && strcasecmp(value, "DELETE")))
       return bad(where, name, value, "one of GET, PUT, HEAD, DELETE");
     return set_str(&s->method, where, name, value);
   }

@@ -30,7 +30,7 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  -r, --recursive          copy, list or delete a whole directory/prefix\n"
-    "      --chunk SIZE         part size (default 8MiB; K, M, G, KiB, MiB, GiB)\n"
+    "      --chunk SIZE         part size (default 8MiB; K, MiB: x1024; KB, MB: x1000)\n"
     "      --concurrent N       parts in flight (default 4)\n"
     "      --queue-depth N      chunks queued between readers and senders (default 4)\n"
     "      --readers N          source threads (default 1; s3/http: --concurrent)\n"

@@ -24,7 +24,9 @@
  * leave the root nor loop.  A symlink is reported only when it resolves
  * beneath the root, with its target's metadata: a file as a file, and, in a
  * one-level listing, a directory as a directory (a recursive walk skips
- * symlinked directories rather than descend into them).
+ * symlinked directories rather than descend into them).  A dangling symlink
+ * is listed as an empty file, so that reading it fails by name; one that
+ * points outside the root is skipped.
  *
  * Only regular files and directories are listed: sockets, FIFOs and
  * devices are skipped (copying a FIFO found by a recursive walk would block),
@@ -125,14 +127,15 @@ static char *join(const fs_lister *l, size_t plen, const char *name, int dir) {
   return p;
 }
 
-/* Follows a symlink found at rel beneath the root.  1 with *st filled when
- * it resolves there, 0 when it dangles or points outside (skipped). */
+/* Follows a symlink found at rel beneath the root.  0 with *st filled when
+ * it resolves there, else the errno: ENOENT when it dangles, EXDEV when it
+ * points outside. */
 static int follow_link(const fs_lister *l, const char *rel, struct stat *st) {
   int fd = sluice__fs_open_beneath(l->fs, rel, O_PATH, 0);
-  if (fd < 0) return 0;
-  int ok = fstat(fd, st) == 0;
+  if (fd < 0) return -fd;
+  int e = fstat(fd, st) == 0 ? 0 : errno;
   close(fd);
-  return ok;
+  return e;
 }
 
 /* Whether name, found in the top frame with readdir type `type`, is to be
@@ -160,7 +163,7 @@ static int classify(const fs_lister *l, const char *name, unsigned char type, in
   if (!l->recursive) {
     char *rel = join(l, f->plen, name, 0);
     struct stat st;
-    if (rel != NULL && follow_link(l, rel, &st)) *dir = S_ISDIR(st.st_mode);
+    if (rel != NULL && follow_link(l, rel, &st) == 0) *dir = S_ISDIR(st.st_mode);
     free(rel);
   }
   return 1;
@@ -275,8 +278,16 @@ static sluice_error *visit(fs_lister *l, const char *name, char **path, sluice_m
 
   char *rel = join(l, plen, name, 0);
   if (rel == NULL) return sluice__error_oom();
-  if (S_ISLNK(st.st_mode) && !follow_link(l, rel, &st))
-    st.st_mode = 0; /* dangling or escaping: skip */
+  int link_err = S_ISLNK(st.st_mode) ? follow_link(l, rel, &st) : 0;
+  if (link_err == ENOENT) {
+    /* Dangling: listed as an empty file all the same, so that copying it
+     * fails with its name and the cause (a tree job's failed object)
+     * rather than the walk passing it by without a word. */
+    st.st_mode = S_IFREG;
+    st.st_size = 0;
+  } else if (link_err != 0) {
+    st.st_mode = 0; /* pointing outside the root: skipped, see the top */
+  }
   int dir = S_ISDIR(st.st_mode);
   free(rel);
   if (!S_ISREG(st.st_mode) && !(dir && !l->recursive)) return NULL;

@@ -14,7 +14,7 @@ sluice_error *sluice__httpreq_settings_load(const sluice_options *o, const char 
   memset(out, 0, sizeof(*out));
   uint64_t attempts, speed;
   sluice_error *err;
-  if ((err = sluice__opt_size(o, "max_attempts", 5, 1, 20, svc, &attempts)) ||
+  if ((err = sluice__opt_count(o, "max_attempts", 5, 1, 20, svc, &attempts)) ||
       (err = sluice__opt_size(o, "low_speed_limit", 1024, 0, 1u << 30, svc, &speed)) ||
       (err = sluice__opt_long(o, "connect_timeout", 10000, 1, 600000, "milliseconds", svc,
                               &out->connect_timeout_ms)) ||

@@ -153,6 +153,33 @@ sluice_error *sluice__s3_head(sluice__s3 *s3, const char *path, sluice_metadata 
   return sluice__s3_head_checksum(s3, path, out, NULL);
 }
 
+/* A HEAD's reply has no body, so its 404 does not say whether the key or
+ * the bucket is missing (S3 and Swift's s3api answer both the same way).
+ * One HeadBucket tells them apart, asked only after a 404 and once per
+ * operator once the bucket is found: a HEAD that succeeds costs nothing
+ * more.  err is the HEAD's error, consumed. */
+static sluice_error *head_not_found(sluice__s3 *s3, const char *path, sluice_error *err) {
+  /* Relaxed: the flag only saves a request; a thread that misses another's
+   * store asks once more and gets the same answer. */
+  if (!atomic_load_explicit(&s3->bucket_exists, memory_order_relaxed)) {
+    sluice__httpreq_req b = {.op = "HeadBucket", .path = path, .method = "HEAD", .head = 1};
+    sluice_error *berr = sluice__s3_perform(s3, &b);
+    long status = b.status;
+    sluice__httpreq_req_cleanup(&b);
+    if (berr) {
+      sluice_error_free(berr);
+      if (status != 404) return err; /* 403 and the like: cannot tell, keep the HEAD's */
+      sluice_error_free(err);
+      return sluice__s3_error_from_reply(404, "NoSuchBucket", "The specified bucket does not exist",
+                                         "HeadObject", path);
+    }
+    atomic_store_explicit(&s3->bucket_exists, 1, memory_order_relaxed);
+  }
+  sluice_error_free(err);
+  return sluice__s3_error_from_reply(404, "NoSuchKey", "The specified key does not exist",
+                                     "HeadObject", path);
+}
+
 sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_metadata *out,
                                        sluice__s3_stored_checksum *ck) {
   char *key = sluice__s3_key(s3, path);
@@ -161,6 +188,7 @@ sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_
       .op = "HeadObject", .path = path, .method = "HEAD", .key = key, .head = 1};
   if (ck) sluice__httpreq_header(&r, "x-amz-checksum-mode", "ENABLED");
   sluice_error *err = sluice__s3_perform(s3, &r);
+  if (err && r.status == 404) err = head_not_found(s3, path, err);
   if (!err) fill_meta(&r, out);
   if (!err && ck) {
     memcpy(ck->name, r.checksum_name, sizeof(ck->name));

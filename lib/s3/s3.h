@@ -21,6 +21,9 @@ typedef struct sluice__s3 {
   atomic_int no_conditional_writes;
   /* The store answered 501 to DeleteObjects: delete key by key. */
   atomic_int no_multi_delete;
+  /* A HeadBucket found the bucket: a later HEAD's 404 is a missing key
+   * without asking again (s3.c, head_not_found). */
+  atomic_int bucket_exists;
   /* Bit (1 << alg) per x-amz-checksum algorithm the store has shown that
    * it checks (multipart.c, "Integrity"): Content-MD5 is then left out. */
   atomic_uint ck_verified;

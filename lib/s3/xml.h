@@ -208,14 +208,4 @@ sluice_error *sluice__s3_xml_delete_body(const char *const *keys, size_t n, char
  * UNEXPECTED.  op may be NULL ("DeleteObjects"). */
 sluice_error *sluice__s3_xml_delete_result(const char *body, size_t len, const char *op);
 
-/* ------------------------------------------------------------------ */
-/* Helpers shared with the S3 service                                  */
-/* ------------------------------------------------------------------ */
-
-/* An ISO-8601 UTC time as S3 writes it ("2009-10-12T17:50:30.000Z"; also
- * without fraction, with a numeric offset "+02:00"/"+0200", or a lowercase
- * 't'/'z') -> seconds since the epoch in *out.  Returns 0, or -1 (and *out
- * -1) when s is not such a time. */
-int sluice__s3_parse_iso8601(const char *s, int64_t *out);
-
 #endif

@@ -43,9 +43,10 @@ soname=$(objdump -p "$lib" | awk '$1 == "SONAME" { print $2 }')
 [ -n "$soname" ] || { echo "abi: $lib has no SONAME" >&2; exit 2; }
 base=$here/abi/$soname.abi
 # One set of reading options for both sides, so that a difference is in the
-# library and not in how it was read.  No source locations: a comment added
+# library and not in how it was read: the exported calls and the public
+# types they reach, nothing internal.  No source locations: a comment added
 # to the header must not change the baseline.
-read_opts="--headers-dir $here/include --drop-private-types"
+read_opts="--headers-dir $here/include --drop-private-types --exported-interfaces-only"
 
 if [ "$update" -eq 1 ]; then
   mkdir -p "$here/abi"
@@ -67,7 +68,7 @@ trap 'rm -f "$report"' EXIT
 # incompatible change.
 status=0
 abidiff --no-show-locs --suppressions "$here/abi/suppressions" \
-  --headers-dir2 "$here/include" --drop-private-types \
+  --headers-dir2 "$here/include" --drop-private-types --exported-interfaces-only \
   "$base" "$lib" >"$report" 2>&1 || status=$?
 if [ $((status & 3)) -ne 0 ]; then
   cat "$report"

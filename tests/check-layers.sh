@@ -127,7 +127,7 @@ done <"$tmp/edges"
 unit='{ for (i = 1; i <= 2; i++) if ($i ~ /^lib\/[^\/]*\//) sub(/\/[^\/]*$/, "/", $i) }'
 if ! awk "$unit"' $1 != $2 { print $1, $2 }' "$tmp/edges" | tsort >/dev/null 2>"$tmp/loop"; then
   echo "files that call each other in a circle:"
-  grep -v 'input contains a loop' "$tmp/loop" | sed 's/^tsort: /  /'
+  grep -v 'input contains a loop' "$tmp/loop" | sed 's/^tsort: /  /' | sort -u
   bad=1
 fi
 [ "$bad" -eq 0 ] || exit 1

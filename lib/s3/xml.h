@@ -127,8 +127,13 @@ sluice_error *sluice__s3_xml_list_uploads(const char *body, size_t len,
 void sluice__s3_uploads_page_clear(sluice__s3_uploads_page *p);
 
 /* ------------------------------------------------------------------ */
-/* ListParts (tests and diagnostics)                                   */
+/* ListParts                                                           */
 /* ------------------------------------------------------------------ */
+
+/* Only the tests call it today (to see what a server holds of an upload).
+ * It stays here because resuming an upload left open will read its parts
+ * with it, and because it parses with this file's hardened reader (no DTD,
+ * one error shape), which the tests should not get a copy of. */
 
 typedef struct sluice__s3_part {
   uint32_t number; /* 1..10000 */

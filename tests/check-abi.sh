@@ -13,11 +13,11 @@
 # change).  It changes only deliberately, at release time (abi/README.md).
 #
 # Additions pass: a new call, an enumerator appended, a field appended to a
-# struct the header says may grow (sluice_progress: $growable below).  Anything else that
-# abidiff finds - a call removed, a parameter or return type changed, a
-# public type changed - fails, unless the soname changed too: a library with
-# a new soname (CURRENT-AGE grew in Makefile.am) has no baseline yet, which
-# is the one way an incompatible change lands.
+# struct the header says may grow (sluice_progress: $growable below).
+# Anything else that abidiff finds - a call removed, a parameter or return
+# type changed, a public type changed - fails, unless the soname changed
+# too: a library with a new soname (CURRENT-AGE grew in Makefile.am) has
+# no baseline yet, which is the one way an incompatible change lands.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 update=0

@@ -84,6 +84,18 @@ extern "C" {
 #define SLUICE_EXTERN
 #endif
 
+/* Marks a call on its way out: a program that still calls it gets a
+ * compiler warning quoting msg (say what to call instead), and the call
+ * keeps working, with the same ABI, until the next soname removes it.
+ * Written before the declaration:
+ *   SLUICE_DEPRECATED("use sluice_new_call()") SLUICE_EXTERN int sluice_old_call(void);
+ * GCC and clang; empty for other compilers. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SLUICE_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define SLUICE_DEPRECATED(msg)
+#endif
+
 /* The version of this header.  These three lines are the only place the
  * version is written: configure.ac reads them for AC_INIT (and so for
  * sluice.pc and the tarball name), and a test fails if the two disagree. */
@@ -169,6 +181,48 @@ SLUICE_EXTERN int sluice_error_http_status(const sluice_error *err);
 /* Frees err and its message.  Once per error, from any thread; NULL and
  * the static out-of-memory error are no-ops. */
 SLUICE_EXTERN void sluice_error_free(sluice_error *err);
+
+/* ---- the cause behind an error ---- */
+
+/* Beneath its kind, an error may record what the layer below reported, so
+ * a program can act on it without parsing the message (which also names
+ * it).  Values are only ever appended, as for sluice_errkind. */
+typedef enum sluice_cause_type {
+  SLUICE_CAUSE_NONE = 0, /* the library's own finding (a bad argument, a
+                          * missing object in a memory store...) */
+  SLUICE_CAUSE_ERRNO,    /* a system call failed: sluice_error_errno() */
+  SLUICE_CAUSE_CURL,     /* the transfer failed inside libcurl (no reply,
+                          * or a broken one): sluice_error_curl_code() */
+  SLUICE_CAUSE_SERVICE,  /* the server replied with an error code of its
+                          * own: sluice_error_service_code(), and the HTTP
+                          * status beside it */
+  SLUICE_CAUSE_HTTP      /* the server replied with an HTTP status and no
+                          * code: sluice_error_http_status() */
+} sluice_cause_type;
+
+/* Which of the accessors below has an answer; SLUICE_CAUSE_NONE for NULL
+ * (success), for the static out-of-memory error and for errors the library
+ * found itself.  The cause stays with the error through every layer: a
+ * copy that fails in its writer reports the writer's cause.  Like the other
+ * accessors, these read the error only: any thread, never fail. */
+SLUICE_EXTERN sluice_cause_type sluice_error_cause_type(const sluice_error *err);
+/* The errno value (ENOENT, ENOSPC...) for SLUICE_CAUSE_ERRNO, else 0. */
+SLUICE_EXTERN int sluice_error_errno(const sluice_error *err);
+/* libcurl's CURLcode (CURLE_COULDNT_CONNECT...) for SLUICE_CAUSE_CURL,
+ * else 0 (CURLE_OK).  An int, so that this header needs no curl.h. */
+SLUICE_EXTERN int sluice_error_curl_code(const sluice_error *err);
+/* The service's own error code, exactly as the server sent it (S3's
+ * <Error><Code>: "NoSuchKey", "SlowDown"...), for SLUICE_CAUSE_SERVICE,
+ * else NULL.  Owned by err and valid until sluice_error_free(err).  It is
+ * the server's text: escape it before showing it to a person.  S3 answers a
+ * HEAD (sluice_stat, opening a reader) with a bare 404 whether the key or
+ * the bucket is missing; the s3 service then asks for the bucket, once per
+ * operator, and reports "NoSuchKey" or "NoSuchBucket" as a GET would. */
+SLUICE_EXTERN const char *sluice_error_service_code(const sluice_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Memory and text from the library                                   */
+/* ------------------------------------------------------------------ */
 
 /* Frees a string or buffer the library returned to the caller
  * (sluice_read()'s buffer, path_out, url_out).  Any thread; NULL is a
@@ -794,46 +848,6 @@ SLUICE_EXTERN sluice_error *sluice_job_wait(sluice_job *job);
 /* Cancels the job if it is running, waits for it and frees it; w and r are
  * then the caller's again.  No other call on the job may run meanwhile. */
 SLUICE_EXTERN void sluice_job_free(sluice_job *job);
-
-/* ------------------------------------------------------------------ */
-/* The cause behind an error                                           */
-/* ------------------------------------------------------------------ */
-
-/* Beneath its kind, an error may record what the layer below reported, so
- * a program can act on it without parsing the message (which also names
- * it).  Values are only ever appended, as for sluice_errkind. */
-typedef enum sluice_cause_type {
-  SLUICE_CAUSE_NONE = 0, /* the library's own finding (a bad argument, a
-                          * missing object in a memory store...) */
-  SLUICE_CAUSE_ERRNO,    /* a system call failed: sluice_error_errno() */
-  SLUICE_CAUSE_CURL,     /* the transfer failed inside libcurl (no reply,
-                          * or a broken one): sluice_error_curl_code() */
-  SLUICE_CAUSE_SERVICE,  /* the server replied with an error code of its
-                          * own: sluice_error_service_code(), and the HTTP
-                          * status beside it */
-  SLUICE_CAUSE_HTTP      /* the server replied with an HTTP status and no
-                          * code: sluice_error_http_status() */
-} sluice_cause_type;
-
-/* Which of the accessors below has an answer; SLUICE_CAUSE_NONE for NULL
- * (success), for the static out-of-memory error and for errors the library
- * found itself.  The cause stays with the error through every layer: a
- * copy that fails in its writer reports the writer's cause.  Like the other
- * accessors, these read the error only: any thread, never fail. */
-SLUICE_EXTERN sluice_cause_type sluice_error_cause_type(const sluice_error *err);
-/* The errno value (ENOENT, ENOSPC...) for SLUICE_CAUSE_ERRNO, else 0. */
-SLUICE_EXTERN int sluice_error_errno(const sluice_error *err);
-/* libcurl's CURLcode (CURLE_COULDNT_CONNECT...) for SLUICE_CAUSE_CURL,
- * else 0 (CURLE_OK).  An int, so that this header needs no curl.h. */
-SLUICE_EXTERN int sluice_error_curl_code(const sluice_error *err);
-/* The service's own error code, exactly as the server sent it (S3's
- * <Error><Code>: "NoSuchKey", "SlowDown"...), for SLUICE_CAUSE_SERVICE,
- * else NULL.  Owned by err and valid until sluice_error_free(err).  It is
- * the server's text: escape it before showing it to a person.  S3 answers a
- * HEAD (sluice_stat, opening a reader) with a bare 404 whether the key or
- * the bucket is missing; the s3 service then asks for the bucket, once per
- * operator, and reports "NoSuchKey" or "NoSuchBucket" as a GET would. */
-SLUICE_EXTERN const char *sluice_error_service_code(const sluice_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Multipart uploads left open                                         */

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "checksum.h"
+#include "crc64nvme.h"
 #include "crc_math.h"
 #include "error.h"
 

@@ -84,10 +84,4 @@ uint64_t sluice__ck_crc(sluice__ck_alg alg, uint64_t crc, const void *buf, size_
 /* CRC of A followed by B, from their CRCs and B's length. */
 uint64_t sluice__ck_combine(sluice__ck_alg alg, uint64_t crc_a, uint64_t crc_b, uint64_t len_b);
 
-/* CRC64NVME itself: the carry-less path when the CPU has it, else tables;
- * _table always uses the tables (the tests compare the two). */
-uint64_t sluice__crc64nvme(uint64_t crc, const void *buf, size_t len);
-uint64_t sluice__crc64nvme_table(uint64_t crc, const void *buf, size_t len);
-int sluice__crc64nvme_has_clmul(void);
-
 #endif

@@ -20,7 +20,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "checksum.h"
+#include "crc64nvme.h"
 #include "crc_math.h"
 
 #define POLY UINT64_C(0xAD93D23594C93659)

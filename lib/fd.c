@@ -23,7 +23,6 @@
 
 #include "error.h"
 #include "fd.h"
-#include "reader.h" /* sluice__reader_wrap */
 #include "service.h"
 
 /* "fd:-2147483648" and its NUL. */
@@ -259,19 +258,4 @@ sluice_error *sluice__fd_sink_new(int fd, size_t chunk, sluice__sink **out) {
   k->base.path = k->name;
   *out = &k->base;
   return NULL;
-}
-
-/* ------------------------------------------------------------------ */
-/* Public constructors                                                 */
-/* ------------------------------------------------------------------ */
-
-sluice_error *sluice_reader_from_fd(int fd, sluice_reader **out) {
-  if (!out) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_reader_from_fd: out is NULL");
-  *out = NULL;
-  if (fd < 0)
-    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_reader_from_fd: invalid fd %d", fd);
-  sluice__source *src = NULL;
-  sluice_error *err = sluice__fd_source_new(fd, &src);
-  if (err) return err;
-  return sluice__reader_wrap(src, out);
 }

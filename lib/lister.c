@@ -86,11 +86,3 @@ void sluice_lister_free(sluice_lister *l) {
   free(l->dir);
   free(l);
 }
-
-sluice_error *sluice__list_next_path(sluice__list *l, char **path_out) {
-  sluice_metadata m = {.mtime = -1};
-  *path_out = NULL;
-  sluice_error *err = l->vt->next(l, path_out, &m);
-  sluice__metadata_clear(&m);
-  return err;
-}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Metadata objects and their accessors. */
+/* Metadata objects and their accessors, and what every caller of a
+ * service's lister shares (lib/service.h). */
 #include <stdlib.h>
 
 #include "service.h"
@@ -29,4 +30,12 @@ void sluice_metadata_free(sluice_metadata *m) {
   if (!m) return;
   sluice__metadata_clear(m);
   free(m);
+}
+
+sluice_error *sluice__list_next_path(sluice__list *l, char **path_out) {
+  sluice_metadata m = {.mtime = -1};
+  *path_out = NULL;
+  sluice_error *err = l->vt->next(l, path_out, &m);
+  sluice__metadata_clear(&m);
+  return err;
 }

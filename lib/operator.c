@@ -9,7 +9,6 @@
 #include "operator.h"
 #include "options.h"
 #include "path.h"
-#include "reader.h"
 #include "s3/s3.h"
 #include "strbuf.h"
 

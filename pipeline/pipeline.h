@@ -165,4 +165,16 @@ sluice_error *sluice__writer_put(sluice_writer *w, const void *buf, size_t len);
 void sluice__writer_cancel(sluice_writer *w);
 void sluice__writer_progress(sluice_writer *w, sluice_progress *out);
 
+/* What a job (pipeline/job.c) runs on its thread: a copy, a tree
+ * transfer.  The job knows its work only through this table, so a kind of
+ * work sits above the job, never beside it in a circle. */
+typedef struct sluice__job_work_vt {
+  sluice_error *(*run)(void *work);                   /* the job's thread; returns the outcome */
+  void (*progress)(void *work, sluice_progress *out); /* any thread */
+  void (*cancel)(void *work);                         /* any thread, while running */
+  void (*free)(void *work);                           /* after run has returned */
+} sluice__job_work_vt;
+/* Starts a job running work; takes work (freed through vt even on failure). */
+sluice_error *sluice__job_start(const sluice__job_work_vt *vt, void *work, sluice_job **out);
+
 #endif

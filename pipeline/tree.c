@@ -31,115 +31,6 @@
 #include "reader.h"
 #include "tree.h"
 
-struct sluice_object_result {
-  const char *path;
-  uint64_t bytes;
-  sluice_object_action action;
-  const sluice_error *err;
-  const char *verified;
-};
-
-/* ---- results ---- */
-
-const char *sluice_object_result_path(const sluice_object_result *r) { return r ? r->path : NULL; }
-uint64_t sluice_object_result_bytes(const sluice_object_result *r) { return r ? r->bytes : 0; }
-sluice_object_action sluice_object_result_action(const sluice_object_result *r) {
-  return r ? r->action : SLUICE_OBJECT_FAILED;
-}
-const sluice_error *sluice_object_result_error(const sluice_object_result *r) {
-  return r ? r->err : NULL;
-}
-const char *sluice_object_result_verified(const sluice_object_result *r) {
-  return r && r->verified ? r->verified : "none";
-}
-
-
-/* Counts an object's outcome and tells the callback.  Takes err. */
-void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes,
-                         sluice_object_action action, sluice_error *err, const char *verified) {
-  switch (action) {
-  case SLUICE_OBJECT_COPIED:
-    atomic_fetch_add(&t->done, 1);
-    atomic_fetch_add(&t->bytes_done, bytes);
-    break;
-  case SLUICE_OBJECT_SKIPPED: atomic_fetch_add(&t->skipped, 1); break;
-  case SLUICE_OBJECT_DELETED: atomic_fetch_add(&t->deleted, 1); break;
-  case SLUICE_OBJECT_FAILED: atomic_fetch_add(&t->failed, 1); break;
-  }
-  int fail_now = 0;
-  pthread_mutex_lock(&t->res_lock);
-  if (err && !t->first_fail) t->first_fail = sluice__error_copy(err);
-  if (err && t->o.fail_fast && !t->fatal) {
-    t->fatal = sluice__error_copy(err);
-    fail_now = 1;
-  }
-  if (t->o.object_cb) {
-    struct sluice_object_result r = {rel, bytes, action, err, verified};
-    t->o.object_cb(&r, t->o.object_userdata);
-  }
-  pthread_mutex_unlock(&t->res_lock);
-  sluice_error_free(err);
-  if (fail_now) sluice__tree_stop(t);
-}
-
-/* ---- the queue between the dispatcher and the workers ---- */
-
-void sluice__tree_item_free(struct sluice__item *it) {
-  if (!it) return;
-  free(it->path);
-  free(it->rel);
-  free(it->etag);
-  free(it);
-}
-
-/* Takes it; -1 (it freed) once the queue is closed.  A dispatcher that
- * found the queue full waits until it is half empty, and a worker wakes it
- * only then: one wake-up per qcap/2 objects, not one per object (small
- * objects are cheap enough for that to show in their CPU). */
-int sluice__tree_queue(sluice__tree *t, struct sluice__item *it) {
-  pthread_mutex_lock(&t->qlock);
-  if (t->qlen == t->qcap) {
-    t->qfull_wait = 1;
-    while (!t->qclosed && t->qlen > t->qcap / 2) pthread_cond_wait(&t->qroom, &t->qlock);
-    t->qfull_wait = 0;
-  }
-  int ok = !t->qclosed;
-  if (ok) {
-    t->q[(t->qhead + t->qlen++) % t->qcap] = it;
-    if (t->qidle) pthread_cond_signal(&t->qcond);
-  }
-  pthread_mutex_unlock(&t->qlock);
-  if (!ok) sluice__tree_item_free(it);
-  return ok ? 0 : -1;
-}
-
-/* NULL once the queue is closed and empty. */
-static struct sluice__item *q_pop(sluice__tree *t) {
-  pthread_mutex_lock(&t->qlock);
-  while (!t->qclosed && t->qlen == 0) {
-    t->qidle++;
-    pthread_cond_wait(&t->qcond, &t->qlock);
-    t->qidle--;
-  }
-  struct sluice__item *it = NULL;
-  if (t->qlen) {
-    it = t->q[t->qhead];
-    t->qhead = (t->qhead + 1) % t->qcap;
-    t->qlen--;
-    if (t->qfull_wait && t->qlen <= t->qcap / 2) pthread_cond_signal(&t->qroom);
-  }
-  pthread_mutex_unlock(&t->qlock);
-  return it;
-}
-
-static void q_close(sluice__tree *t) {
-  pthread_mutex_lock(&t->qlock);
-  t->qclosed = 1;
-  pthread_cond_broadcast(&t->qcond);
-  pthread_cond_broadcast(&t->qroom);
-  pthread_mutex_unlock(&t->qlock);
-}
-
 /* ---- one object ---- */
 
 static void large_progress(const sluice_progress *p, void *ud) {
@@ -170,16 +61,6 @@ static sluice_error *read_whole(sluice_reader *r, unsigned char *buf, size_t siz
 static uint64_t need_of(const sluice__tree *t, uint64_t size, int small) {
   if (!small) return t->o.large_need;
   return size < 4096 ? 4096 : (size + 4095) & ~(uint64_t)4095;
-}
-
-char *sluice__tree_dst_path(const sluice__tree *t, const struct sluice__item *it) {
-  size_t dl = strlen(t->dprefix), rl = strlen(it->rel);
-  char *dpath = malloc(dl + rl + 1);
-  if (dpath) {
-    memcpy(dpath, t->dprefix, dl);
-    memcpy(dpath + dl, it->rel, rl + 1);
-  }
-  return dpath;
 }
 
 static void set_current(struct sluice__slot *s, sluice_writer *w, sluice_reader *r) {
@@ -322,7 +203,7 @@ static void *worker_main(void *arg) {
   struct sluice__slot *s = arg;
   sluice__tree *t = s->t;
   struct sluice__item *it;
-  while ((it = q_pop(t))) {
+  while ((it = sluice__tree_pop(t))) {
     /* After a stop, what is still queued is dropped, not counted. */
     if (!atomic_load(&t->stop)) {
       sluice_error *err;
@@ -351,19 +232,6 @@ static void *worker_main(void *arg) {
 
 /* ---- the job ---- */
 
-void sluice__tree_stop(sluice__tree *t) {
-  atomic_store(&t->stop, 1);
-  sluice__budget_close(&t->budget);
-  q_close(t);
-  for (unsigned i = 0; i < t->nslots; i++) {
-    struct sluice__slot *s = &t->slots[i];
-    pthread_mutex_lock(&s->lock);
-    if (s->w) sluice__writer_cancel(s->w);
-    if (s->r && s->r->src->vt->interrupt) s->r->src->vt->interrupt(s->r->src);
-    pthread_mutex_unlock(&s->lock);
-  }
-}
-
 void sluice__tree_cancel(sluice__tree *t) {
   atomic_store(&t->canceled, 1);
   sluice__tree_stop(t);
@@ -387,7 +255,7 @@ sluice_error *sluice__tree_run(sluice__tree *t) {
       sluice_error_free(err);
     pthread_mutex_unlock(&t->res_lock);
   }
-  q_close(t);
+  sluice__tree_close_queue(t);
   for (unsigned i = 0; i < started; i++) pthread_join(t->slots[i].thread, NULL);
 
   /* Every worker has ended: no lock needed from here on. */
@@ -457,6 +325,14 @@ void sluice__tree_free(sluice__tree *t) {
   free(t);
 }
 
+/* The tree as a job's work (pipeline/job.c). */
+static sluice_error *tree_job_run(void *t) { return sluice__tree_run(t); }
+static void tree_job_progress(void *t, sluice_progress *out) { sluice__tree_progress(t, out); }
+static void tree_job_cancel(void *t) { sluice__tree_cancel(t); }
+static void tree_job_free(void *t) { sluice__tree_free(t); }
+static const sluice__job_work_vt tree_job = {tree_job_run, tree_job_progress, tree_job_cancel,
+                                             tree_job_free};
+
 /* dir as a normalised listing prefix: "" or "a/b/". */
 static sluice_error *prefix_of(const char *what, const char *dir, char **out) {
   char *d = sluice__tree_prefix(dir);
@@ -509,7 +385,7 @@ sluice_error *sluice_tree_start(sluice_operator *src, const char *src_dir, sluic
   }
   if (!err && t->o.bwlimit && !(t->rate = sluice__rate_new(t->o.bwlimit)))
     err = sluice__error_oom();
-  if (!err) return sluice__job_start_tree(t, out);
+  if (!err) return sluice__job_start(&tree_job, t, out);
   sluice__tree_free(t);
   return err;
 }

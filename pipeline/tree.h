@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Tree jobs: what the job thread (pipeline/tree.c) and the planning
- * helpers (pipeline/tree_plan.c) share. */
+/* Tree jobs: what the job thread (pipeline/tree.c), its queue
+ * (pipeline/tree_queue.c), its walk and checks (tree_walk.c,
+ * tree_compare.c) and the planning helpers (tree_plan.c) share.  Calls go
+ * down that list, never up: tree_plan.c <- tree_queue.c <- tree_walk.c,
+ * tree_compare.c <- tree.c. */
 #ifndef SLUICE_PIPELINE_TREE_H
 #define SLUICE_PIPELINE_TREE_H
 
@@ -56,7 +59,7 @@ int sluice__tree_rel_is_plain(const char *rel);
 /* dir as a listing prefix: "" or ending in '/' (malloc'd), or NULL. */
 char *sluice__tree_prefix(const char *dir);
 
-/* pipeline/tree.c: the job, its queue and its transfers */
+/* The job's state (pipeline/tree.c runs it) */
 typedef struct sluice__tree sluice__tree;
 
 struct sluice__item {
@@ -113,6 +116,8 @@ struct sluice__tree {
   atomic_uint_fast64_t retries; /* requests resent by finished objects' writers */
 };
 
+/* pipeline/tree_queue.c: the queue, the outcomes, stopping */
+
 /* Counts an object's outcome and tells the callback (serialised).  Takes
  * err; with fail_fast a failure stops the job.  verified: how a copied
  * object's bytes were checked (sluice_reader_verified), or NULL. */
@@ -121,11 +126,19 @@ void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes,
 /* Queues it for a worker (taken; freed if the queue is closed: -1). */
 int sluice__tree_queue(sluice__tree *t, struct sluice__item *it);
 void sluice__tree_item_free(struct sluice__item *it);
+/* A worker's next item (taken), or NULL once the queue is closed and empty. */
+struct sluice__item *sluice__tree_pop(sluice__tree *t);
+/* No more items: wakes every waiting worker and the dispatcher. */
+void sluice__tree_close_queue(sluice__tree *t);
 /* Stops everything: cancel and fail_fast. */
 void sluice__tree_stop(sluice__tree *t);
 
 /* The destination path of an item (malloc'd), or NULL. */
 char *sluice__tree_dst_path(const sluice__tree *t, const struct sluice__item *it);
+
+/* pipeline/tree_walk.c: lists the source (and for sync the destination),
+ * decides, queues; returns a listing's error. */
+sluice_error *sluice__tree_walk(sluice__tree *t);
 
 /* pipeline/tree_compare.c: for an item planned with hash set, whether the
  * destination already holds the source's bytes (*same), by reading the
@@ -133,17 +146,11 @@ char *sluice__tree_dst_path(const sluice__tree *t, const struct sluice__item *it
  * nothing to compare, *same is 0: the object is copied. */
 sluice_error *sluice__tree_check_same(sluice__tree *t, const struct sluice__item *it, int *same);
 
-/* Runs the whole job on the calling thread (the job's); returns its outcome. */
+/* pipeline/tree.c: the workers and the job.  sluice__tree_run runs the
+ * whole job on the calling thread (the job's); returns its outcome. */
 sluice_error *sluice__tree_run(sluice__tree *t);
 void sluice__tree_cancel(sluice__tree *t);
 void sluice__tree_progress(sluice__tree *t, sluice_progress *out);
 void sluice__tree_free(sluice__tree *t);
-
-/* pipeline/tree_walk.c: lists the source (and for sync the destination),
- * decides, queues; returns a listing's error. */
-sluice_error *sluice__tree_walk(sluice__tree *t);
-
-/* pipeline/job.c: a job whose thread runs sluice__tree_run(t); takes t. */
-sluice_error *sluice__job_start_tree(sluice__tree *t, sluice_job **out);
 
 #endif

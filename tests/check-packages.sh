@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Builds the Debian packages (debian/) as a distribution would, from the
-# release tarball: dpkg-buildpackage -us -uc (the source package too, so
-# that lintian checks debian/ itself), and lintian on the result: no error,
-# no warning.  Then installs them into this machine, checks
-# what a user of each package gets (sluice --version, the man pages, the
-# bash completion, sluice.pc usable with only libsluice-dev's dependencies,
-# the examples built with pkg-config against /usr and run), and removes
-# them again, whatever happens.
+# Compares the built library's ABI with the last release's
+# (tests/check-abi.sh), then builds the Debian packages (debian/) as a
+# distribution would, from the release tarball: dpkg-buildpackage -us -uc
+# (the source package too, so that lintian checks debian/ itself), and
+# lintian on the result: no error, no warning.  Then installs them into
+# this machine, checks what a user of each package gets (sluice --version,
+# the man pages, the bash completion, sluice.pc usable with only
+# libsluice-dev's dependencies, the examples built with pkg-config against
+# /usr and run), and removes them again, whatever happens.
 #   tests/check-packages.sh BUILD_DIR WORK_DIR
 # BUILD_DIR is a configured build tree (for `make dist`); WORK_DIR is
 # emptied and receives the tarball's tree, the source package and the .deb
@@ -17,13 +18,16 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=$1 work=$2
 pkgs=(libsluice0 libsluice-dev sluice)
 need=()
-for p in debhelper dpkg-dev lintian; do
+for p in debhelper dpkg-dev lintian abigail-tools; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if ((${#need[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The library's ABI against the last release's (abi/): a change that breaks
+# callers fails here unless the soname changed.
+"$here/tests/check-abi.sh" "$build"
 rm -rf "$work"; mkdir -p "$work"
 (cd "$build" && make dist >/dev/null)
 tar -C "$work" -xzf "$(ls -t "$build"/libsluice-*.tar.gz | head -n 1)"

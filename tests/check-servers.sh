@@ -66,7 +66,8 @@ set -a
 . "$httpsenv"
 set +a
 status=0
-for t in test_s3 test_http test_services test_s3_bulk test_s3_checksum test_tree; do
+for t in test_s3 test_s3_abort test_s3_options test_s3_errors test_s3_list test_s3_faults \
+  test_http test_services test_s3_bulk test_s3_checksum test_tree; do
   echo "== $t (S3 $SLUICE_S3_ENDPOINT, HTTP $SLUICE_HTTP_ENDPOINT, HTTPS $SLUICE_HTTPS_ENDPOINT)"
   "$builddir/tests/$t" || status=1
 done

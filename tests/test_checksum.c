@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "checksum.h"
+#include "crc64nvme.h"
 
 #define CHECK "123456789"
 #define NALGS 5

@@ -27,6 +27,7 @@
 
 #include "helpers.h"
 #include "httpreq/httpreq.h"
+#include "s3/iso8601.h"
 #include "s3/s3_error.h"
 #include "s3/xml.h"
 #include "sluice.h"

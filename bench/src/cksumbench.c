@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "checksum.h"
+#include "crc64nvme.h"
 
 static double cpu_s(void) {
   struct timespec ts;

@@ -98,10 +98,6 @@ static void to_hex(const unsigned char *in, size_t n, char *out) {
 /* SHA-256                                                             */
 /* ------------------------------------------------------------------ */
 
-struct sluice__sha256 {
-  EVP_MD_CTX *ctx;
-};
-
 sluice_error *sluice__sha256_hex(const void *data, size_t len, char out[65]) {
   if (!out) return BAD("sigv4: sha256: NULL output");
   out[0] = '\0';
@@ -114,51 +110,6 @@ sluice_error *sluice__sha256_hex(const void *data, size_t len, char out[65]) {
     return ossl_error("SHA-256");
   to_hex(md, 32, out);
   return NULL;
-}
-
-sluice_error *sluice__sha256_init(sluice__sha256 **out) {
-  if (!out) return BAD("sigv4: sha256_init: NULL output");
-  *out = NULL;
-  sluice_error *err = crypto_ready();
-  if (err) return err;
-  sluice__sha256 *h = calloc(1, sizeof(*h));
-  if (!h) return sluice__error_oom();
-  h->ctx = EVP_MD_CTX_new();
-  if (!h->ctx) {
-    free(h);
-    return sluice__error_oom();
-  }
-  if (!EVP_DigestInit_ex2(h->ctx, sha256_md, NULL)) {
-    sluice__sha256_free(h);
-    return ossl_error("SHA-256 init");
-  }
-  *out = h;
-  return NULL;
-}
-
-sluice_error *sluice__sha256_update(sluice__sha256 *h, const void *data, size_t len) {
-  if (!h || (!data && len)) return BAD("sigv4: sha256_update: NULL argument");
-  if (len && !EVP_DigestUpdate(h->ctx, data, len)) return ossl_error("SHA-256 update");
-  return NULL;
-}
-
-sluice_error *sluice__sha256_final(sluice__sha256 *h, unsigned char raw[32], char hex[65]) {
-  if (hex) hex[0] = '\0';
-  if (!h) return BAD("sigv4: sha256_final: NULL context");
-  unsigned char md[32];
-  unsigned int n = 0;
-  if (!EVP_DigestFinal_ex(h->ctx, md, &n) || n != 32) return ossl_error("SHA-256 final");
-  if (raw) memcpy(raw, md, 32);
-  if (hex) to_hex(md, 32, hex);
-  /* Restart, so the next part can be hashed with the same context. */
-  if (!EVP_DigestInit_ex2(h->ctx, sha256_md, NULL)) return ossl_error("SHA-256 init");
-  return NULL;
-}
-
-void sluice__sha256_free(sluice__sha256 *h) {
-  if (!h) return;
-  EVP_MD_CTX_free(h->ctx);
-  free(h);
 }
 
 /* ------------------------------------------------------------------ */

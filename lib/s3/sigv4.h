@@ -27,22 +27,10 @@
 /* SHA-256                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Lowercase hex SHA-256 of data[0..len) into out (64 digits + NUL).  data
- * may be NULL when len is 0.  On error out is set to "". */
+/* Lowercase hex SHA-256 of data[0..len) into out (64 digits + NUL), for a
+ * request's payload hash.  data may be NULL when len is 0.  On error out is
+ * set to "".  (A digest of a stream: lib/checksum.h.) */
 sluice_error *sluice__sha256_hex(const void *data, size_t len, char out[65]);
-
-/* Incremental SHA-256 on the shared digest.  One thread at a time per
- * context; any number of contexts at once. */
-typedef struct sluice__sha256 sluice__sha256;
-
-/* A new context ready for update.  *out is NULL on error.  Free with
- * sluice__sha256_free (NULL is a no-op). */
-sluice_error *sluice__sha256_init(sluice__sha256 **out);
-sluice_error *sluice__sha256_update(sluice__sha256 *h, const void *data, size_t len);
-/* Writes the digest (raw and/or lowercase hex; either may be NULL) and
- * restarts the context, so one context can hash part after part. */
-sluice_error *sluice__sha256_final(sluice__sha256 *h, unsigned char raw[32], char hex[65]);
-void sluice__sha256_free(sluice__sha256 *h);
 
 /* ------------------------------------------------------------------ */
 /* Signing                                                             */

@@ -127,8 +127,13 @@ sluice_error *sluice__s3_xml_list_uploads(const char *body, size_t len,
 void sluice__s3_uploads_page_clear(sluice__s3_uploads_page *p);
 
 /* ------------------------------------------------------------------ */
-/* ListParts (tests and diagnostics)                                   */
+/* ListParts                                                           */
 /* ------------------------------------------------------------------ */
+
+/* Only the tests call it today (to see what a server holds of an upload).
+ * It stays here because resuming an upload left open will read its parts
+ * with it, and because it parses with this file's hardened reader (no DTD,
+ * one error shape), which the tests should not get a copy of. */
 
 typedef struct sluice__s3_part {
   uint32_t number; /* 1..10000 */
@@ -207,15 +212,5 @@ sluice_error *sluice__s3_xml_delete_body(const char *const *keys, size_t n, char
  * root is reported the same way without a key; anything else is
  * UNEXPECTED.  op may be NULL ("DeleteObjects"). */
 sluice_error *sluice__s3_xml_delete_result(const char *body, size_t len, const char *op);
-
-/* ------------------------------------------------------------------ */
-/* Helpers shared with the S3 service                                  */
-/* ------------------------------------------------------------------ */
-
-/* An ISO-8601 UTC time as S3 writes it ("2009-10-12T17:50:30.000Z"; also
- * without fraction, with a numeric offset "+02:00"/"+0200", or a lowercase
- * 't'/'z') -> seconds since the epoch in *out.  Returns 0, or -1 (and *out
- * -1) when s is not such a time. */
-int sluice__s3_parse_iso8601(const char *s, int64_t *out);
 
 #endif

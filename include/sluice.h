@@ -721,6 +721,57 @@ SLUICE_EXTERN sluice_error *sluice_reader_open(sluice_operator *op, const char *
  * owned by the caller.  Any thread.  Errors: invalid argument (negative fd,
  * an fd not open for reading). */
 SLUICE_EXTERN sluice_error *sluice_reader_from_fd(int fd, sluice_reader **out);
+
+/* A source written by the caller: what a daemon holds in memory, a
+ * generator, a decoder, read by the library as any other reader (by
+ * sluice_reader_read(), sluice_write_from(), jobs).  ctx is the caller's;
+ * the library passes it back and never looks inside.
+ *
+ * Every callback returns 0 on success or a positive errno value
+ * (ENOENT, EIO, ...) for a failure, which fails the read or the copy with
+ * the kind that errno means and the errno as its cause
+ * (sluice_error_cause_type()); a copy's writer then aborts and nothing is
+ * committed.  Any other value, or more bytes than asked for, fails it with
+ * UNEXPECTED: the library checks what a callback returns.  No callback may
+ * call into the library for the reader it serves (or a copy reading it). */
+typedef struct sluice_source_ops {
+  /* sizeof(sluice_source_ops) as the caller was compiled with it: fields
+   * are only ever added at the end, and the library reads only those the
+   * caller has. */
+  size_t struct_size;
+  /* Required.  The next bytes in order, at most len (> 0) into buf, which
+   * the library lends for this call only; *n = their count, 0 at the end
+   * (and then at every later call).  May block.  Called by one thread at
+   * a time, not always the same one. */
+  int (*read)(void *ctx, void *buf, size_t len, size_t *n);
+  /* Optional (NULL: the source is a stream, read only by read).  len bytes
+   * at byte off of the source (off < size), into buf lent for the call;
+   * *n = len, fewer only at the end.  Used only when size is known, by
+   * several threads at once (write_from's readers, read-ahead), each with
+   * its own buffer and range: it must be safe to call concurrently. */
+  int (*pread)(void *ctx, void *buf, size_t len, uint64_t off, size_t *n);
+  /* Optional, any thread, at any time until release: makes a read or
+   * pread blocked in this source return soon (any errno; the copy is
+   * being canceled).  A job's cancel calls it; a source that can block
+   * for long (waiting for a peer) needs it for cancel to be prompt. */
+  void (*interrupt)(void *ctx);
+  /* Optional: the last call on ctx, from sluice_reader_free() (or from
+   * sluice_reader_from_source() when it fails), after every other
+   * callback has returned. */
+  void (*release)(void *ctx);
+} sluice_source_ops;
+
+/* A reader over a caller's source.  ops is copied (it need not outlive
+ * the call); ctx is passed to every callback.  size: the bytes the source
+ * holds, or UINT64_MAX when unknown (a stream; pread is then never used).
+ * name (copied; NULL: "source") names it in messages.  *out owned by the
+ * caller (sluice_reader_free() releases ctx).  Any thread.  Errors:
+ * invalid argument (NULL ops, read or out; struct_size smaller than the
+ * first version's), out of memory; on error release is called too, so
+ * ctx is the library's from the moment this is called. */
+SLUICE_EXTERN sluice_error *sluice_reader_from_source(const sluice_source_ops *ops, void *ctx,
+                                                      uint64_t size, const char *name,
+                                                      sluice_reader **out);
 /* Reads up to len bytes into buf; *n_out = 0 means the end (and stays
  * so).  Blocks until at least one byte or the end.  Memory: see the reader
  * options (at most 2 x concurrent chunks with read-ahead, else one 8 MiB
@@ -791,6 +842,58 @@ SLUICE_EXTERN sluice_error *sluice_writer_abort(sluice_writer *w);
  * option, an fd not open for writing), unsupported. */
 SLUICE_EXTERN sluice_error *sluice_writer_from_fd(int fd, const sluice_options *opts,
                                                   sluice_writer **out);
+
+/* A sink written by the caller: where a daemon's copies go (a database, a
+ * socket protocol of its own, a test double).  The same conventions as
+ * sluice_source_ops: callbacks return 0 or a positive errno value, which
+ * fails the write with that cause (anything else fails it with
+ * UNEXPECTED); ctx is the caller's; no callback may call into the library
+ * for the writer it serves. */
+
+/* Parts reach write_part one at a time, in index order. */
+#define SLUICE_SINK_ORDERED 1u
+
+typedef struct sluice_sink_ops {
+  size_t struct_size; /* sizeof(sluice_sink_ops), as for sources */
+  /* Required.  Writes part index (from 0) of the object: len bytes at byte
+   * offset, from buf, which the library lends for this call only.  Every
+   * part holds chunk bytes (the writer option) but the last, which may be
+   * shorter; a part is written once.  The part is done when this returns.
+   * Called on the writer's worker threads, up to max_in_flight at once in
+   * any order (one at a time, in order, with SLUICE_SINK_ORDERED), or on
+   * the thread that calls sluice_writer_close() for an object that fits
+   * in one chunk. */
+  int (*write_part)(void *ctx, uint64_t index, uint64_t offset, const void *buf, size_t len);
+  /* Required.  Every part was written (size bytes in nparts parts; 0 and 0
+   * for an empty object): make the object visible.  Once, on the thread
+   * that calls sluice_writer_close().  On failure abort is called next. */
+  int (*commit)(void *ctx, uint64_t size, uint64_t nparts);
+  /* Required.  Discard what was written: the writer failed (a part, the
+   * source or commit failed, or a verification), was aborted, or is freed
+   * unclosed.  At most once, never after a commit that succeeded, on the
+   * thread that ends the writer; no write_part is running any more. */
+  void (*abort)(void *ctx);
+  /* Optional, any thread: makes a write_part or commit in progress return
+   * soon (any errno).  A job's cancel calls it. */
+  void (*interrupt)(void *ctx);
+  /* Optional: the last call on ctx, from sluice_writer_free() (or from
+   * sluice_writer_from_sink() when it fails). */
+  void (*release)(void *ctx);
+  unsigned flags;         /* 0 or SLUICE_SINK_ORDERED */
+  unsigned max_in_flight; /* most write_part calls at once; 0: the writer's concurrent */
+} sluice_sink_ops;
+
+/* A writer onto a caller's sink.  ops is copied; ctx is passed to every
+ * callback; name (copied; NULL: "sink") names it in messages.  opts as for
+ * sluice_writer_open() (chunk, concurrent, queue_depth; content_type and
+ * if_not_exists are refused as unsupported).  *out owned by the caller
+ * (sluice_writer_free() releases ctx).  Any thread.  Errors: invalid
+ * argument (NULL ops, write_part, commit, abort or out; struct_size
+ * smaller than the first version's; an unknown flag; a bad option),
+ * unsupported, out of memory; on error release is called too. */
+SLUICE_EXTERN sluice_error *sluice_writer_from_sink(const sluice_sink_ops *ops, void *ctx,
+                                                    const char *name, const sluice_options *opts,
+                                                    sluice_writer **out);
 /* Frees the writer, aborting it first unless it was closed: a writer is
  * never committed by accident.  Waits for its worker threads. */
 SLUICE_EXTERN void sluice_writer_free(sluice_writer *w);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caller.h"
 #include "error.h"
 #include "fd.h"
 #include "operator.h"
@@ -396,4 +397,40 @@ sluice_error *sluice_writer_from_fd(int fd, const sluice_options *opts, sluice_w
   if (fd < 0)
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_fd: invalid fd %d", fd);
   return sluice__writer_from_sink(fd_sink_factory, (void *)(intptr_t)fd, opts, out);
+}
+
+/* ---- a sink written by the caller (lib/caller.c) ---- */
+
+struct caller_arg {
+  sluice_sink_ops ops;
+  void *ctx;
+  const char *name;
+  int made; /* the sink owns ctx from here on, failing or not */
+};
+
+static sluice_error *caller_sink_factory(void *arg, const sluice__write_params *p,
+                                         sluice__sink **out) {
+  struct caller_arg *a = arg;
+  const char *name = a->name ? a->name : "sink";
+  if (p->content_type)
+    return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                         "sluice_writer_from_sink '%s': content_type is not supported", name);
+  if (p->if_not_exists)
+    return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                         "sluice_writer_from_sink '%s': if_not_exists is not supported", name);
+  a->made = 1;
+  return sluice__caller_sink_new(&a->ops, a->ctx, a->name, p->chunk, out);
+}
+
+sluice_error *sluice_writer_from_sink(const sluice_sink_ops *ops, void *ctx, const char *name,
+                                      const sluice_options *opts, sluice_writer **out) {
+  if (out) *out = NULL;
+  struct caller_arg a = {.ctx = ctx, .name = name};
+  sluice_error *err =
+      out ? sluice__caller_sink_check(ops, "sluice_writer_from_sink", &a.ops)
+          : sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "sluice_writer_from_sink: out is NULL");
+  if (!err) err = sluice__writer_from_sink(caller_sink_factory, &a, opts, out);
+  /* The caller's ctx is ours from the call on: released on every path. */
+  if (err && !a.made && ops && ops->struct_size >= sizeof(*ops) && ops->release) ops->release(ctx);
+  return err;
 }

@@ -31,7 +31,7 @@ rank() {
   lib/httpreq/*) echo 12 ;;                      # the request engine
   lib/fs/* | lib/memory/* | lib/s3/* | lib/http/* | lib/fd.[ch]) echo 13 ;; # services
   lib/operator.[ch] | lib/lister.c | lib/uploads.c | lib/reader.[ch] | lib/reader_fd.c | \
-    lib/readahead.[ch]) echo 14 ;; # the operator, readers, listers
+    lib/readahead.[ch] | lib/caller.[ch]) echo 14 ;; # the operator, readers, listers
   lib/*) echo 19 ;;
   pipeline/*) echo 20 ;;
   tools/*) echo 30 ;;

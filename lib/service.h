@@ -37,9 +37,16 @@ struct sluice_metadata {
    * sluice__ck_alg (lib/checksum.h), 0 for none, and its value. */
   int crc_alg;
   uint64_t crc;
+  /* User metadata (s3: x-amz-meta-*): nuser pairs, user[2i] the name and
+   * user[2i+1] the value, all malloc'd; NULL when none. */
+  char **user;
+  size_t nuser;
 };
 sluice_metadata *sluice__metadata_new(void);
 void sluice__metadata_clear(sluice_metadata *m); /* frees the strings */
+/* Replaces m's user metadata with the pairs in pairs[0..len): name NUL
+ * value NUL, repeated (len 0: none).  OUT_OF_MEMORY leaves m without any. */
+sluice_error *sluice__metadata_set_user(sluice_metadata *m, const char *pairs, size_t len);
 
 /* A service's lister: next() sets *path to the entry's full path from the
  * root (malloc'd, caller frees; directories end in '/') and overwrites every

@@ -198,6 +198,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *u) {
     r->checksum_name[0] = r->checksum[0] = r->checksum_type[0] = r->checksum_algorithm[0] = '\0';
     r->content_length = r->range_total = UINT64_MAX;
     r->last_modified = -1;
+    if (r->user_meta) r->user_meta->len = 0;
     return len;
   }
   const char *colon = memchr(data, ':', len);
@@ -228,6 +229,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *u) {
       copy_value(r->checksum_name, sizeof(r->checksum_name), sub, slen);
       copy_value(r->checksum, sizeof(r->checksum), v, vlen);
     }
+  } else if (r->user_meta && nlen > 11 && strncasecmp(data, "x-amz-meta-", 11) == 0) {
+    /* Not through tmp: S3 allows 2 KiB of user metadata. */
+    while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
+    while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' ')) vlen--;
+    sluice__strbuf_putn(r->user_meta, data + 11, nlen - 11);
+    sluice__strbuf_putc(r->user_meta, '\0');
+    sluice__strbuf_putn(r->user_meta, v, vlen);
+    sluice__strbuf_putc(r->user_meta, '\0');
   } else if (nlen == 13 && strncasecmp(data, "Last-Modified", 13) == 0) {
     copy_value(tmp, sizeof(tmp), v, vlen);
     time_t t = curl_getdate(tmp, NULL);

@@ -118,6 +118,9 @@ struct sluice__httpreq_req {
   /* x-amz-checksum-<name>: <value> (the last such header other than
    * -type, -algorithm), x-amz-checksum-type and -algorithm; "" when absent. */
   char checksum_name[16], checksum[64], checksum_type[24], checksum_algorithm[16];
+  /* When the caller sets it: every x-amz-meta-<name>: <value> header, as
+   * "<name>" NUL "<value>" NUL (sluice__metadata_set_user's form). */
+  sluice__strbuf *user_meta;
 
   /* ---- for the signer: kept across attempts, zero before the first ---- */
   char payload_hash[65];

@@ -31,7 +31,7 @@ def split(args, prefix):
 
 cflags, libs = flags("cflags"), flags("libs")
 sources = ["module.c", "errors.c", "options.c", "operator.c", "reader.c", "writer.c", "job.c",
-           "tree.c"]
+           "tree.c", "path.c"]
 
 setup(packages=["sluice"],
       package_data={"sluice": ["py.typed", "*.pyi"]},

@@ -18,8 +18,11 @@ import asyncio
 import functools
 import threading
 
+import os
+
+from . import _sluice
 from ._sluice import Error
-from ._sync import File, Operator, Writer, _check_interval, _check_progress
+from ._sync import File, Operator, Writer, _check_interval, _check_progress, _pump
 
 
 async def _in_executor(fn, *args, **kwargs):
@@ -147,6 +150,16 @@ class AsyncFile:
     async def readinto(self, buffer):
         return await self._serial.run(self._file.readinto, buffer)
 
+    async def seek(self, offset, whence=os.SEEK_SET):
+        """``File.seek`` (io.UnsupportedOperation for a stream)."""
+        return await self._serial.run(self._file.seek, offset, whence)
+
+    async def tell(self):
+        return await self._serial.run(self._file.tell)
+
+    def seekable(self):
+        return self._file.seekable()
+
     async def close(self):
         """Closes the reader; a write_from still reading it is cancelled
         first (it cannot go on without its source)."""
@@ -221,13 +234,41 @@ class AsyncWriter:
 
     async def write_from(self, reader, *, progress=None, interval=0.5, readers=None):
         """Streams everything left in ``reader`` into this writer and
-        commits it, in libsluice's pipeline (Python is not in the data
-        path); the event loop only watches the job's fd.  ``progress``, if
-        given, is called on the loop with a Progress snapshot every
-        ``interval`` seconds and once at the end.  Cancelling the task
-        cancels the copy and aborts the upload."""
+        commits it.  From an AsyncFile or File into a writer with nothing
+        written yet, in libsluice's pipeline (Python is not in the data
+        path); the event loop only watches the job's fd.  From any binary
+        Python file object (``readinto``, else ``read``), or after
+        ``write``, as ``Writer.write_from`` does it, in one executor thread.
+        ``progress``, if given, is called on the loop with a Progress
+        snapshot every ``interval`` seconds and once at the end.  Cancelling
+        the task cancels the copy and aborts the upload."""
         _check_progress(progress, interval)
-        await self.start_write_from(reader, readers=readers)._finish(progress, interval)
+        source = getattr(reader, "_file", reader)
+        if isinstance(source, _sluice.Reader) and self._writer.fresh:
+            await self.start_write_from(reader, readers=readers)._finish(progress, interval)
+            return
+        if readers is not None and (not isinstance(readers, int) or readers < 1):
+            raise ValueError("readers must be a positive int")
+        loop = asyncio.get_running_loop()
+        report = None
+        if progress is not None:
+            def report(p):
+                loop.call_soon_threadsafe(progress, p)
+        stop = threading.Event()
+        pump = asyncio.ensure_future(
+            self._serial.run(_pump, self._writer, source, report, interval, stop))
+        try:
+            await asyncio.shield(pump)
+        except asyncio.CancelledError:
+            # The copy runs in a thread: stop it and wait until it has
+            # aborted the writer, as a cancelled job does.
+            stop.set()
+            while not pump.done():
+                try:
+                    await asyncio.shield(pump)
+                except BaseException:
+                    pass
+            raise
 
     async def __aenter__(self):
         return self

@@ -2,8 +2,12 @@
 """The blocking API: Operator, File (open(path, "rb")) and Writer
 (open(path, "wb")).  Every call that waits for a service releases the GIL
 (in the C extension), so other Python threads keep running."""
+import io
+import os
+import time
+
 from . import _sluice
-from ._sluice import Error
+from ._sluice import Error, NotFound, Unsupported
 
 #: Bytes per item when a File is iterated and no reader ``chunk`` was given.
 ITER_CHUNK = 1 << 20
@@ -45,6 +49,58 @@ def _wait(job, progress, interval, tick=None):
         raise
 
 
+def _pump(writer, source, progress, interval, stop=None):
+    """write_from's copy through Python: ``source``'s bytes into ``writer``
+    through one reused buffer, then commit; any exception (or ``stop``, a
+    threading.Event, once set) aborts the writer.  The buffer may be reused
+    at once: Writer.write copies what it is given into the writer's chunks
+    before it returns."""
+    readinto = getattr(source, "readinto", None)
+    read = getattr(source, "read", None) if readinto is None else None
+    if readinto is None and read is None:
+        raise TypeError("write_from needs a File or a binary file object with readinto or read, "
+                        "not %s" % type(source).__name__)
+    if writer.closed:
+        raise ValueError("write_from on a closed or aborted writer")
+    buf = memoryview(bytearray(ITER_CHUNK))
+    total = 0
+    next_tick = time.monotonic() + interval
+
+    def snapshot(written):
+        return _sluice.Progress((total, written, None, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    try:
+        while True:
+            if readinto is not None:
+                n = readinto(buf)
+                if n is None:
+                    raise BlockingIOError("write_from: the source is non-blocking and has no "
+                                          "data now; give it a blocking file")
+                data = buf[:n]
+            else:
+                data = read(ITER_CHUNK)
+                if isinstance(data, str):
+                    raise TypeError("write_from needs a binary file (bytes), not a text file")
+                n = len(data)
+            if not n:
+                break
+            if stop is not None and stop.is_set():
+                raise _sluice.Canceled("write_from: canceled")
+            writer.write(data)
+            total += n
+            if progress is not None and time.monotonic() >= next_tick:
+                progress(snapshot(0))
+                next_tick = time.monotonic() + interval
+        writer.close()
+    except BaseException:
+        try:
+            writer.abort()
+        except Error:
+            pass  # the first error is the one to see
+        raise
+    if progress is not None:
+        progress(snapshot(total))
+
+
 class PresignedRequest:
     """A presigned request, as OpenDAL's Python binding returns it: anyone
     holding ``url`` may perform ``method`` on the object until it expires.
@@ -77,6 +133,27 @@ class Operator(_sluice.Operator):
         if mode in ("wb", "w"):
             return Writer(self, path, **options)
         raise ValueError("mode must be 'rb' or 'wb', not %r" % (mode,))
+
+    def exists(self, path):
+        """True when something is at ``path`` (an object, or a directory
+        given as ``"dir/"``), False when ``stat`` says NotFound; any other
+        error (permission, network...) is raised, never taken for absent."""
+        try:
+            self.stat(path)
+        except NotFound:
+            return False
+        return True
+
+    def rename(self, source, target):
+        """Moves ``source`` to ``target`` within this operator: a copy
+        (server-side on s3, where the object's bytes never reach this
+        process) followed by the deletion of ``source``.  Not atomic on any
+        service: while it runs both paths may exist, and if the deletion
+        fails the object is at both (the error is raised; ``target`` is
+        complete).  ``target`` appears only once whole, as with ``copy``.
+        Objects only: a directory is refused (IsADirectory)."""
+        self.copy(source, target)
+        self.delete(source)
 
     def presign_read(self, path, expire_second):
         return PresignedRequest(self.presign("GET", path, expire_second), "GET")
@@ -155,8 +232,33 @@ class File(_sluice.Reader):
     def writable(self):
         return False
 
+    def seek(self, offset, whence=os.SEEK_SET):
+        """``seek(offset, whence=os.SEEK_SET)`` -> the new position, as
+        ``io.RawIOBase.seek``: from the start (SEEK_SET), the current
+        position (SEEK_CUR) or the end (SEEK_END) of the range opened
+        (``offset``/``length`` options).  A position past the end reads as
+        the end.  Drops any read-ahead (``concurrent`` restarts it at the new
+        position); without read-ahead, each later read is one ranged
+        request on s3 and http.  A reader over a stream (a FIFO on fs)
+        raises io.UnsupportedOperation."""
+        try:
+            return super().seek(offset, whence)
+        except Unsupported as e:
+            raise io.UnsupportedOperation(e.message) from e
+
+    def tell(self):
+        """The position: bytes from the start of the range opened."""
+        try:
+            return super().tell()
+        except Unsupported as e:
+            raise io.UnsupportedOperation(e.message) from e
+
     def seekable(self):
-        return False
+        try:
+            super().tell()
+        except Unsupported:
+            return False
+        return True
 
     def __enter__(self):
         return self
@@ -173,17 +275,34 @@ class Writer(_sluice.Writer):
     upload left).  A writer dropped without ``close()`` is aborted."""
 
     def write_from(self, reader, *, progress=None, interval=0.5, readers=None):
-        """Streams everything left in ``reader`` (a File) into this writer
-        and commits it, all in libsluice's pipeline: Python is not in the
-        data path and the GIL is released while it runs.  ``progress``, if
-        given, is called with a Progress snapshot every ``interval`` seconds
-        and once at the end, on this thread.  Ctrl-C (or any exception from
-        ``progress``) cancels the copy and aborts the upload."""
+        """Streams everything left in ``reader`` into this writer and
+        commits it.  ``reader`` is a File (or AsyncFile), or any binary
+        Python file object: one with ``readinto`` (``open(p, "rb")``,
+        ``io.BytesIO``, a socket's ``makefile("rb")``...), else ``read``.
+
+        From a File into a writer with nothing written yet, it all runs in
+        libsluice's pipeline: Python is not in the data path and the GIL is
+        released while it runs.  Otherwise (a Python file object, or bytes
+        already given to ``write``, which come first) this thread copies
+        ``ITER_CHUNK`` bytes at a time through one reused buffer, releasing
+        the GIL in every library call: memory stays one buffer plus the
+        writer's own, whatever the size.
+
+        ``progress``, if given, is called with a Progress snapshot every
+        ``interval`` seconds and once at the end, on this thread (for a
+        Python copy only ``bytes_read`` moves until the end, when
+        ``bytes_written`` is the total).  Ctrl-C, an error, or any exception
+        from ``progress`` cancels the copy and aborts the upload."""
         _check_progress(progress, interval)
-        reader = getattr(reader, "_file", reader)
-        job = self.start_job(reader, readers=readers)
-        _wait(job, progress, interval)
-        job.result()
+        source = getattr(reader, "_file", reader)
+        if isinstance(source, _sluice.Reader) and self.fresh:
+            job = self.start_job(source, readers=readers)
+            _wait(job, progress, interval)
+            job.result()
+            return
+        if readers is not None and (not isinstance(readers, int) or readers < 1):
+            raise ValueError("readers must be a positive int")
+        _pump(self, source, progress, interval)
 
     def writable(self):
         return True

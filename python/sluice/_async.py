@@ -16,13 +16,15 @@ How each call waits, honestly:
 """
 import asyncio
 import functools
+import inspect
 import threading
 
 import os
 
 from . import _sluice
 from ._sluice import Error
-from ._sync import File, Operator, Writer, _check_interval, _check_progress, _pump
+from ._sync import (_OPERATOR_OPTIONS, File, Operator, Writer, _check_interval, _check_progress,
+                    _document, _pump)
 
 
 async def _in_executor(fn, *args, **kwargs):
@@ -316,6 +318,7 @@ class AsyncOperator:
 
     @classmethod
     def from_uri(cls, uri, **options):
+        """``(AsyncOperator, path)`` for a URI, as ``Operator.from_uri``."""
         op, path = Operator.from_uri(uri, **options)
         return cls._wrap(op), path
 
@@ -346,6 +349,12 @@ class AsyncOperator:
 
     async def write(self, path, data, **options):
         return await _in_executor(self._op.write, path, data, **options)
+
+    async def exists(self, path):
+        return await _in_executor(self._op.exists, path)
+
+    async def rename(self, source, target):
+        return await _in_executor(self._op.rename, source, target)
 
     async def delete(self, path):
         return await _in_executor(self._op.delete, path)
@@ -401,3 +410,22 @@ class AsyncOperator:
 
     def __repr__(self):
         return "<sluice.AsyncOperator scheme=%r>" % self.scheme
+
+
+def _document_async():
+    """Each coroutine without a docstring of its own gets its blocking
+    twin's (options included), said to run in the loop's executor."""
+    for name, fn in vars(AsyncOperator).items():
+        twin = getattr(Operator, name, None)
+        if name.startswith("_") or not callable(fn) or fn.__doc__ or twin is None:
+            continue
+        fn.__doc__ = ("``await``-able Operator.%s, run in the loop's default executor.\n\n%s"
+                      % (name, inspect.cleandoc(twin.__doc__ or "")))
+    _document(AsyncOperator, *_OPERATOR_OPTIONS)
+    _document(AsyncOperator.open, ("Reader options (rb)", "reader"),
+              ("Writer options (wb)", "writer"))
+    _document(AsyncOperator.copy_tree, ("Options", "tree"))
+    _document(AsyncOperator.sync, ("Options", "tree"))
+
+
+_document_async()

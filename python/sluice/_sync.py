@@ -2,11 +2,14 @@
 """The blocking API: Operator, File (open(path, "rb")) and Writer
 (open(path, "wb")).  Every call that waits for a service releases the GIL
 (in the C extension), so other Python threads keep running."""
+import inspect
 import io
 import os
+import textwrap
 import time
 
 from . import _sluice
+from ._options import GROUPS
 from ._sluice import Error, NotFound, Unsupported
 
 #: Bytes per item when a File is iterated and no reader ``chunk`` was given.
@@ -47,6 +50,28 @@ def _wait(job, progress, interval, tick=None):
         except Error:
             pass
         raise
+
+
+def _options_doc(title, *groups):
+    """A docstring section listing the options of groups, from libsluice's
+    own option table (sluice/_options.py, generated from docs/libsluice.3
+    by python/gen_options.py): never written twice."""
+    lines, seen = ["", "", title + ":"], set()
+    for group in groups:
+        for name, _unit, _default, text in GROUPS[group]:
+            if name not in seen:
+                seen.add(name)
+                lines.extend(textwrap.wrap("%s -- %s" % (name, text), 78, initial_indent="  ",
+                                           subsequent_indent="      ", break_on_hyphens=False))
+    if len(lines) == 3:
+        lines.append("  none")
+    return "\n".join(lines)
+
+
+def _document(obj, *sections):
+    """Appends sections (title, group, ...) to obj's docstring."""
+    obj.__doc__ = inspect.cleandoc(obj.__doc__ or "") + "".join(
+        _options_doc(title, *groups) for title, *groups in sections)
 
 
 def _pump(writer, source, progress, interval, stop=None):
@@ -134,6 +159,18 @@ class Operator(_sluice.Operator):
             return Writer(self, path, **options)
         raise ValueError("mode must be 'rb' or 'wb', not %r" % (mode,))
 
+    def write(self, path, data, **options):
+        """Writes data (any bytes-like object, not copied in Python) as a
+        whole object; nothing is visible at ``path`` unless it all
+        succeeds."""
+        return super().write(path, data, **options)
+
+    def copy(self, source, target, **options):
+        """Copies within this operator (server-side where the service can,
+        streamed through this process otherwise); ``target`` appears only
+        once complete."""
+        return super().copy(source, target, **options)
+
     def exists(self, path):
         """True when something is at ``path`` (an object, or a directory
         given as ``"dir/"``), False when ``stat`` says NotFound; any other
@@ -204,6 +241,16 @@ class Operator(_sluice.Operator):
 
     def __repr__(self):
         return "<sluice.Operator scheme=%r>" % self.scheme
+
+
+_OPERATOR_OPTIONS = (("fs options", "fs"), ("memory options", "memory"), ("s3 options", "s3"),
+                     ("http options", "http"))
+_document(Operator, *_OPERATOR_OPTIONS)
+_document(Operator.open, ("Reader options (rb)", "reader"), ("Writer options (wb)", "writer"))
+_document(Operator.write, ("Writer options", "writer"))
+_document(Operator.copy, ("Options", "writer", "copy"))
+_document(Operator.copy_tree, ("Options", "tree"))
+_document(Operator.sync, ("Options", "tree"))
 
 
 class File(_sluice.Reader):
@@ -322,3 +369,7 @@ class Writer(_sluice.Writer):
             except Error:
                 pass  # the body's exception is the one to see
         return False
+
+
+_document(File, ("Reader options", "reader"))
+_document(Writer, ("Writer options", "writer"))

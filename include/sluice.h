@@ -558,6 +558,16 @@ SLUICE_EXTERN sluice_error *sluice_delete_all(sluice_operator *op, const char *p
  * changes during the copy. */
 SLUICE_EXTERN sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
                                         const sluice_options *opts);
+/* Moves the object src to dst within op.  On fs it is rename(2), atomic:
+ * dst is the old file or the new one, never a mix, and src is gone in the
+ * same step (parents of dst are created; a directory is refused).  On the
+ * other services it is sluice_copy() (server-side on s3) followed by
+ * sluice_delete() of src, not atomic: meanwhile both paths exist, dst
+ * appears only once complete, and when the delete fails its error is
+ * returned with the object at both paths.  Any thread; blocks until done.
+ * Errors: as sluice_copy() and sluice_delete(); is a directory for a
+ * path ending in '/' and, on fs, for a directory at src or in dst's place. */
+SLUICE_EXTERN sluice_error *sluice_rename(sluice_operator *op, const char *src, const char *dst);
 /* Creates a directory (path must end in '/') and its parents; one that
  * exists already is success.  On s3 it writes the folder marker the S3
  * console and OpenDAL write, a zero-byte object whose key is path ("a/b/"),

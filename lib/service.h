@@ -210,6 +210,9 @@ typedef struct sluice__service_vt {
   /* Copies src to dst inside the service.  NULL: the operator streams it
    * through a source and a sink. */
   sluice_error *(*copy)(void *svc, const char *src, const char *dst, const sluice__write_params *p);
+  /* Moves the file src to dst in one step.  NULL: sluice_rename copies and
+   * deletes. */
+  sluice_error *(*rename)(void *svc, const char *src, const char *dst);
   /* NULL when the service has no signed URLs. */
   sluice_error *(*presign)(void *svc, const char *method, const char *path, uint64_t expires,
                            char **url);

@@ -642,6 +642,15 @@ Test(api_args, delete_bad) {
   cr_assert(exists("keep"));
 }
 
+Test(api_args, rename_bad) {
+  TH_KIND(sluice_rename(NULL, "a", "b"), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_KIND(sluice_rename(mem, NULL, "b"), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_KIND(sluice_rename(mem, "a", NULL), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_OK(sluice_create_dir(fs, "d/"));
+  TH_KIND(sluice_rename(fs, "d", "e"), SLUICE_ERR_IS_A_DIRECTORY);
+  TH_KIND(sluice_rename(fs, "../x", "e"), SLUICE_ERR_INVALID_ARGUMENT);
+}
+
 Test(api_args, create_dir_bad) {
   TH_KIND(sluice_create_dir(NULL, "d/"), SLUICE_ERR_INVALID_ARGUMENT);
   TH_KIND(sluice_create_dir(mem, "d/"), SLUICE_ERR_UNSUPPORTED);

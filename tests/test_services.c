@@ -896,6 +896,23 @@ SVC_CASE(reader_seek) {
   sluice_reader_free(r);
 }
 
+/* rename: the bytes at the new path, nothing at the old one, parents made;
+ * a missing source changes nothing. */
+SVC_CASE(rename) {
+  put("old", 100000, 5);
+  S_OK(sluice_rename(OP, "old", "sub/new"));
+  check_read("sub/new", 0, UINT64_MAX, 100000, 5);
+  expect_missing("old");
+  put("other", 10, 6);
+  S_OK(sluice_rename(OP, "sub/new", "other")); /* replaces what is there */
+  check_read("other", 0, UINT64_MAX, 100000, 5);
+  expect_missing("sub/new");
+  S_KIND(sluice_rename(OP, "missing", "there"), SLUICE_ERR_NOT_FOUND);
+  expect_missing("there");
+  S_KIND(sluice_rename(OP, "other", "dir/"), SLUICE_ERR_IS_A_DIRECTORY);
+  check_read("other", 0, UINT64_MAX, 100000, 5);
+}
+
 /* User metadata: stored and read back by stat on s3; an option the other
  * services refuse rather than drop. */
 SVC_CASE(user_metadata) {

@@ -181,17 +181,6 @@ class Operator(_sluice.Operator):
             return False
         return True
 
-    def rename(self, source, target):
-        """Moves ``source`` to ``target`` within this operator: a copy
-        (server-side on s3, where the object's bytes never reach this
-        process) followed by the deletion of ``source``.  Not atomic on any
-        service: while it runs both paths may exist, and if the deletion
-        fails the object is at both (the error is raised; ``target`` is
-        complete).  ``target`` appears only once whole, as with ``copy``.
-        Objects only: a directory is refused (IsADirectory)."""
-        self.copy(source, target)
-        self.delete(source)
-
     def presign_read(self, path, expire_second):
         return PresignedRequest(self.presign("GET", path, expire_second), "GET")
 

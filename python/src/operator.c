@@ -355,6 +355,23 @@ static PyObject *operator_copy(sp_operator *self, PyObject *args, PyObject *kwar
   Py_RETURN_NONE;
 }
 
+static PyObject *operator_rename(sp_operator *self, PyObject *args) {
+  sp_path src = {0}, dst = {0};
+  sluice_operator *op = get_op(self);
+  if (!op || !PyArg_ParseTuple(args, "O&O&:rename", sp_path_converter, &src, sp_path_converter,
+                               &dst))
+    return NULL;
+  sluice_error *err;
+  Py_BEGIN_ALLOW_THREADS
+  err = sluice_rename(op, src.utf8, dst.utf8);
+  Py_END_ALLOW_THREADS
+  Py_XDECREF(src.str);
+  Py_XDECREF(dst.str);
+  if (err)
+    return sp_raise(err);
+  Py_RETURN_NONE;
+}
+
 static PyObject *operator_presign(sp_operator *self, PyObject *args, PyObject *kwargs) {
   static char *kw[] = {"method", "path", "expire_second", NULL};
   const char *method;
@@ -511,6 +528,13 @@ static PyMethodDef operator_methods[] = {
     {"copy", (PyCFunction)(void (*)(void))operator_copy, METH_VARARGS | METH_KEYWORDS,
      "copy(source, target, **writer_options)\n\nCopies within this operator (server-side where "
      "the service can)."},
+    {"rename", (PyCFunction)operator_rename, METH_VARARGS,
+     "rename(source, target)\n\nMoves the object source to target within this operator.  On "
+     "fs, rename(2): atomic (target is the old file or the new one, source gone in the same "
+     "step; parents of target are made).  Elsewhere a copy (server-side on s3, where the bytes "
+     "never reach this process) then the deletion of source: not atomic, both paths exist "
+     "meanwhile, target appears only once complete, and if the deletion fails its error is "
+     "raised with the object at both paths.  Objects only: a directory raises IsADirectory."},
     {"presign", (PyCFunction)(void (*)(void))operator_presign, METH_VARARGS | METH_KEYWORDS,
      "presign(method, path, expire_second) -> str\n\nA URL that performs one request "
      "(GET, PUT, HEAD, DELETE) without credentials until it expires."},

@@ -96,6 +96,20 @@ def test_rename(service, request, prefix):
     assert not op.exists(base + "other")
 
 
+def test_rename_on_fs_is_rename(fs, tmp_path):
+    (tmp_path / "a").write_bytes(b"same inode")
+    inode = os.stat(tmp_path / "a").st_ino
+    fs.rename("a", "deep/er/b")
+    assert os.stat(tmp_path / "deep/er/b").st_ino == inode  # moved, not copied
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "d").mkdir()
+    with pytest.raises(IsADirectoryError):
+        fs.rename("d", "e")
+    with pytest.raises(IsADirectoryError):
+        fs.rename("deep/er/b", "d/")
+    assert (tmp_path / "deep/er/b").exists()
+
+
 # ---- seek / tell ---------------------------------------------------------
 
 @pytest.mark.parametrize("options", [{}, {"concurrent": 3, "chunk": 65536}],

@@ -17,14 +17,13 @@ How each call waits, honestly:
 import asyncio
 import functools
 import inspect
-import threading
-
 import os
+import threading
 
 from . import _sluice
 from ._sluice import Error
 from ._sync import (_OPERATOR_OPTIONS, File, Operator, Writer, _check_interval, _check_progress,
-                    _document, _pump)
+                    _check_readers, _document, _pump)
 
 
 async def _in_executor(fn, *args, **kwargs):
@@ -249,8 +248,7 @@ class AsyncWriter:
         if isinstance(source, _sluice.Reader) and self._writer.fresh:
             await self.start_write_from(reader, readers=readers)._finish(progress, interval)
             return
-        if readers is not None and (not isinstance(readers, int) or readers < 1):
-            raise ValueError("readers must be a positive int")
+        _check_readers(readers)  # the library's copy is not used: no readers to take
         loop = asyncio.get_running_loop()
         report = None
         if progress is not None:

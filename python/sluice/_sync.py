@@ -27,6 +27,15 @@ def _check_interval(interval):
         raise ValueError("interval must be a positive number")
 
 
+def _check_readers(readers):
+    """What the library checks of write_from's readers, for the copy made
+    in Python, which does not use them: a bad value is still refused."""
+    if readers is not None and (not isinstance(readers, int) or isinstance(readers, bool)):
+        raise TypeError("readers must be an int, not %s" % type(readers).__name__)
+    if readers is not None and not 1 <= readers <= 64:
+        raise ValueError("readers must be 1..64, not %d" % readers)
+
+
 def _wait(job, progress, interval, tick=None):
     """Waits on this thread for ``job`` to end, calling ``tick`` and
     ``progress`` every ``interval`` seconds and ``progress`` once at the end.
@@ -252,6 +261,11 @@ class File(_sluice.Reader):
         super().__init__(operator, path, **options)
         chunk = options.get("chunk")
         self._iter_chunk = chunk if isinstance(chunk, int) and chunk > 0 else ITER_CHUNK
+        try:
+            super().tell()  # a stream refuses even that
+            self._seekable = True
+        except Unsupported:
+            self._seekable = False
 
     def __iter__(self):
         return self
@@ -290,11 +304,7 @@ class File(_sluice.Reader):
             raise io.UnsupportedOperation(e.message) from e
 
     def seekable(self):
-        try:
-            super().tell()
-        except Unsupported:
-            return False
-        return True
+        return self._seekable
 
     def __enter__(self):
         return self
@@ -336,8 +346,7 @@ class Writer(_sluice.Writer):
             _wait(job, progress, interval)
             job.result()
             return
-        if readers is not None and (not isinstance(readers, int) or readers < 1):
-            raise ValueError("readers must be a positive int")
+        _check_readers(readers)  # the library's copy is not used: no readers to take
         _pump(self, source, progress, interval)
 
     def writable(self):

@@ -374,6 +374,11 @@ def test_write_from_bad_sources(mem, tmp_path):
             mem.open("y", "wb").write_from(bad)
     with pytest.raises(ValueError):
         mem.open("y", "wb").write_from(io.BytesIO(b"x"), readers=0)
+    with pytest.raises(ValueError):
+        mem.open("y", "wb").write_from(io.BytesIO(b"x"), readers=65)
+    with pytest.raises(TypeError):
+        mem.open("y", "wb").write_from(io.BytesIO(b"x"), readers="2")
+    assert not mem.exists("y")
 
 
 def test_write_from_source_error_aborts(s3, prefix, uploads):

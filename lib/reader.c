@@ -85,16 +85,15 @@ sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len, size_t
   sluice_error *err = NULL;
   if (r->ra_concurrent && !r->ra)
     err = sluice__readahead_start(r->src, r->pos, r->ra_chunk, r->ra_concurrent, &r->ra);
-  if (err)
-    ;
-  else if (r->ra)
+  if (!err && r->ra) {
     err = sluice__readahead_read(r->ra, buf, len, &n);
-  else if (r->seeked) {
+  } else if (!err && r->seeked) {
     /* A positioned read fails when asked past the end: ask up to it. */
     uint64_t left = r->src->size - r->pos;
     err = r->src->vt->pread(r->src, buf, len < left ? len : (size_t)left, r->pos, &n);
-  } else
+  } else if (!err) {
     err = r->src->vt->read(r->src, buf, len, &n);
+  }
   if (err) return err;
   if (n == 0) r->eof = 1;
   r->pos += n;

@@ -907,6 +907,9 @@ SVC_CASE(rename) {
   S_OK(sluice_rename(OP, "sub/new", "other")); /* replaces what is there */
   check_read("other", 0, UINT64_MAX, 100000, 5);
   expect_missing("sub/new");
+  S_OK(sluice_rename(OP, "other", "other")); /* onto itself: still there */
+  check_read("other", 0, UINT64_MAX, 100000, 5);
+  S_KIND(sluice_rename(OP, "missing", "missing"), SLUICE_ERR_NOT_FOUND);
   S_KIND(sluice_rename(OP, "missing", "there"), SLUICE_ERR_NOT_FOUND);
   expect_missing("there");
   S_KIND(sluice_rename(OP, "other", "dir/"), SLUICE_ERR_IS_A_DIRECTORY);

@@ -41,18 +41,15 @@ sluice_error *sluice__fs_rename(void *svc, const char *src, const char *dst) {
   }
   if (!err && (dfd = sluice__fs_mkdirs(fs, "rename", dst, ddir, &err)) >= 0) {
     dbase = strdup(strrchr(dst, '/') ? strrchr(dst, '/') + 1 : dst);
-    if (!dbase)
-      err = sluice__error_oom();
-    else if (renameat(sfd, sbase, dfd, dbase) != 0)
-      err = errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST
-                ? sluice__error_set_errno(sluice__fs_fail(fs, SLUICE_ERR_IS_A_DIRECTORY, "rename",
-                                                          dst, "a directory is in the way"),
-                                          errno)
-                : sluice__fs_error(fs, "rename", src, errno);
+    int e = !dbase ? ENOMEM : renameat(sfd, sbase, dfd, dbase) != 0 ? errno : 0;
     /* Durable when asked: both directory entries changed. */
-    int e = 0;
-    if (!err && fs->fsync && (e = sluice__fs_fsync_dir(dfd)) == 0) e = sluice__fs_fsync_dir(sfd);
-    if (!err && e) err = sluice__fs_error(fs, "rename", dst, e);
+    if (!e && fs->fsync && (e = sluice__fs_fsync_dir(dfd)) == 0) e = sluice__fs_fsync_dir(sfd);
+    if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)
+      err = sluice__error_set_errno(sluice__fs_fail(fs, SLUICE_ERR_IS_A_DIRECTORY, "rename", dst,
+                                                    "a directory is in the way"),
+                                    e);
+    else if (e)
+      err = sluice__fs_error(fs, "rename", src, e);
   }
   if (dfd >= 0) close(dfd);
   close(sfd);

@@ -39,10 +39,13 @@ static int user_metadata(sluice_options *o, PyObject *dict) {
   PyObject *joined = amp ? PyUnicode_Join(amp, parts) : NULL;
   Py_XDECREF(amp);
   sp_path text = {0};
-  if (joined && sp_path_converter(joined, &text)) {
+  if (joined && sp_path_converter(joined, &text)) { /* UTF-8 without NUL, as for a path */
     sluice_error *err = sluice_options_set(o, "user_metadata", text.utf8);
     Py_DECREF(text.str);
     rc = err ? (sp_raise(err), -1) : 0;
+  } else if (joined && PyErr_ExceptionMatches(PyExc_ValueError)) {
+    PyErr_Clear();
+    PyErr_SetString(PyExc_ValueError, "user_metadata contains a NUL character");
   }
   Py_XDECREF(joined);
 out:

@@ -224,6 +224,8 @@ def test_user_metadata_bad(s3, prefix, mem):
         s3.write(prefix + "x", b"", user_metadata={"k": "a&b"})
     with pytest.raises(ValueError):
         s3.write(prefix + "x", b"", user_metadata={"k=j": "v"})
+    with pytest.raises(ValueError, match="NUL"):
+        s3.write(prefix + "x", b"", user_metadata={"k": "a\0b"})
     with pytest.raises(sluice.InvalidArgument):  # the library's own check
         s3.write(prefix + "x", b"", user_metadata={"bad name": "v"})
     with pytest.raises(sluice.InvalidArgument):

@@ -348,7 +348,9 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
  *                                                  stored as x-amz-meta-<name>;
  *                                                  names of letters, digits,
  *                                                  '-' and '_', values without
- *                                                  control characters
+ *                                                  control characters; read
+ *                                                  back by sluice_stat()
+ *                                                  (sluice_metadata_user())
  *   checksum       text   auto     auto, crc64nvme, s3 only: what each part
  *                                  crc32c, crc32,  carries for the store to
  *                                  md5, sha256,    verify.  auto: a full-object
@@ -573,6 +575,16 @@ SLUICE_EXTERN int64_t sluice_metadata_mtime(const sluice_metadata *m);
  * service's, as it gave it: compare it, do not parse it. */
 SLUICE_EXTERN const char *sluice_metadata_etag(const sluice_metadata *m);
 SLUICE_EXTERN const char *sluice_metadata_content_type(const sluice_metadata *m);
+/* User metadata: the name/value pairs a writer stored with the object (the
+ * user_metadata writer option; x-amz-meta-<name> headers on s3, names as
+ * the store gives them back, lowercase on S3).  sluice_stat() fills them on
+ * s3; listings never do, and fs, memory and http keep none: the count is 0
+ * there.  sluice_metadata_user() sets *name and *value (either may be NULL)
+ * to pair i, owned by m, and returns 0; for i at or past the count it sets
+ * them to NULL and returns -1. */
+SLUICE_EXTERN size_t sluice_metadata_user_count(const sluice_metadata *m);
+SLUICE_EXTERN int sluice_metadata_user(const sluice_metadata *m, size_t i, const char **name,
+                                       const char **value);
 /* Frees metadata from sluice_stat().  Not for sluice_entry_metadata()'s,
  * which the lister owns. */
 SLUICE_EXTERN void sluice_metadata_free(sluice_metadata *m);
@@ -622,10 +634,25 @@ SLUICE_EXTERN sluice_error *sluice_delete_all(sluice_operator *op, const char *p
  * changes during the copy. */
 SLUICE_EXTERN sluice_error *sluice_copy(sluice_operator *op, const char *src, const char *dst,
                                         const sluice_options *opts);
+/* Moves the object src to dst within op.  On fs it is rename(2), atomic:
+ * dst is the old file or the new one, never a mix, and src is gone in the
+ * same step (parents of dst are created; a directory is refused).  On the
+ * other services it is sluice_copy() (server-side on s3) followed by
+ * sluice_delete() of src, not atomic: meanwhile both paths exist, dst
+ * appears only once complete, and when the delete fails its error is
+ * returned with the object at both paths.  Any thread; blocks until done.
+ * Errors: as sluice_copy() and sluice_delete(); is a directory for a
+ * path ending in '/' and, on fs, for a directory at src or in dst's place. */
+SLUICE_EXTERN sluice_error *sluice_rename(sluice_operator *op, const char *src, const char *dst);
 /* Creates a directory (path must end in '/') and its parents; one that
- * exists already is success.  Any thread.  Errors: invalid argument (no
- * trailing '/'), already exists (a file is in the way), permission denied,
- * unsupported on services without directories (s3, memory, http). */
+ * exists already is success.  On s3 it writes the folder marker the S3
+ * console and OpenDAL write, a zero-byte object whose key is path ("a/b/"),
+ * and nothing for the parents (a prefix exists once a key starts with it);
+ * sluice_stat() then finds the directory and listings show it, without the
+ * marker as an object of its own.  Any thread.  Errors: invalid argument
+ * (no trailing '/'), already exists (a file is in the way), permission
+ * denied, the store's network failures, unsupported on services without
+ * directories (memory, http). */
 SLUICE_EXTERN sluice_error *sluice_create_dir(sluice_operator *op, const char *path);
 
 /* A presigned URL: anyone holding it may perform that one request (method
@@ -790,6 +817,22 @@ SLUICE_EXTERN uint64_t sluice_reader_size(const sluice_reader *r);
  * end, and for a NULL r).  A static string.  Any thread, once the reads
  * (or the write_from or job reading r) have returned. */
 SLUICE_EXTERN const char *sluice_reader_verified(const sluice_reader *r);
+/* Moves the reader as lseek(2) moves a file offset: to offset (whence
+ * SEEK_SET of <stdio.h>), to the position plus offset (SEEK_CUR) or to the
+ * end plus offset (SEEK_END).  Positions count from the start of the range
+ * the reader was opened on (its offset option), and the end is that
+ * range's.  A position past the end is allowed: reads there return the end.
+ * *pos_out (may be NULL) is the new position; SEEK_CUR with offset 0 asks
+ * for it and changes nothing.  A seek drops any read-ahead (the next read
+ * starts it again from the new position) and turns off the whole-object
+ * checks of the reads that follow, as a ranged read has none; on s3 and
+ * http a reader without read-ahead then fetches each read as one ranged
+ * GET.  One thread at a time per reader.  Errors, leaving the reader
+ * unchanged: invalid argument (NULL r, an unknown whence, a position before
+ * 0 or past INT64_MAX), unsupported (a reader over a stream: an fd, a
+ * source whose size is unknown). */
+SLUICE_EXTERN sluice_error *sluice_reader_seek(sluice_reader *r, int64_t offset, int whence,
+                                               uint64_t *pos_out);
 /* Stops any read-ahead threads, waits for them and frees the reader. */
 SLUICE_EXTERN void sluice_reader_free(sluice_reader *r);
 

@@ -27,6 +27,7 @@ struct sluice__readahead {
   pthread_t *threads;
   unsigned nthreads;
   atomic_uint_fast64_t next_claim;
+  int claimed; /* told the source that the fetchers claim in order */
 
   pthread_mutex_t lock;
   pthread_cond_t ready;
@@ -89,9 +90,6 @@ sluice_error *sluice__readahead_start(sluice__source *src, uint64_t pos, size_t 
   sluice__readahead *ra = calloc(1, sizeof(*ra));
   if (!ra) return sluice__error_oom();
   ra->src = src;
-  /* Each fetcher takes a buffer before it claims the next chunk, and its
-   * read needs nothing from another fetcher: see service.h. */
-  src->claims_in_order = 1;
   ra->base = pos;
   ra->size = src->size - pos;
   ra->chunk = chunk;
@@ -106,6 +104,10 @@ sluice_error *sluice__readahead_start(sluice__source *src, uint64_t pos, size_t 
     return sluice__error(SLUICE_ERR_OUT_OF_MEMORY, "read '%s': cannot allocate read-ahead buffers",
                          src->path);
   }
+  /* Each fetcher takes a buffer before it claims the next chunk, and its
+   * read needs nothing from another fetcher: see service.h. */
+  if (src->vt->claims) src->vt->claims(src, pos, 1);
+  ra->claimed = 1;
   for (unsigned i = 0; i < concurrent; i++) {
     if (pthread_create(&ra->threads[i], NULL, fetcher, ra) != 0) break;
     ra->nthreads++;
@@ -148,6 +150,7 @@ void sluice__readahead_free(sluice__readahead *ra) {
   if (!ra) return;
   if (ra->pool) sluice__bufpool_close(ra->pool);
   for (unsigned i = 0; i < ra->nthreads; i++) pthread_join(ra->threads[i], NULL);
+  if (ra->claimed && ra->src->vt->claims) ra->src->vt->claims(ra->src, 0, 0);
   if (ra->pool) sluice__bufpool_free(ra->pool);
   free(ra->slots);
   free(ra->threads);

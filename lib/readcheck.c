@@ -140,6 +140,24 @@ void sluice__readcheck_stop(sluice__readcheck *rc, const char *why) {
   pthread_mutex_unlock(&rc->lock);
 }
 
+void sluice__readcheck_claims_from(sluice__readcheck *rc, uint64_t off) {
+  pthread_mutex_lock(&rc->lock);
+  if (rc->state == ACTIVE && rc->nsegs) {
+    /* MD5 segments finish in order under claims: every one before off's
+     * done, off's hashed up to off, none after it begun. */
+    uint32_t i = off >= rc->total ? rc->nsegs : (uint32_t)(off / rc->part_size);
+    uint64_t rel = i < rc->nsegs ? off - (uint64_t)i * rc->part_size : 0;
+    int ok = rc->segs_done == i && (i == rc->nsegs || rc->segs[i].hashed == rel);
+    for (uint32_t j = i + 1; ok && j < rc->nsegs; j++) ok = rc->segs[j].hashed == 0;
+    if (!ok) {
+      rc->state = STOPPED;
+      rc->why = "the object was not read in order";
+      pthread_cond_broadcast(&rc->turn);
+    }
+  }
+  pthread_mutex_unlock(&rc->lock);
+}
+
 void sluice__readcheck_restart(sluice__readcheck *rc) {
   pthread_mutex_lock(&rc->lock);
   rc->npieces = 0;

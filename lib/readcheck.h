@@ -80,6 +80,10 @@ int sluice__readcheck_received(sluice__readcheck *rc, const void *buf, size_t le
  * store's reply showed the ETag is no MD5): why is static text for
  * messages.  Wakes any read waiting for its turn. */
 void sluice__readcheck_stop(sluice__readcheck *rc, const char *why);
+/* A reading side will claim every byte from off on, in order: the check
+ * stands down unless the bytes before off are exactly those checked so
+ * far (a read that started over, or jumped, cannot be checked). */
+void sluice__readcheck_claims_from(sluice__readcheck *rc, uint64_t off);
 /* Forgets what arrived, keeping the expectation: for a fetch of the whole
  * object again after a mismatch.  No read may be in progress. */
 void sluice__readcheck_restart(sluice__readcheck *rc);

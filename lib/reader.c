@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Readers: a cursor over a service's source. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,13 +125,23 @@ sluice_error *sluice_reader_read(sluice_reader *r, void *buf, size_t len, size_t
     return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
                          "reader_read: reader, buf and n_out must be non-NULL");
   if (r->eof || len == 0) return NULL;
+  if (r->seeked && r->pos >= r->src->size) { /* sought to or past the end */
+    r->eof = 1;
+    return NULL;
+  }
   size_t n;
   sluice_error *err = NULL;
   if (r->ra_concurrent && !r->ra)
     err = sluice__readahead_start(r->src, r->pos, r->ra_chunk, r->ra_concurrent, &r->ra);
-  if (!err)
-    err = r->ra ? sluice__readahead_read(r->ra, buf, len, &n)
-                : r->src->vt->read(r->src, buf, len, &n);
+  if (!err && r->ra) {
+    err = sluice__readahead_read(r->ra, buf, len, &n);
+  } else if (!err && r->seeked) {
+    /* A positioned read fails when asked past the end: ask up to it. */
+    uint64_t left = r->src->size - r->pos;
+    err = r->src->vt->pread(r->src, buf, len < left ? len : (size_t)left, r->pos, &n);
+  } else if (!err) {
+    err = r->src->vt->read(r->src, buf, len, &n);
+  }
   if (!err && n == 0 && !r->eof) err = sluice__reader_check_verified(r);
   if (err) return err;
   if (n == 0) r->eof = 1;
@@ -147,6 +158,40 @@ uint64_t sluice_reader_size(const sluice_reader *r) {
 const char *sluice_reader_verified(const sluice_reader *r) {
   const char *name = r && r->src->vt->verified ? r->src->vt->verified(r->src, NULL) : NULL;
   return name ? name : "none";
+}
+
+sluice_error *sluice_reader_seek(sluice_reader *r, int64_t offset, int whence, uint64_t *pos_out) {
+  if (!r) return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "reader_seek: reader must be non-NULL");
+  const char *path = r->src->path ? r->src->path : "(stream)";
+  if (!r->src->vt->pread || r->src->size == UINT64_MAX)
+    return sluice__error(SLUICE_ERR_UNSUPPORTED,
+                         "reader_seek '%s': the reader is over a stream, which cannot seek", path);
+  uint64_t base;
+  if (whence == SEEK_SET)
+    base = 0;
+  else if (whence == SEEK_CUR)
+    base = r->pos;
+  else if (whence == SEEK_END)
+    base = r->src->size;
+  else
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT,
+                         "reader_seek '%s': whence %d is none of SEEK_SET, SEEK_CUR, SEEK_END",
+                         path, whence);
+  /* In unsigned arithmetic, where wrapping is defined: a negative offset
+   * that goes below 0 wraps past INT64_MAX and is refused with it. */
+  uint64_t pos = base + (uint64_t)offset;
+  if (base > INT64_MAX || (offset < 0 ? pos > base : pos < base) || pos > INT64_MAX)
+    return sluice__error(SLUICE_ERR_INVALID_ARGUMENT, "reader_seek '%s': the position would be %s",
+                         path, offset < 0 ? "before the start" : "past INT64_MAX");
+  if (pos != r->pos) {
+    sluice__readahead_free(r->ra);
+    r->ra = NULL;
+    r->pos = pos;
+    r->eof = 0;
+    r->seeked = 1;
+  }
+  if (pos_out) *pos_out = pos;
+  return NULL;
 }
 
 void sluice_reader_free(sluice_reader *r) {

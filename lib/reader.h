@@ -9,6 +9,9 @@ struct sluice_reader {
   sluice_operator *op; /* holds a reference; NULL for fd readers */
   uint64_t pos;        /* next byte, relative to the source's range */
   int eof;
+  /* Moved by sluice_reader_seek(): reads are positioned (pread at pos),
+   * and checks of the whole object stand down. */
+  int seeked;
   size_t ra_chunk; /* read-ahead: chunk size and fetchers (0: none) */
   unsigned ra_concurrent;
   struct sluice__readahead *ra; /* started on the first read */

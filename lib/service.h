@@ -37,9 +37,16 @@ struct sluice_metadata {
    * sluice__ck_alg (lib/checksum.h), 0 for none, and its value. */
   int crc_alg;
   uint64_t crc;
+  /* User metadata (s3: x-amz-meta-*): nuser pairs, user[2i] the name and
+   * user[2i+1] the value, all malloc'd; NULL when none. */
+  char **user;
+  size_t nuser;
 };
 sluice_metadata *sluice__metadata_new(void);
 void sluice__metadata_clear(sluice_metadata *m); /* frees the strings */
+/* Replaces m's user metadata with the pairs in pairs[0..len): name NUL
+ * value NUL, repeated (len 0: none).  OUT_OF_MEMORY leaves m without any. */
+sluice_error *sluice__metadata_set_user(sluice_metadata *m, const char *pairs, size_t len);
 
 /* A service's lister: next() sets *path to the entry's full path from the
  * root (malloc'd, caller frees; directories end in '/') and overwrites every
@@ -95,17 +102,19 @@ struct sluice__source_vt {
   /* Optional, before the reads: whether a read of every byte will be
    * checked (1), or cannot be (0, *why as above).  A NULL entry: 0. */
   int (*checkable)(sluice__source *s, const char **why);
+  /* Optional.  on = 1: a reading side is about to claim every byte from
+   * from to the end in ascending order, on threads that each take their
+   * buffer first and finish their read without waiting for another
+   * (write_from's readers, the read-ahead); a source that checks bytes in
+   * order may then make a read wait for the reads before it.  on = 0:
+   * that side has stopped and all its reads have returned; no read may
+   * wait from then on.  Called with no read in progress. */
+  void (*claims)(sluice__source *s, uint64_t from, int on);
 };
 struct sluice__source {
   const struct sluice__source_vt *vt;
   uint64_t size;    /* bytes in the opened range, UINT64_MAX unknown */
   const char *path; /* for messages; owned by the source */
-  /* Set by a reading side that claims every byte of the range in
-   * ascending order, on threads that each finish their read without
-   * waiting for another (write_from's readers, the read-ahead): a source
-   * that checks bytes in order may then make a read wait for the reads
-   * before it.  0: it must not wait. */
-  int claims_in_order;
   /* Set by the copy engine while it reads the source (NULL otherwise):
    * every request the source sends again adds one (sluice_progress.retries). */
   atomic_uint_fast64_t *retries;
@@ -218,6 +227,9 @@ typedef struct sluice__service_vt {
   /* Copies src to dst inside the service.  NULL: the operator streams it
    * through a source and a sink. */
   sluice_error *(*copy)(void *svc, const char *src, const char *dst, const sluice__write_params *p);
+  /* Moves the file src to dst in one step.  NULL: sluice_rename copies and
+   * deletes. */
+  sluice_error *(*rename)(void *svc, const char *src, const char *dst);
   /* NULL when the service has no signed URLs. */
   sluice_error *(*presign)(void *svc, const char *method, const char *path, uint64_t expires,
                            char **url);

@@ -176,7 +176,7 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
   /* Before the reader threads start, cleared after they are joined. */
   r->src->retries = &w->retries;
   /* positional_reader claims indices in order, each with its buffer. */
-  r->src->claims_in_order = 1;
+  if (positional && r->src->vt->claims) r->src->vt->claims(r->src, cp.base, 1);
   /* A cancel that came before the source was registered has already
    * failed the pipe; readers then find no buffer and stop at once. */
 
@@ -195,6 +195,7 @@ sluice_error *sluice__write_from(sluice_writer *w, sluice_reader *r, const sluic
 
   atomic_store(&w->pipe.source, NULL);
   r->src->retries = NULL;
+  if (positional && r->src->vt->claims) r->src->vt->claims(r->src, 0, 0);
   err = sluice__writer_stop_pipe(w);
   /* Before anything is committed: verify=required and unchecked bytes. */
   if (!err) err = sluice__reader_check_verified(r);

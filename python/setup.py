@@ -52,7 +52,7 @@ def rpath():
 
 cflags, libs = flags("cflags"), flags("libs")
 sources = ["module.c", "errors.c", "options.c", "operator.c", "reader.c", "writer.c", "job.c",
-           "tree.c"]
+           "tree.c", "path.c"]
 
 setup(packages=["sluice"],
       package_data={"sluice": ["py.typed", "*.pyi"]},

@@ -114,6 +114,12 @@ Test(api_args, accessors_on_null) {
   cr_assert_eq(sluice_reader_size(NULL), UINT64_MAX);
   cr_assert_str_eq(sluice_reader_verified(NULL), "none");
   cr_assert_str_eq(sluice_object_result_verified(NULL), "none");
+  cr_assert_eq(sluice_metadata_user_count(NULL), 0);
+  const char *name = "x", *value = "y";
+  cr_assert_eq(sluice_metadata_user(NULL, 0, &name, &value), -1);
+  cr_assert_null(name);
+  cr_assert_null(value);
+  TH_KIND(sluice_reader_seek(NULL, 0, SEEK_SET, NULL), SLUICE_ERR_INVALID_ARGUMENT);
   cr_assert_eq(sluice_job_fd(NULL), -1);
   cr_assert_eq(sluice_job_done(NULL), 0);
   cr_assert_null(sluice_options_get(NULL, "x"));
@@ -662,6 +668,15 @@ Test(api_args, delete_bad) {
   cr_assert(exists("keep"));
 }
 
+Test(api_args, rename_bad) {
+  TH_KIND(sluice_rename(NULL, "a", "b"), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_KIND(sluice_rename(mem, NULL, "b"), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_KIND(sluice_rename(mem, "a", NULL), SLUICE_ERR_INVALID_ARGUMENT);
+  TH_OK(sluice_create_dir(fs, "d/"));
+  TH_KIND(sluice_rename(fs, "d", "e"), SLUICE_ERR_IS_A_DIRECTORY);
+  TH_KIND(sluice_rename(fs, "../x", "e"), SLUICE_ERR_INVALID_ARGUMENT);
+}
+
 Test(api_args, create_dir_bad) {
   TH_KIND(sluice_create_dir(NULL, "d/"), SLUICE_ERR_INVALID_ARGUMENT);
   TH_KIND(sluice_create_dir(mem, "d/"), SLUICE_ERR_UNSUPPORTED);
@@ -802,6 +817,9 @@ Test(api_args, reader_from_fd_bad) {
   /* The good case: size unknown, and the fd stays open after the free. */
   TH_OK(sluice_reader_from_fd(fds[0], &r));
   cr_assert_eq(sluice_reader_size(r), UINT64_MAX);
+  /* A stream cannot seek, not even to where it is. */
+  TH_KIND(sluice_reader_seek(r, 0, SEEK_CUR, NULL), SLUICE_ERR_UNSUPPORTED);
+  TH_KIND(sluice_reader_seek(r, 0, SEEK_SET, NULL), SLUICE_ERR_UNSUPPORTED);
   cr_assert_eq(write(fds[1], "pipe", 4), 4);
   close(fds[1]);
   char buf[8];

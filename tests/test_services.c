@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -809,9 +810,10 @@ SVC_CASE(directory_paths) {
   cr_assert_null(r);
   /* An object path below an object is not found. */
   S_KIND(sluice_stat(OP, "dir/obj/x", &m), SLUICE_ERR_NOT_FOUND);
-  /* create_dir: works where there are directories, unsupported elsewhere. */
+  /* create_dir: works where there are directories and on s3 (a "dir/"
+   * marker object, listed as the directory), unsupported elsewhere. */
   sluice_error *err = sluice_create_dir(OP, "made/here/");
-  if (S->has_dirs) {
+  if (S->has_dirs || strcmp(S->name, "s3") == 0) {
     cr_assert_null(err, "[%s] create_dir: [%s] %s", S->name,
                    sluice_strerror(sluice_error_kind(err)), sluice_error_message(err));
     S_OK(sluice_stat(OP, "made/here/", &m));
@@ -826,6 +828,135 @@ SVC_CASE(directory_paths) {
                  sluice_strerror(sluice_error_kind(err)), sluice_error_message(err));
     sluice_error_free(err);
   }
+}
+
+/* Seeking a reader: every position reads the bytes that are there, with
+ * and without read-ahead (which a seek drops and the next read restarts). */
+static void seek_and_check(sluice_reader *r, int64_t off, int whence, uint64_t want_pos, size_t len,
+                           size_t want_len, uint64_t seed) {
+  uint64_t pos = 12345;
+  S_OK(sluice_reader_seek(r, off, whence, &pos));
+  cr_assert_eq(pos, want_pos, "[%s] seek(%lld, %d): position %llu, expected %llu", S->name,
+               (long long)off, whence, (unsigned long long)pos, (unsigned long long)want_pos);
+  unsigned char *buf = malloc(len + 1), *exp = malloc(len + 1);
+  size_t total = 0, n;
+  do {
+    S_OK(sluice_reader_read(r, buf + total, len - total, &n));
+    total += n;
+  } while (n && total < len);
+  cr_assert_eq(total, want_len, "[%s] read at %llu: %zu bytes, expected %zu", S->name,
+               (unsigned long long)want_pos, total, want_len);
+  th_fill(exp, want_len, seed, want_pos);
+  cr_assert(memcmp(buf, exp, want_len) == 0, "[%s] read at %llu: bytes differ", S->name,
+            (unsigned long long)want_pos);
+  free(buf);
+  free(exp);
+}
+
+SVC_CASE(reader_seek) {
+  const size_t size = 300000;
+  put("seek", size, 77);
+  for (int ra = 0; ra < 2; ra++) {
+    sluice_options *o = ra ? th_opts("concurrent", "3", "chunk", "64KiB", NULL) : NULL;
+    sluice_reader *r;
+    S_OK(sluice_reader_open(OP, "seek", o, &r));
+    sluice_options_free(o);
+    seek_and_check(r, 0, SEEK_CUR, 0, 1000, 1000, 77);
+    seek_and_check(r, 200000, SEEK_SET, 200000, 70000, 70000, 77);
+    seek_and_check(r, -100000, SEEK_CUR, 170000, 5, 5, 77);
+    seek_and_check(r, -10, SEEK_END, size - 10, 100, 10, 77);
+    cr_assert_eq(sluice_reader_size(r), 0);
+    seek_and_check(r, 10, SEEK_END, size + 10, 100, 0, 77);
+    seek_and_check(r, 0, SEEK_SET, 0, size, size, 77);
+    /* Refused, leaving the position where it was. */
+    S_KIND(sluice_reader_seek(r, -1, SEEK_SET, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+    S_KIND(sluice_reader_seek(r, -(int64_t)size - 1, SEEK_CUR, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+    S_KIND(sluice_reader_seek(r, INT64_MAX, SEEK_END, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+    S_KIND(sluice_reader_seek(r, 0, 7, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+    seek_and_check(r, 0, SEEK_CUR, size, 10, 0, 77);
+    sluice_reader_free(r);
+  }
+  /* A reader opened on a range seeks within it. */
+  sluice_options *o = th_opts("offset", "1000", "length", "500", NULL);
+  sluice_reader *r;
+  S_OK(sluice_reader_open(OP, "seek", o, &r));
+  sluice_options_free(o);
+  uint64_t pos;
+  S_OK(sluice_reader_seek(r, -100, SEEK_END, &pos));
+  cr_assert_eq(pos, 400);
+  unsigned char buf[200], exp[100];
+  size_t n, total = 0;
+  do {
+    S_OK(sluice_reader_read(r, buf + total, sizeof buf - total, &n));
+    total += n;
+  } while (n);
+  cr_assert_eq(total, 100);
+  th_fill(exp, 100, 77, 1400);
+  cr_assert(memcmp(buf, exp, 100) == 0, "[%s] ranged reader: bytes differ after a seek", S->name);
+  sluice_reader_free(r);
+}
+
+/* rename: the bytes at the new path, nothing at the old one, parents made;
+ * a missing source changes nothing. */
+SVC_CASE(rename) {
+  put("old", 100000, 5);
+  S_OK(sluice_rename(OP, "old", "sub/new"));
+  check_read("sub/new", 0, UINT64_MAX, 100000, 5);
+  expect_missing("old");
+  put("other", 10, 6);
+  S_OK(sluice_rename(OP, "sub/new", "other")); /* replaces what is there */
+  check_read("other", 0, UINT64_MAX, 100000, 5);
+  expect_missing("sub/new");
+  S_OK(sluice_rename(OP, "other", "other")); /* onto itself: still there */
+  check_read("other", 0, UINT64_MAX, 100000, 5);
+  S_KIND(sluice_rename(OP, "missing", "missing"), SLUICE_ERR_NOT_FOUND);
+  S_KIND(sluice_rename(OP, "missing", "there"), SLUICE_ERR_NOT_FOUND);
+  expect_missing("there");
+  S_KIND(sluice_rename(OP, "other", "dir/"), SLUICE_ERR_IS_A_DIRECTORY);
+  check_read("other", 0, UINT64_MAX, 100000, 5);
+}
+
+/* User metadata: stored and read back by stat on s3; an option the other
+ * services refuse rather than drop. */
+SVC_CASE(user_metadata) {
+  sluice_options *o = th_opts("user_metadata", "Colour=blue&owner_id=a b", NULL);
+  sluice_error *err = sluice_write(OP, "meta", "abc", 3, o);
+  sluice_options_free(o);
+  sluice_metadata *m;
+  if (strcmp(S->name, "s3") == 0) {
+    cr_assert_null(err, "[s3] user_metadata write: %s", sluice_error_message(err));
+    S_OK(sluice_stat(OP, "meta", &m));
+    cr_assert_eq(sluice_metadata_user_count(m), 2);
+    int seen = 0;
+    for (size_t i = 0; i < 2; i++) {
+      const char *name, *value;
+      cr_assert_eq(sluice_metadata_user(m, i, &name, &value), 0);
+      if (strcasecmp(name, "colour") == 0) {
+        seen |= 1;
+        cr_assert_str_eq(value, "blue");
+      } else if (strcmp(name, "owner_id") == 0) {
+        seen |= 2;
+        cr_assert_str_eq(value, "a b");
+      }
+    }
+    cr_assert_eq(seen, 3);
+    const char *name = "x", *value = "y";
+    cr_assert_eq(sluice_metadata_user(m, 2, &name, &value), -1);
+    cr_assert_null(name);
+    cr_assert_null(value);
+    sluice_metadata_free(m);
+  } else {
+    cr_assert_not_null(err, "[%s] user_metadata accepted by a service that cannot keep it",
+                       S->name);
+    cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_INVALID_ARGUMENT, "[%s] [%s] %s", S->name,
+                 sluice_strerror(sluice_error_kind(err)), sluice_error_message(err));
+    sluice_error_free(err);
+  }
+  /* Without it, no pairs. */
+  S_OK(sluice_write(OP, "plain", "abc", 3, NULL));
+  S_OK(sluice_stat(OP, "plain", &m));
+  cr_assert_eq(sluice_metadata_user_count(m), 0);
+  sluice_metadata_free(m);
 }
 
 SVC_CASE(content_type) {

@@ -579,6 +579,7 @@ const sluice__service_vt sluice__fs_service = {
     .create_dir = fs_create_dir,
     .list = sluice__fs_list,
     .remove_all = sluice__fs_remove_all,
+    .rename = sluice__fs_rename,
     .open_source = fs_open_source,
     .open_sink = sluice__fs_open_sink,
 };

@@ -82,6 +82,9 @@ sluice_error *sluice__fs_open_sink(void *svc, const char *path, const sluice__wr
 /* The service's list() (fs_list.c). */
 sluice_error *sluice__fs_list(void *svc, const char *dir, int recursive, sluice__list **out);
 
+/* The service's rename() (fs_rename.c): rename(2), atomic. */
+sluice_error *sluice__fs_rename(void *svc, const char *src, const char *dst);
+
 /* The service's remove_all() (fs_remove_all.c): rm -rf of dir ("a/b/")
  * that never follows a symlink. */
 sluice_error *sluice__fs_remove_all(void *svc, const char *dir);

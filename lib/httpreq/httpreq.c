@@ -198,6 +198,7 @@ static void reset_reply_headers(sluice__httpreq_req *r) {
   r->parts_count = 0;
   r->meta_part_size = 0;
   r->meta_md5[0] = '\0';
+  if (r->user_meta) r->user_meta->len = 0;
 }
 
 static int header_is(const char *data, size_t nlen, const char *name) {
@@ -254,6 +255,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *u) {
     r->meta_part_size = strtoull(tmp, NULL, 10);
   } else if (header_is(data, nlen, "x-amz-meta-md5chksum")) {
     copy_value(r->meta_md5, sizeof(r->meta_md5), v, vlen);
+  } else if (r->user_meta && nlen > 11 && strncasecmp(data, "x-amz-meta-", 11) == 0) {
+    /* Not through tmp: S3 allows 2 KiB of user metadata. */
+    while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
+    while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' ')) vlen--;
+    sluice__strbuf_putn(r->user_meta, data + 11, nlen - 11);
+    sluice__strbuf_putc(r->user_meta, '\0');
+    sluice__strbuf_putn(r->user_meta, v, vlen);
+    sluice__strbuf_putc(r->user_meta, '\0');
   } else if (nlen == 13 && strncasecmp(data, "Last-Modified", 13) == 0) {
     copy_value(tmp, sizeof(tmp), v, vlen);
     time_t t = curl_getdate(tmp, NULL);

@@ -127,6 +127,9 @@ struct sluice__httpreq_req {
   uint32_t parts_count;
   uint64_t meta_part_size;
   char meta_md5[32];
+  /* When the caller sets it: every x-amz-meta-<name>: <value> header, as
+   * "<name>" NUL "<value>" NUL (sluice__metadata_set_user's form). */
+  sluice__strbuf *user_meta;
 
   /* ---- for the signer: kept across attempts, zero before the first ---- */
   char payload_hash[65];

@@ -62,6 +62,7 @@ typedef struct http_source {
   size_t buf_len;
   atomic_int interrupted;  /* sticky: every request from now on stops */
   sluice__readcheck check; /* armed only for a read of the whole object */
+  atomic_int may_wait;     /* a reading side claims in order (service.h claims) */
   int crc_from_get;        /* no HEAD: the whole-object GET brings the stored CRC */
 } http_source;
 
@@ -123,8 +124,8 @@ static sluice_error *get_range(http_source *ss, void *buf, size_t len, uint64_t 
   /* A failed read leaves a hole no later read of this copy fills: the check
    * stands down, and any read waiting for its turn goes on. */
   if (err) sluice__readcheck_stop(&ss->check, "a read of the object failed");
-  *bad = !err &&
-         sluice__readcheck_received(&ss->check, buf, len, ss->start + off, s->claims_in_order) != 0;
+  *bad = !err && sluice__readcheck_received(&ss->check, buf, len, ss->start + off,
+                                            atomic_load(&ss->may_wait)) != 0;
   sluice__httpreq_req_cleanup(&r);
   return err;
 }
@@ -193,12 +194,19 @@ static void source_interrupt(sluice__source *s) {
 static const char *source_verified(sluice__source *s, const char **why);
 static int source_checkable(sluice__source *s, const char **why);
 
+static void source_claims(sluice__source *s, uint64_t from, int on) {
+  http_source *ss = (http_source *)s;
+  if (on) sluice__readcheck_claims_from(&ss->check, ss->start + from);
+  atomic_store(&ss->may_wait, on);
+}
+
 static const struct sluice__source_vt source_vt = {.read = source_read,
                                                    .pread = source_pread,
                                                    .free = source_free,
                                                    .interrupt = source_interrupt,
                                                    .verified = source_verified,
-                                                   .checkable = source_checkable};
+                                                   .checkable = source_checkable,
+                                                   .claims = source_claims};
 
 /* IMF-fixdate (RFC 9110 5.6.7), without strftime's locale. */
 static void http_date(int64_t t, char *out, size_t cap) {

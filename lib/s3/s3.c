@@ -187,9 +187,14 @@ sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_
   sluice__httpreq_req r = {
       .op = "HeadObject", .path = path, .method = "HEAD", .key = key, .head = 1};
   if (ck) sluice__httpreq_header(&r, "x-amz-checksum-mode", "ENABLED");
+  sluice__strbuf user = {0};
+  r.user_meta = &user;
   sluice_error *err = sluice__s3_perform(s3, &r);
   if (err && r.status == 404) err = head_not_found(s3, path, err);
   if (!err) fill_meta(&r, out);
+  if (!err)
+    err = user.oom ? sluice__error_oom() : sluice__metadata_set_user(out, user.data, user.len);
+  sluice__strbuf_free(&user);
   if (!err && ck) {
     memcpy(ck->name, r.checksum_name, sizeof(ck->name));
     memcpy(ck->value, r.checksum, sizeof(ck->value));
@@ -496,7 +501,7 @@ const sluice__service_vt sluice__s3_service = {
     .close = sluice__s3_close,
     .stat = s3_stat,
     .remove = s3_remove,
-    .create_dir = NULL,
+    .create_dir = sluice__s3_create_dir,
     .list = s3_list,
     .open_source = sluice__s3_open_source,
     .open_source_listed = s3_open_source_listed,

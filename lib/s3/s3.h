@@ -86,6 +86,9 @@ void sluice__s3_set_copy_part_threshold(uint64_t bytes);
 sluice_error *sluice__s3_perform_conditional(sluice__s3 *s3, sluice__httpreq_req *r,
                                              int if_not_exists);
 
+/* lib/s3/dir.c: the service's create_dir (a "dir/" marker object). */
+sluice_error *sluice__s3_create_dir(void *svc, const char *path);
+
 /* lib/s3/uploads.c: ListMultipartUploads, one page at a time, and
  * AbortMultipartUpload (the service's list_uploads and abort_upload). */
 sluice_error *sluice__s3_list_uploads(void *svc, const char *prefix, sluice__upload_list **out);

@@ -16,10 +16,14 @@ How each call waits, honestly:
 """
 import asyncio
 import functools
+import inspect
+import os
 import threading
 
+from . import _sluice
 from ._sluice import Error
-from ._sync import File, Operator, Writer, _check_interval, _check_progress
+from ._sync import (_OPERATOR_OPTIONS, File, Operator, Writer, _check_interval, _check_progress,
+                    _check_readers, _document, _pump)
 
 
 async def _in_executor(fn, *args, **kwargs):
@@ -147,6 +151,16 @@ class AsyncFile:
     async def readinto(self, buffer):
         return await self._serial.run(self._file.readinto, buffer)
 
+    async def seek(self, offset, whence=os.SEEK_SET):
+        """``File.seek`` (io.UnsupportedOperation for a stream)."""
+        return await self._serial.run(self._file.seek, offset, whence)
+
+    async def tell(self):
+        return await self._serial.run(self._file.tell)
+
+    def seekable(self):
+        return self._file.seekable()
+
     async def close(self):
         """Closes the reader; a write_from still reading it is cancelled
         first (it cannot go on without its source)."""
@@ -221,13 +235,40 @@ class AsyncWriter:
 
     async def write_from(self, reader, *, progress=None, interval=0.5, readers=None):
         """Streams everything left in ``reader`` into this writer and
-        commits it, in libsluice's pipeline (Python is not in the data
-        path); the event loop only watches the job's fd.  ``progress``, if
-        given, is called on the loop with a Progress snapshot every
-        ``interval`` seconds and once at the end.  Cancelling the task
-        cancels the copy and aborts the upload."""
+        commits it.  From an AsyncFile or File into a writer with nothing
+        written yet, in libsluice's pipeline (Python is not in the data
+        path); the event loop only watches the job's fd.  From any binary
+        Python file object (``readinto``, else ``read``), or after
+        ``write``, as ``Writer.write_from`` does it, in one executor thread.
+        ``progress``, if given, is called on the loop with a Progress
+        snapshot every ``interval`` seconds and once at the end.  Cancelling
+        the task cancels the copy and aborts the upload."""
         _check_progress(progress, interval)
-        await self.start_write_from(reader, readers=readers)._finish(progress, interval)
+        source = getattr(reader, "_file", reader)
+        if isinstance(source, _sluice.Reader) and self._writer.fresh:
+            await self.start_write_from(reader, readers=readers)._finish(progress, interval)
+            return
+        _check_readers(readers)  # the library's copy is not used: no readers to take
+        loop = asyncio.get_running_loop()
+        report = None
+        if progress is not None:
+            def report(p):
+                loop.call_soon_threadsafe(progress, p)
+        stop = threading.Event()
+        pump = asyncio.ensure_future(
+            self._serial.run(_pump, self._writer, source, report, interval, stop))
+        try:
+            await asyncio.shield(pump)
+        except asyncio.CancelledError:
+            # The copy runs in a thread: stop it and wait until it has
+            # aborted the writer, as a cancelled job does.
+            stop.set()
+            while not pump.done():
+                try:
+                    await asyncio.shield(pump)
+                except BaseException:
+                    pass
+            raise
 
     async def __aenter__(self):
         return self
@@ -275,6 +316,7 @@ class AsyncOperator:
 
     @classmethod
     def from_uri(cls, uri, **options):
+        """``(AsyncOperator, path)`` for a URI, as ``Operator.from_uri``."""
         op, path = Operator.from_uri(uri, **options)
         return cls._wrap(op), path
 
@@ -305,6 +347,12 @@ class AsyncOperator:
 
     async def write(self, path, data, **options):
         return await _in_executor(self._op.write, path, data, **options)
+
+    async def exists(self, path):
+        return await _in_executor(self._op.exists, path)
+
+    async def rename(self, source, target):
+        return await _in_executor(self._op.rename, source, target)
 
     async def delete(self, path):
         return await _in_executor(self._op.delete, path)
@@ -360,3 +408,22 @@ class AsyncOperator:
 
     def __repr__(self):
         return "<sluice.AsyncOperator scheme=%r>" % self.scheme
+
+
+def _document_async():
+    """Each coroutine without a docstring of its own gets its blocking
+    twin's (options included), said to run in the loop's executor."""
+    for name, fn in vars(AsyncOperator).items():
+        twin = getattr(Operator, name, None)
+        if name.startswith("_") or not callable(fn) or fn.__doc__ or twin is None:
+            continue
+        fn.__doc__ = ("``await``-able Operator.%s, run in the loop's default executor.\n\n%s"
+                      % (name, inspect.cleandoc(twin.__doc__ or "")))
+    _document(AsyncOperator, *_OPERATOR_OPTIONS)
+    _document(AsyncOperator.open, ("Reader options (rb)", "reader"),
+              ("Writer options (wb)", "writer"))
+    _document(AsyncOperator.copy_tree, ("Options", "tree"))
+    _document(AsyncOperator.sync, ("Options", "tree"))
+
+
+_document_async()

@@ -2,8 +2,15 @@
 """The blocking API: Operator, File (open(path, "rb")) and Writer
 (open(path, "wb")).  Every call that waits for a service releases the GIL
 (in the C extension), so other Python threads keep running."""
+import inspect
+import io
+import os
+import textwrap
+import time
+
 from . import _sluice
-from ._sluice import Error
+from ._options import GROUPS
+from ._sluice import Error, NotFound, Unsupported
 
 #: Bytes per item when a File is iterated and no reader ``chunk`` was given.
 ITER_CHUNK = 1 << 20
@@ -18,6 +25,15 @@ def _check_progress(progress, interval):
 def _check_interval(interval):
     if not isinstance(interval, (int, float)) or interval <= 0:
         raise ValueError("interval must be a positive number")
+
+
+def _check_readers(readers):
+    """What the library checks of write_from's readers, for the copy made
+    in Python, which does not use them: a bad value is still refused."""
+    if readers is not None and (not isinstance(readers, int) or isinstance(readers, bool)):
+        raise TypeError("readers must be an int, not %s" % type(readers).__name__)
+    if readers is not None and not 1 <= readers <= 64:
+        raise ValueError("readers must be 1..64, not %d" % readers)
 
 
 def _wait(job, progress, interval, tick=None):
@@ -43,6 +59,80 @@ def _wait(job, progress, interval, tick=None):
         except Error:
             pass
         raise
+
+
+def _options_doc(title, *groups):
+    """A docstring section listing the options of groups, from libsluice's
+    own option table (sluice/_options.py, generated from docs/libsluice.3
+    by python/gen_options.py): never written twice."""
+    lines, seen = ["", "", title + ":"], set()
+    for group in groups:
+        for name, _unit, _default, text in GROUPS[group]:
+            if name not in seen:
+                seen.add(name)
+                lines.extend(textwrap.wrap("%s -- %s" % (name, text), 78, initial_indent="  ",
+                                           subsequent_indent="      ", break_on_hyphens=False))
+    if len(lines) == 3:
+        lines.append("  none")
+    return "\n".join(lines)
+
+
+def _document(obj, *sections):
+    """Appends sections (title, group, ...) to obj's docstring."""
+    obj.__doc__ = inspect.cleandoc(obj.__doc__ or "") + "".join(
+        _options_doc(title, *groups) for title, *groups in sections)
+
+
+def _pump(writer, source, progress, interval, stop=None):
+    """write_from's copy through Python: ``source``'s bytes into ``writer``
+    through one reused buffer, then commit; any exception (or ``stop``, a
+    threading.Event, once set) aborts the writer.  The buffer may be reused
+    at once: Writer.write copies what it is given into the writer's chunks
+    before it returns."""
+    readinto = getattr(source, "readinto", None)
+    read = getattr(source, "read", None) if readinto is None else None
+    if readinto is None and read is None:
+        raise TypeError("write_from needs a File or a binary file object with readinto or read, "
+                        "not %s" % type(source).__name__)
+    if writer.closed:
+        raise ValueError("write_from on a closed or aborted writer")
+    buf = memoryview(bytearray(ITER_CHUNK))
+    total = 0
+    next_tick = time.monotonic() + interval
+
+    def snapshot(written):
+        return _sluice.Progress((total, written, None, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    try:
+        while True:
+            if readinto is not None:
+                n = readinto(buf)
+                if n is None:
+                    raise BlockingIOError("write_from: the source is non-blocking and has no "
+                                          "data now; give it a blocking file")
+                data = buf[:n]
+            else:
+                data = read(ITER_CHUNK)
+                if isinstance(data, str):
+                    raise TypeError("write_from needs a binary file (bytes), not a text file")
+                n = len(data)
+            if not n:
+                break
+            if stop is not None and stop.is_set():
+                raise _sluice.Canceled("write_from: canceled")
+            writer.write(data)
+            total += n
+            if progress is not None and time.monotonic() >= next_tick:
+                progress(snapshot(0))
+                next_tick = time.monotonic() + interval
+        writer.close()
+    except BaseException:
+        try:
+            writer.abort()
+        except Error:
+            pass  # the first error is the one to see
+        raise
+    if progress is not None:
+        progress(snapshot(total))
 
 
 class PresignedRequest:
@@ -77,6 +167,28 @@ class Operator(_sluice.Operator):
         if mode in ("wb", "w"):
             return Writer(self, path, **options)
         raise ValueError("mode must be 'rb' or 'wb', not %r" % (mode,))
+
+    def write(self, path, data, **options):
+        """Writes data (any bytes-like object, not copied in Python) as a
+        whole object; nothing is visible at ``path`` unless it all
+        succeeds."""
+        return super().write(path, data, **options)
+
+    def copy(self, source, target, **options):
+        """Copies within this operator (server-side where the service can,
+        streamed through this process otherwise); ``target`` appears only
+        once complete."""
+        return super().copy(source, target, **options)
+
+    def exists(self, path):
+        """True when something is at ``path`` (an object, or a directory
+        given as ``"dir/"``), False when ``stat`` says NotFound; any other
+        error (permission, network...) is raised, never taken for absent."""
+        try:
+            self.stat(path)
+        except NotFound:
+            return False
+        return True
 
     def presign_read(self, path, expire_second):
         return PresignedRequest(self.presign("GET", path, expire_second), "GET")
@@ -129,6 +241,16 @@ class Operator(_sluice.Operator):
         return "<sluice.Operator scheme=%r>" % self.scheme
 
 
+_OPERATOR_OPTIONS = (("fs options", "fs"), ("memory options", "memory"), ("s3 options", "s3"),
+                     ("http options", "http"))
+_document(Operator, *_OPERATOR_OPTIONS)
+_document(Operator.open, ("Reader options (rb)", "reader"), ("Writer options (wb)", "writer"))
+_document(Operator.write, ("Writer options", "writer"))
+_document(Operator.copy, ("Options", "writer", "copy"))
+_document(Operator.copy_tree, ("Options", "tree"))
+_document(Operator.sync, ("Options", "tree"))
+
+
 class File(_sluice.Reader):
     """A streaming reader (``op.open(path, "rb")``): ``read(n)``,
     ``readinto(buffer)``, iteration by chunks, ``size``; a context manager
@@ -139,6 +261,11 @@ class File(_sluice.Reader):
         super().__init__(operator, path, **options)
         chunk = options.get("chunk")
         self._iter_chunk = chunk if isinstance(chunk, int) and chunk > 0 else ITER_CHUNK
+        try:
+            super().tell()  # a stream refuses even that
+            self._seekable = True
+        except Unsupported:
+            self._seekable = False
 
     def __iter__(self):
         return self
@@ -155,8 +282,29 @@ class File(_sluice.Reader):
     def writable(self):
         return False
 
+    def seek(self, offset, whence=os.SEEK_SET):
+        """``seek(offset, whence=os.SEEK_SET)`` -> the new position, as
+        ``io.RawIOBase.seek``: from the start (SEEK_SET), the current
+        position (SEEK_CUR) or the end (SEEK_END) of the range opened
+        (``offset``/``length`` options).  A position past the end reads as
+        the end.  Drops any read-ahead (``concurrent`` restarts it at the new
+        position); without read-ahead, each later read is one ranged
+        request on s3 and http.  A reader over a stream (a FIFO on fs)
+        raises io.UnsupportedOperation."""
+        try:
+            return super().seek(offset, whence)
+        except Unsupported as e:
+            raise io.UnsupportedOperation(e.message) from e
+
+    def tell(self):
+        """The position: bytes from the start of the range opened."""
+        try:
+            return super().tell()
+        except Unsupported as e:
+            raise io.UnsupportedOperation(e.message) from e
+
     def seekable(self):
-        return False
+        return self._seekable
 
     def __enter__(self):
         return self
@@ -173,17 +321,33 @@ class Writer(_sluice.Writer):
     upload left).  A writer dropped without ``close()`` is aborted."""
 
     def write_from(self, reader, *, progress=None, interval=0.5, readers=None):
-        """Streams everything left in ``reader`` (a File) into this writer
-        and commits it, all in libsluice's pipeline: Python is not in the
-        data path and the GIL is released while it runs.  ``progress``, if
-        given, is called with a Progress snapshot every ``interval`` seconds
-        and once at the end, on this thread.  Ctrl-C (or any exception from
-        ``progress``) cancels the copy and aborts the upload."""
+        """Streams everything left in ``reader`` into this writer and
+        commits it.  ``reader`` is a File (or AsyncFile), or any binary
+        Python file object: one with ``readinto`` (``open(p, "rb")``,
+        ``io.BytesIO``, a socket's ``makefile("rb")``...), else ``read``.
+
+        From a File into a writer with nothing written yet, it all runs in
+        libsluice's pipeline: Python is not in the data path and the GIL is
+        released while it runs.  Otherwise (a Python file object, or bytes
+        already given to ``write``, which come first) this thread copies
+        ``ITER_CHUNK`` bytes at a time through one reused buffer, releasing
+        the GIL in every library call: memory stays one buffer plus the
+        writer's own, whatever the size.
+
+        ``progress``, if given, is called with a Progress snapshot every
+        ``interval`` seconds and once at the end, on this thread (for a
+        Python copy only ``bytes_read`` moves until the end, when
+        ``bytes_written`` is the total).  Ctrl-C, an error, or any exception
+        from ``progress`` cancels the copy and aborts the upload."""
         _check_progress(progress, interval)
-        reader = getattr(reader, "_file", reader)
-        job = self.start_job(reader, readers=readers)
-        _wait(job, progress, interval)
-        job.result()
+        source = getattr(reader, "_file", reader)
+        if isinstance(source, _sluice.Reader) and self.fresh:
+            job = self.start_job(source, readers=readers)
+            _wait(job, progress, interval)
+            job.result()
+            return
+        _check_readers(readers)  # the library's copy is not used: no readers to take
+        _pump(self, source, progress, interval)
 
     def writable(self):
         return True
@@ -203,3 +367,7 @@ class Writer(_sluice.Writer):
             except Error:
                 pass  # the body's exception is the one to see
         return False
+
+
+_document(File, ("Reader options", "reader"))
+_document(Writer, ("Writer options", "writer"))

@@ -15,7 +15,11 @@ static PyStructSequence_Field metadata_fields[] = {
     {"mtime", "last modification, seconds since the epoch, or None"},
     {"etag", "the service's ETag, or None"},
     {"content_type", "stored content type, or None"},
+    {"user_metadata", "dict of the user metadata stored with the object (s3's x-amz-meta-*; "
+                      "names lowercase on S3); empty when none or from a listing"},
     {NULL, NULL}};
+/* user_metadata is a named field only, not in the tuple: code that unpacks
+ * the five fields keeps working. */
 static PyStructSequence_Desc metadata_desc = {"sluice.Metadata", "Metadata of an object.",
                                               metadata_fields, 5};
 static PyStructSequence_Field entry_fields[] = {
@@ -100,19 +104,33 @@ PyObject *sp_progress_new(const sluice_progress *p) {
   return seq;
 }
 
+static PyObject *user_dict(const sluice_metadata *m) {
+  PyObject *d = PyDict_New();
+  const char *name, *value;
+  for (size_t i = 0; d && sluice_metadata_user(m, i, &name, &value) == 0; i++) {
+    PyObject *k = str_or_none(name), *v = str_or_none(value);
+    if (!k || !v || PyDict_SetItem(d, k, v) < 0)
+      Py_CLEAR(d);
+    Py_XDECREF(k);
+    Py_XDECREF(v);
+  }
+  return d;
+}
+
 PyObject *sp_metadata_new(const sluice_metadata *m) {
   PyObject *seq = PyStructSequence_New(sp_metadata_type);
   if (!seq)
     return NULL;
   int64_t mtime = sluice_metadata_mtime(m);
-  PyObject *items[5] = {
+  PyObject *items[6] = {
       PyLong_FromUnsignedLongLong(sluice_metadata_size(m)),
       PyBool_FromLong(sluice_metadata_is_dir(m)),
       mtime < 0 ? Py_NewRef(Py_None) : PyLong_FromLongLong(mtime),
       str_or_none(sluice_metadata_etag(m)),
       str_or_none(sluice_metadata_content_type(m)),
+      user_dict(m),
   };
-  if (set_items(seq, items, 5) < 0) {
+  if (set_items(seq, items, 6) < 0) {
     Py_DECREF(seq);
     return NULL;
   }
@@ -160,19 +178,22 @@ static sluice_operator *get_op(sp_operator *self) {
 }
 
 static PyObject *operator_from_uri(PyTypeObject *cls, PyObject *args, PyObject *kwargs) {
-  const char *uri;
-  if (!PyArg_ParseTuple(args, "s:from_uri", &uri))
+  sp_path uri = {0};
+  if (!PyArg_ParseTuple(args, "O&:from_uri", sp_path_converter, &uri))
     return NULL;
   sluice_options *o;
-  if (sp_options_from_kwargs(kwargs, &o) < 0)
+  if (sp_options_from_kwargs(kwargs, &o) < 0) {
+    Py_XDECREF(uri.str);
     return NULL;
+  }
   sluice_operator *op = NULL;
   char *path = NULL;
   sluice_error *err;
   Py_BEGIN_ALLOW_THREADS
-  err = sluice_operator_from_uri(uri, o, &op, &path);
+  err = sluice_operator_from_uri(uri.utf8, o, &op, &path);
   Py_END_ALLOW_THREADS
   sluice_options_free(o);
+  Py_XDECREF(uri.str);
   if (err)
     return sp_raise(err);
   sp_operator *self = (sp_operator *)cls->tp_alloc(cls, 0);
@@ -195,15 +216,16 @@ static PyObject *operator_from_uri(PyTypeObject *cls, PyObject *args, PyObject *
 }
 
 static PyObject *operator_stat(sp_operator *self, PyObject *args) {
-  const char *path;
+  sp_path path = {0};
   sluice_operator *op = get_op(self);
-  if (!op || !PyArg_ParseTuple(args, "s:stat", &path))
+  if (!op || !PyArg_ParseTuple(args, "O&:stat", sp_path_converter, &path))
     return NULL;
   sluice_metadata *m = NULL;
   sluice_error *err;
   Py_BEGIN_ALLOW_THREADS
-  err = sluice_stat(op, path, &m);
+  err = sluice_stat(op, path.utf8, &m);
   Py_END_ALLOW_THREADS
+  Py_XDECREF(path.str);
   if (err)
     return sp_raise(err);
   PyObject *res = sp_metadata_new(m);
@@ -230,23 +252,25 @@ static int u64_arg(PyObject *obj, const char *name, uint64_t *out) {
 
 static PyObject *operator_read(sp_operator *self, PyObject *args, PyObject *kwargs) {
   static char *kw[] = {"path", "offset", "length", NULL};
-  const char *path;
+  sp_path path = {0};
   PyObject *offset_obj = NULL, *length_obj = Py_None;
   sluice_operator *op = get_op(self);
-  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "s|OO:read", kw, &path, &offset_obj,
-                                          &length_obj))
+  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "O&|OO:read", kw, sp_path_converter,
+                                          &path, &offset_obj, &length_obj))
     return NULL;
   uint64_t offset = 0, length = UINT64_MAX;
-  if (offset_obj && u64_arg(offset_obj, "offset", &offset) < 0)
+  if ((offset_obj && u64_arg(offset_obj, "offset", &offset) < 0) ||
+      (length_obj != Py_None && u64_arg(length_obj, "length", &length) < 0)) {
+    Py_XDECREF(path.str);
     return NULL;
-  if (length_obj != Py_None && u64_arg(length_obj, "length", &length) < 0)
-    return NULL;
+  }
   void *buf = NULL;
   size_t n = 0;
   sluice_error *err;
   Py_BEGIN_ALLOW_THREADS
-  err = sluice_read(op, path, offset, length, &buf, &n);
+  err = sluice_read(op, path.utf8, offset, length, &buf, &n);
   Py_END_ALLOW_THREADS
+  Py_XDECREF(path.str);
   if (err)
     return sp_raise(err);
   /* One copy into the bytes object: sluice_read owns its buffer.  Large
@@ -257,22 +281,24 @@ static PyObject *operator_read(sp_operator *self, PyObject *args, PyObject *kwar
 }
 
 static PyObject *operator_write(sp_operator *self, PyObject *args, PyObject *kwargs) {
-  const char *path;
+  sp_path path = {0};
   Py_buffer view;
   sluice_operator *op = get_op(self);
-  if (!op || !PyArg_ParseTuple(args, "sy*:write", &path, &view))
+  if (!op || !PyArg_ParseTuple(args, "O&y*:write", sp_path_converter, &path, &view))
     return NULL;
   sluice_options *o;
   if (sp_options_from_kwargs(kwargs, &o) < 0) {
     PyBuffer_Release(&view);
+    Py_XDECREF(path.str);
     return NULL;
   }
   sluice_error *err;
   Py_BEGIN_ALLOW_THREADS
-  err = sluice_write(op, path, view.buf, (size_t)view.len, o);
+  err = sluice_write(op, path.utf8, view.buf, (size_t)view.len, o);
   Py_END_ALLOW_THREADS
   sluice_options_free(o);
   PyBuffer_Release(&view);
+  Py_XDECREF(path.str);
   if (err)
     return sp_raise(err);
   Py_RETURN_NONE;
@@ -281,42 +307,66 @@ static PyObject *operator_write(sp_operator *self, PyObject *args, PyObject *kwa
 typedef sluice_error *(*path_call)(sluice_operator *, const char *);
 
 static PyObject *path_only(sp_operator *self, PyObject *args, const char *fmt, path_call call) {
-  const char *path;
+  sp_path path = {0};
   sluice_operator *op = get_op(self);
-  if (!op || !PyArg_ParseTuple(args, fmt, &path))
+  if (!op || !PyArg_ParseTuple(args, fmt, sp_path_converter, &path))
     return NULL;
   sluice_error *err;
   Py_BEGIN_ALLOW_THREADS
-  err = call(op, path);
+  err = call(op, path.utf8);
   Py_END_ALLOW_THREADS
+  Py_XDECREF(path.str);
   if (err)
     return sp_raise(err);
   Py_RETURN_NONE;
 }
 
 static PyObject *operator_delete(sp_operator *self, PyObject *args) {
-  return path_only(self, args, "s:delete", sluice_delete);
+  return path_only(self, args, "O&:delete", sluice_delete);
 }
 static PyObject *operator_remove_all(sp_operator *self, PyObject *args) {
-  return path_only(self, args, "s:remove_all", sluice_delete_all);
+  return path_only(self, args, "O&:remove_all", sluice_delete_all);
 }
 static PyObject *operator_create_dir(sp_operator *self, PyObject *args) {
-  return path_only(self, args, "s:create_dir", sluice_create_dir);
+  return path_only(self, args, "O&:create_dir", sluice_create_dir);
 }
 
 static PyObject *operator_copy(sp_operator *self, PyObject *args, PyObject *kwargs) {
-  const char *src, *dst;
+  sp_path src = {0}, dst = {0};
   sluice_operator *op = get_op(self);
-  if (!op || !PyArg_ParseTuple(args, "ss:copy", &src, &dst))
+  if (!op || !PyArg_ParseTuple(args, "O&O&:copy", sp_path_converter, &src, sp_path_converter,
+                               &dst))
     return NULL;
   sluice_options *o;
-  if (sp_options_from_kwargs(kwargs, &o) < 0)
+  if (sp_options_from_kwargs(kwargs, &o) < 0) {
+    Py_XDECREF(src.str);
+    Py_XDECREF(dst.str);
+    return NULL;
+  }
+  sluice_error *err;
+  Py_BEGIN_ALLOW_THREADS
+  err = sluice_copy(op, src.utf8, dst.utf8, o);
+  Py_END_ALLOW_THREADS
+  sluice_options_free(o);
+  Py_XDECREF(src.str);
+  Py_XDECREF(dst.str);
+  if (err)
+    return sp_raise(err);
+  Py_RETURN_NONE;
+}
+
+static PyObject *operator_rename(sp_operator *self, PyObject *args) {
+  sp_path src = {0}, dst = {0};
+  sluice_operator *op = get_op(self);
+  if (!op || !PyArg_ParseTuple(args, "O&O&:rename", sp_path_converter, &src, sp_path_converter,
+                               &dst))
     return NULL;
   sluice_error *err;
   Py_BEGIN_ALLOW_THREADS
-  err = sluice_copy(op, src, dst, o);
+  err = sluice_rename(op, src.utf8, dst.utf8);
   Py_END_ALLOW_THREADS
-  sluice_options_free(o);
+  Py_XDECREF(src.str);
+  Py_XDECREF(dst.str);
   if (err)
     return sp_raise(err);
   Py_RETURN_NONE;
@@ -324,19 +374,24 @@ static PyObject *operator_copy(sp_operator *self, PyObject *args, PyObject *kwar
 
 static PyObject *operator_presign(sp_operator *self, PyObject *args, PyObject *kwargs) {
   static char *kw[] = {"method", "path", "expire_second", NULL};
-  const char *method, *path;
+  const char *method;
+  sp_path path = {0};
   PyObject *expires_obj;
   uint64_t expires;
   sluice_operator *op = get_op(self);
-  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "ssO:presign", kw, &method, &path,
-                                          &expires_obj) ||
-      u64_arg(expires_obj, "expire_second", &expires) < 0)
+  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "sO&O:presign", kw, &method,
+                                          sp_path_converter, &path, &expires_obj))
     return NULL;
+  if (u64_arg(expires_obj, "expire_second", &expires) < 0) {
+    Py_XDECREF(path.str);
+    return NULL;
+  }
   char *url = NULL;
   sluice_error *err;
   Py_BEGIN_ALLOW_THREADS
-  err = sluice_presign(op, method, path, expires, &url);
+  err = sluice_presign(op, method, path.utf8, expires, &url);
   Py_END_ALLOW_THREADS
+  Py_XDECREF(path.str);
   if (err)
     return sp_raise(err);
   PyObject *res = PyUnicode_FromString(url);
@@ -354,34 +409,36 @@ typedef struct {
 
 static PyObject *operator_list(sp_operator *self, PyObject *args, PyObject *kwargs) {
   static char *kw[] = {"path", "recursive", NULL};
-  const char *path = "";
+  sp_path path = {NULL, ""};
   int recursive = 0;
   sluice_operator *op = get_op(self);
-  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "|s$p:list", kw, &path, &recursive))
+  if (!op || !PyArg_ParseTupleAndKeywords(args, kwargs, "|O&$p:list", kw, sp_path_converter,
+                                          &path, &recursive))
     return NULL;
   sluice_options *o = NULL;
-  if (recursive) {
-    o = sluice_options_new();
-    if (!o)
-      return PyErr_NoMemory();
-    sluice_error *e = sluice_options_set(o, "recursive", "true");
-    if (e) {
-      sluice_options_free(o);
-      return sp_raise(e);
-    }
+  sluice_error *err = NULL;
+  if (recursive && !(o = sluice_options_new())) {
+    Py_XDECREF(path.str);
+    return PyErr_NoMemory();
+  }
+  if (recursive && (err = sluice_options_set(o, "recursive", "true"))) {
+    sluice_options_free(o);
+    Py_XDECREF(path.str);
+    return sp_raise(err);
   }
   sp_lister *lister = PyObject_New(sp_lister, &sp_lister_type);
   if (!lister) {
     sluice_options_free(o);
+    Py_XDECREF(path.str);
     return NULL;
   }
   lister->l = NULL;
   lister->busy = 0;
-  sluice_error *err;
   Py_BEGIN_ALLOW_THREADS
-  err = sluice_list(op, path, o, &lister->l);
+  err = sluice_list(op, path.utf8, o, &lister->l);
   Py_END_ALLOW_THREADS
   sluice_options_free(o);
+  Py_XDECREF(path.str);
   if (err) {
     Py_DECREF(lister);
     return sp_raise(err);
@@ -471,6 +528,13 @@ static PyMethodDef operator_methods[] = {
     {"copy", (PyCFunction)(void (*)(void))operator_copy, METH_VARARGS | METH_KEYWORDS,
      "copy(source, target, **writer_options)\n\nCopies within this operator (server-side where "
      "the service can)."},
+    {"rename", (PyCFunction)operator_rename, METH_VARARGS,
+     "rename(source, target)\n\nMoves the object source to target within this operator.  On "
+     "fs, rename(2): atomic (target is the old file or the new one, source gone in the same "
+     "step; parents of target are made).  Elsewhere a copy (server-side on s3, where the bytes "
+     "never reach this process) then the deletion of source: not atomic, both paths exist "
+     "meanwhile, target appears only once complete, and if the deletion fails its error is "
+     "raised with the object at both paths.  Objects only: a directory raises IsADirectory."},
     {"presign", (PyCFunction)(void (*)(void))operator_presign, METH_VARARGS | METH_KEYWORDS,
      "presign(method, path, expire_second) -> str\n\nA URL that performs one request "
      "(GET, PUT, HEAD, DELETE) without credentials until it expires."},

@@ -7,11 +7,8 @@
  * sluice_reader_read may return fewer bytes than asked. */
 #include "sluicemodule.h"
 
-static int reader_init(sp_reader *self, PyObject *args, PyObject *kwargs) {
-  PyObject *op_obj;
-  const char *path;
-  if (!PyArg_ParseTuple(args, "O!s:Reader", &sp_operator_type, &op_obj, &path))
-    return -1;
+/* __init__ once the path is converted. */
+static int init_path(sp_reader *self, PyObject *op_obj, const char *path, PyObject *kwargs) {
   sluice_operator *op = ((sp_operator *)op_obj)->op;
   if (!op) {
     PyErr_SetString(PyExc_ValueError, "operator is not initialised");
@@ -37,6 +34,16 @@ static int reader_init(sp_reader *self, PyObject *args, PyObject *kwargs) {
   self->r = r;
   self->size = sluice_reader_size(r);
   return 0;
+}
+
+static int reader_init(sp_reader *self, PyObject *args, PyObject *kwargs) {
+  PyObject *op_obj;
+  sp_path path = {0};
+  if (!PyArg_ParseTuple(args, "O!O&:Reader", &sp_operator_type, &op_obj, sp_path_converter, &path))
+    return -1;
+  int rc = init_path(self, op_obj, path.utf8, kwargs);
+  Py_XDECREF(path.str);
+  return rc;
 }
 
 static void reader_dealloc(sp_reader *self) {
@@ -145,6 +152,44 @@ static PyObject *reader_read(sp_reader *self, PyObject *args) {
   return bytes;
 }
 
+/* seek(offset, whence=os.SEEK_SET) -> the new position, as
+ * io.RawIOBase.seek; the library refuses a stream (Unsupported, which
+ * File.seek turns into io.UnsupportedOperation). */
+static PyObject *reader_seek(sp_reader *self, PyObject *args) {
+  PyObject *offset_obj;
+  int whence = SEEK_SET;
+  if (!PyArg_ParseTuple(args, "O|i:seek", &offset_obj, &whence))
+    return NULL;
+  if (!PyLong_Check(offset_obj))
+    return PyErr_Format(PyExc_TypeError, "offset must be an int, not %.100s",
+                        Py_TYPE(offset_obj)->tp_name);
+  long long offset = PyLong_AsLongLong(offset_obj);
+  if (offset == -1 && PyErr_Occurred()) {
+    PyErr_Clear();
+    return PyErr_Format(PyExc_ValueError, "offset must be within a signed 64-bit integer");
+  }
+  if (usable(self) < 0)
+    return NULL;
+  uint64_t pos;
+  sluice_error *err;
+  /* Frees a read-ahead (joins its threads): GIL released. */
+  Py_BEGIN_ALLOW_THREADS
+  err = sluice_reader_seek(self->r, (int64_t)offset, whence, &pos);
+  Py_END_ALLOW_THREADS
+  self->busy = 0;
+  if (err)
+    return sp_raise(err);
+  return PyLong_FromUnsignedLongLong(pos);
+}
+
+static PyObject *reader_tell(sp_reader *self, PyObject *unused) {
+  (void)unused;
+  PyObject *args = Py_BuildValue("(ii)", 0, SEEK_CUR);
+  PyObject *res = args ? reader_seek(self, args) : NULL;
+  Py_XDECREF(args);
+  return res;
+}
+
 static PyObject *reader_close(sp_reader *self, PyObject *unused) {
   (void)unused;
   if (self->busy) {
@@ -178,6 +223,13 @@ static PyMethodDef reader_methods[] = {
     {"readinto", (PyCFunction)reader_readinto, METH_VARARGS,
      "readinto(buffer) -> int\n\nFills a writable buffer (bytearray, memoryview, ...) in place; "
      "returns the byte count, short only at the end, 0 at the end."},
+    {"seek", (PyCFunction)reader_seek, METH_VARARGS,
+     "seek(offset, whence=os.SEEK_SET) -> int\n\nMoves to offset from the start (SEEK_SET), "
+     "the current position (SEEK_CUR) or the end (SEEK_END) of the range opened, and returns "
+     "the new position.  A position past the end reads as the end.  Drops any read-ahead; "
+     "later reads are ranged requests.  Unsupported for a stream."},
+    {"tell", (PyCFunction)reader_tell, METH_NOARGS,
+     "tell() -> int\n\nThe position: bytes from the start of the range opened."},
     {"close", (PyCFunction)reader_close, METH_NOARGS, "close()\n\nReleases the reader."},
     {NULL, NULL, 0, NULL}};
 

@@ -74,6 +74,16 @@ int sp_claim(int *busy, const char *what);
  * with an exception set on a bad value. */
 int sp_options_from_kwargs(PyObject *kwargs, sluice_options **out);
 
+/* path.c: a PyArg "O&" converter for a path argument (str or an
+ * os.PathLike giving str) into an sp_path, zeroed by the caller; utf8 lives
+ * as long as str, which the caller releases with Py_XDECREF once the
+ * call has returned. */
+typedef struct {
+  PyObject *str;
+  const char *utf8;
+} sp_path;
+int sp_path_converter(PyObject *obj, void *out);
+
 /* operator.c */
 PyObject *sp_metadata_new(const sluice_metadata *m);
 PyObject *sp_progress_new(const sluice_progress *p);

@@ -71,11 +71,9 @@ static void on_object(const sluice_object_result *r, void *userdata) {
   pthread_mutex_unlock(&self->lock);
 }
 
-PyObject *sp_tree_start(sp_operator *src, PyObject *args, PyObject *kwargs) {
-  const char *src_dir, *dst_dir;
-  PyObject *dst;
-  if (!PyArg_ParseTuple(args, "sO!s:start_tree", &src_dir, &sp_operator_type, &dst, &dst_dir))
-    return NULL;
+/* start_tree once its paths are converted. */
+static PyObject *start(sp_operator *src, const char *src_dir, PyObject *dst, const char *dst_dir,
+                       PyObject *kwargs) {
   sluice_options *o = NULL;
   if (sp_options_from_kwargs(kwargs, &o) < 0) return NULL;
   if (!o && !(o = sluice_options_new())) return PyErr_NoMemory();
@@ -104,6 +102,18 @@ PyObject *sp_tree_start(sp_operator *src, PyObject *args, PyObject *kwargs) {
     return sp_raise(err);
   }
   return (PyObject *)self;
+}
+
+PyObject *sp_tree_start(sp_operator *src, PyObject *args, PyObject *kwargs) {
+  sp_path src_dir = {0}, dst_dir = {0};
+  PyObject *dst;
+  if (!PyArg_ParseTuple(args, "O&O!O&:start_tree", sp_path_converter, &src_dir, &sp_operator_type,
+                        &dst, sp_path_converter, &dst_dir))
+    return NULL;
+  PyObject *res = start(src, src_dir.utf8, dst, dst_dir.utf8, kwargs);
+  Py_XDECREF(src_dir.str);
+  Py_XDECREF(dst_dir.str);
+  return res;
 }
 
 static void tree_dealloc(sp_tree *self) {

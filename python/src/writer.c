@@ -7,11 +7,8 @@
  * so dropping one never commits a partial object. */
 #include "sluicemodule.h"
 
-static int writer_init(sp_writer *self, PyObject *args, PyObject *kwargs) {
-  PyObject *op_obj;
-  const char *path;
-  if (!PyArg_ParseTuple(args, "O!s:Writer", &sp_operator_type, &op_obj, &path))
-    return -1;
+/* __init__ once the path is converted. */
+static int init_path(sp_writer *self, PyObject *op_obj, const char *path, PyObject *kwargs) {
   sluice_operator *op = ((sp_operator *)op_obj)->op;
   if (!op) {
     PyErr_SetString(PyExc_ValueError, "operator is not initialised");
@@ -37,6 +34,16 @@ static int writer_init(sp_writer *self, PyObject *args, PyObject *kwargs) {
   self->w = w;
   self->state = SP_WRITER_OPEN;
   return 0;
+}
+
+static int writer_init(sp_writer *self, PyObject *args, PyObject *kwargs) {
+  PyObject *op_obj;
+  sp_path path = {0};
+  if (!PyArg_ParseTuple(args, "O!O&:Writer", &sp_operator_type, &op_obj, sp_path_converter, &path))
+    return -1;
+  int rc = init_path(self, op_obj, path.utf8, kwargs);
+  Py_XDECREF(path.str);
+  return rc;
 }
 
 static void writer_dealloc(sp_writer *self) {
@@ -160,8 +167,16 @@ static PyMethodDef writer_methods[] = {
      "close() on a library thread and returns at once."},
     {NULL, NULL, 0, NULL}};
 
+static PyObject *writer_fresh(sp_writer *self, void *closure) {
+  (void)closure;
+  return PyBool_FromLong(self->w && self->state == SP_WRITER_OPEN && !self->started &&
+                         !self->busy);
+}
+
 static PyGetSetDef writer_getset[] = {
     {"closed", (getter)writer_closed, NULL, "True once committed or aborted", NULL},
+    {"fresh", (getter)writer_fresh, NULL,
+     "True while open with nothing written and no call running: start_job may take it", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 PyTypeObject sp_writer_type = {

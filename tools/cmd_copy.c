@@ -150,8 +150,10 @@ static int one(struct copy *c, struct cli_endpoint *src, const char *spath,
     err = server_copy(c, src, spath, dpath);
   else
     err = transfer(c, src, spath, dst, dpath, label);
-  c->sum.files++;
-  if (!err) return CLI_OK;
+  if (!err) {
+    c->sum.files++;
+    return CLI_OK;
+  }
   if (dst->is_stdio && stdout_closed()) {
     /* The fd writer blocks SIGPIPE around its writes (lib/fd.c), so a
      * closed pipe came back as EPIPE; end as cat does in `cat | head`:
@@ -206,8 +208,9 @@ static int copy_one(struct copy *c, struct cli_endpoint *src, struct cli_endpoin
 }
 
 /* Tree jobs report each object here, on one of the job's threads (one
- * call at a time): failures get a line on stderr, a dry run says what it
- * would do on stdout. */
+ * call at a time): failures get a line on stderr, a dry run lists what it
+ * would do on stdout ("would copy PATH", the path escaped; with --json one
+ * JSON object a line, the path exact). */
 struct tree_view {
   struct copy *c;
   const struct cli_endpoint *src, *dst;
@@ -223,8 +226,17 @@ static void on_object(const sluice_object_result *r, void *ud) {
     fprintf(stderr, "%ssluice: %s %s%s%s: %s\n", v->bar ? "\r\033[K" : "", v->c->name, u,
             u[strlen(u) - 1] == '/' ? "" : "/", rel,
             sluice_error_message(sluice_object_result_error(r)));
-  } else if (v->c->s->dry_run && a != SLUICE_OBJECT_SKIPPED) {
-    printf("would %s %s\n", a == SLUICE_OBJECT_DELETED ? "delete" : "copy", rel);
+  } else if (a == SLUICE_OBJECT_WOULD_COPY || a == SLUICE_OBJECT_WOULD_DELETE) {
+    const char *what = a == SLUICE_OBJECT_WOULD_COPY ? "copy" : "delete";
+    if (v->c->s->json) {
+      printf("{\"action\":\"would_%s\",\"path\":", what);
+      cli_json_string(stdout, rel);
+      printf(",\"bytes\":%llu}\n", (unsigned long long)sluice_object_result_bytes(r));
+    } else {
+      printf("would %s ", what);
+      cli_put_escaped(stdout, rel);
+      putchar('\n');
+    }
   }
 }
 
@@ -287,6 +299,10 @@ static int copy_tree(struct copy *c, struct cli_endpoint *src, struct cli_endpoi
   c->sum.failed = snap.objects_failed;
   c->sum.skipped = snap.objects_skipped;
   c->sum.deleted = snap.objects_deleted;
+  c->sum.would_copy = snap.objects_would_copy;
+  c->sum.would_delete = snap.objects_would_delete;
+  c->sum.parts = snap.parts_done;
+  c->sum.retries = snap.retries;
   if (!err && !sync && snap.objects_total == 0) {
     fprintf(stderr, "sluice: %s -r %s: nothing there to copy\n", c->name, src->uri);
     return CLI_NOT_FOUND;
@@ -311,13 +327,16 @@ static void summary_json(const struct copy *c, const char *src, const char *dst,
   cli_json_string(f, dst);
   fprintf(f,
           ",\"ok\":%s,\"exit_code\":%d,\"bytes\":%llu,\"seconds\":%.3f,\"objects\":%llu,"
-          "\"failed\":%llu,\"copied\":%llu,\"skipped\":%llu,\"deleted\":%llu,\"parts\":%llu,"
+          "\"failed\":%llu,\"copied\":%llu,\"skipped\":%llu,\"deleted\":%llu,"
+          "\"would_copy\":%llu,\"would_delete\":%llu,\"parts\":%llu,"
           "\"retries\":%llu,\"peak_rss_kib\":%ld}\n",
           rc ? "false" : "true", rc, (unsigned long long)c->sum.bytes, c->sum.seconds,
-          (unsigned long long)(c->sum.files + c->sum.failed), (unsigned long long)c->sum.failed,
-          (unsigned long long)c->sum.files, (unsigned long long)c->sum.skipped,
-          (unsigned long long)c->sum.deleted, (unsigned long long)c->sum.parts,
-          (unsigned long long)c->sum.retries, cli_peak_rss_kib());
+          (unsigned long long)(c->sum.files + c->sum.failed + c->sum.skipped + c->sum.deleted +
+                               c->sum.would_copy + c->sum.would_delete),
+          (unsigned long long)c->sum.failed, (unsigned long long)c->sum.files,
+          (unsigned long long)c->sum.skipped, (unsigned long long)c->sum.deleted,
+          (unsigned long long)c->sum.would_copy, (unsigned long long)c->sum.would_delete,
+          (unsigned long long)c->sum.parts, (unsigned long long)c->sum.retries, cli_peak_rss_kib());
   fflush(f);
 }
 

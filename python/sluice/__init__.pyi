@@ -35,6 +35,8 @@ class Progress(NamedTuple):
     objects_skipped: int
     objects_deleted: int
     objects_total: int
+    objects_would_copy: int
+    objects_would_delete: int
 
 class Error(Exception):
     kind: str
@@ -61,6 +63,7 @@ class OutOfMemory(Error, MemoryError): ...
 class Unexpected(Error): ...
 class Partial(Error):
     failures: List[Tuple[str, Error]]
+class Rejected(Error): ...
 
 class TreeJob:
     dropped: int

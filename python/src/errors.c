@@ -36,6 +36,7 @@ static struct {
     {SLUICE_ERR_OUT_OF_MEMORY, "OutOfMemory", "out_of_memory", &PyExc_MemoryError, NULL},
     {SLUICE_ERR_UNEXPECTED, "Unexpected", "unexpected", NULL, NULL},
     {SLUICE_ERR_PARTIAL, "Partial", "partial", NULL, NULL},
+    {SLUICE_ERR_REJECTED, "Rejected", "rejected", NULL, NULL},
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

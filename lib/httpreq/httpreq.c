@@ -164,15 +164,21 @@ static int on_seek(void *u, curl_off_t off, int origin) {
 /* Polled by curl about once a second and on every progress: a cancel stops
  * a stalled transfer without waiting for the low-speed limit, and the stall
  * budget (stall_timeout) ends an attempt once nothing has moved for that
- * long since the request's last byte, whichever attempt moved it. */
+ * long since the request's last byte, whichever attempt moved it.  A byte
+ * received moves the clock; a byte sent does only past what an unanswered
+ * attempt already sent (r->swallowed): a frozen server's kernel accepts
+ * that much again on each new connection, which would otherwise restart
+ * the budget on every attempt (five low-speed windows instead of one
+ * budget). */
 static int on_progress(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
   (void)dt, (void)ut;
   sluice__httpreq_req *r = u;
   if (r->cancel && atomic_load(r->cancel)) return 1;
   int64_t now = sluice__httpreq_now_ms();
-  if (dn != r->seen_down || un != r->seen_up) {
-    r->seen_down = dn;
-    r->seen_up = un;
+  int moved = dn != r->seen_down || (un != r->seen_up && un > r->swallowed);
+  r->seen_down = dn;
+  r->seen_up = un;
+  if (moved) {
     r->moved_ms = now;
   } else if (r->stall_ms > 0 && now - r->moved_ms >= r->stall_ms) {
     r->stalled = 1;
@@ -193,6 +199,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *u) {
   sluice__httpreq_req *r = u;
   size_t len = size * n;
   if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
+    /* The server answers: alive, whatever its bytes counts say. */
+    r->answered = 1;
+    r->moved_ms = sluice__httpreq_now_ms();
     /* A new response (after 100 Continue or a redirect): forget the last. */
     r->etag[0] = r->content_type[0] = '\0';
     r->checksum_name[0] = r->checksum[0] = r->checksum_type[0] = r->checksum_algorithm[0] = '\0';
@@ -314,9 +323,12 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   r->errbuf[0] = '\0';
   r->range_ignored = 0;
   r->seen_down = r->seen_up = 0;
-  r->stalled = 0;
+  r->stalled = r->answered = 0;
   r->stall_ms = (int64_t)e->set->stall_timeout * 1000;
-  if (r->attempts == 0) r->moved_ms = sluice__httpreq_now_ms();
+  if (r->attempts == 0) {
+    r->moved_ms = sluice__httpreq_now_ms();
+    r->swallowed = 0;
+  }
   /* Relaxed: a statistic, read for progress only. */
   if (r->attempts > 0 && r->retries) atomic_fetch_add_explicit(r->retries, 1, memory_order_relaxed);
 
@@ -420,6 +432,11 @@ sluice_error *sluice__httpreq_finish(sluice__httpreq *e, sluice__httpreq_req *r,
   const char *svc = e->svc;
   r->attempts++;
   *retry = 0;
+  /* Timed out with no reply: what it sent may sit in a frozen peer's
+   * socket buffers (on_progress).  A reset connection is left out: a peer
+   * that resets is alive, and a resend after it must not lose its clock. */
+  if (rc == CURLE_OPERATION_TIMEDOUT && !r->answered && r->seen_up > r->swallowed)
+    r->swallowed = r->seen_up;
   if (rc == CURLE_ABORTED_BY_CALLBACK && r->cancel && atomic_load(r->cancel))
     return sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", svc, r->op, r->path);
   if (rc == CURLE_ABORTED_BY_CALLBACK && r->stalled) return stall_error(e, r);

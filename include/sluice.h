@@ -446,7 +446,15 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
  *                                                  transfer, then the abort of
  *                                                  its multipart upload); a
  *                                                  transfer whose bytes keep
- *                                                  moving is never cut by it
+ *                                                  moving is never cut by it.
+ *                                                  A body the stopped server's
+ *                                                  socket buffers take whole
+ *                                                  (an object of a few MiB)
+ *                                                  looks like one a busy
+ *                                                  server is still working on:
+ *                                                  each attempt then waits out
+ *                                                  low_speed_time (about 3
+ *                                                  minutes with the defaults)
  * http (read-only)
  *   endpoint       text   required                 http[s]://host[:port][/base]
  *                                                  (from a URI: the URI's)

@@ -161,21 +161,26 @@ static int on_seek(void *u, curl_off_t off, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
+/* How far past r->swallowed a resend must get to count: a new connection's
+ * buffers take a little more or less each time. */
+#define SWALLOW_SLACK ((curl_off_t)4 << 20)
+
 /* Polled by curl about once a second and on every progress: a cancel stops
  * a stalled transfer without waiting for the low-speed limit, and the stall
  * budget (stall_timeout) ends an attempt once nothing has moved for that
  * long since the request's last byte, whichever attempt moved it.  A byte
- * received moves the clock; a byte sent does only past what an unanswered
- * attempt already sent (r->swallowed): a frozen server's kernel accepts
- * that much again on each new connection, which would otherwise restart
- * the budget on every attempt (five low-speed windows instead of one
- * budget). */
+ * received moves the clock; a byte sent does only past where an earlier
+ * attempt's peer stopped reading (r->swallowed), and some slack: a frozen
+ * server's kernel accepts about that much again on each new connection,
+ * which would otherwise restart the budget on every attempt (five
+ * low-speed windows instead of one budget). */
 static int on_progress(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
   (void)dt, (void)ut;
   sluice__httpreq_req *r = u;
   if (r->cancel && atomic_load(r->cancel)) return 1;
   int64_t now = sluice__httpreq_now_ms();
-  int moved = dn != r->seen_down || (un != r->seen_up && un > r->swallowed);
+  curl_off_t past = r->swallowed ? r->swallowed + SWALLOW_SLACK : 0;
+  int moved = dn != r->seen_down || (un != r->seen_up && un > past);
   r->seen_down = dn;
   r->seen_up = un;
   if (moved) {
@@ -432,10 +437,13 @@ sluice_error *sluice__httpreq_finish(sluice__httpreq *e, sluice__httpreq_req *r,
   const char *svc = e->svc;
   r->attempts++;
   *retry = 0;
-  /* Timed out with no reply: what it sent may sit in a frozen peer's
-   * socket buffers (on_progress).  A reset connection is left out: a peer
-   * that resets is alive, and a resend after it must not lose its clock. */
-  if (rc == CURLE_OPERATION_TIMEDOUT && !r->answered && r->seen_up > r->swallowed)
+  /* Timed out with no reply and the body not all sent: the peer stopped
+   * reading, and what went out may sit in a frozen peer's socket buffers
+   * (on_progress).  A body sent whole is left out (the peer read it all
+   * and may still be working on it: a DeleteObjects of 1,000 keys on a busy
+   * store), and so is a reset connection (a peer that resets is alive). */
+  if (rc == CURLE_OPERATION_TIMEDOUT && !r->answered && r->seen_up > r->swallowed &&
+      (uint64_t)r->seen_up < r->body_len)
     r->swallowed = r->seen_up;
   if (rc == CURLE_ABORTED_BY_CALLBACK && r->cancel && atomic_load(r->cancel))
     return sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", svc, r->op, r->path);

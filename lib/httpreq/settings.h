@@ -18,7 +18,8 @@ typedef struct sluice__httpreq_settings {
    * a request that moves no byte for this long, across all its attempts
    * and backoffs, fails with TIMEOUT and is not tried again.  A request
    * whose bytes keep moving is never cut by it; bytes resent into a peer
-   * that never answered do not count as moving (httpreq.c, on_progress). */
+   * that stopped reading and never answered do not count as moving
+   * (httpreq.c, on_progress). */
   long stall_timeout;
 } sluice__httpreq_settings;
 

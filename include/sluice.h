@@ -147,7 +147,13 @@ typedef enum sluice_errkind {
   SLUICE_ERR_UNEXPECTED,
   /* A tree job (sluice_tree_start) ended with some objects failed and the
    * rest done; the message gives the counts and the first failure. */
-  SLUICE_ERR_PARTIAL
+  SLUICE_ERR_PARTIAL,
+  /* The service refused what was sent, not what the caller asked for: a
+   * body whose digest did not match on every attempt (S3 BadDigest), a
+   * part too small or too large, a request the service could not parse.
+   * The caller's own mistakes (a bad bucket name, a key too long) stay
+   * SLUICE_ERR_INVALID_ARGUMENT. */
+  SLUICE_ERR_REJECTED
 } sluice_errkind;
 
 typedef struct sluice_error sluice_error;
@@ -259,20 +265,32 @@ typedef struct sluice_progress {
   uint64_t bytes_read;    /* read from the source so far */
   uint64_t bytes_written; /* acknowledged by the destination */
   uint64_t total_bytes;   /* UINT64_MAX when the source size is unknown */
+  /* Parts written (a tree job: every part of the objects it has finished
+   * with, one for an object sent in one request or copied inside the
+   * store, also those of objects that then failed). */
   uint64_t parts_done;
   uint32_t parts_in_flight;
   uint32_t ring_used; /* chunks queued between readers and workers */
   uint32_t ring_capacity;
+  /* Requests sent again after a failed attempt: parts, single PUTs, ranged
+   * GETs, commits and aborts (a tree job: those of the objects it has
+   * finished with). */
   uint64_t retries;
   /* Tree jobs (sluice_tree_start); 0 for a single-object job.  Each object
    * the job considers ends in exactly one of done (copied), skipped,
-   * deleted or failed; objects_total counts those seen so far (listing is
-   * streamed, so it grows until the listings end). */
+   * deleted, failed, or in a dry run would-copy or would-delete;
+   * objects_total counts those seen so far (listing is streamed, so it
+   * grows until the listings end). */
   uint64_t objects_done;
   uint64_t objects_failed;
   uint64_t objects_skipped;
   uint64_t objects_deleted;
   uint64_t objects_total;
+  /* dry_run: the objects a real run would copy and delete (objects_done,
+   * objects_deleted and bytes_written stay 0; total_bytes is what it would
+   * copy). */
+  uint64_t objects_would_copy;
+  uint64_t objects_would_delete;
 } sluice_progress;
 
 /* Called once per completed chunk, on one of the writer's worker threads,
@@ -504,7 +522,15 @@ SLUICE_EXTERN sluice_error *sluice_options_set_progress(sluice_options *opts, sl
  *                                                  transfer, then the abort of
  *                                                  its multipart upload); a
  *                                                  transfer whose bytes keep
- *                                                  moving is never cut by it
+ *                                                  moving is never cut by it.
+ *                                                  A body the stopped server's
+ *                                                  socket buffers take whole
+ *                                                  (an object of a few MiB)
+ *                                                  looks like one a busy
+ *                                                  server is still working on:
+ *                                                  each attempt then waits out
+ *                                                  low_speed_time (about 3
+ *                                                  minutes with the defaults)
  * http (read-only)
  *   endpoint       text   required                 http[s]://host[:port][/base]
  *                                                  (from a URI: the URI's)
@@ -1050,11 +1076,14 @@ SLUICE_EXTERN sluice_error *sluice_upload_abort(sluice_operator *op, const char 
 
 typedef struct sluice_object_result sluice_object_result;
 
+/* Values are only ever appended, as for sluice_errkind. */
 typedef enum sluice_object_action {
-  SLUICE_OBJECT_COPIED = 1, /* written at the destination (or would be: dry_run) */
-  SLUICE_OBJECT_SKIPPED,    /* sync: already the same at the destination */
-  SLUICE_OBJECT_DELETED,    /* sync with delete: existed only at the destination */
-  SLUICE_OBJECT_FAILED      /* see sluice_object_result_error() */
+  SLUICE_OBJECT_COPIED = 1,  /* written at the destination */
+  SLUICE_OBJECT_SKIPPED,     /* sync: already the same at the destination */
+  SLUICE_OBJECT_DELETED,     /* sync with delete: existed only at the destination */
+  SLUICE_OBJECT_FAILED,      /* see sluice_object_result_error() */
+  SLUICE_OBJECT_WOULD_COPY,  /* dry_run: a real run would copy it (nothing written) */
+  SLUICE_OBJECT_WOULD_DELETE /* dry_run: a real run would delete it (nothing deleted) */
 } sluice_object_action;
 
 /* Called once per object a tree job has finished with, on one of the job's
@@ -1070,8 +1099,8 @@ SLUICE_EXTERN sluice_error *sluice_options_set_object_cb(sluice_options *opts, s
 /* The object's path relative to the source and destination directories
  * (for a deletion: relative to the destination). */
 SLUICE_EXTERN const char *sluice_object_result_path(const sluice_object_result *r);
-/* Bytes copied (or that would be: dry_run), or the object's size when
- * skipped or deleted. */
+/* Bytes copied, or the object's size when skipped, deleted, or in a dry
+ * run would be copied or deleted. */
 SLUICE_EXTERN uint64_t sluice_object_result_bytes(const sluice_object_result *r);
 SLUICE_EXTERN sluice_object_action sluice_object_result_action(const sluice_object_result *r);
 /* Why the object failed (NULL otherwise).  Owned by the result. */
@@ -1123,7 +1152,11 @@ SLUICE_EXTERN const char *sluice_object_result_verified(const sluice_object_resu
  *                 checksum can be compared, the object is copied (counted
  *                 as copied), never skipped on a guess
  *   dry_run       "true": decide and report everything, write and delete
- *                 nothing
+ *                 nothing: each object the real run would copy or delete
+ *                 is reported as SLUICE_OBJECT_WOULD_COPY or _WOULD_DELETE
+ *                 (the callback lists them) and counted in
+ *                 objects_would_copy / objects_would_delete, never as
+ *                 copied or deleted
  *   include       glob(s) a relative path must match (fnmatch(3), '*'
  *                 matches '/' too); several, one per line ("a*\nb*")
  *   exclude       glob(s), one per line: matching paths are left alone

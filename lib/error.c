@@ -195,6 +195,7 @@ static const char *kind_name(sluice_errkind kind, int identifier) {
     KIND(SLUICE_ERR_OUT_OF_MEMORY, "out of memory");
     KIND(SLUICE_ERR_UNEXPECTED, "unexpected");
     KIND(SLUICE_ERR_PARTIAL, "partly done");
+    KIND(SLUICE_ERR_REJECTED, "rejected by the service");
 #undef KIND
   }
   return identifier ? "SLUICE_ERR_UNKNOWN" : "unknown error kind";

@@ -93,7 +93,10 @@ static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item
     /* Inside one store that copies by itself (S3 CopyObject): no bytes
      * pass through here, no buffer is needed. */
     sluice_error *err = sluice_copy(t->src, it->path, dpath, t->o.wopts);
-    if (!err) *bytes = it->size;
+    if (!err) {
+      *bytes = it->size;
+      atomic_fetch_add(&t->parts, 1);
+    }
     free(dpath);
     return err;
   }
@@ -124,7 +127,10 @@ static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item
   }
   if (!err && small) {
     if (!(buf = malloc(size ? (size_t)size : 1))) err = sluice__error_oom();
+    /* Counted as write_from counts a large object's reads. */
+    r->src->retries = &w->retries;
     if (!err) err = read_whole(r, buf, (size_t)size);
+    r->src->retries = NULL;
     if (!err) err = sluice__reader_check_verified(r);
     if (err && listed && sluice_error_kind(err) == SLUICE_ERR_CONDITION_NOT_MATCH) *stale = 1;
     if (!err && t->rate && sluice__rate_take(t->rate, size, &t->stop)) err = canceled(t, it->rel);
@@ -142,7 +148,13 @@ static sluice_error *copy_once(struct sluice__slot *s, const struct sluice__item
   set_current(s, NULL, NULL);
   atomic_store(&s->moving, 0);
   s->verified = !err && r ? sluice_reader_verified(r) : NULL;
-  if (w) atomic_fetch_add(&t->retries, atomic_load(&w->retries));
+  if (w) {
+    /* Every part and resent request, also of an object that failed. */
+    sluice_progress wp = {.struct_size = sizeof wp};
+    sluice__writer_progress(w, &wp);
+    atomic_fetch_add(&t->parts, wp.parts_done);
+    atomic_fetch_add(&t->retries, atomic_load(&w->retries));
+  }
   free(buf);
   sluice_writer_free(w); /* aborts it unless it was committed */
   sluice_reader_free(r);
@@ -287,7 +299,7 @@ void sluice__tree_progress(sluice__tree *t, sluice_progress *out) {
   }
   pr.bytes_read = pr.bytes_written = ld(&t->bytes_done) + moving;
   pr.total_bytes = ld(&t->bytes_total);
-  pr.parts_done = ld(&t->done);
+  pr.parts_done = ld(&t->parts);
   pr.parts_in_flight = busy;
   pr.retries = ld(&t->retries);
   pr.objects_done = ld(&t->done);
@@ -295,6 +307,8 @@ void sluice__tree_progress(sluice__tree *t, sluice_progress *out) {
   pr.objects_skipped = ld(&t->skipped);
   pr.objects_deleted = ld(&t->deleted);
   pr.objects_total = ld(&t->total);
+  pr.objects_would_copy = ld(&t->would_copy);
+  pr.objects_would_delete = ld(&t->would_delete);
   size_t n = out->struct_size < sizeof(pr) ? out->struct_size : sizeof(pr);
   memcpy(out, &pr, n);
 }

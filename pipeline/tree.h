@@ -112,8 +112,11 @@ struct sluice__tree {
   sluice_error *fatal;      /* a listing's error, or fail_fast's */
 
   atomic_uint_fast64_t done, failed, skipped, deleted, total;
+  atomic_uint_fast64_t would_copy, would_delete; /* dry_run's copies and deletions */
   atomic_uint_fast64_t bytes_done, bytes_total;
-  atomic_uint_fast64_t retries; /* requests resent by finished objects' writers */
+  /* Finished objects' parts (one for a small or server-side copy) and the
+   * requests their writers and sources resent. */
+  atomic_uint_fast64_t parts, retries;
 };
 
 /* pipeline/tree_queue.c: the queue, the outcomes, stopping */

@@ -37,9 +37,13 @@ const char *sluice_object_result_verified(const sluice_object_result *r) {
 }
 
 
-/* Counts an object's outcome and tells the callback.  Takes err. */
+/* Counts an object's outcome and tells the callback.  Takes err.  In a
+ * dry run nothing is copied or deleted: what the planners call a copy or
+ * a deletion is reported and counted as what it would be. */
 void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes,
                          sluice_object_action action, sluice_error *err, const char *verified) {
+  if (t->o.dry_run && action == SLUICE_OBJECT_COPIED) action = SLUICE_OBJECT_WOULD_COPY;
+  if (t->o.dry_run && action == SLUICE_OBJECT_DELETED) action = SLUICE_OBJECT_WOULD_DELETE;
   switch (action) {
   case SLUICE_OBJECT_COPIED:
     atomic_fetch_add(&t->done, 1);
@@ -48,6 +52,8 @@ void sluice__tree_report(sluice__tree *t, const char *rel, uint64_t bytes,
   case SLUICE_OBJECT_SKIPPED: atomic_fetch_add(&t->skipped, 1); break;
   case SLUICE_OBJECT_DELETED: atomic_fetch_add(&t->deleted, 1); break;
   case SLUICE_OBJECT_FAILED: atomic_fetch_add(&t->failed, 1); break;
+  case SLUICE_OBJECT_WOULD_COPY: atomic_fetch_add(&t->would_copy, 1); break;
+  case SLUICE_OBJECT_WOULD_DELETE: atomic_fetch_add(&t->would_delete, 1); break;
   }
   int fail_now = 0;
   pthread_mutex_lock(&t->res_lock);

@@ -31,8 +31,10 @@ bucket=s3://$SLUICE_S3_BUCKET
 prefix=cli-$$
 s3=$bucket/$prefix
 ro_mount=
+px_pid=
 cleanup() {
   [ -n "$ro_mount" ] && umount "$ro_mount" 2>/dev/null
+  [ -n "$px_pid" ] && kill "$px_pid" 2>/dev/null
   timeout $T60 "$SLUICE" rm -r "$s3/" >/dev/null 2>&1
   [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp" "$HOME"
 }
@@ -423,6 +425,72 @@ pkill -f "sleep $hold" 2>/dev/null
 expect sigterm 143 "interrupted by SIGTERM"
 [ -z "$(ls -A "$tmp/termdst")" ] && ok "SIGTERM: no partial file left" || {
   ls -la "$tmp/termdst" >"$tmp/termdst.ls"; not_ok "SIGTERM: files left behind" "$tmp/termdst.ls"; }
+
+# ---- counts, statuses and dry runs ----
+run count_missing "$SLUICE" cp /nonexistent/x mem://y --json; expect count_missing 4
+[ "$(json_field "$tmp/count_missing.out" copied)" = 0 ] &&
+  [ "$(json_field "$tmp/count_missing.out" failed)" = 1 ] &&
+  [ "$(json_field "$tmp/count_missing.out" objects)" = 1 ] &&
+  ok "a copy that failed counts as failed, not as copied" ||
+  not_ok "failed copy counts" "$tmp/count_missing.out"
+# A dry run lists what it would do (--json: one object a line, the path
+# exact) and counts it as would-copy/would-delete, never as done.
+"$SLUICE" cp "$tmp/small.bin" "$s3/dry/extra.bin" 2>/dev/null
+run dry_json "$SLUICE" sync --delete --dry-run --json "$tmp/many" "$s3/dry/"; expect dry_json 0
+if /usr/bin/python3 - "$tmp/dry_json.out" "$cafe" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8", errors="surrogateescape")]
+*acts, summary = lines
+copies = sorted(a["path"] for a in acts if a["action"] == "would_copy")
+deletes = [a["path"] for a in acts if a["action"] == "would_delete"]
+cafe = sys.argv[2]
+assert len(copies) == 122 and "with space/" + cafe in copies, copies[:5]
+assert deletes == ["extra.bin"], deletes
+assert (summary["would_copy"], summary["would_delete"]) == (122, 1), summary
+assert (summary["copied"], summary["deleted"], summary["bytes"]) == (0, 0, 0), summary
+assert summary["objects"] == 123, summary
+PY
+then ok "sync --dry-run --json: 122 would_copy and 1 would_delete lines, none counted as done"
+else not_ok "sync --dry-run --json" "$tmp/dry_json.out"; fi
+run dry_after "$SLUICE" ls -r "$s3/dry/"; expect dry_after 0
+[ "$(awk '{print $3}' "$tmp/dry_after.out")" = extra.bin ] && ok "the dry run changed nothing" ||
+  not_ok "dry run wrote" "$tmp/dry_after.out"
+# Through tests/servers/checksum-proxy.py, a front end that checks
+# x-amz-checksum-* as AWS does and flips a byte of PUT bodies.
+start_px() { # FAULT ARGS...: the front end; its endpoint in $px_ep
+  rm -f "$tmp/px.port"
+  /usr/bin/python3 "$(dirname "$0")/servers/checksum-proxy.py" \
+    --target "127.0.0.1:${SLUICE_S3_ENDPOINT##*:}" --port-file "$tmp/px.port" \
+    --log "$tmp/px.log" --max-seconds $T120 --access-key "$SLUICE_S3_ACCESS_KEY" \
+    --secret-key "$SLUICE_S3_SECRET_KEY" --region "${SLUICE_S3_REGION:-us-east-1}" "$@" &
+  px_pid=$!
+  wait_for "the front end's port" test -s "$tmp/px.port"
+  px_ep=http://127.0.0.1:$(cat "$tmp/px.port")
+}
+stop_px() { kill "$px_pid" 2>/dev/null; wait "$px_pid" 2>/dev/null; px_pid=; }
+mkdir -p "$tmp/flip"
+for i in $(seq 1 20); do printf 'flipped on the way %s\n' "$i" >"$tmp/flip/f$i"; done
+start_px --corrupt-upload --times 6
+run flip_tree "$SLUICE" cp -r --transfers 4 --json --endpoint "$px_ep" "$tmp/flip" "$s3/flip/"
+stop_px
+expect flip_tree 0
+[ "$(json_field "$tmp/flip_tree.out" retries)" = 6 ] && [ "$(json_field "$tmp/flip_tree.out" parts)" = 20 ] &&
+  [ "$(json_field "$tmp/flip_tree.out" copied)" = 20 ] &&
+  ok "cp -r --json through 6 flipped PUTs: 6 retries, 20 parts" ||
+  not_ok "cp -r --json retries and parts ($(grep -c 'FAULT corrupt-upload' "$tmp/px.log") flips)" \
+    "$tmp/flip_tree.out"
+run flip_back "$SLUICE" cp -r "$s3/flip/" "$tmp/flip.back"; expect flip_back 0
+diff -r "$tmp/flip" "$tmp/flip.back" >/dev/null && ok "every flipped object arrived whole" ||
+  not_ok "flipped objects differ"
+# Every attempt refused (BadDigest): the store rejected what was sent,
+# exit 9, never 2 (usage).
+start_px --corrupt-upload --times 1000
+run refused "$SLUICE" cp --json --endpoint "$px_ep" "$tmp/small.bin" "$s3/refused.bin"
+stop_px
+expect refused 9 "BadDigest"
+[ "$(json_field "$tmp/refused.out" exit_code)" = 9 ] && [ "$(json_field "$tmp/refused.out" copied)" = 0 ] &&
+  ok "refused on every attempt: exit 9 in --json too" || not_ok "refused --json" "$tmp/refused.out"
+run refused_gone "$SLUICE" stat "$s3/refused.bin"; expect refused_gone 4
 
 # ---- progress ----
 # A terminal: the bar, redrawn in place with \r.

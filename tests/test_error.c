@@ -42,6 +42,7 @@ static const sluice_errkind all_kinds[] = {
     SLUICE_ERR_OUT_OF_MEMORY,
     SLUICE_ERR_UNEXPECTED,
     SLUICE_ERR_PARTIAL,
+    SLUICE_ERR_REJECTED,
 };
 #define NKINDS (sizeof(all_kinds) / sizeof(all_kinds[0]))
 
@@ -124,6 +125,7 @@ Test(error, err_name_is_the_constant) {
       {SLUICE_ERR_OUT_OF_MEMORY, 15, "SLUICE_ERR_OUT_OF_MEMORY"},
       {SLUICE_ERR_UNEXPECTED, 16, "SLUICE_ERR_UNEXPECTED"},
       {SLUICE_ERR_PARTIAL, 17, "SLUICE_ERR_PARTIAL"},
+      {SLUICE_ERR_REJECTED, 18, "SLUICE_ERR_REJECTED"},
   };
   cr_assert_eq(sizeof want / sizeof want[0], NKINDS, "a kind is missing from this table");
   for (size_t i = 0; i < NKINDS; i++) {

@@ -171,6 +171,76 @@ Test(s3_checksum, sha256_put_corrupted_in_flight_is_resent, .fini = stop) {
   corrupted_put_is_resent("sha256");
 }
 
+/* A part the store refuses on every attempt (a byte flipped each time) ends
+ * the write as REJECTED with the store's code, never as an invalid argument
+ * (the caller asked for nothing wrong, and sluice(1) keeps exit status 2
+ * for that), and nothing is left behind. */
+Test(s3_checksum, part_refused_on_every_attempt_is_rejected, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--corrupt-upload", "--times", "1000", "--match", "partNumber=2&", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1), *direct = op_at(prefix, 0);
+  unsigned char *data = make_data(BIG, 13);
+  sluice_error *err = write_obj(op, "refused.bin", data, BIG, NULL);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_REJECTED, "[%s] %s",
+               sluice_err_name(sluice_error_kind(err)), sluice_error_message(err));
+  cr_assert_str_eq(sluice_error_service_code(err), "BadDigest");
+  cr_assert_eq(sluice_error_http_status(err), 400);
+  cr_assert(strstr(sluice_error_message(err), "corrupted in transit"), "%s",
+            sluice_error_message(err));
+  sluice_error_free(err);
+  /* max_attempts (5) tries, each refused. */
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-upload", NULL), 5);
+  sluice_metadata *m = NULL;
+  TH_KIND(sluice_stat(direct, "refused.bin", &m), SLUICE_ERR_NOT_FOUND);
+  free(data);
+  sluice_operator_free(op);
+  sluice_operator_free(direct);
+}
+
+/* A tree copy through a front end that flips a byte in the first six PUT
+ * bodies: every object ends whole, and the job counts each resent request
+ * and each part (the command's --json reads these). */
+Test(s3_checksum, tree_copy_counts_every_resent_put_and_part, .fini = stop) {
+  char prefix[64], name[32];
+  new_prefix(prefix);
+  const char *args[] = {"--corrupt-upload", "--times", "6", NULL};
+  start(args);
+  sluice_operator *mem = th_mem_op(), *op = op_at(prefix, 1), *direct = op_at(prefix, 0);
+  enum { N = 20 };
+  unsigned char *data = make_data(SMALL + N, 14);
+  for (unsigned i = 0; i < N; i++) {
+    snprintf(name, sizeof name, "f%02u", i);
+    TH_OK(sluice_write(mem, name, data, SMALL + i, NULL));
+  }
+  /* Four in flight: the six flipped PUTs are those four objects' first
+   * attempts and two resends, never one object's five attempts. */
+  sluice_options *o = th_opts("transfers", "4", NULL);
+  sluice_job *job = NULL;
+  TH_OK(sluice_tree_start(mem, "", op, "t/", o, &job));
+  TH_OK(sluice_job_wait(job));
+  sluice_progress p = {.struct_size = sizeof p};
+  TH_OK(sluice_job_progress(job, &p));
+  sluice_job_free(job);
+  cr_assert_eq(th_proxy_log_count(&PX, "FAULT corrupt-upload", NULL), 6);
+  cr_assert_eq(p.retries, 6, "%llu retries counted after 6 refused PUTs",
+               (unsigned long long)p.retries);
+  cr_assert_eq(p.objects_done, N);
+  cr_assert_eq(p.parts_done, N, "%llu parts for %d one-part objects",
+               (unsigned long long)p.parts_done, N);
+  for (unsigned i = 0; i < N; i++) {
+    snprintf(name, sizeof name, "t/f%02u", i);
+    expect_bytes(direct, name, data, SMALL + i);
+  }
+  sluice_error_free(sluice_delete_all(direct, ""));
+  sluice_options_free(o);
+  free(data);
+  sluice_operator_free(mem);
+  sluice_operator_free(op);
+  sluice_operator_free(direct);
+}
+
 /* The default is CRC64NVME on a store that names it back at Create. */
 Test(s3_checksum, default_is_crc64nvme_where_verified, .fini = stop) {
   char prefix[64];

@@ -464,6 +464,7 @@ Test(s3_faults, frozen_server_ends_a_copy_within_the_stall_budget, .fini = proxy
   cr_assert_geq(proxy_log_count("FAULT freeze"), 1, "the proxy did not freeze");
   cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_TIMEOUT, "expected a timeout, got [%s] %s",
                sluice_strerror(sluice_error_kind(err)), sluice_error_message(err));
+  cr_log_info("%s", sluice_error_message(err));
   cr_assert(strstr(sluice_error_message(err), "stall_timeout"), "%s", sluice_error_message(err));
   sluice_error_free(err);
   /* Two budgets of 3 s (the parts, then the abort) and the attempts before
@@ -474,6 +475,46 @@ Test(s3_faults, frozen_server_ends_a_copy_within_the_stall_budget, .fini = proxy
   proxy_stop();
   expect_not_found(c.op, "frozen.bin");
   abort_uploads(c.op, c.prefix);
+  free(buf);
+  ctx_close(&c);
+}
+
+/* A server frozen from the start (a stopped process: its kernel still
+ * takes a socket buffer's worth of each new connection's bytes) ends a PUT
+ * on the stall budget, not after every attempt has waited out its
+ * low-speed window: bytes sent again into a peer that never answered are
+ * no sign of life.  (Before, each attempt's buffered bytes restarted the
+ * budget: every attempt waited out its window, five of 30 s with the
+ * defaults.) */
+Test(s3_faults, frozen_server_resends_do_not_restart_the_stall_budget, .fini = proxy_fini) {
+  struct ctx c;
+  ctx_open(&c);
+  const char *args[] = {"--freeze-after-bytes", "0", NULL};
+  proxy_start(args);
+  char ep[64];
+  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", PX.port);
+  sluice_options *o = server_opts(c.prefix);
+  TH_OK(sluice_options_set(o, "endpoint", ep));
+  /* curl averages speed over about 5 s: an attempt ends some 7 s after
+   * its burst, so inside a 12 s budget only a second attempt can end. */
+  TH_OK(sluice_options_set(o, "low_speed_time", "2"));
+  TH_OK(sluice_options_set(o, "stall_timeout", "12"));
+  sluice_operator *op = op_from(o);
+  /* One PutObject, more than the socket buffers hold. */
+  size_t len = 24 * MiB;
+  unsigned char *buf = gen(len, 33);
+  sluice_options *wo = th_opts("chunk", "32MiB", NULL);
+  sluice_error *err = sluice_write(op, "frozen-put.bin", buf, len, wo);
+  sluice_options_free(wo);
+  cr_assert_eq(sluice_error_kind(err), SLUICE_ERR_TIMEOUT, "expected a timeout, got [%s] %s",
+               sluice_strerror(sluice_error_kind(err)), sluice_error_message(err));
+  cr_log_info("%s", sluice_error_message(err));
+  cr_assert(strstr(sluice_error_message(err), "stall_timeout"),
+            "the attempts ran out instead of the stall budget: %s", sluice_error_message(err));
+  sluice_error_free(err);
+  sluice_operator_free(op);
+  proxy_stop();
+  expect_not_found(c.op, "frozen-put.bin");
   free(buf);
   ctx_close(&c);
 }

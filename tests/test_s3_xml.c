@@ -981,7 +981,7 @@ Test(s3_xml, error_document_to_sluice_error, .timeout = 10) {
   } cases[] = {
       {err_no_such_key, 404, SLUICE_ERR_NOT_FOUND, 0},
       {err_slow_down, 503, SLUICE_ERR_RATE_LIMITED, 1},
-      {err_entity_too_small, 400, SLUICE_ERR_INVALID_ARGUMENT, 0},
+      {err_entity_too_small, 400, SLUICE_ERR_REJECTED, 0},
   };
   for (size_t i = 0; i < 3; i++) {
     char *code, *msg;
@@ -1128,7 +1128,7 @@ Test(s3_xml, delete_result_errors_name_the_key, .timeout = 10) {
   static const char whole[] =
       "<Error><Code>MalformedXML</Code><Message>The XML you provided was not well-formed or did "
       "not validate against our published schema.</Message></Error>";
-  expect_err(sluice__s3_xml_delete_result(whole, strlen(whole), NULL), SLUICE_ERR_INVALID_ARGUMENT,
+  expect_err(sluice__s3_xml_delete_result(whole, strlen(whole), NULL), SLUICE_ERR_REJECTED,
              "s3: DeleteObjects: MalformedXML: ", NULL);
   expect_err(sluice__s3_xml_delete_result("<DeleteResult>", 14, NULL), SLUICE_ERR_UNEXPECTED,
              "s3: DeleteObjects reply: malformed", NULL);
@@ -1219,18 +1219,20 @@ static const struct map_row map_rows[] = {
     {304, NULL, SLUICE_ERR_CONDITION_NOT_MATCH, 0},
     {416, "InvalidRange", SLUICE_ERR_RANGE_NOT_SATISFIABLE, 0},
     {416, NULL, SLUICE_ERR_RANGE_NOT_SATISFIABLE, 0},
-    {400, "EntityTooSmall", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {400, "InvalidPart", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {400, "InvalidPartOrder", SLUICE_ERR_INVALID_ARGUMENT, 0},
+    {400, "EntityTooSmall", SLUICE_ERR_REJECTED, 0},
+    {400, "InvalidPart", SLUICE_ERR_REJECTED, 0},
+    {400, "InvalidPartOrder", SLUICE_ERR_REJECTED, 0},
     {400, "InvalidArgument", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {400, "BadDigest", SLUICE_ERR_INVALID_ARGUMENT, 1},
-    {400, "InvalidDigest", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {400, "MalformedXML", SLUICE_ERR_INVALID_ARGUMENT, 0},
+    {400, "BadDigest", SLUICE_ERR_REJECTED, 1},
+    {400, "InvalidDigest", SLUICE_ERR_REJECTED, 0},
+    {400, "MalformedXML", SLUICE_ERR_REJECTED, 0},
     {400, "KeyTooLongError", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {400, "EntityTooLarge", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {400, "XAmzContentSHA256Mismatch", SLUICE_ERR_INVALID_ARGUMENT, 1},
-    {400, NULL, SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {400, "SomeNewCode", SLUICE_ERR_INVALID_ARGUMENT, 0},
+    {400, "EntityTooLarge", SLUICE_ERR_REJECTED, 0},
+    {400, "XAmzContentSHA256Mismatch", SLUICE_ERR_REJECTED, 1},
+    {400, NULL, SLUICE_ERR_REJECTED, 0},
+    {414, NULL, SLUICE_ERR_INVALID_ARGUMENT, 0},
+    {400, "InvalidBucketName", SLUICE_ERR_INVALID_ARGUMENT, 0},
+    {400, "SomeNewCode", SLUICE_ERR_REJECTED, 0},
     {400, "RequestTimeout", SLUICE_ERR_TIMEOUT, 1},
     {400, "IncompleteBody", SLUICE_ERR_NETWORK, 1},
     {400, "AuthorizationHeaderMalformed", SLUICE_ERR_CONFIG_INVALID, 0},
@@ -1257,7 +1259,7 @@ static const struct map_row map_rows[] = {
     {200, "InternalError", SLUICE_ERR_UNEXPECTED, 1},
     {200, "SlowDown", SLUICE_ERR_RATE_LIMITED, 1},
     {200, "NoSuchUpload", SLUICE_ERR_NOT_FOUND, 0},
-    {200, "InvalidPart", SLUICE_ERR_INVALID_ARGUMENT, 0},
+    {200, "InvalidPart", SLUICE_ERR_REJECTED, 0},
     {200, NULL, SLUICE_ERR_UNEXPECTED, 0},
     {200, "Unknown", SLUICE_ERR_UNEXPECTED, 0},
     {0, NULL, SLUICE_ERR_UNEXPECTED, 0},
@@ -1327,9 +1329,9 @@ Test(s3_xml, bad_digest_says_corrupted_in_transit, .timeout = 10) {
   cr_assert(strstr(sluice_error_message(e), "corrupted in transit"), "%s", sluice_error_message(e));
   cr_assert(strstr(sluice_error_message(e), "s3: UploadPart 'big.iso': BadDigest: "), "%s",
             sluice_error_message(e));
-  expect_err(e, SLUICE_ERR_INVALID_ARGUMENT, NULL, NULL);
+  expect_err(e, SLUICE_ERR_REJECTED, NULL, NULL);
   e = sluice__s3_error_from_reply(400, "XAmzContentSHA256Mismatch", NULL, "PutObject", "k");
-  expect_err(e, SLUICE_ERR_INVALID_ARGUMENT, "corrupted in transit", NULL);
+  expect_err(e, SLUICE_ERR_REJECTED, "corrupted in transit", NULL);
   e = sluice__s3_error_from_reply(400, "InvalidDigest", "bad", "PutObject", "k");
   cr_assert_null(strstr(sluice_error_message(e), "transit"));
   sluice_error_free(e);

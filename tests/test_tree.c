@@ -113,7 +113,8 @@ static unsigned count(sluice_operator *op, const char *dir) {
 /* Per-object results, gathered by the callback. */
 struct results {
   pthread_mutex_t lock;
-  unsigned copied, skipped, deleted, failed;
+  unsigned copied, skipped, deleted, failed, would_copy, would_delete;
+  uint64_t would_copy_bytes;
   char first_failed[512];
   atomic_int busy; /* the callback is never entered twice at once */
 };
@@ -125,6 +126,11 @@ static void on_object(const sluice_object_result *r, void *ud) {
   case SLUICE_OBJECT_COPIED: res->copied++; break;
   case SLUICE_OBJECT_SKIPPED: res->skipped++; break;
   case SLUICE_OBJECT_DELETED: res->deleted++; break;
+  case SLUICE_OBJECT_WOULD_COPY:
+    res->would_copy++;
+    res->would_copy_bytes += sluice_object_result_bytes(r);
+    break;
+  case SLUICE_OBJECT_WOULD_DELETE: res->would_delete++; break;
   case SLUICE_OBJECT_FAILED:
     cr_assert(sluice_object_result_error(r) != NULL);
     if (!res->failed++)
@@ -172,6 +178,12 @@ Test(tree, copy_memory_to_memory_bytes_equal) {
   cr_assert_eq(p.objects_failed + p.objects_skipped + p.objects_deleted, 0);
   cr_assert_eq(res.copied, n);
   cr_assert_eq(p.bytes_written, p.total_bytes);
+  /* Every part counts: one for a small object, one per 64 KiB chunk of a
+   * large one, none for an empty one. */
+  uint64_t parts = 0;
+  for (unsigned i = 0; i < n; i++) parts += (size_of(i) + 65535) / 65536;
+  cr_assert_eq(p.parts_done, parts, "%llu parts, expected %llu", (unsigned long long)p.parts_done,
+               (unsigned long long)parts);
   sluice_operator_free(a);
   sluice_operator_free(b);
 }
@@ -299,9 +311,16 @@ Test(tree, dry_run_writes_nothing) {
   struct results res;
   TH_OK(run(a, "", b, "", th_opts("mode", "sync", "delete", "true", "dry_run", "true", NULL), &p,
             &res));
-  cr_assert_eq(p.objects_done, 100);
-  cr_assert_eq(p.objects_deleted, 1);
-  cr_assert_eq(res.copied, 100);
+  /* Reported as what a real run would do, never as done. */
+  cr_assert_eq(p.objects_done + p.objects_deleted + p.bytes_written + p.parts_done, 0);
+  cr_assert_eq(p.objects_would_copy, 100);
+  cr_assert_eq(p.objects_would_delete, 1);
+  cr_assert_eq(p.objects_total, 101);
+  cr_assert_eq(res.copied + res.deleted, 0);
+  cr_assert_eq(res.would_copy, 100);
+  cr_assert_eq(res.would_delete, 1);
+  cr_assert_eq(res.would_copy_bytes, p.total_bytes, "%llu of %llu bytes listed",
+               (unsigned long long)res.would_copy_bytes, (unsigned long long)p.total_bytes);
   cr_assert_eq(count(b, ""), 1, "dry_run changed the destination");
   assert_obj(b, "", "extra", 1, 1);
   sluice_operator_free(a);
@@ -709,7 +728,8 @@ Test(tree, checksum_sync_of_two_file_trees_reads_both) {
   put_obj(fs, "b/", "d1/f04", 1 + 4 * 4099, 77);
   set_old_mtime(root, "b/d1/f04");
   p = checksum_sync(fs, "a/", fs, "b/", 1);
-  cr_assert_eq(p.objects_done, 1, "dry run: d1/f04 only");
+  cr_assert_eq(p.objects_would_copy, 1, "dry run: d1/f04 only");
+  cr_assert_eq(p.objects_done, 0, "dry run: nothing copied");
   assert_obj(fs, "b/", "d1/f04", 1 + 4 * 4099, 77);
   p = checksum_sync(fs, "a/", fs, "b/", 0);
   cr_assert_eq(p.objects_done, 1);
@@ -745,7 +765,8 @@ Test(tree_s3, checksum_sync_reads_the_side_that_lists_none) {
   put_obj(fs, "up/", "c07", 100 + 7 * 997, 1007);
   set_old_mtime(root, "up/c07");
   p = checksum_sync(fs, "up/", s3, pfx, 1);
-  cr_assert_eq(p.objects_done, 2, "dry run: c07 and the multipart object");
+  cr_assert_eq(p.objects_would_copy, 2, "dry run: c07 and the multipart object");
+  cr_assert_eq(p.objects_done, 0, "dry run: nothing copied");
   assert_obj(s3, pfx, "c07", 100 + 7 * 997, 7); /* the dry run wrote nothing */
   p = checksum_sync(fs, "up/", s3, pfx, 0);
   cr_assert_eq(p.objects_done, 2);

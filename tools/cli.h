@@ -21,6 +21,7 @@ enum cli_status {
   CLI_NETWORK = 6,      /* network, timeout, throttling, after retries */
   CLI_EXISTS = 7,       /* --if-not-exists found an object, or a condition failed */
   CLI_PARTIAL = 8,      /* some of the work was done: recursive cp/rm */
+  CLI_REJECTED = 9,     /* the store refused what was sent (BadDigest...) */
   CLI_INTERRUPTED = 130 /* 128 + the signal: 130 SIGINT, 143 SIGTERM */
 };
 
@@ -164,7 +165,7 @@ const char *cli_human_bytes(uint64_t n, char *buf, size_t len);
 
 struct cli_summary {
   uint64_t bytes, parts, retries, files, failed;
-  uint64_t skipped, deleted; /* tree jobs */
+  uint64_t skipped, deleted, would_copy, would_delete; /* tree jobs */
   double seconds;
 };
 

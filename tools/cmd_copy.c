@@ -186,8 +186,10 @@ static int one(struct copy *c, struct cli_endpoint *src, const char *spath,
     c->sum.retries++;
     err = transfer(c, src, spath, dst, dpath, label);
   }
-  c->sum.files++;
-  if (!err) return CLI_OK;
+  if (!err) {
+    c->sum.files++;
+    return CLI_OK;
+  }
   if (dst->is_stdio && stdout_closed()) {
     /* The fd writer blocks SIGPIPE around its writes (lib/fd.c), so a
      * closed pipe came back as EPIPE; end as cat does in `cat | head`:
@@ -252,10 +254,11 @@ static int copy_one(struct copy *c, struct cli_endpoint *src, struct cli_endpoin
 }
 
 /* Tree jobs report each object here, on one of the job's threads (one
- * call at a time): failures get a line on stderr, a dry run says what it
- * would do on stdout.  The relative path is a key a server listed: escaped
- * as sluice ls prints it, so it can neither drive the terminal nor forge a
- * line (the message is escaped by the library). */
+ * call at a time): failures get a line on stderr, a dry run lists what it
+ * would do on stdout ("would copy PATH", the path escaped; with --json one
+ * JSON object a line, the path exact).  The relative path is a key a server
+ * listed: escaped as sluice ls prints it, so it can neither drive the
+ * terminal nor forge a line (the message is escaped by the library). */
 struct tree_view {
   struct copy *c;
   const struct cli_endpoint *src, *dst;
@@ -265,20 +268,27 @@ struct tree_view {
 static void on_object(const sluice_object_result *r, void *ud) {
   struct tree_view *v = ud;
   sluice_object_action a = sluice_object_result_action(r);
-  if (a == SLUICE_OBJECT_COPIED && !v->c->s->dry_run)
-    count_verified(v->c, sluice_object_result_verified(r));
-  if (a != SLUICE_OBJECT_FAILED && (!v->c->s->dry_run || a == SLUICE_OBJECT_SKIPPED)) return;
-  char *rel = cli_escape(sluice_object_result_path(r));
+  const char *path = sluice_object_result_path(r);
+  if (a == SLUICE_OBJECT_COPIED) count_verified(v->c, sluice_object_result_verified(r));
   if (a == SLUICE_OBJECT_FAILED) {
-    char *u = cli_escape_text(v->src->uri);
+    char *u = cli_escape_text(v->src->uri), *rel = cli_escape(path);
     fprintf(stderr, "%ssluice: %s %s%s%s: %s\n", v->bar ? "\r\033[K" : "", v->c->name, u,
             u[strlen(u) - 1] == '/' ? "" : "/", rel,
             sluice_error_message(sluice_object_result_error(r)));
     sluice_free(u);
-  } else {
-    printf("would %s %s\n", a == SLUICE_OBJECT_DELETED ? "delete" : "copy", rel);
+    sluice_free(rel);
+  } else if (a == SLUICE_OBJECT_WOULD_COPY || a == SLUICE_OBJECT_WOULD_DELETE) {
+    const char *what = a == SLUICE_OBJECT_WOULD_COPY ? "copy" : "delete";
+    if (v->c->s->json) {
+      printf("{\"action\":\"would_%s\",\"path\":", what);
+      cli_json_string(stdout, path);
+      printf(",\"bytes\":%llu}\n", (unsigned long long)sluice_object_result_bytes(r));
+    } else {
+      printf("would %s ", what);
+      cli_put_escaped(stdout, path);
+      putchar('\n');
+    }
   }
-  sluice_free(rel);
 }
 
 static void set_opt(sluice_options *o, const char *name, const char *value) {
@@ -340,6 +350,10 @@ static int copy_tree(struct copy *c, struct cli_endpoint *src, struct cli_endpoi
   c->sum.failed = snap.objects_failed;
   c->sum.skipped = snap.objects_skipped;
   c->sum.deleted = snap.objects_deleted;
+  c->sum.would_copy = snap.objects_would_copy;
+  c->sum.would_delete = snap.objects_would_delete;
+  c->sum.parts = snap.parts_done;
+  c->sum.retries = snap.retries;
   int rc = CLI_OK;
   if (!err && !sync && snap.objects_total == 0) {
     char *u = cli_escape_text(src->uri);
@@ -371,13 +385,16 @@ static void summary_json(const struct copy *c, const char *src, const char *dst,
   cli_json_string(f, dst);
   fprintf(f,
           ",\"ok\":%s,\"exit_code\":%d,\"bytes\":%llu,\"seconds\":%.3f,\"objects\":%llu,"
-          "\"failed\":%llu,\"copied\":%llu,\"skipped\":%llu,\"deleted\":%llu,\"parts\":%llu,"
+          "\"failed\":%llu,\"copied\":%llu,\"skipped\":%llu,\"deleted\":%llu,"
+          "\"would_copy\":%llu,\"would_delete\":%llu,\"parts\":%llu,"
           "\"retries\":%llu,\"peak_rss_kib\":%ld,\"verified\":",
           rc ? "false" : "true", rc, (unsigned long long)c->sum.bytes, c->sum.seconds,
-          (unsigned long long)(c->sum.files + c->sum.failed), (unsigned long long)c->sum.failed,
-          (unsigned long long)c->sum.files, (unsigned long long)c->sum.skipped,
-          (unsigned long long)c->sum.deleted, (unsigned long long)c->sum.parts,
-          (unsigned long long)c->sum.retries, cli_peak_rss_kib());
+          (unsigned long long)(c->sum.files + c->sum.failed + c->sum.skipped + c->sum.deleted +
+                               c->sum.would_copy + c->sum.would_delete),
+          (unsigned long long)c->sum.failed, (unsigned long long)c->sum.files,
+          (unsigned long long)c->sum.skipped, (unsigned long long)c->sum.deleted,
+          (unsigned long long)c->sum.would_copy, (unsigned long long)c->sum.would_delete,
+          (unsigned long long)c->sum.parts, (unsigned long long)c->sum.retries, cli_peak_rss_kib());
   if (!tree) {
     cli_json_string(f, c->verified ? c->verified : "none");
   } else {

@@ -85,7 +85,8 @@ static void figures(const struct cli_progress *p, const sluice_progress *s, int 
   if (n < 0 || (size_t)n >= len) return;
   if (s->objects_total) {
     /* A tree job: objects finished (any outcome) of those listed so far. */
-    uint64_t fin = s->objects_done + s->objects_failed + s->objects_skipped + s->objects_deleted;
+    uint64_t fin = s->objects_done + s->objects_failed + s->objects_skipped + s->objects_deleted +
+                   s->objects_would_copy + s->objects_would_delete;
     int m = snprintf(out + n, len - (size_t)n, "%" PRIu64 "/%" PRIu64 "%s%s", fin, s->objects_total,
                      tight ? " obj" : " objects", sep);
     if (m < 0 || (size_t)(n + m) >= len) return;
@@ -168,8 +169,13 @@ void cli_progress_finish(struct cli_progress *p, const sluice_progress *s, int o
   cli_human_bytes(secs > 0 ? (uint64_t)((double)s->bytes_written / secs) : 0, rate, sizeof rate);
   /* The bar goes away; a finished copy leaves one line saying what it did. */
   if (p->mode == PROGRESS_BAR && p->drawn) fprintf(stderr, "\r\033[K");
-  char objs[96] = "";
-  if (s->objects_total)
+  char objs[128] = "";
+  if (s->objects_would_copy || s->objects_would_delete)
+    snprintf(objs, sizeof objs,
+             "dry run: %" PRIu64 " would be copied, %" PRIu64 " would be deleted, %" PRIu64
+             " skipped, %" PRIu64 " failed, ",
+             s->objects_would_copy, s->objects_would_delete, s->objects_skipped, s->objects_failed);
+  else if (s->objects_total)
     snprintf(objs, sizeof objs,
              "%" PRIu64 " copied, %" PRIu64 " skipped, %" PRIu64 " deleted, %" PRIu64 " failed, ",
              s->objects_done, s->objects_skipped, s->objects_deleted, s->objects_failed);

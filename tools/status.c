@@ -20,6 +20,7 @@ int cli_status_of(sluice_errkind kind, int moved) {
   case SLUICE_ERR_CONDITION_NOT_MATCH: return CLI_EXISTS;
   case SLUICE_ERR_CANCELED: return CLI_INTERRUPTED;
   case SLUICE_ERR_PARTIAL: return CLI_PARTIAL;
+  case SLUICE_ERR_REJECTED: return CLI_REJECTED;
   default:
     /* A cause with no status of its own: say at least whether the
      * transfer had started (and so was rolled back). */

@@ -13,10 +13,12 @@ void sluice__httpreq_status_kind(int status, sluice_errkind *kind, int *retryabl
   switch (status) {
   case 304:
   case 412: *kind = SLUICE_ERR_CONDITION_NOT_MATCH; return;
+  /* The server refused the request as sent (a body, a length): the
+   * caller's arguments were checked before it left. */
   case 400:
   case 411:
-  case 413:
-  case 414: *kind = SLUICE_ERR_INVALID_ARGUMENT; return;
+  case 413: *kind = SLUICE_ERR_REJECTED; return;
+  case 414: *kind = SLUICE_ERR_INVALID_ARGUMENT; return; /* the path given is too long */
   case 401:
   case 403: *kind = SLUICE_ERR_PERMISSION_DENIED; return;
   case 404: *kind = SLUICE_ERR_NOT_FOUND; return;

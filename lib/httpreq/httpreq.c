@@ -161,18 +161,29 @@ static int on_seek(void *u, curl_off_t off, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
+/* How far past r->swallowed a resend must get to count: a new connection's
+ * buffers take a little more or less each time. */
+#define SWALLOW_SLACK ((curl_off_t)4 << 20)
+
 /* Polled by curl about once a second and on every progress: a cancel stops
  * a stalled transfer without waiting for the low-speed limit, and the stall
  * budget (stall_timeout) ends an attempt once nothing has moved for that
- * long since the request's last byte, whichever attempt moved it. */
+ * long since the request's last byte, whichever attempt moved it.  A byte
+ * received moves the clock; a byte sent does only past where an earlier
+ * attempt's peer stopped reading (r->swallowed), and some slack: a frozen
+ * server's kernel accepts about that much again on each new connection,
+ * which would otherwise restart the budget on every attempt (five
+ * low-speed windows instead of one budget). */
 static int on_progress(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
   (void)dt, (void)ut;
   sluice__httpreq_req *r = u;
   if (r->cancel && atomic_load(r->cancel)) return 1;
   int64_t now = sluice__httpreq_now_ms();
-  if (dn != r->seen_down || un != r->seen_up) {
-    r->seen_down = dn;
-    r->seen_up = un;
+  curl_off_t past = r->swallowed ? r->swallowed + SWALLOW_SLACK : 0;
+  int moved = dn != r->seen_down || (un != r->seen_up && un > past);
+  r->seen_down = dn;
+  r->seen_up = un;
+  if (moved) {
     r->moved_ms = now;
   } else if (r->stall_ms > 0 && now - r->moved_ms >= r->stall_ms) {
     r->stalled = 1;
@@ -209,6 +220,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *u) {
   sluice__httpreq_req *r = u;
   size_t len = size * n;
   if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
+    /* The server answers: alive, whatever its bytes counts say. */
+    r->answered = 1;
+    r->moved_ms = sluice__httpreq_now_ms();
     /* A new response (after 100 Continue or a redirect): forget the last. */
     reset_reply_headers(r);
     return len;
@@ -346,9 +360,12 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   r->errbuf[0] = '\0';
   r->range_ignored = 0;
   r->seen_down = r->seen_up = 0;
-  r->stalled = 0;
+  r->stalled = r->answered = 0;
   r->stall_ms = (int64_t)e->set->stall_timeout * 1000;
-  if (r->attempts == 0) r->moved_ms = sluice__httpreq_now_ms();
+  if (r->attempts == 0) {
+    r->moved_ms = sluice__httpreq_now_ms();
+    r->swallowed = 0;
+  }
   /* Relaxed: a statistic, read for progress only. */
   if (r->attempts > 0 && r->retries) atomic_fetch_add_explicit(r->retries, 1, memory_order_relaxed);
 
@@ -452,6 +469,14 @@ sluice_error *sluice__httpreq_finish(sluice__httpreq *e, sluice__httpreq_req *r,
   const char *svc = e->svc;
   r->attempts++;
   *retry = 0;
+  /* Timed out with no reply and the body not all sent: the peer stopped
+   * reading, and what went out may sit in a frozen peer's socket buffers
+   * (on_progress).  A body sent whole is left out (the peer read it all
+   * and may still be working on it: a DeleteObjects of 1,000 keys on a busy
+   * store), and so is a reset connection (a peer that resets is alive). */
+  if (rc == CURLE_OPERATION_TIMEDOUT && !r->answered && r->seen_up > r->swallowed &&
+      (uint64_t)r->seen_up < r->body_len)
+    r->swallowed = r->seen_up;
   if (rc == CURLE_ABORTED_BY_CALLBACK && r->cancel && atomic_load(r->cancel))
     return sluice__error(SLUICE_ERR_CANCELED, "%s: %s '%s': canceled", svc, r->op, r->path);
   if (rc == CURLE_ABORTED_BY_CALLBACK && r->stalled) return stall_error(e, r);

@@ -145,6 +145,12 @@ struct sluice__httpreq_req {
   curl_off_t seen_down, seen_up; /* this attempt's byte counts at the last look */
   int64_t stall_ms;              /* the stall budget (settings), 0: none */
   int stalled;                   /* this attempt was ended by the stall budget */
+  int answered;                  /* this attempt got a reply (its status line) */
+  /* The most bytes an earlier attempt sent before it timed out unanswered
+   * with its body not all sent (its peer stopped reading): a stopped
+   * server's kernel takes a socket buffer's worth on every new connection,
+   * so sending those again is no sign of life. */
+  curl_off_t swallowed;
   char errbuf[CURL_ERROR_SIZE];
 };
 

@@ -17,7 +17,9 @@ typedef struct sluice__httpreq_settings {
   /* seconds, default SLUICE__HTTPREQ_STALL_TIMEOUT, 0..86400 (0: no budget):
    * a request that moves no byte for this long, across all its attempts
    * and backoffs, fails with TIMEOUT and is not tried again.  A request
-   * whose bytes keep moving is never cut by it. */
+   * whose bytes keep moving is never cut by it; bytes resent into a peer
+   * that stopped reading and never answered do not count as moving
+   * (httpreq.c, on_progress). */
   long stall_timeout;
 } sluice__httpreq_settings;
 

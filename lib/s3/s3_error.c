@@ -43,20 +43,25 @@ static const code_row code_rows[] = {
 
     {"InvalidRange", SLUICE_ERR_RANGE_NOT_SATISFIABLE, 0},
 
-    {"EntityTooSmall", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {"EntityTooLarge", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {"InvalidPart", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {"InvalidPartOrder", SLUICE_ERR_INVALID_ARGUMENT, 0},
+    /* What the caller asked for: a name or a value the caller gave. */
     {"InvalidArgument", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {"BadDigest", SLUICE_ERR_INVALID_ARGUMENT, 1}, /* corrupted on the way: resend */
-    {"InvalidDigest", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {"MalformedXML", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"KeyTooLongError", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"InvalidRequest", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"InvalidBucketName", SLUICE_ERR_INVALID_ARGUMENT, 0},
     {"MetadataTooLarge", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {"MissingContentLength", SLUICE_ERR_INVALID_ARGUMENT, 0},
-    {"XAmzContentSHA256Mismatch", SLUICE_ERR_INVALID_ARGUMENT, 1},
+
+    /* What was sent: bytes that arrived other than they left, parts the
+     * store will not take.  Nothing the caller typed can fix these, so
+     * they are never reported as a usage error. */
+    {"BadDigest", SLUICE_ERR_REJECTED, 1}, /* corrupted on the way: resend */
+    {"XAmzContentSHA256Mismatch", SLUICE_ERR_REJECTED, 1},
+    {"InvalidDigest", SLUICE_ERR_REJECTED, 0},
+    {"EntityTooSmall", SLUICE_ERR_REJECTED, 0},
+    {"EntityTooLarge", SLUICE_ERR_REJECTED, 0},
+    {"InvalidPart", SLUICE_ERR_REJECTED, 0},
+    {"InvalidPartOrder", SLUICE_ERR_REJECTED, 0},
+    {"MalformedXML", SLUICE_ERR_REJECTED, 0},
+    {"MissingContentLength", SLUICE_ERR_REJECTED, 0},
 
     {"RequestTimeout", SLUICE_ERR_TIMEOUT, 1},
     /* 400: fewer bytes arrived than Content-Length announced. */

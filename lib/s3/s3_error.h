@@ -26,10 +26,14 @@
  *   PreconditionFailed, 412, 304                          CONDITION_NOT_MATCH no
  *   ConditionalRequestConflict (409)                      CONDITION_NOT_MATCH yes
  *   InvalidRange, 416                                     RANGE_NOT_SATISFIABLE no
- *   EntityTooSmall EntityTooLarge InvalidPart InvalidPartOrder InvalidArgument
- *     BadDigest InvalidDigest MalformedXML KeyTooLongError InvalidRequest
- *     InvalidBucketName MetadataTooLarge MissingContentLength
- *     XAmzContentSHA256Mismatch, 400 411 413 414           INVALID_ARGUMENT   no
+ *   InvalidArgument KeyTooLongError InvalidRequest
+ *     InvalidBucketName MetadataTooLarge, 414 (what the
+ *     caller named or gave)                               INVALID_ARGUMENT   no
+ *   BadDigest XAmzContentSHA256Mismatch (corrupted on
+ *     the way: resent)                                    REJECTED           yes
+ *   InvalidDigest EntityTooSmall EntityTooLarge InvalidPart
+ *     InvalidPartOrder MalformedXML MissingContentLength,
+ *     400 411 413 (the store refused what was sent)       REJECTED           no
  *   RequestTimeout (400), 408                             TIMEOUT            yes
  *   IncompleteBody (400: the body was cut short)          NETWORK            yes
  *   SlowDown ServiceUnavailable Throttling ..., 429, 503  RATE_LIMITED       yes

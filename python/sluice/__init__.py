@@ -16,7 +16,7 @@ ring, concurrent part uploads); Python is not in the data path.
 from ._sluice import (AlreadyExists, Canceled, ConditionNotMatch, ConfigInvalid, Entry, Error,
                       IOFailure, InvalidArgument, IsADirectory, Metadata, NetworkError, NotFound,
                       OutOfMemory, Partial, PermissionDenied, Progress, RangeNotSatisfiable,
-                      RateLimited, Timeout, TreeJob, Unexpected, Unsupported, library_version)
+                      RateLimited, Rejected, Timeout, TreeJob, Unexpected, Unsupported, library_version)
 from ._sync import File, Operator, PresignedRequest, Writer
 from ._async import AsyncCopy, AsyncFile, AsyncOperator, AsyncWriter
 
@@ -28,5 +28,5 @@ __all__ = [
     "Error", "NotFound", "PermissionDenied", "AlreadyExists", "IsADirectory", "InvalidArgument",
     "ConfigInvalid", "Unsupported", "RateLimited", "ConditionNotMatch", "RangeNotSatisfiable",
     "IOFailure", "NetworkError", "Timeout", "Canceled", "OutOfMemory", "Unexpected",
-    "Partial",
+    "Partial", "Rejected",
 ]

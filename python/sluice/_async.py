@@ -366,16 +366,21 @@ class AsyncOperator:
     async def copy(self, source, target, **options):
         return await _in_executor(self._op.copy, source, target, **options)
 
-    async def copy_tree(self, src_dir, dst, dst_dir, *, progress=None, interval=0.5, **options):
+    async def copy_tree(self, src_dir, dst, dst_dir, *, progress=None, interval=0.5, plan=None,
+                        **options):
         """``Operator.copy_tree`` as a libsluice job whose fd the event loop
         watches (no executor thread).  Cancelling the task cancels the job:
         transfers in flight are aborted, finished objects stay."""
         _check_progress(progress, interval)
+        if plan is not None and not isinstance(plan, list):
+            raise TypeError("plan must be a list")
         job = self._op.start_tree(src_dir, getattr(dst, "_op", dst), dst_dir, **options)
         failures = []
 
         def tick(p):
             failures.extend(job.failures())
+            if plan is not None:
+                plan.extend(job.planned())
             if progress is not None:
                 progress(p)
         try:

@@ -199,7 +199,8 @@ class Operator(_sluice.Operator):
     def presign_stat(self, path, expire_second):
         return PresignedRequest(self.presign("HEAD", path, expire_second), "HEAD")
 
-    def copy_tree(self, src_dir, dst, dst_dir, *, progress=None, interval=0.5, **options):
+    def copy_tree(self, src_dir, dst, dst_dir, *, progress=None, interval=0.5, plan=None,
+                  **options):
         """Copies every object under ``src_dir`` (a directory or key prefix,
         "" for the root) to the same relative path under ``dst_dir`` on
         ``dst`` (an Operator or AsyncOperator; may be this one), in
@@ -212,12 +213,25 @@ class Operator(_sluice.Operator):
         ``objects_skipped``, ...).  When some objects failed it raises
         Partial, whose ``failures`` lists ``(path, Error)`` pairs.  Ctrl-C
         (or an exception from ``progress``) cancels the job: transfers in
-        flight are aborted, finished objects stay."""
+        flight are aborted, finished objects stay.  With ``dry_run=True``
+        nothing is written or deleted: the Progress counts what a real run
+        would do (``objects_would_copy``, ``objects_would_delete``), and
+        ``plan``, a list, receives an ``(action, path, bytes)`` tuple for
+        each object (action "copy" or "delete")."""
         _check_progress(progress, interval)
+        if plan is not None and not isinstance(plan, list):
+            raise TypeError("plan must be a list")
         job = self.start_tree(src_dir, getattr(dst, "_op", dst), dst_dir, **options)
         failures = []
-        # Failures are taken every interval, so the job's list stays short.
-        _wait(job, progress, interval, lambda: failures.extend(job.failures()))
+
+        # Both lists are taken every interval, so the job's stay short.
+        def tick():
+            failures.extend(job.failures())
+            if plan is not None:
+                plan.extend(job.planned())
+        _wait(job, progress, interval, tick)
+        if plan is not None:
+            plan.extend(job.planned())
         try:
             job.result()
         except Error as e:

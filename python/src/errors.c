@@ -44,6 +44,7 @@ static struct {
     {SLUICE_ERR_OUT_OF_MEMORY, "OutOfMemory", "out_of_memory", &PyExc_MemoryError, 0, NULL},
     {SLUICE_ERR_UNEXPECTED, "Unexpected", "unexpected", NULL, 0, NULL},
     {SLUICE_ERR_PARTIAL, "Partial", "partial", NULL, 0, NULL},
+    {SLUICE_ERR_REJECTED, "Rejected", "rejected", NULL, 0, NULL},
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

@@ -42,10 +42,12 @@ static PyStructSequence_Field progress_fields[] = {
     {"objects_skipped", "tree jobs: objects already the same at the destination"},
     {"objects_deleted", "tree jobs: objects deleted at the destination"},
     {"objects_total", "tree jobs: objects seen so far (all of them once listing ended)"},
+    {"objects_would_copy", "dry_run: objects a real run would copy"},
+    {"objects_would_delete", "dry_run: objects a real run would delete"},
     {NULL, NULL}};
 static PyStructSequence_Desc progress_desc = {
     "sluice.Progress", "A snapshot of a write_from's or a tree job's progress.", progress_fields,
-    13};
+    15};
 
 int sp_structseqs_init(PyObject *module) {
   if (!(sp_metadata_type = PyStructSequence_NewType(&metadata_desc)) ||
@@ -81,7 +83,7 @@ PyObject *sp_progress_new(const sluice_progress *p) {
   PyObject *seq = PyStructSequence_New(sp_progress_type);
   if (!seq)
     return NULL;
-  PyObject *items[13] = {
+  PyObject *items[15] = {
       PyLong_FromUnsignedLongLong(p->bytes_read),
       PyLong_FromUnsignedLongLong(p->bytes_written),
       p->total_bytes == UINT64_MAX ? Py_NewRef(Py_None)
@@ -96,8 +98,10 @@ PyObject *sp_progress_new(const sluice_progress *p) {
       PyLong_FromUnsignedLongLong(p->objects_skipped),
       PyLong_FromUnsignedLongLong(p->objects_deleted),
       PyLong_FromUnsignedLongLong(p->objects_total),
+      PyLong_FromUnsignedLongLong(p->objects_would_copy),
+      PyLong_FromUnsignedLongLong(p->objects_would_delete),
   };
-  if (set_items(seq, items, 13) < 0) {
+  if (set_items(seq, items, 15) < 0) {
     Py_DECREF(seq);
     return NULL;
   }

@@ -6,7 +6,9 @@
  * callback copies each failure into a C list that failures() turns into
  * exceptions on the caller's thread.  The list keeps at most MAX_KEPT
  * failures between two failures() calls (memory must not grow with a tree
- * that fails everywhere); the rest are counted in the progress only. */
+ * that fails everywhere); the rest are counted in the progress only.  A
+ * dry run's would-copy and would-delete results go the same way into a
+ * second list, which planned() returns. */
 /* Python.h first: it sets the feature macros (strdup is POSIX 2008). */
 #include "sluicemodule.h"
 
@@ -19,17 +21,24 @@
 typedef struct failure {
   struct failure *next;
   char *path;
-  char *message;
+  char *message; /* NULL in the planned list */
   sluice_errkind kind;
   int retryable, http_status;
+  sluice_object_action action; /* the planned list: WOULD_COPY or WOULD_DELETE */
+  uint64_t bytes;
 } failure;
+
+/* A list of results the callback appends to and a caller takes whole. */
+typedef struct {
+  failure *head, **tail;
+  size_t kept;
+} result_list;
 
 typedef struct {
   sp_jobhead base;
   PyObject *src, *dst;
-  pthread_mutex_t lock; /* guards the list: the callback runs on a job thread */
-  failure *head, **tail;
-  size_t kept;
+  pthread_mutex_t lock; /* guards the lists: the callback runs on a job thread */
+  result_list failed, planned;
   uint64_t dropped;
 } sp_tree;
 
@@ -43,28 +52,50 @@ static void free_failures(failure *f) {
   }
 }
 
+static void list_init(result_list *l) {
+  l->head = NULL;
+  l->tail = &l->head;
+  l->kept = 0;
+}
+
+/* The whole list, which is left empty; the caller frees it. */
+static failure *list_take(sp_tree *self, result_list *l) {
+  pthread_mutex_lock(&self->lock);
+  failure *f = l->head;
+  list_init(l);
+  pthread_mutex_unlock(&self->lock);
+  return f;
+}
+
 /* On a job thread, without the GIL: C only. */
 static void on_object(const sluice_object_result *r, void *userdata) {
   sp_tree *self = userdata;
-  if (sluice_object_result_action(r) != SLUICE_OBJECT_FAILED) return;
+  sluice_object_action a = sluice_object_result_action(r);
+  int planned = a == SLUICE_OBJECT_WOULD_COPY || a == SLUICE_OBJECT_WOULD_DELETE;
+  if (a != SLUICE_OBJECT_FAILED && !planned) return;
+  result_list *l = planned ? &self->planned : &self->failed;
   const sluice_error *err = sluice_object_result_error(r);
   pthread_mutex_lock(&self->lock);
   failure *f = NULL;
-  if (self->kept < MAX_KEPT && (f = calloc(1, sizeof *f))) {
+  if (l->kept < MAX_KEPT && (f = calloc(1, sizeof *f))) {
     f->path = strdup(sluice_object_result_path(r));
-    f->message = strdup(err ? sluice_error_message(err) : "failed");
-    f->kind = err ? sluice_error_kind(err) : SLUICE_ERR_UNEXPECTED;
-    f->retryable = err ? sluice_error_retryable(err) : 0;
-    f->http_status = err ? sluice_error_http_status(err) : 0;
-    if (!f->path || !f->message) {
+    f->action = a;
+    f->bytes = sluice_object_result_bytes(r);
+    if (!planned) {
+      f->message = strdup(err ? sluice_error_message(err) : "failed");
+      f->kind = err ? sluice_error_kind(err) : SLUICE_ERR_UNEXPECTED;
+      f->retryable = err ? sluice_error_retryable(err) : 0;
+      f->http_status = err ? sluice_error_http_status(err) : 0;
+    }
+    if (!f->path || (!planned && !f->message)) {
       free_failures(f);
       f = NULL;
     }
   }
   if (f) {
-    *self->tail = f;
-    self->tail = &f->next;
-    self->kept++;
+    *l->tail = f;
+    l->tail = &f->next;
+    l->kept++;
   } else {
     self->dropped++;
   }
@@ -86,9 +117,8 @@ static PyObject *start(sp_operator *src, const char *src_dir, PyObject *dst, con
   self->src = Py_NewRef((PyObject *)src);
   self->dst = Py_NewRef(dst);
   pthread_mutex_init(&self->lock, NULL);
-  self->head = NULL;
-  self->tail = &self->head;
-  self->kept = 0;
+  list_init(&self->failed);
+  list_init(&self->planned);
   self->dropped = 0;
   sluice_error *err = sluice_options_set_object_cb(o, on_object, self);
   if (!err) {
@@ -122,7 +152,8 @@ static void tree_dealloc(sp_tree *self) {
   Py_BEGIN_ALLOW_THREADS
   sluice_job_free(job);
   Py_END_ALLOW_THREADS
-  free_failures(self->head);
+  free_failures(self->failed.head);
+  free_failures(self->planned.head);
   pthread_mutex_destroy(&self->lock);
   Py_XDECREF(self->src);
   Py_XDECREF(self->dst);
@@ -144,12 +175,7 @@ static PyObject *tree_result(sp_tree *self, PyObject *unused) {
  * last call, in the order they finished. */
 static PyObject *tree_failures(sp_tree *self, PyObject *unused) {
   (void)unused;
-  pthread_mutex_lock(&self->lock);
-  failure *f = self->head;
-  self->head = NULL;
-  self->tail = &self->head;
-  self->kept = 0;
-  pthread_mutex_unlock(&self->lock);
+  failure *f = list_take(self, &self->failed);
   PyObject *list = PyList_New(0);
   for (failure *i = f; list && i; i = i->next) {
     PyObject *path = PyUnicode_DecodeUTF8(i->path, (Py_ssize_t)strlen(i->path), "surrogateescape");
@@ -159,6 +185,26 @@ static PyObject *tree_failures(sp_tree *self, PyObject *unused) {
     Py_XDECREF(exc);
     if (!pair || PyList_Append(list, pair) < 0) Py_CLEAR(list);
     Py_XDECREF(pair);
+  }
+  free_failures(f);
+  return list;
+}
+
+/* planned() -> [(action, path, bytes)]: what a dry run would do, reported
+ * since the last call: action "copy" or "delete". */
+static PyObject *tree_planned(sp_tree *self, PyObject *unused) {
+  (void)unused;
+  failure *f = list_take(self, &self->planned);
+  PyObject *list = PyList_New(0);
+  for (failure *i = f; list && i; i = i->next) {
+    PyObject *path = PyUnicode_DecodeUTF8(i->path, (Py_ssize_t)strlen(i->path), "surrogateescape");
+    /* N takes path's reference, also when the tuple cannot be built. */
+    PyObject *t = path ? Py_BuildValue("(sNK)",
+                                       i->action == SLUICE_OBJECT_WOULD_DELETE ? "delete" : "copy",
+                                       path, (unsigned long long)i->bytes)
+                       : NULL;
+    if (!t || PyList_Append(list, t) < 0) Py_CLEAR(list);
+    Py_XDECREF(t);
   }
   free_failures(f);
   return list;
@@ -190,11 +236,17 @@ static PyMethodDef tree_methods[] = {
     {"failures", (PyCFunction)tree_failures, METH_NOARGS,
      "failures() -> list of (path, Error)\n\nThe failed objects reported since the last call "
      "(at most 10,000 are kept in between; see dropped)."},
+    {"planned", (PyCFunction)tree_planned, METH_NOARGS,
+     "planned() -> list of (action, path, bytes)\n\nWith dry_run: what a real run would do, "
+     "reported since the last call; action is 'copy' or 'delete' (at most 10,000 are kept in "
+     "between; see dropped)."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef tree_getset[] = {
     {"dropped", (getter)tree_dropped, NULL,
-     "failures not kept because failures() was not called often enough", NULL},
+     "failures (or planned entries) not kept because failures() (or planned()) was not called "
+     "often enough",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 PyTypeObject sp_tree_type = {

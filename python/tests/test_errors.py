@@ -21,7 +21,7 @@ BASES = {
     "Unsupported": NotImplementedError, "IOFailure": OSError, "NetworkError": ConnectionError,
     "Timeout": TimeoutError, "OutOfMemory": MemoryError, "RateLimited": sluice.Error,
     "ConditionNotMatch": sluice.Error, "RangeNotSatisfiable": sluice.Error,
-    "Canceled": sluice.Error, "Unexpected": sluice.Error,
+    "Canceled": sluice.Error, "Unexpected": sluice.Error, "Rejected": sluice.Error,
 }
 
 
@@ -120,6 +120,7 @@ def test_http_status_errors(status_endpoint):
     check(raised(lambda: op.stat("429")), sluice.RateLimited, "rate_limited", 429, True)
     check(raised(lambda: op.stat("412")), sluice.ConditionNotMatch, "condition_not_match", 412)
     check(raised(lambda: op.stat("500")), sluice.Unexpected, "unexpected", 500, True)
+    check(raised(lambda: op.stat("400")), sluice.Rejected, "rejected", 400, False)
 
 
 def test_network_and_timeout_errors(s3_options, status_endpoint):

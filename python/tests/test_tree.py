@@ -44,6 +44,12 @@ def test_copy_tree_then_sync_fs_to_s3(tmp_path, s3, prefix):
     # One file changed, one removed: sync copies one and deletes one.
     (tmp_path / "src" / "f000").write_bytes(b"changed, and of another size")
     os.unlink(tmp_path / "src" / "f002")
+    # A dry run first: it lists the copy and the deletion and does neither.
+    plan = []
+    p = fs.sync("src", s3, prefix + "t", compare="size", delete=True, dry_run=True, plan=plan)
+    assert (p.objects_would_copy, p.objects_would_delete, p.objects_done, p.objects_deleted) == \
+        (1, 1, 0, 0)
+    assert sorted(plan) == [("copy", "f000", 28), ("delete", "f002", len(files["f002"]))]
     p = fs.sync("src", s3, prefix + "t", compare="size", delete=True)
     assert (p.objects_done, p.objects_deleted, p.objects_skipped) == (1, 1, 38)
     assert s3.read(prefix + "t/f000") == b"changed, and of another size"
@@ -55,8 +61,12 @@ def test_copy_tree_s3_to_fs_and_dry_run(tmp_path, s3, prefix):
     for i in range(5):
         s3.write(prefix + "src/k%d" % i, b"x" * (i + 1))
     out = sluice.Operator("fs", root=str(tmp_path))
-    p = s3.copy_tree(prefix + "src", out, "dry", dry_run=True)
-    assert p.objects_done == 5
+    plan = []
+    p = s3.copy_tree(prefix + "src", out, "dry", dry_run=True, plan=plan)
+    assert (p.objects_done, p.objects_would_copy, p.bytes_written) == (0, 5, 0)
+    assert sorted(plan) == [("copy", "k%d" % i, i + 1) for i in range(5)]
+    with pytest.raises(TypeError):
+        s3.copy_tree(prefix + "src", out, "dry", dry_run=True, plan=())
     assert not (tmp_path / "dry").exists()
     p = s3.copy_tree(prefix + "src", out, "got", include="k[0-2]")
     assert p.objects_done == 3
@@ -104,6 +114,11 @@ async def test_async_copy_tree_and_sync(tmp_path, s3, s3_options, prefix):
     assert p.objects_done == 12
     p = await asyncio.wait_for(src.sync("src", dst, prefix + "a", compare="size"), HANG)
     assert p.objects_skipped == 12
+    plan = []
+    p = await asyncio.wait_for(src.copy_tree("src", dst, prefix + "b", dry_run=True, plan=plan),
+                               HANG)
+    assert (p.objects_would_copy, p.objects_done, len(plan)) == (12, 0, 12)
+    assert all(action == "copy" for action, _, _ in plan)
     assert await dst.read(prefix + "a/f000") == files["f000"]
 
 

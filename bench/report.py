@@ -134,8 +134,9 @@ def transfer_table(rows, section, known, problems, cpu_ratio=False):
             s = stats(trs)
             if s is None:
                 reason = why_failed(known, failed[0]) or failed[0]["note"]
-                out.append("| %s | %s | %s | fails: %s | | | |%s | | 0/%d |" % (
-                    case, server, name, reason, " |" if cpu_ratio else "", len(trs)))
+                blank = 5 if cpu_ratio else 4  # wall, MiB/s, CPU[, CPU ratio], RSS
+                out.append("| %s | %s | %s | fails: %s |%s 0/%d |" % (
+                    case, server, name, reason, " |" * blank, len(trs)))
                 continue
             rt = "1" if tool == ref_tool else ratio(trs, ref)
             rc = ""

@@ -33,10 +33,9 @@ have_object() {  # server key bytes
 # is made again when the data is newer or the part size changed; before
 # the sink starts (it lists the sidecar's ETag).
 etag_object() {
-  local f=$WORK/data/src-$2 side=$WORK/sinkdata/.etag/$BUCKET/$1 etag
+  local f=$WORK/data/src-$2 side=$WORK/sinkdata/.etag/$BUCKET/$1 etag had=
   random_file "$f" "$(size_bytes "$2")"
   ln -sf "$f" "$WORK/sinkdata/$BUCKET/$1"
-  local had=
   [ -f "$side" ] && read -r _ had < "$side"
   [ "$side" -nt "$f" ] && [ "${had:-0}" = $((${3:-0} * MIB)) ] && return 0
   mkdir -p "${side%/*}"
@@ -69,7 +68,7 @@ forget() {  # server key
 # A download reads src-SIZE, or the object SRC_KEY when set; with VERIFIED
 # set, sluice must say (--json) that it checked the object that way.
 compare() {
-  local section=$1 case=$2 s=$3 op=$4 size=$5 runs=$6 r tool key file
+  local section=$1 case=$2 s=$3 op=$4 size=$5 runs=$6 r tool key file mo
   shift 6
   local bytes
   bytes=$(size_bytes "$size")
@@ -95,8 +94,8 @@ compare() {
         # cp prints --json on stdout, cat (stdout carries the data, kept
         # on /dev/null) on stderr
         : > "$WORK/stdout.out"
-        local mo=
-        [ "$op" = cat ] || mo=$WORK/stdout.out
+        mo=$WORK/stdout.out
+        [ "$op" != cat ] || mo=""
         MEASURE_OUT=$mo measure "$section" "$case" "$s" "$tool" "$r" "$bytes" "$IN" -- "${CMD[@]}"
         check_verified "$case" "$WORK/stdout.out" "$WORK/stderr.out"
       else
@@ -121,7 +120,7 @@ check_verified() {
   shift
   got=$(grep -ho '"verified":"[^"]*"' "$@" | head -n 1)
   [ "$got" = "\"verified\":\"$VERIFIED\"" ] ||
-    die "verify/$case: sluice reports ${got:-no \"verified\"} (wanted $VERIFIED): $(tail -n 1 "$@" | cut -c1-300)"
+    die "verify/$case: sluice reports ${got:-no \"verified\"} (wanted $VERIFIED): $(tail -q -n 1 "$@" | cut -c1-300)"
 }
 
 # 1. the main table: every transfer direction, every peer, both servers

@@ -33,7 +33,7 @@ COLS = "section case server tool run bytes wall user sys rss status note load".s
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = {"main": "sluice", "growth": "sluice", "curves": "sluice",
              "article": "xfer-write_from", "files": "sluice", "trees": "sluice",
-             "python": "py-write_from"}
+             "python": "py-write_from", "verify": "sluice"}
 LABEL = {"xfer-write_from": "write_from", "xfer-loop": "read/write loop",
          "py-write_from": "Python write_from", "py-loop": "Python read/write loop",
          "boto3": "boto3 upload_fileobj"}
@@ -99,10 +99,14 @@ def stats(rows):
     }
 
 
-def ratio(rows, ref_rows):
-    ref = {r["run"]: r["wall"] for r in ref_rows if r["status"] == 0}
-    rs = [r["wall"] / ref[r["run"]] for r in rows if r["status"] == 0 and r["run"] in ref]
+def ratio(rows, ref_rows, of=lambda r: r["wall"]):
+    ref = {r["run"]: of(r) for r in ref_rows if r["status"] == 0}
+    rs = [of(r) / ref[r["run"]] for r in rows if r["status"] == 0 and r["run"] in ref and ref[r["run"]] > 0]
     return spread(rs, "%.2f") if rs else "-"
+
+
+def cpu(r):
+    return r["user"] + r["sys"]
 
 
 def grouped(rows, section):
@@ -114,14 +118,18 @@ def grouped(rows, section):
     return g
 
 
-def transfer_table(rows, section, known, problems):
+def transfer_table(rows, section, known, problems, cpu_ratio=False):
+    """One row per transfer and tool; cpu_ratio adds each tool's CPU
+    (user + sys) divided by the reference's, run by run."""
     ref_tool = REFERENCE[section]
     g = grouped(rows, section)
     if not g:
         return []
-    out = ["| transfer | server | tool | time ÷ %s's | wall s | MiB/s | CPU s/GiB | peak RSS MiB | runs |"
-           % LABEL.get(ref_tool, ref_tool),
-           "|---|---|---|---|---|---|---|---|---|"]
+    ref_name = LABEL.get(ref_tool, ref_tool)
+    extra = " CPU ÷ %s's |" % ref_name if cpu_ratio else ""
+    out = ["| transfer | server | tool | time ÷ %s's | wall s | MiB/s | CPU s/GiB |%s peak RSS MiB | runs |"
+           % (ref_name, extra),
+           "|---|---|---|---|---|---|---|" + ("---|" if cpu_ratio else "") + "---|---|"]
     for (case, server), tools in g.items():
         ref = tools.get(ref_tool, [])
         for tool, trs in tools.items():
@@ -135,12 +143,16 @@ def transfer_table(rows, section, known, problems):
             s = stats(trs)
             if s is None:
                 reason = why_failed(known, failed[0]) or failed[0]["note"]
-                out.append("| %s | %s | %s | fails: %s | | | | | 0/%d |" % (
-                    case, server, name, reason, len(trs)))
+                blank = 5 if cpu_ratio else 4  # wall, MiB/s, CPU[, CPU ratio], RSS
+                out.append("| %s | %s | %s | fails: %s |%s 0/%d |" % (
+                    case, server, name, reason, " |" * blank, len(trs)))
                 continue
             rt = "1" if tool == ref_tool else ratio(trs, ref)
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |" % (
-                case, server, name, rt, s["wall"], s["mibs"], s["cpu"], s["rss"],
+            rc = ""
+            if cpu_ratio:
+                rc = " %s |" % ("1" if tool == ref_tool else ratio(trs, ref, cpu))
+            out.append("| %s | %s | %s | %s | %s | %s | %s |%s %s | %d/%d |" % (
+                case, server, name, rt, s["wall"], s["mibs"], s["cpu"], rc, s["rss"],
                 s["runs"], len(trs)))
     return out
 
@@ -436,8 +448,10 @@ def main():
                            ("growth", "Cost and memory as the object grows (items 4 and 5)"),
                            ("files", "File and stream destinations, and each checksum's cost"),
                            ("trees", "Many objects"),
-                           ("python", "The article's experiment in Python")):
-        t = transfer_table(rows, section, known, problems)
+                           ("python", "The article's experiment in Python"),
+                           ("verify", "What checking a download costs (ETag MD5; md5sum: the hash "
+                            "of the same local bytes alone)")):
+        t = transfer_table(rows, section, known, problems, cpu_ratio=section == "verify")
         if t:
             md += ["", "## " + title, "", load_note(rows, section), ""] + t
     t = ring_tables(rows)

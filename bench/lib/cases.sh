@@ -25,6 +25,35 @@ have_object() {  # server key bytes
   [ "$len" = "$3" ]
 }
 
+# etag_object KEY SIZE [PART_MIB]: the sink serves data/src-SIZE as KEY too,
+# with the ETag a store without CRCs gives it (sink_etag.lua reads the
+# sidecar .etag/BUCKET/KEY): the MD5 of the bytes, or with PART_MIB the
+# multipart ETag of PART_MIB MiB parts (the MD5 of the parts' binary MD5s,
+# "-N") and that part size, as sluice records it at upload.  The sidecar
+# is made again when the data is newer or the part size changed; before
+# the sink starts (it lists the sidecar's ETag).
+etag_object() {
+  local f=$WORK/data/src-$2 side=$WORK/sinkdata/.etag/$BUCKET/$1 etag had=
+  random_file "$f" "$(size_bytes "$2")"
+  ln -sf "$f" "$WORK/sinkdata/$BUCKET/$1"
+  [ -f "$side" ] && read -r _ had < "$side"
+  [ "$side" -nt "$f" ] && [ "${had:-0}" = $((${3:-0} * MIB)) ] && return 0
+  mkdir -p "${side%/*}"
+  if [ -z "${3:-}" ]; then
+    etag=$(md5sum < "$f") || die "md5sum $f failed"
+    etag=\"${etag%% *}\"
+  else
+    etag=$(/usr/bin/python3 -c 'import hashlib, sys
+part, whole, n = int(sys.argv[2]), hashlib.md5(), 0
+with open(sys.argv[1], "rb") as f:
+    for b in iter(lambda: f.read(part), b""):
+        whole.update(hashlib.md5(b).digest())
+        n += 1
+print("\"%s-%d\" %d" % (whole.hexdigest(), n, part))' "$f" $(($3 * MIB))) || die "cannot hash $f"
+  fi
+  printf '%s\n' "$etag" > "$side.tmp" && mv "$side.tmp" "$side"
+}
+
 # Swift keeps what it is sent: delete uploads after each run so that disk use
 # stays at one object (s3api deletes a multipart object's segments with it).
 forget() {  # server key
@@ -35,9 +64,11 @@ forget() {  # server key
 }
 
 # compare SECTION CASE SERVER OP SIZE RUNS TOOL...: every tool does the same
-# transfer in each run (order rotated per run), so ratios pair up by run
+# transfer in each run (order rotated per run), so ratios pair up by run.
+# A download reads src-SIZE, or the object SRC_KEY when set; with VERIFIED
+# set, sluice must say (--json) that it checked the object that way.
 compare() {
-  local section=$1 case=$2 s=$3 op=$4 size=$5 runs=$6 r tool key file
+  local section=$1 case=$2 s=$3 op=$4 size=$5 runs=$6 r tool key file mo
   shift 6
   local bytes
   bytes=$(size_bytes "$size")
@@ -53,13 +84,23 @@ compare() {
     for tool in $(rotate "$r" "$@"); do
       key=up-$tool file=$WORK/data/src-$size
       case $op in
-        down) key=src-$size file=$WORK/out/$tool.bin ;;
-        cat | s3s3) key=src-$size ;;
+        down) key=${SRC_KEY:-src-$size} file=$WORK/out/$tool.bin ;;
+        cat | s3s3) key=${SRC_KEY:-src-$size} ;;
         dir | sync) file=$WORK/data/dir-$size-${DIR_KIB:-256}k ;;
         dirdown) file=$WORK/out/$tool-tree && mkdir -p "$file" ;; # s3cmd needs it made
       esac
       peer_cmd "$tool" "$op" "$s" "$key" "$file"
-      measure "$section" "$case" "$s" "$tool" "$r" "$bytes" "$IN" -- "${CMD[@]}"
+      if [ -n "${VERIFIED:-}" ] && [ "$tool" = sluice ]; then
+        # cp prints --json on stdout, cat (stdout carries the data, kept
+        # on /dev/null) on stderr
+        : > "$WORK/stdout.out"
+        mo=$WORK/stdout.out
+        [ "$op" != cat ] || mo=""
+        MEASURE_OUT=$mo measure "$section" "$case" "$s" "$tool" "$r" "$bytes" "$IN" -- "${CMD[@]}"
+        check_verified "$case" "$WORK/stdout.out" "$WORK/stderr.out"
+      else
+        measure "$section" "$case" "$s" "$tool" "$r" "$bytes" "$IN" -- "${CMD[@]}"
+      fi
       case $op in
         down) rm -f "$file" ;;
         s3s3) forget "$s" "$key.copy" ;;
@@ -69,6 +110,17 @@ compare() {
       esac
     done
   done
+}
+
+# check_verified CASE FILE...: the --json summary in one of the FILEs says
+# "verified":"$VERIFIED", or the harness stops: a row of an unchecked
+# download would measure the wrong thing
+check_verified() {
+  local case=$1 got
+  shift
+  got=$(grep -ho '"verified":"[^"]*"' "$@" | head -n 1)
+  [ "$got" = "\"verified\":\"$VERIFIED\"" ] ||
+    die "verify/$case: sluice reports ${got:-no \"verified\"} (wanted $VERIFIED): $(tail -q -n 1 "$@" | cut -c1-300)"
 }
 
 # 1. the main table: every transfer direction, every peer, both servers
@@ -315,4 +367,31 @@ section_python() {
     compare python "upload $STREAM_SIZE" "$s" up "$STREAM_SIZE" "$RUNS" \
       py-write_from sluice py-loop boto3
   done
+}
+
+# 11. what checking a download costs (issue 22): the STREAM_SIZE object as
+# a store without CRCs serves it (etag_object), its ETag the MD5 of its
+# bytes or a multipart ETag with sluice's part-size metadata, downloaded to
+# stdout (/dev/null, as in main) and to a file by sluice (which must report
+# verified md5 / etag-md5: --verify required), curl (no check), rclone
+# (checks a single-part MD5 ETag after a download to a file) and md5sum of
+# the same local bytes (the hash alone, a floor for the check's CPU).
+section_verify() {
+  local op what
+  for op in cat down; do
+    what="to stdout"
+    [ $op = cat ] || what="to a file"
+    SRC_KEY=etag-md5-$STREAM_SIZE VERIFIED=md5 compare verify \
+      "download $STREAM_SIZE $what, ETag MD5 (single part)" sink $op "$STREAM_SIZE" "$RUNS" \
+      sluice curl rclone md5sum
+    SRC_KEY=etag-parts-$STREAM_SIZE VERIFIED=etag-md5 compare verify \
+      "download $STREAM_SIZE $what, multipart ETag" sink $op "$STREAM_SIZE" "$RUNS" \
+      sluice curl rclone md5sum
+  done
+}
+
+# the verify section's objects (before the sink starts)
+verify_objects() {
+  etag_object "etag-md5-$STREAM_SIZE" "$STREAM_SIZE"
+  etag_object "etag-parts-$STREAM_SIZE" "$STREAM_SIZE" "$CHUNK"
 }

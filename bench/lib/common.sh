@@ -40,7 +40,8 @@ rotate() {
 
 # measure SECTION CASE SERVER TOOL RUN BYTES STDIN -- CMD...
 # Runs CMD once (stdin from the file STDIN, or /dev/null for "-"; stdout to
-# /dev/null) under /usr/bin/time and `timeout`, and appends a TSV row:
+# /dev/null, or to the file MEASURE_OUT when set; stderr to WORK/stderr.out)
+# under /usr/bin/time and `timeout`, and appends a TSV row:
 #   section case server tool run bytes wall_s user_s sys_s maxrss_kib status note load
 # (load: the 1-minute load average as the command started, to show when
 # something else was using the machine)
@@ -55,7 +56,7 @@ measure() {
   [ "$in" = - ] && in=/dev/null
   read -r load _ < /proc/loadavg
   t0=$(date +%s%N)
-  /usr/bin/time -f '%U %S %M' -o "$tf" timeout -k 5 "$TIMEOUT" "$@" < "$in" > /dev/null 2> "$ef" || rc=$?
+  /usr/bin/time -f '%U %S %M' -o "$tf" timeout -k 5 "$TIMEOUT" "$@" < "$in" > "${MEASURE_OUT:-/dev/null}" 2> "$ef" || rc=$?
   t1=$(date +%s%N)
   local user sys rss
   read -r user sys rss < <(tail -n 1 "$tf") || die "no /usr/bin/time output for $tool $case"

@@ -139,6 +139,11 @@ peer_cmd() {
       CMD=(env "PYTHONPATH=$WORK/py" "LD_LIBRARY_PATH=$PREFIX/lib" "AWS_ACCESS_KEY_ID=$ak"
         "AWS_SECRET_ACCESS_KEY=$sk" /usr/bin/python3 "$BENCH/src/pyarticle.py" "${tool#py-}"
         "$ep" "$BUCKET" "$key" "$file" "$CHUNK" "$CONC") ;;
+    md5sum)
+      # not a client: the MD5 of the bytes a download reads, from the
+      # local file the sink serves (section verify's floor for a check)
+      case $op in down | cat) ;; *) die "md5sum stands beside downloads only" ;; esac
+      CMD=(md5sum "$WORK/sinkdata/$BUCKET/$key") ;;
     *) die "unknown tool $tool" ;;
   esac
 }
@@ -183,6 +188,7 @@ sluice_cmd() {
   fi
   set+=(--endpoint "$ep" --region us-east-1 --progress=none)
   [ -z "${CKALG:-}" ] || set+=(--checksum-algorithm "$CKALG")
+  [ -z "${VERIFIED:-}" ] || set+=(--verify required --json)
   case $op in
     up) CMD=("${env[@]}" "$SLUICE" cp "${set[@]}" "$file" "$url") ;;
     put) CMD=("${env[@]}" "$SLUICE" put "${set[@]}" "$url") ;;

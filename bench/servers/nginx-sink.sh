@@ -23,7 +23,9 @@
 # dropped; its ETag is the body's MD5 (sink_put.lua says how).  Chunked
 # bodies are buffered in memory up to BENCH_SINK_BODY_BUF (default 64m), then
 # in STATE_DIR/tmp.  GET/HEAD serve DATA_DIR/<bucket>/<key> with
-# Range and a strong ETag; a bucket GET lists what DATA_DIR/<bucket>/ held at
+# Range and a strong ETag (nginx's own, or for an object with a sidecar
+# the MD5 ETag a store without CRCs would give it: sink_etag.lua says how);
+# a bucket GET lists what DATA_DIR/<bucket>/ held at
 # start (rclone cat finds an object through its listing).  No auth at all.
 # CreateMultipartUpload names the checksum algorithm back, as AWS S3 does,
 # so a client that sends CRCs where the store checks them does so here.
@@ -105,6 +107,10 @@ face() {
             if (\$s3op = complete) { rewrite ^ /__s3/complete last; }
             if (\$s3op = put)      { rewrite ^ /__s3/put last; }
             if (\$s3op = delete)   { return 204; }
+            # a sidecar's ETag (and part size) for GET and HEAD, and
+            # If-Match compared with it
+            access_by_lua_block { require("sink_etag").access() }
+            header_filter_by_lua_block { require("sink_etag").filter() }
         }
         location = /__s3/put {
             internal;
@@ -132,15 +138,20 @@ EOF
 }
 
 # listing DIR BUCKET: a ListBucketResult of the files in DIR (no paging),
-# each with the ETag nginx serves it with ("<mtime hex>-<size hex>")
+# each with the ETag the sink serves it with: its sidecar's
+# (DATA/.etag/BUCKET/KEY, sink_etag.lua), else nginx's own
+# ("<mtime hex>-<size hex>")
 listing() {
-  local f size mtime
+  local f size mtime etag side
   printf '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>%s</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>' "$2"
   for f in "$1"/*; do
     [ -f "$f" ] || continue
     read -r size mtime < <(stat -L -c '%s %Y' "$f")
-    printf '<Contents><Key>%s</Key><LastModified>%s</LastModified><ETag>&quot;%x-%x&quot;</ETag><Size>%s</Size><StorageClass>STANDARD</StorageClass></Contents>' \
-      "${f##*/}" "$(date -u -d "@$mtime" +%Y-%m-%dT%H:%M:%S.000Z)" "$mtime" "$size" "$size"
+    side=${1%/*}/.etag/$2/${f##*/} etag=
+    [ -f "$side" ] && read -r etag _ < "$side"
+    [ -n "$etag" ] || etag=$(printf '"%x-%x"' "$mtime" "$size")
+    printf '<Contents><Key>%s</Key><LastModified>%s</LastModified><ETag>%s</ETag><Size>%s</Size><StorageClass>STANDARD</StorageClass></Contents>' \
+      "${f##*/}" "$(date -u -d "@$mtime" +%Y-%m-%dT%H:%M:%S.000Z)" "${etag//\"/\&quot;}" "$size"
   done
   printf '</ListBucketResult>\n'
 }

@@ -137,6 +137,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *u) {
 /* Bodies under this go out with their headers (setup below). */
 #define SMALL_BODY (64 * 1024)
 
+/* A GET into a buffer of at least BIG_DST bytes (a part, a chunk) reads
+ * the socket BIG_RECV bytes at a time.  libcurl's default, 16 KiB, cost a
+ * 1 GiB download 65,536 recv() and as many poll() calls, six times curl's
+ * (whose tool reads 100 KiB), and about 0.4 of its 0.9 CPU-s (issue 22,
+ * BENCHMARKS.md).  Smaller bodies keep the default, so that many small
+ * transfers in flight do not each hold a big buffer.  512 KiB is the most
+ * libcurl accepted before 7.88. */
+#define BIG_DST (1024 * 1024)
+#define BIG_RECV (512L * 1024)
+
 static int has_header(const sluice__httpreq_pair *h, size_t n, const char *name) {
   for (size_t i = 0; i < n; i++)
     if (!strcasecmp(h[i].name, name)) return 1;
@@ -410,6 +420,9 @@ sluice_error *sluice__httpreq_setup(sluice__httpreq *e, sluice__httpreq_req *r) 
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+  /* Set every time: the handle is reused for other requests. */
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE,
+                   r->dst && r->dst_cap >= BIG_DST ? BIG_RECV : (long)CURL_MAX_WRITE_SIZE);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(h, CURLOPT_PRIVATE, r);

@@ -301,10 +301,21 @@ Test(fs, unsafe_names_not_created) {
   cr_assert_eq(th_count_files(root), 1, "nothing but the UTF-8 name was written");
   /* Already there: a directory is written into, a file read, listed and
    * removed, as they are. */
-  mkdir_at(root, "latin\xe9" "dir");
-  TH_OK(sluice_write(op, "latin\xe9" "dir/new", "x", 1, NULL));
-  TH_OK(sluice_create_dir(op, "latin\xe9" "dir/"));
-  TH_KIND(sluice_write(op, "latin\xe9" "dir/new\xe9", "x", 1, NULL), SLUICE_ERR_INVALID_ARGUMENT);
+  mkdir_at(root,
+           "latin\xe9"
+           "dir");
+  TH_OK(sluice_write(op,
+                     "latin\xe9"
+                     "dir/new",
+                     "x", 1, NULL));
+  TH_OK(sluice_create_dir(op,
+                          "latin\xe9"
+                          "dir/"));
+  TH_KIND(sluice_write(op,
+                       "latin\xe9"
+                       "dir/new\xe9",
+                       "x", 1, NULL),
+          SLUICE_ERR_INVALID_ARGUMENT);
   file_put(root, "old\xe9", "latin-1");
   void *buf;
   size_t len;

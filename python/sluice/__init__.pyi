@@ -72,7 +72,10 @@ TreeOptions = TypedDict("TreeOptions", {
     # keeps, against the other store's or the file's.  An object store's bytes are never read for
     # this; an object with no checksum to compare is copied.
     'compare': str,
-    # bool; default false. Decide and report everything; write and delete nothing.
+    # bool; default false. Decide and report everything; write and delete nothing. Each object a
+    # real run would copy or delete is reported to the object callback as SLUICE_OBJECT_WOULD_COPY
+    # or SLUICE_OBJECT_WOULD_DELETE and counted in the progress's objects_would_copy and
+    # objects_would_delete, never as copied or deleted.
     'dry_run': bool,
     # fnmatch(3) globs against the relative path, one per line.
     'include': str,
@@ -84,6 +87,10 @@ TreeOptions = TypedDict("TreeOptions", {
     'to': str,
     # bool; default false: failed objects are reported and the job ends with SLUICE_ERR_PARTIAL.
     'fail_fast': bool,
+    # text; default auto; auto or required, as the reader option: with required, an object whose
+    # bytes could not be checked fails. sluice_object_result_verified() says how each copied
+    # object was checked.
+    'verify': str,
     # count; default 16; 1 to 1024. Objects in flight.
     'transfers': int,
     # size; default 256 MiB; at least 3 x chunk. One buffer budget shared by every object in
@@ -126,6 +133,19 @@ class ReaderOptions(TypedDict, total=False):
     chunk: Size
     """size; default 8 MiB; 64 KiB to 1 GiB. Bytes per fetch ahead; used only when concurrent is
     above 1.
+    """
+    verify: str
+    """text; default auto; auto or required. auto: a read of a whole object from s3 is checked
+    against the store's full-object CRC where it keeps one, else against the ETag (the MD5 of a
+    single-part object; for a multipart object, the MD5 of its parts' MD5s, when the part size
+    is known: sluice records it as x-amz-meta-sluice-part-size when it uploads, and AWS answers
+    HEAD ?partNumber=1), else rclone's x-amz-meta-md5chksum. Bytes that differ fail the read
+    that completes the object (IO), and a write_from aborts its writer. Ranged reads, SSE-KMS
+    and SSE-C objects without a stored CRC, multipart objects of unknown part size and http
+    objects are not checked. required: a read that cannot be checked fails, before write_from
+    lets anything be committed. fs, memory and file-descriptor readers read their origin
+    directly and are never checked. sluice_reader_verified() says how a read was checked
+    (\"crc64nvme\", \"crc32c\", \"crc32\", \"md5\", \"etag-md5\" or \"none\").
     """
 
 class ListOptions(TypedDict, total=False):

@@ -590,6 +590,59 @@ Test(s3_checksum, read_ahead_checks_the_etag_in_order, .fini = stop) {
   sluice_operator_free(op);
 }
 
+/* Reads that jump (a seek with read-ahead on either side, a write_from
+ * after some reads) cannot be checked in order: they end unverified, and
+ * no read waits for bytes nobody fetches. */
+Test(s3_checksum, reads_out_of_order_end_unverified_and_never_wait, .fini = stop) {
+  char prefix[64];
+  new_prefix(prefix);
+  const char *args[] = {"--plain", NULL};
+  start(args);
+  sluice_operator *op = op_at(prefix, 1);
+  unsigned char *data = make_data(BIG, 28);
+  TH_OK(write_obj(op, "mp.bin", data, BIG, NULL));
+  sluice_options *o = th_opts("concurrent", "4", "chunk", "256KiB", NULL);
+  sluice_reader *r;
+  TH_OK(sluice_reader_open(op, "mp.bin", o, &r));
+  unsigned char *got = malloc(BIG);
+  cr_assert(got);
+  size_t k;
+  TH_OK(sluice_reader_read(r, got, 1u << 20, &k));
+  uint64_t pos;
+  TH_OK(sluice_reader_seek(r, 6 << 20, SEEK_SET, &pos));
+  size_t n = 0;
+  do {
+    TH_OK(sluice_reader_read(r, got + n, BIG - n < 100000 ? BIG - n : 100000, &k));
+    n += k;
+  } while (k && n < BIG);
+  cr_assert_eq(n, BIG - (6u << 20));
+  cr_assert(memcmp(got, data + (6u << 20), n) == 0);
+  cr_assert_str_eq(sluice_reader_verified(r), "none");
+  sluice_reader_free(r);
+  /* Some bytes read, then write_from takes the rest from there. */
+  TH_OK(sluice_reader_open(op, "mp.bin", NULL, &r));
+  TH_OK(sluice_reader_read(r, got, 100, &k));
+  cr_assert_eq(k, 100);
+  sluice_operator *m = th_mem_op();
+  sluice_options *wo = th_opts("chunk", "1MiB", "concurrent", "4", NULL);
+  sluice_options *co = th_opts("readers", "4", NULL);
+  sluice_writer *w;
+  TH_OK(sluice_writer_open(m, "rest.bin", wo, &w));
+  TH_OK(sluice_write_from(w, r, co));
+  TH_OK(sluice_writer_close(w));
+  cr_assert_str_eq(sluice_reader_verified(r), "none");
+  sluice_writer_free(w);
+  sluice_reader_free(r);
+  expect_bytes(m, "rest.bin", data + 100, BIG - 100);
+  sluice_options_free(wo);
+  sluice_options_free(co);
+  sluice_options_free(o);
+  sluice_operator_free(m);
+  free(got);
+  free(data);
+  sluice_operator_free(op);
+}
+
 /* A flip on every GET: the refetch does not help and the read fails. */
 Test(s3_checksum, a_flip_on_every_get_fails_the_read, .fini = stop) {
   char prefix[64];

@@ -413,23 +413,34 @@ Test(s3_checksum, sync_checksum_compares_a_multipart_object_by_its_crc, .fini = 
   free(dir);
 }
 
-/* Copies src (an object of op) to a file dst under dir with 4 readers:
- * ranged GETs that finish in any order. */
-static sluice_error *download(sluice_operator *op, const char *src, sluice_operator *fs,
-                              const char *dst) {
+/* Copies src (an object of op) to a file dst under fs with 4 readers
+ * (ranged GETs that finish in any order) and reader options ropts;
+ * *verified gets sluice_reader_verified() of the read. */
+static sluice_error *download_checked(sluice_operator *op, const char *src, sluice_operator *fs,
+                                      const char *dst, const sluice_options *ropts,
+                                      const char **verified) {
   sluice_reader *r;
   sluice_writer *w;
-  TH_OK(sluice_reader_open(op, src, NULL, &r));
+  *verified = NULL;
+  sluice_error *err = sluice_reader_open(op, src, ropts, &r);
+  if (err) return err;
   sluice_options *wo = th_opts("chunk", "1MiB", "concurrent", "4", NULL);
   sluice_options *co = th_opts("readers", "4", NULL);
   TH_OK(sluice_writer_open(fs, dst, wo, &w));
-  sluice_error *err = sluice_write_from(w, r, co);
+  err = sluice_write_from(w, r, co);
   if (!err) err = sluice_writer_close(w);
+  *verified = sluice_reader_verified(r);
   sluice_writer_free(w);
   sluice_reader_free(r);
   sluice_options_free(wo);
   sluice_options_free(co);
   return err;
+}
+
+static sluice_error *download(sluice_operator *op, const char *src, sluice_operator *fs,
+                              const char *dst) {
+  const char *verified;
+  return download_checked(op, src, fs, dst, NULL, &verified);
 }
 
 Test(s3_checksum, download_verifies_the_stored_crc, .fini = stop) {
@@ -461,29 +472,6 @@ Test(s3_checksum, download_verifies_the_stored_crc, .fini = stop) {
 }
 
 /* ---- a store that keeps no CRC: the ETag is checked (issue 22) ---- */
-
-/* Copies src to dst under fs as download() does, with reader options
- * ropts; *verified gets sluice_reader_verified() of the read. */
-static sluice_error *download_checked(sluice_operator *op, const char *src, sluice_operator *fs,
-                                      const char *dst, const sluice_options *ropts,
-                                      const char **verified) {
-  sluice_reader *r;
-  sluice_writer *w;
-  *verified = NULL;
-  sluice_error *err = sluice_reader_open(op, src, ropts, &r);
-  if (err) return err;
-  sluice_options *wo = th_opts("chunk", "1MiB", "concurrent", "4", NULL);
-  sluice_options *co = th_opts("readers", "4", NULL);
-  TH_OK(sluice_writer_open(fs, dst, wo, &w));
-  err = sluice_write_from(w, r, co);
-  if (!err) err = sluice_writer_close(w);
-  *verified = sluice_reader_verified(r);
-  sluice_writer_free(w);
-  sluice_reader_free(r);
-  sluice_options_free(wo);
-  sluice_options_free(co);
-  return err;
-}
 
 /* Against the plain store: an object written as one PutObject (3 MiB: one
  * part of 5 MiB) or as three parts, its download's GET flipped once. */

@@ -514,63 +514,53 @@ if [ $rc = 0 ] && [ "$lines" -ge 3 ] && tail -n 1 "$tmp/plain.err" | grep -q "do
 else not_ok "--progress=plain ($lines lines)" "$tmp/plain.err"; fi
 
 # ---- downloads checked on a store without CRCs (Swift, as MinIO, Ceph...) ----
-# checksum-proxy.py --plain flips one byte of the first GET reply whose
-# request line matches: a copy, cat or cp -r must fail, not write it.
-px_pid=
-flip_proxy() { # MATCH [TIMES]: sets px_ep to a proxy in front of the server
-  rm -f "$tmp/px.port"
-  /usr/bin/python3 "$(dirname "$0")/servers/checksum-proxy.py" --plain --corrupt-download \
-    --times "${2:-1}" --match "$1" --target "${SLUICE_S3_ENDPOINT#http://}" \
-    --port-file "$tmp/px.port" --max-seconds $((300 * tscale)) 2>>"$tmp/px.err" &
-  px_pid=$!
-  wait_for "the flipping proxy" test -s "$tmp/px.port"
-  px_ep=http://127.0.0.1:$(cat "$tmp/px.port")
-}
-stop_proxy() { kill "$px_pid" 2>/dev/null; wait "$px_pid" 2>/dev/null; px_pid=; }
-run up_flip "$SLUICE" cp --chunk 5MiB "$tmp/12m.bin" "$s3/flip/multi.bin"; expect up_flip 0
-run up_flip1 "$SLUICE" cp "$tmp/small.bin" "$s3/flip/one.bin"; expect up_flip1 0
+# The front end (start_px) --plain, as such a store: it flips one byte of
+# the first GET replies whose request line matches.  A copy, cat or cp -r
+# must fail, not write it.
+run up_flip "$SLUICE" cp --chunk 5MiB "$tmp/12m.bin" "$s3/etag/multi.bin"; expect up_flip 0
+run up_flip1 "$SLUICE" cp "$tmp/small.bin" "$s3/etag/one.bin"; expect up_flip1 0
 # A file destination is written once more after a mismatch; a second
 # flip on every GET fails the copy and leaves no file.
-flip_proxy '^GET .*flip/multi.bin'
-run flip_cp1 "$SLUICE" cp --endpoint "$px_ep" "$s3/flip/multi.bin" "$tmp/flip1.bin" --json
+start_px --plain --corrupt-download --match '^GET .*etag/multi.bin'
+run flip_cp1 "$SLUICE" cp --endpoint "$px_ep" "$s3/etag/multi.bin" "$tmp/flip1.bin" --json
 expect flip_cp1 0
 same "a flip is fetched again: byte-identical" "$tmp/12m.bin" "$tmp/flip1.bin"
 [ "$(json_field "$tmp/flip_cp1.out" retries)" -ge 1 ] && ok "the second fetch is counted as a retry" ||
   not_ok "the second fetch is not counted" "$tmp/flip_cp1.out"
-stop_proxy
-flip_proxy '^GET .*flip/multi.bin' 9
-run flip_cp "$SLUICE" cp --endpoint "$px_ep" "$s3/flip/multi.bin" "$tmp/flip.bin" --json
+stop_px
+start_px --plain --corrupt-download --times 9 --match '^GET .*etag/multi.bin'
+run flip_cp "$SLUICE" cp --endpoint "$px_ep" "$s3/etag/multi.bin" "$tmp/flip.bin" --json
 expect flip_cp 8 "does not match the object's ETag"
 [ ! -e "$tmp/flip.bin" ] && ok "a flipped download leaves no file" || not_ok "a flipped download left a file"
 [ "$(json_field "$tmp/flip_cp.out" copied)" = 0 ] && ok "a flipped download is not counted as copied" ||
   not_ok "a flipped download counted as copied" "$tmp/flip_cp.out"
-stop_proxy
-flip_proxy '^GET .*flip/multi.bin'
-timeout $T120 "$SLUICE" cat --endpoint "$px_ep" "$s3/flip/multi.bin" >"$tmp/flip_cat.out" 2>"$tmp/flip_cat.err"
+stop_px
+start_px --plain --corrupt-download --match '^GET .*etag/multi.bin'
+timeout $T120 "$SLUICE" cat --endpoint "$px_ep" "$s3/etag/multi.bin" >"$tmp/flip_cat.out" 2>"$tmp/flip_cat.err"
 rc=$?; expect flip_cat 8 "does not match the object's ETag"
-stop_proxy
+stop_px
 # A tree copies an object once more after a mismatch, and an object read
 # in one GET is fetched twice each time: four flips in a row fail that
 # object only.
-flip_proxy '^GET .*flip/one.bin' 4
-run flip_tree "$SLUICE" cp -r --endpoint "$px_ep" "$s3/flip/" "$tmp/fliptree/" --json
-expect flip_tree 8 "one.bin: .*does not match the object's ETag"
-[ -f "$tmp/fliptree/multi.bin" ] && [ ! -e "$tmp/fliptree/one.bin" ] &&
-  ok "cp -r: the flipped object fails, the other is copied" || not_ok "cp -r with a flip" "$tmp/flip_tree.err"
-stop_proxy
-run check_ok "$SLUICE" cp "$s3/flip/multi.bin" "$tmp/flipok.bin" --json; expect check_ok 0
+start_px --plain --corrupt-download --times 4 --match '^GET .*etag/one.bin'
+run etag_tree "$SLUICE" cp -r --endpoint "$px_ep" "$s3/etag/" "$tmp/etagtree/" --json
+expect etag_tree 8 "one.bin: .*does not match the object's ETag"
+[ -f "$tmp/etagtree/multi.bin" ] && [ ! -e "$tmp/etagtree/one.bin" ] &&
+  ok "cp -r: the flipped object fails, the other is copied" || not_ok "cp -r with a flip" "$tmp/etag_tree.err"
+stop_px
+run check_ok "$SLUICE" cp "$s3/etag/multi.bin" "$tmp/flipok.bin" --json; expect check_ok 0
 same "a checked multipart download is byte-identical" "$tmp/12m.bin" "$tmp/flipok.bin"
 [ "$(json_field "$tmp/check_ok.out" verified)" = etag-md5 ] && ok "--json: verified etag-md5" ||
   not_ok "--json verified of a multipart download" "$tmp/check_ok.out"
-run check_one "$SLUICE" cp "$s3/flip/one.bin" "$tmp/flipone.bin" --json --verify required
+run check_one "$SLUICE" cp "$s3/etag/one.bin" "$tmp/flipone.bin" --json --verify required
 expect check_one 0
 [ "$(json_field "$tmp/check_one.out" verified)" = md5 ] && ok "--json: verified md5" ||
   not_ok "--json verified of a single-part download" "$tmp/check_one.out"
-run check_tree "$SLUICE" cp -r "$s3/flip/" "$tmp/fliptree2/" --json; expect check_tree 0
+run check_tree "$SLUICE" cp -r "$s3/etag/" "$tmp/etagtree2/" --json; expect check_tree 0
 python3 -c 'import json,sys; v=json.loads(open(sys.argv[1]).read().splitlines()[-1])["verified"]; sys.exit(v != {"md5": 1, "etag-md5": 1})' \
   "$tmp/check_tree.out" && ok "--json of cp -r counts each kind of check" ||
   not_ok "--json verified of cp -r" "$tmp/check_tree.out"
-run bad_verify "$SLUICE" cp --verify always "$s3/flip/one.bin" "$tmp/x"; expect bad_verify 2 "verify"
+run bad_verify "$SLUICE" cp --verify always "$s3/etag/one.bin" "$tmp/x"; expect bad_verify 2 "verify"
 
 echo "# test_cli.sh: $pass passed, $failed failed"
 [ "$failed" = 0 ]

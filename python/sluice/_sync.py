@@ -101,7 +101,9 @@ def _pump(writer, source, progress, interval, stop=None):
     next_tick = time.monotonic() + interval
 
     def snapshot(written):
-        return _sluice.Progress((total, written, None, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        # Every other count is 0: as many as the library's Progress has.
+        rest = _sluice.Progress.n_sequence_fields - 3
+        return _sluice.Progress((total, written, None) + (0,) * rest)
     try:
         while True:
             if readinto is not None:

@@ -9,6 +9,7 @@
 
 #include "checksum.h"
 #include "error.h"
+#include "path.h"
 #include "readcheck.h"
 #include "s3/s3.h"
 #include "s3/s3_error.h"
@@ -382,6 +383,10 @@ static sluice_error *s3_list_next(sluice__list *l, char **path, sluice_metadata 
     if (obj_left) {
       sluice__s3_object *o = &sl->page.objects[sl->obj_i++];
       size_t klen = strlen(o->key);
+      /* A key outside what was asked for is never cut down to a path that
+       * looks inside it: the listing is input from the network. */
+      sluice_error *err = sluice__path_listed_under("s3: ListObjectsV2", sl->prefix, o->key);
+      if (err) return err;
       /* "dir/" keys are folder markers (the console's "Create folder"),
        * not objects: the directories they stand for list as prefixes. */
       if (klen <= rootlen || o->key[klen - 1] == '/') continue;
@@ -393,6 +398,8 @@ static sluice_error *s3_list_next(sluice__list *l, char **path, sluice_metadata 
     }
     if (pre_left) {
       const char *p = sl->page.prefixes[sl->pre_i++];
+      sluice_error *err = sluice__path_listed_under("s3: ListObjectsV2", sl->prefix, p);
+      if (err) return err;
       if (strlen(p) <= rootlen) continue;
       if (!(*path = strdup(p + rootlen))) return sluice__error_oom();
       meta->is_dir = 1;

@@ -415,14 +415,15 @@ Test(s3_faults, cancel_interrupts_a_stalled_single_put, .fini = proxy_fini) {
 /* ---- the stall budget (stall_timeout) ---- */
 
 /* An operator on the test bucket through the fault proxy with the given
- * stall budget and a long low-speed window, so that only the budget can
- * end a stalled request early. */
-static sluice_operator *stall_budget_op(const char *prefix, const char *stall_timeout) {
+ * low-speed window and stall budget (a long window: only the budget can
+ * end a stalled request early). */
+static sluice_operator *stall_budget_op(const char *prefix, const char *low_speed_time,
+                                        const char *stall_timeout) {
   char ep[64];
   snprintf(ep, sizeof ep, "http://127.0.0.1:%d", PX.port);
   sluice_options *o = server_opts(prefix);
   TH_OK(sluice_options_set(o, "endpoint", ep));
-  TH_OK(sluice_options_set(o, "low_speed_time", "60"));
+  TH_OK(sluice_options_set(o, "low_speed_time", low_speed_time));
   TH_OK(sluice_options_set(o, "stall_timeout", stall_timeout));
   return op_from(o);
 }
@@ -454,7 +455,7 @@ Test(s3_faults, frozen_server_ends_a_copy_within_the_stall_budget, .fini = proxy
   ctx_open(&c);
   const char *args[] = {"--freeze-after-bytes", "3000000", NULL};
   proxy_start(args);
-  sluice_operator *op = stall_budget_op(c.prefix, "3");
+  sluice_operator *op = stall_budget_op(c.prefix, "60", "3");
   size_t len = 12 * MiB;
   unsigned char *buf = gen(len, 31);
   double t0 = now_s();
@@ -491,15 +492,9 @@ Test(s3_faults, frozen_server_resends_do_not_restart_the_stall_budget, .fini = p
   ctx_open(&c);
   const char *args[] = {"--freeze-after-bytes", "0", NULL};
   proxy_start(args);
-  char ep[64];
-  snprintf(ep, sizeof ep, "http://127.0.0.1:%d", PX.port);
-  sluice_options *o = server_opts(c.prefix);
-  TH_OK(sluice_options_set(o, "endpoint", ep));
   /* curl averages speed over about 5 s: an attempt ends some 7 s after
    * its burst, so inside a 12 s budget only a second attempt can end. */
-  TH_OK(sluice_options_set(o, "low_speed_time", "2"));
-  TH_OK(sluice_options_set(o, "stall_timeout", "12"));
-  sluice_operator *op = op_from(o);
+  sluice_operator *op = stall_budget_op(c.prefix, "2", "12");
   /* One PutObject, more than the socket buffers hold. */
   size_t len = 24 * MiB;
   unsigned char *buf = gen(len, 33);
@@ -527,7 +522,7 @@ Test(s3_faults, slow_copy_that_keeps_moving_outlives_the_stall_budget, .fini = p
   ctx_open(&c);
   const char *args[] = {"--delay-ms", "1500", NULL};
   proxy_start(args);
-  sluice_operator *op = stall_budget_op(c.prefix, "4");
+  sluice_operator *op = stall_budget_op(c.prefix, "60", "4");
   size_t len = 16 * MiB;
   unsigned char *buf = gen(len, 32);
   sluice_options *wo = th_opts("chunk", "5MiB", "concurrent", "1", NULL);

@@ -210,9 +210,12 @@ sluice_error *sluice__s3_head_checksum(sluice__s3 *s3, const char *path, sluice_
 }
 
 /* The size of part 1 of a multipart object (HEAD ?partNumber=1), or 0
- * when the store cannot say (Swift 2.30 answers 405). */
+ * when the store cannot say.  A store that has no such HEAD (Swift 2.30
+ * answers 405) is not asked again by this operator. */
 static uint64_t first_part_size(sluice__s3 *s3, const char *path, const char *etag,
                                 uint32_t nparts) {
+  /* Relaxed: the flag only saves a request. */
+  if (atomic_load_explicit(&s3->no_part_head, memory_order_relaxed)) return 0;
   char *key = sluice__s3_key(s3, path);
   if (!key) return 0;
   sluice__httpreq_req r = {
@@ -225,6 +228,8 @@ static uint64_t first_part_size(sluice__s3 *s3, const char *path, const char *et
    * the layout check of the ETag refuses. */
   if (!err && r.content_length != UINT64_MAX && (!r.parts_count || r.parts_count == nparts))
     size = r.content_length;
+  if (err && sluice_error_kind(err) == SLUICE_ERR_UNSUPPORTED)
+    atomic_store_explicit(&s3->no_part_head, 1, memory_order_relaxed);
   sluice_error_free(err);
   sluice__httpreq_req_cleanup(&r);
   free(key);

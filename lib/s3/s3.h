@@ -24,6 +24,8 @@ typedef struct sluice__s3 {
   /* A HeadBucket found the bucket: a later HEAD's 404 is a missing key
    * without asking again (s3.c, head_not_found). */
   atomic_int bucket_exists;
+  /* HEAD ?partNumber was answered 405 or 501 (Swift 2.30): not asked again. */
+  atomic_int no_part_head;
   /* Bit (1 << alg) per x-amz-checksum algorithm the store has shown that
    * it checks (multipart.c, "Integrity"): Content-MD5 is then left out. */
   atomic_uint ck_verified;
